@@ -1,0 +1,78 @@
+//! Compile and evaluation costs for generated policies of growing size.
+
+use std::hint::black_box;
+
+use authensor_policy::bench_support::{PLATFORM_POLICY, generated_policy, tool_near_the_end};
+use authensor_policy::{Action, Request, compile, decide};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use serde_json::json;
+
+const SIZES: [usize; 3] = [10, 1_000, 10_000];
+
+fn compile_cold(c: &mut Criterion) {
+    let mut group = c.benchmark_group("compile");
+    for size in SIZES {
+        let source = generated_policy(size);
+        group.bench_with_input(BenchmarkId::from_parameter(size), &source, |b, source| {
+            b.iter(|| compile(black_box(source)).expect("compiles"));
+        });
+    }
+    group.finish();
+}
+
+fn evaluate_near_the_end(c: &mut Criterion) {
+    let mut group = c.benchmark_group("evaluate");
+    let args = json!({"amount": 1});
+    let context = json!({"user": "u1"});
+    for size in SIZES {
+        let policy = compile(&generated_policy(size)).expect("compiles");
+        let tool = tool_near_the_end(size);
+        let request = Request {
+            tool: &tool,
+            args: &args,
+            context: &context,
+            tenant_id: "tenant-a",
+        };
+        assert_eq!(
+            policy.evaluate(&request).map(|v| v.action),
+            Some(Action::Allow)
+        );
+        group.bench_with_input(BenchmarkId::from_parameter(size), &request, |b, request| {
+            b.iter(|| {
+                policy
+                    .evaluate(black_box(request))
+                    .map(|verdict| verdict.action)
+            });
+        });
+    }
+    group.finish();
+}
+
+fn decide_two_layers(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decide");
+    let platform = compile(PLATFORM_POLICY).expect("compiles");
+    let args = json!({"amount": 1});
+    let context = json!({});
+    for size in SIZES {
+        let tenant = compile(&generated_policy(size)).expect("compiles");
+        let tool = tool_near_the_end(size);
+        let request = Request {
+            tool: &tool,
+            args: &args,
+            context: &context,
+            tenant_id: "tenant-a",
+        };
+        group.bench_with_input(BenchmarkId::from_parameter(size), &request, |b, request| {
+            b.iter(|| decide(Some(&platform), Some(&tenant), black_box(request)));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    compile_cold,
+    evaluate_near_the_end,
+    decide_two_layers
+);
+criterion_main!(benches);

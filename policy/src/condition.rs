@@ -1,0 +1,232 @@
+//! Compiled `when` conditions and their evaluation.
+//!
+//! A leaf on a missing path is false, except `notEquals`, `notIn` and
+//! `exists: false`, which are true. A `${context...}` placeholder that cannot be
+//! resolved (missing, null, array or object) makes its leaf behave as if the
+//! field were missing. Type mismatches are false, never errors.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+use regex::Regex;
+use serde_json::{Number, Value};
+
+use crate::json;
+use crate::path::{Field, FieldPath};
+use crate::request::Request;
+use crate::template::Template;
+
+/// A condition map: field tests combined with `all`, `any` and `not`.
+#[derive(Debug, Clone)]
+pub(crate) enum Condition {
+    All(Vec<Condition>),
+    Any(Vec<Condition>),
+    Not(Box<Condition>),
+    Field(FieldPath, Test),
+}
+
+/// An operator map, applied to the value of one field.
+#[derive(Debug, Clone)]
+pub(crate) enum Test {
+    All(Vec<Test>),
+    Any(Vec<Test>),
+    Not(Box<Test>),
+    Op(Op),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Op {
+    Equals(Operand),
+    NotEquals(Operand),
+    In(Choices),
+    NotIn(Choices),
+    Contains(Operand),
+    StartsWith(Template),
+    EndsWith(Template),
+    Matches(Regex),
+    Compare(Comparison, Number),
+    Exists(bool),
+}
+
+/// A value to compare a field with; strings may hold placeholders.
+#[derive(Debug, Clone)]
+pub(crate) enum Operand {
+    Json(Value),
+    Text(Template),
+}
+
+/// The operand of `in` and `notIn`.
+#[derive(Debug, Clone)]
+pub(crate) struct Choices {
+    options: Vec<Operand>,
+    /// Whether any option has placeholders, all of which must then resolve.
+    interpolated: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Comparison {
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+}
+
+/// An operand with its placeholders filled in.
+enum Resolved<'a> {
+    Json(&'a Value),
+    Text(Cow<'a, str>),
+}
+
+impl Condition {
+    /// All of `parts`, without the wrapper when there is only one.
+    pub(crate) fn all(parts: Vec<Condition>) -> Condition {
+        conjunction(parts, Condition::All)
+    }
+
+    pub(crate) fn holds(&self, request: &Request) -> bool {
+        match self {
+            Condition::All(parts) => parts.iter().all(|part| part.holds(request)),
+            Condition::Any(parts) => parts.iter().any(|part| part.holds(request)),
+            Condition::Not(inner) => !inner.holds(request),
+            Condition::Field(path, test) => test.holds(path.resolve(request), request),
+        }
+    }
+}
+
+impl Test {
+    /// All of `parts`, without the wrapper when there is only one.
+    pub(crate) fn all(parts: Vec<Test>) -> Test {
+        conjunction(parts, Test::All)
+    }
+
+    fn holds(&self, field: Option<Field>, request: &Request) -> bool {
+        match self {
+            Test::All(parts) => parts.iter().all(|part| part.holds(field, request)),
+            Test::Any(parts) => parts.iter().any(|part| part.holds(field, request)),
+            Test::Not(inner) => !inner.holds(field, request),
+            Test::Op(op) => field
+                .and_then(|field| op.holds(field, request))
+                .unwrap_or_else(|| op.holds_when_missing()),
+        }
+    }
+}
+
+impl Op {
+    /// `None` when an operand placeholder cannot be resolved.
+    fn holds(&self, field: Field, request: &Request) -> Option<bool> {
+        Some(match self {
+            Op::Equals(operand) => operand.resolve(request)?.equals_field(field),
+            Op::NotEquals(operand) => !operand.resolve(request)?.equals_field(field),
+            Op::In(choices) => choices.include(field, request)?,
+            Op::NotIn(choices) => !choices.include(field, request)?,
+            Op::Contains(needle) => contains(field, &needle.resolve(request)?),
+            Op::StartsWith(prefix) => {
+                let prefix = prefix.render(request)?;
+                field
+                    .as_str()
+                    .is_some_and(|text| text.starts_with(&*prefix))
+            }
+            Op::EndsWith(suffix) => {
+                let suffix = suffix.render(request)?;
+                field.as_str().is_some_and(|text| text.ends_with(&*suffix))
+            }
+            Op::Matches(regex) => field.as_str().is_some_and(|text| regex.is_match(text)),
+            Op::Compare(comparison, bound) => field
+                .as_number()
+                .and_then(|number| json::compare_numbers(number, bound))
+                .is_some_and(|ordering| comparison.accepts(ordering)),
+            Op::Exists(expected) => *expected,
+        })
+    }
+
+    fn holds_when_missing(&self) -> bool {
+        matches!(self, Op::NotEquals(_) | Op::NotIn(_) | Op::Exists(false))
+    }
+}
+
+fn conjunction<T>(mut parts: Vec<T>, wrap: fn(Vec<T>) -> T) -> T {
+    match parts.pop() {
+        Some(only) if parts.is_empty() => only,
+        Some(last) => {
+            parts.push(last);
+            wrap(parts)
+        }
+        None => wrap(parts),
+    }
+}
+
+fn contains(field: Field, needle: &Resolved) -> bool {
+    if let Some(haystack) = field.as_str() {
+        matches!(needle, Resolved::Text(needle) if haystack.contains(needle.as_ref()))
+    } else if let Some(items) = field.as_array() {
+        items.iter().any(|item| needle.equals_value(item))
+    } else {
+        false
+    }
+}
+
+impl Operand {
+    fn resolve<'a>(&'a self, request: &Request<'a>) -> Option<Resolved<'a>> {
+        match self {
+            Operand::Json(value) => Some(Resolved::Json(value)),
+            Operand::Text(template) => template.render(request).map(Resolved::Text),
+        }
+    }
+
+    fn is_interpolated(&self) -> bool {
+        matches!(self, Operand::Text(template) if template.has_placeholders())
+    }
+}
+
+impl Choices {
+    pub(crate) fn new(options: Vec<Operand>) -> Self {
+        let interpolated = options.iter().any(Operand::is_interpolated);
+        Choices {
+            options,
+            interpolated,
+        }
+    }
+
+    /// Whether `field` equals one of the options; `None` when a placeholder in
+    /// any option cannot be resolved.
+    fn include(&self, field: Field, request: &Request) -> Option<bool> {
+        let mut found = false;
+        for option in &self.options {
+            found |= option.resolve(request)?.equals_field(field);
+            if found && !self.interpolated {
+                break;
+            }
+        }
+        Some(found)
+    }
+}
+
+impl Resolved<'_> {
+    fn equals_value(&self, value: &Value) -> bool {
+        match self {
+            Resolved::Json(operand) => json::equal(value, operand),
+            Resolved::Text(text) => value.as_str() == Some(text.as_ref()),
+        }
+    }
+
+    fn equals_field(&self, field: Field) -> bool {
+        match field {
+            Field::Json(value) => self.equals_value(value),
+            Field::Text(text) => match self {
+                Resolved::Json(operand) => operand.as_str() == Some(text),
+                Resolved::Text(operand) => operand == text,
+            },
+        }
+    }
+}
+
+impl Comparison {
+    fn accepts(self, ordering: Ordering) -> bool {
+        match self {
+            Comparison::Greater => ordering.is_gt(),
+            Comparison::GreaterOrEqual => ordering.is_ge(),
+            Comparison::Less => ordering.is_lt(),
+            Comparison::LessOrEqual => ordering.is_le(),
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The final decision across the platform and tenant policies.
+
+use crate::action::Action;
+use crate::policy::{Policy, Verdict};
+use crate::request::Request;
+
+/// The policy layer credited with a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layer {
+    Platform,
+    Tenant,
+    /// Neither policy had an opinion, so the request was blocked.
+    Default,
+}
+
+impl Layer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Platform => "platform",
+            Layer::Tenant => "tenant",
+            Layer::Default => "default",
+        }
+    }
+}
+
+impl std::fmt::Display for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The final answer for a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub action: Action,
+    pub layer: Layer,
+    /// The deciding rule, or `None` when a policy default or the fail-closed
+    /// default decided.
+    pub rule_id: Option<String>,
+    pub reason: String,
+}
+
+/// The reason given when neither layer has an opinion.
+pub const FAIL_CLOSED_REASON: &str =
+    "no rule matched in the platform or tenant policy and neither sets a default (fail-closed)";
+
+/// Combines the platform and tenant policies.
+///
+/// A platform block is final and the tenant policy is not consulted. Otherwise
+/// the more restrictive of the two opinions wins (block > escalate > allow), the
+/// platform being credited on a tie. A missing policy, or one without an opinion,
+/// abstains; when both abstain the request is blocked (fail-closed).
+pub fn decide(platform: Option<&Policy>, tenant: Option<&Policy>, request: &Request) -> Decision {
+    let platform_verdict = platform.and_then(|policy| policy.evaluate(request));
+    if let Some(verdict) = platform_verdict.as_ref()
+        && verdict.action == Action::Block
+    {
+        return decision(verdict, Layer::Platform);
+    }
+    let tenant_verdict = tenant.and_then(|policy| policy.evaluate(request));
+    match (platform_verdict, tenant_verdict) {
+        (Some(platform), Some(tenant)) if tenant.action > platform.action => {
+            decision(&tenant, Layer::Tenant)
+        }
+        (Some(platform), _) => decision(&platform, Layer::Platform),
+        (None, Some(tenant)) => decision(&tenant, Layer::Tenant),
+        (None, None) => Decision {
+            action: Action::Block,
+            layer: Layer::Default,
+            rule_id: None,
+            reason: FAIL_CLOSED_REASON.to_owned(),
+        },
+    }
+}
+
+fn decision(verdict: &Verdict, layer: Layer) -> Decision {
+    Decision {
+        action: verdict.action,
+        layer,
+        rule_id: verdict.rule_id.map(str::to_owned),
+        reason: verdict.reason.clone().into_owned(),
+    }
+}

@@ -1,0 +1,250 @@
+//! Tool-name patterns over dot-separated segments.
+//!
+//! `*` as a whole segment matches exactly one segment, `**` matches one or more,
+//! and `*` inside a segment (`send_*`) matches any run of characters within that
+//! segment. Everything else is literal.
+
+use crate::error::PolicyError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Glob {
+    source: String,
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Segment {
+    Literal(String),
+    /// Any single segment.
+    One,
+    /// Literal pieces separated by in-segment `*`s (at least two pieces).
+    Within(Vec<String>),
+    /// Zero or more further segments; `**` compiles to `One` followed by this.
+    Rest,
+}
+
+/// How the tool index can file a glob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IndexKey<'g> {
+    /// The glob matches exactly this tool name.
+    Exact(&'g str),
+    /// The glob only matches names whose first segment is this.
+    FirstSegment(&'g str),
+    /// The glob can match names starting with anything.
+    Unindexed,
+}
+
+const GLOB_HINT: &str = "tool patterns are dot-separated segments; `*` matches one segment, `**` one or more, and `*` inside a segment any characters within it";
+
+impl Glob {
+    pub(crate) fn parse(source: &str) -> Result<Self, PolicyError> {
+        if source.is_empty() {
+            return Err(PolicyError::invalid("empty tool pattern").with_hint(GLOB_HINT));
+        }
+        let mut segments = Vec::new();
+        for part in source.split('.') {
+            match part {
+                "" => {
+                    return Err(PolicyError::invalid(format!(
+                        "tool pattern {source:?} has an empty segment"
+                    ))
+                    .with_hint(GLOB_HINT));
+                }
+                "*" => segments.push(Segment::One),
+                "**" => segments.extend([Segment::One, Segment::Rest]),
+                _ if part.contains("**") => {
+                    return Err(PolicyError::invalid(format!(
+                        "tool pattern {source:?}: `**` must be a whole segment"
+                    ))
+                    .with_hint(GLOB_HINT));
+                }
+                _ if part.contains('*') => {
+                    segments.push(Segment::Within(
+                        part.split('*').map(str::to_owned).collect(),
+                    ));
+                }
+                _ => segments.push(Segment::Literal(part.to_owned())),
+            }
+        }
+        Ok(Glob {
+            source: source.to_owned(),
+            segments,
+        })
+    }
+
+    pub(crate) fn index_key(&self) -> IndexKey<'_> {
+        match self.segments.first() {
+            _ if self
+                .segments
+                .iter()
+                .all(|s| matches!(s, Segment::Literal(_))) =>
+            {
+                IndexKey::Exact(&self.source)
+            }
+            Some(Segment::Literal(first)) => IndexKey::FirstSegment(first),
+            _ => IndexKey::Unindexed,
+        }
+    }
+
+    /// Matches without allocating: the classic wildcard walk with one backtrack
+    /// point, in which `Rest` plays the part of a star over whole segments.
+    pub(crate) fn matches(&self, name: &str) -> bool {
+        let mut next = 0;
+        let mut unmatched = Some(name);
+        // Where to resume after letting the last `Rest` swallow one more segment.
+        let mut backtrack: Option<(usize, Option<&str>)> = None;
+        loop {
+            match (self.segments.get(next), unmatched) {
+                (Some(Segment::Rest), _) => {
+                    next += 1;
+                    backtrack = Some((next, unmatched));
+                    continue;
+                }
+                (Some(segment), Some(text)) => {
+                    let (head, tail) = split_first_segment(text);
+                    if segment.matches(head) {
+                        next += 1;
+                        unmatched = tail;
+                        continue;
+                    }
+                }
+                (None, None) => return true,
+                (Some(_), None) | (None, Some(_)) => {}
+            }
+            match backtrack {
+                Some((resume, Some(text))) => {
+                    let tail = split_first_segment(text).1;
+                    backtrack = Some((resume, tail));
+                    next = resume;
+                    unmatched = tail;
+                }
+                _ => return false,
+            }
+        }
+    }
+}
+
+impl Segment {
+    fn matches(&self, segment: &str) -> bool {
+        match self {
+            Segment::Literal(literal) => literal == segment,
+            Segment::One | Segment::Rest => true,
+            Segment::Within(pieces) => matches_within(pieces, segment),
+        }
+    }
+}
+
+fn split_first_segment(name: &str) -> (&str, Option<&str>) {
+    match name.split_once('.') {
+        Some((head, tail)) => (head, Some(tail)),
+        None => (name, None),
+    }
+}
+
+/// `pieces` are the literal parts around `*`s: the first must be a prefix, the
+/// last a suffix, and the middle ones must occur in order between them.
+fn matches_within(pieces: &[String], segment: &str) -> bool {
+    let Some((first, rest)) = pieces.split_first() else {
+        return true;
+    };
+    let Some(mut remaining) = segment.strip_prefix(first.as_str()) else {
+        return false;
+    };
+    let Some((last, middle)) = rest.split_last() else {
+        return remaining.is_empty();
+    };
+    for piece in middle {
+        match remaining.split_once(piece.as_str()) {
+            Some((_, after)) => remaining = after,
+            None => return false,
+        }
+    }
+    remaining.ends_with(last.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(pattern: &str, name: &str) -> bool {
+        Glob::parse(pattern).unwrap().matches(name)
+    }
+
+    #[test]
+    fn literal_patterns_match_only_themselves() {
+        assert!(matches("email.send", "email.send"));
+        assert!(!matches("email.send", "email.sends"));
+        assert!(!matches("email.send", "email.send.now"));
+        assert!(!matches("email.send", "email"));
+        assert!(matches("shell", "shell"));
+    }
+
+    #[test]
+    fn single_star_matches_exactly_one_segment() {
+        assert!(matches("system.*", "system.exec"));
+        assert!(!matches("system.*", "system.a.b"));
+        assert!(!matches("system.*", "system"));
+        assert!(matches("*.send", "email.send"));
+        assert!(!matches("*.send", "a.b.send"));
+        assert!(matches("a.*.c", "a.b.c"));
+    }
+
+    #[test]
+    fn double_star_matches_one_or_more_segments() {
+        assert!(matches("system.**", "system.exec"));
+        assert!(matches("system.**", "system.a.b"));
+        assert!(!matches("system.**", "system"));
+        assert!(matches("**", "anything"));
+        assert!(matches("**", "a.b.c.d"));
+        assert!(matches("**.delete", "files.delete"));
+        assert!(matches("**.delete", "a.b.delete"));
+        assert!(!matches("**.delete", "delete"));
+        assert!(matches("a.**.z", "a.b.c.z"));
+        assert!(!matches("a.**.z", "a.z"));
+        assert!(matches("a.**.b.**.c", "a.x.b.y.b.z.c"));
+        assert!(!matches("a.**.b.**.c", "a.x.b.c"));
+    }
+
+    #[test]
+    fn star_inside_a_segment_stays_within_it() {
+        assert!(matches("email.send_*", "email.send_bulk"));
+        assert!(matches("email.send_*", "email.send_"));
+        assert!(!matches("email.send_*", "email.send"));
+        assert!(!matches("email.send_*", "email.send_bulk.now"));
+        assert!(matches("*_admin.run", "db_admin.run"));
+        assert!(matches("a*b*c", "abc"));
+        assert!(matches("a*b*c", "axxbyyc"));
+        assert!(!matches("a*b*c", "axxbyy"));
+        assert!(!matches("ab*ba", "aba"));
+    }
+
+    #[test]
+    fn rejects_malformed_patterns() {
+        for bad in ["", ".", "a.", ".a", "a..b", "a**b", "**x", "a.b**"] {
+            let error = Glob::parse(bad).unwrap_err();
+            assert_eq!(error.kind, crate::ErrorKind::Invalid, "{bad:?}");
+            assert!(error.hint.is_some());
+        }
+    }
+
+    #[test]
+    fn index_keys() {
+        let key = |p: &str| Glob::parse(p).unwrap().index_key().to_owned_key();
+        assert_eq!(key("email.send"), "exact:email.send");
+        assert_eq!(key("email.*"), "first:email");
+        assert_eq!(key("email.send_*"), "first:email");
+        assert_eq!(key("*.send"), "none");
+        assert_eq!(key("**"), "none");
+        assert_eq!(key("send_*"), "none");
+    }
+
+    impl IndexKey<'_> {
+        fn to_owned_key(self) -> String {
+            match self {
+                IndexKey::Exact(name) => format!("exact:{name}"),
+                IndexKey::FirstSegment(first) => format!("first:{first}"),
+                IndexKey::Unindexed => "none".into(),
+            }
+        }
+    }
+}

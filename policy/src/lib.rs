@@ -1,0 +1,78 @@
+//! The authensor policy language: decides whether an AI agent may call a tool.
+//!
+//! A policy is a YAML document of ordered rules. [`compile()`] parses and validates
+//! it once into an immutable [`Policy`]; [`Policy::evaluate`] gives that policy's
+//! [`Verdict`] on a [`Request`]; [`decide()`] combines the platform policy with a
+//! tenant's policy into the final [`Decision`].
+//!
+//! ```
+//! use authensor_policy::{Action, Layer, Request, compile, decide};
+//! use serde_json::json;
+//!
+//! let platform = compile("rules:\n  - tool: \"system.*\"\n    action: block\n").unwrap();
+//! let tenant = compile(
+//!     "rules:\n  - tool: email.send\n    action: allow\n    when:\n      args.to:\n        endsWith: \"@tenant-a.com\"\n",
+//! )
+//! .unwrap();
+//! let args = json!({"to": "bob@tenant-a.com"});
+//! let request = Request { tool: "email.send", args: &args, context: &json!({}), tenant_id: "tenant-a" };
+//! let decision = decide(Some(&platform), Some(&tenant), &request);
+//! assert_eq!((decision.action, decision.layer), (Action::Allow, Layer::Tenant));
+//! ```
+//!
+//! # The language
+//!
+//! ```yaml
+//! default: block            # optional: used when no rule matches
+//! description: free text    # optional, ignored
+//! rules:
+//!   - id: external-email    # optional; defaults to rules[N]; unique
+//!     tool: email.send      # optional glob, or list of globs; absent = any tool
+//!     action: escalate      # allow | escalate | block
+//!     reason: External emails need approval
+//!     when:                 # optional; every entry must hold
+//!       args.to:
+//!         not:
+//!           endsWith: "@${context.tenantId}.com"
+//! ```
+//!
+//! Condition maps hold field paths (`tool`, `args[.path]`, `context[.path]`) and the
+//! combinators `all`, `any` and `not`. Each path maps to an operator map of
+//! `equals` (`eq`), `notEquals` (`neq`), `in`, `notIn`, `contains`, `startsWith`,
+//! `endsWith`, `matches`, `gt`, `gte`, `lt`, `lte` and `exists`, which may again
+//! be combined with `all`, `any` and `not`.
+//!
+//! A leaf on a missing path is false, except `notEquals`, `notIn` and
+//! `exists: false`, which are true; a type mismatch is false. String operands of
+//! `equals`, `notEquals`, `in`, `notIn`, `contains`, `startsWith` and `endsWith`
+//! may contain `${context.<path>}`; when the value there is missing, null, an
+//! array or an object, the leaf behaves as on a missing path. There is no escape
+//! for a literal `${`; use `matches`, which is never interpolated.
+//!
+//! `context.tenantId`, as a path or a placeholder, is always the request's
+//! [`Request::tenant_id`], never a `tenantId` supplied inside [`Request::context`].
+
+mod action;
+mod compile;
+mod condition;
+mod decide;
+mod error;
+mod glob;
+mod index;
+mod json;
+mod path;
+mod policy;
+mod request;
+mod rule;
+mod syntax;
+mod template;
+
+#[doc(hidden)]
+pub mod bench_support;
+
+pub use action::Action;
+pub use compile::{Limits, compile, compile_with_limits};
+pub use decide::{Decision, FAIL_CLOSED_REASON, Layer, decide};
+pub use error::{ErrorKind, PolicyError};
+pub use policy::{Policy, Verdict};
+pub use request::Request;

@@ -1,0 +1,75 @@
+//! A compiled policy and its verdict on a request.
+
+use std::borrow::Cow;
+
+use crate::action::Action;
+use crate::index::ToolIndex;
+use crate::request::Request;
+use crate::rule::Rule;
+
+/// A compiled policy: immutable, `Send + Sync`, and cheap to share behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    rules: Vec<Rule>,
+    default: Option<Action>,
+    index: ToolIndex,
+}
+
+/// One policy's opinion on a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict<'p> {
+    pub action: Action,
+    /// The rule that decided, or `None` when the policy default did.
+    pub rule_id: Option<&'p str>,
+    pub reason: Cow<'p, str>,
+}
+
+impl Policy {
+    pub(crate) fn new(rules: Vec<Rule>, default: Option<Action>) -> Self {
+        let index = ToolIndex::build(&rules);
+        Policy {
+            rules,
+            default,
+            index,
+        }
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// The action taken when no rule matches, if the policy sets one.
+    pub fn default_action(&self) -> Option<Action> {
+        self.default
+    }
+
+    /// The first rule (in document order) whose tool and condition match decides;
+    /// then the policy default. `None` means the policy has no opinion.
+    pub fn evaluate<'p>(&'p self, request: &Request) -> Option<Verdict<'p>> {
+        let matched = self
+            .index
+            .candidates(request.tool)
+            .filter_map(|position| self.rules.get(position))
+            .find(|rule| rule.matches(request));
+        match matched {
+            Some(rule) => Some(Verdict {
+                action: rule.action,
+                rule_id: Some(&rule.id),
+                reason: Cow::Borrowed(&rule.reason),
+            }),
+            None => self.default.map(|action| Verdict {
+                action,
+                rule_id: None,
+                reason: Cow::Borrowed(default_reason(action)),
+            }),
+        }
+    }
+}
+
+fn default_reason(action: Action) -> &'static str {
+    match action {
+        Action::Allow => "no rule matched; the policy default is allow",
+        Action::Escalate => "no rule matched; the policy default is escalate",
+        Action::Block => "no rule matched; the policy default is block",
+    }
+}

@@ -1,0 +1,300 @@
+//! The top-level policy mapping and its rules.
+
+use std::collections::HashSet;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess};
+
+use super::{Document, Reader};
+use super::condition::ConditionShape;
+use super::shape::{FieldKey, Fields, ListOf, Node, Shape};
+use crate::action::Action;
+use crate::error::PolicyError;
+use crate::glob::Glob;
+use crate::rule::Rule;
+
+pub(super) fn empty() -> PolicyError {
+    PolicyError::invalid("the policy document is empty")
+        .with_hint("a policy is a mapping with the keys default, description and rules")
+}
+
+pub(super) struct PolicyShape;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PolicyField {
+    Default,
+    Description,
+    Rules,
+}
+
+impl Fields for PolicyField {
+    const ALL: &'static [Self] = &[Self::Default, Self::Description, Self::Rules];
+    const OWNER: &'static str = "the policy";
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Description => "description",
+            Self::Rules => "rules",
+        }
+    }
+}
+
+impl<'de> Shape<'de> for PolicyShape {
+    type Value = Document;
+
+    fn expected(&self) -> &'static str {
+        "a policy mapping (keys: default, description, rules)"
+    }
+
+    fn null<E: de::Error>(self, _reader: &Reader) -> Result<Document, E> {
+        Err(empty().into_yaml())
+    }
+
+    fn mapping<A: MapAccess<'de>>(self, reader: &Reader, mut map: A) -> Result<Document, A::Error> {
+        let mut document = Document::default();
+        let mut seen = Vec::new();
+        while let Some(field) = map.next_key_seed(Node::new(reader, FieldKey::new(&mut seen)))? {
+            match field {
+                PolicyField::Default => {
+                    document.default = Some(map.next_value_seed(Node::new(reader, ActionShape))?);
+                }
+                PolicyField::Description => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                PolicyField::Rules => {
+                    document.rules = map.next_value_seed(Node::new(reader, RulesShape))?
+                }
+            }
+        }
+        Ok(document)
+    }
+}
+
+struct RulesShape;
+
+impl<'de> Shape<'de> for RulesShape {
+    type Value = Vec<Rule>;
+
+    fn expected(&self) -> &'static str {
+        "a list of rules"
+    }
+
+    /// `rules:` with nothing after it, as when every rule is commented out.
+    fn null<E: de::Error>(self, _reader: &Reader) -> Result<Vec<Rule>, E> {
+        Ok(Vec::new())
+    }
+
+    fn sequence<A: SeqAccess<'de>>(
+        self,
+        reader: &Reader,
+        mut seq: A,
+    ) -> Result<Vec<Rule>, A::Error> {
+        let mut rules = Vec::new();
+        let mut ids = HashSet::new();
+        loop {
+            let shape = RuleShape {
+                position: rules.len(),
+                ids: &mut ids,
+            };
+            let Some(rule) = seq.next_element_seed(Node::new(reader, shape))? else {
+                return Ok(rules);
+            };
+            if rules.len() == reader.limits.max_rules {
+                return Err(PolicyError::too_large(format!(
+                    "the policy has more than {} rules",
+                    reader.limits.max_rules
+                ))
+                .into_yaml());
+            }
+            rules.push(rule);
+        }
+    }
+}
+
+struct RuleShape<'s> {
+    position: usize,
+    /// Ids of the rules before this one.
+    ids: &'s mut HashSet<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RuleField {
+    Id,
+    Tool,
+    Action,
+    Reason,
+    When,
+}
+
+impl Fields for RuleField {
+    const ALL: &'static [Self] = &[Self::Id, Self::Tool, Self::Action, Self::Reason, Self::When];
+    const OWNER: &'static str = "a rule";
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::Tool => "tool",
+            Self::Action => "action",
+            Self::Reason => "reason",
+            Self::When => "when",
+        }
+    }
+}
+
+impl<'de> Shape<'de> for RuleShape<'_> {
+    type Value = Rule;
+
+    fn expected(&self) -> &'static str {
+        "a rule mapping (keys: id, tool, action, reason, when)"
+    }
+
+    fn mapping<A: MapAccess<'de>>(self, reader: &Reader, mut map: A) -> Result<Rule, A::Error> {
+        let (mut id, mut tools, mut action, mut reason, mut when) = (None, None, None, None, None);
+        let mut seen = Vec::new();
+        while let Some(field) = map.next_key_seed(Node::new(reader, FieldKey::new(&mut seen)))? {
+            match field {
+                RuleField::Id => {
+                    id = Some(map.next_value_seed(Node::new(
+                        reader,
+                        IdShape {
+                            ids: &mut *self.ids,
+                        },
+                    ))?);
+                }
+                RuleField::Tool => tools = Some(map.next_value_seed(Node::new(reader, ToolShape))?),
+                RuleField::Action => {
+                    action = Some(map.next_value_seed(Node::new(reader, ActionShape))?)
+                }
+                RuleField::Reason => {
+                    reason = Some(map.next_value_seed(Node::new(reader, ReasonShape))?)
+                }
+                RuleField::When => {
+                    when =
+                        Some(map.next_value_seed(Node::new(reader, ConditionShape { depth: 1 }))?);
+                }
+            }
+        }
+        let action = action.ok_or_else(|| {
+            PolicyError::invalid("the rule has no action")
+                .with_hint("add `action: allow`, `action: escalate` or `action: block`")
+                .into_yaml()
+        })?;
+        let id = match id {
+            Some(id) => id,
+            None => {
+                let id = format!("rules[{}]", self.position);
+                if !self.ids.insert(id.clone()) {
+                    return Err(duplicate_id(&id).into_yaml());
+                }
+                id
+            }
+        };
+        let reason = reason.unwrap_or_else(|| format!("rule \"{id}\" matched"));
+        Ok(Rule {
+            id,
+            tools,
+            action,
+            reason,
+            when,
+        })
+    }
+}
+
+fn duplicate_id(id: &str) -> PolicyError {
+    PolicyError::invalid(format!("rule id {id:?} is used by an earlier rule"))
+        .with_hint("rule ids must be unique; a rule without an id is named rules[N]")
+}
+
+struct IdShape<'s> {
+    ids: &'s mut HashSet<String>,
+}
+
+impl<'de> Shape<'de> for IdShape<'_> {
+    type Value = String;
+
+    fn expected(&self) -> &'static str {
+        "a rule id string"
+    }
+
+    fn string<E: de::Error>(self, _reader: &Reader, id: &str) -> Result<String, E> {
+        if id.is_empty() {
+            return Err(PolicyError::invalid("the rule id is empty").into_yaml());
+        }
+        if !self.ids.insert(id.to_owned()) {
+            return Err(duplicate_id(id).into_yaml());
+        }
+        Ok(id.to_owned())
+    }
+}
+
+struct ReasonShape;
+
+impl<'de> Shape<'de> for ReasonShape {
+    type Value = String;
+
+    fn expected(&self) -> &'static str {
+        "a reason string"
+    }
+
+    fn string<E: de::Error>(self, _reader: &Reader, reason: &str) -> Result<String, E> {
+        Ok(reason.to_owned())
+    }
+}
+
+struct ActionShape;
+
+impl<'de> Shape<'de> for ActionShape {
+    type Value = Action;
+
+    fn expected(&self) -> &'static str {
+        "an action (allow, escalate or block)"
+    }
+
+    fn string<E: de::Error>(self, _reader: &Reader, action: &str) -> Result<Action, E> {
+        action.parse().map_err(PolicyError::into_yaml)
+    }
+}
+
+/// `tool:` is one glob or a list of them.
+struct ToolShape;
+
+impl<'de> Shape<'de> for ToolShape {
+    type Value = Vec<Glob>;
+
+    fn expected(&self) -> &'static str {
+        "a tool pattern or a list of tool patterns"
+    }
+
+    fn string<E: de::Error>(self, reader: &Reader, pattern: &str) -> Result<Vec<Glob>, E> {
+        GlobShape.string(reader, pattern).map(|glob| vec![glob])
+    }
+
+    fn sequence<A: SeqAccess<'de>>(self, reader: &Reader, seq: A) -> Result<Vec<Glob>, A::Error> {
+        let globs = ListOf {
+            item: GlobShape,
+            expected: self.expected(),
+        }
+        .sequence(reader, seq)?;
+        if globs.is_empty() {
+            return Err(PolicyError::invalid("the tool list is empty")
+                .with_hint("omit `tool` to match every tool")
+                .into_yaml());
+        }
+        Ok(globs)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct GlobShape;
+
+impl<'de> Shape<'de> for GlobShape {
+    type Value = Glob;
+
+    fn expected(&self) -> &'static str {
+        "a tool pattern string"
+    }
+
+    fn string<E: de::Error>(self, _reader: &Reader, pattern: &str) -> Result<Glob, E> {
+        Glob::parse(pattern).map_err(PolicyError::into_yaml)
+    }
+}

@@ -1,0 +1,243 @@
+//! Operator operands, type-checked where they stand.
+
+use serde::de::{self, MapAccess, SeqAccess};
+use serde_json::{Map, Number, Value};
+
+use super::Reader;
+use super::condition::OpKind;
+use super::shape::{ListOf, Node, Shape};
+use crate::condition::{Choices, Comparison, Op, Operand};
+use crate::error::PolicyError;
+use crate::template::Template;
+
+/// The operand of one operator.
+#[derive(Clone, Copy)]
+pub(super) struct OperandShape(pub(super) OpKind);
+
+/// A scalar operand as read from YAML.
+enum Scalar<'a> {
+    Text(&'a str),
+    Bool(bool),
+    Number(Number),
+    Null,
+}
+
+impl OperandShape {
+    fn build(self, reader: &Reader, scalar: Scalar) -> Result<Op, PolicyError> {
+        let kind = self.0;
+        Ok(match (kind, scalar) {
+            (OpKind::Equals, scalar) => Op::Equals(operand(scalar)?),
+            (OpKind::NotEquals, scalar) => Op::NotEquals(operand(scalar)?),
+            (OpKind::Contains, scalar) => Op::Contains(operand(scalar)?),
+            (OpKind::StartsWith, Scalar::Text(text)) => Op::StartsWith(Template::parse(text)?),
+            (OpKind::EndsWith, Scalar::Text(text)) => Op::EndsWith(Template::parse(text)?),
+            (OpKind::Matches, Scalar::Text(pattern)) => Op::Matches(reader.regex(pattern)?),
+            (OpKind::Gt, Scalar::Number(bound)) => Op::Compare(Comparison::Greater, bound),
+            (OpKind::Gte, Scalar::Number(bound)) => Op::Compare(Comparison::GreaterOrEqual, bound),
+            (OpKind::Lt, Scalar::Number(bound)) => Op::Compare(Comparison::Less, bound),
+            (OpKind::Lte, Scalar::Number(bound)) => Op::Compare(Comparison::LessOrEqual, bound),
+            (OpKind::Exists, Scalar::Bool(expected)) => Op::Exists(expected),
+            (_, scalar) => return Err(self.wrong(scalar.kind())),
+        })
+    }
+
+    fn wrong(self, found: &str) -> PolicyError {
+        let kind = self.0;
+        let error = PolicyError::invalid(format!(
+            "{} expects {}, found {found}",
+            kind.name(),
+            Shape::expected(&self)
+        ));
+        match kind {
+            OpKind::In | OpKind::NotIn => {
+                error.with_hint(format!("write `{}: [a, b]`", kind.name()))
+            }
+            _ => error,
+        }
+    }
+}
+
+fn operand(scalar: Scalar) -> Result<Operand, PolicyError> {
+    Ok(match scalar {
+        Scalar::Text(text) => Operand::Text(Template::parse(text)?),
+        Scalar::Bool(flag) => Operand::Json(Value::Bool(flag)),
+        Scalar::Number(number) => Operand::Json(Value::Number(number)),
+        Scalar::Null => Operand::Json(Value::Null),
+    })
+}
+
+impl Scalar<'_> {
+    fn kind(&self) -> &'static str {
+        match self {
+            Scalar::Text(_) => "a string",
+            Scalar::Bool(_) => "a boolean",
+            Scalar::Number(_) => "a number",
+            Scalar::Null => "null",
+        }
+    }
+}
+
+impl<'de> Shape<'de> for OperandShape {
+    type Value = Op;
+
+    fn expected(&self) -> &'static str {
+        match self.0 {
+            OpKind::Equals | OpKind::NotEquals => "a value",
+            OpKind::In | OpKind::NotIn => "a list of values",
+            OpKind::Contains => "a string, number, boolean or null",
+            OpKind::StartsWith | OpKind::EndsWith => "a string",
+            OpKind::Matches => "a regular expression string",
+            OpKind::Gt | OpKind::Gte | OpKind::Lt | OpKind::Lte => "a number",
+            OpKind::Exists => "true or false",
+        }
+    }
+
+    fn string<E: de::Error>(self, reader: &Reader, text: &str) -> Result<Op, E> {
+        self.build(reader, Scalar::Text(text))
+            .map_err(PolicyError::into_yaml)
+    }
+
+    fn boolean<E: de::Error>(self, reader: &Reader, flag: bool) -> Result<Op, E> {
+        self.build(reader, Scalar::Bool(flag))
+            .map_err(PolicyError::into_yaml)
+    }
+
+    fn number<E: de::Error>(self, reader: &Reader, number: Number) -> Result<Op, E> {
+        self.build(reader, Scalar::Number(number))
+            .map_err(PolicyError::into_yaml)
+    }
+
+    fn null<E: de::Error>(self, reader: &Reader) -> Result<Op, E> {
+        self.build(reader, Scalar::Null)
+            .map_err(PolicyError::into_yaml)
+    }
+
+    fn sequence<A: SeqAccess<'de>>(self, reader: &Reader, seq: A) -> Result<Op, A::Error> {
+        let wrap: fn(Value) -> Op = match self.0 {
+            OpKind::In | OpKind::NotIn => {
+                let list = ListOf {
+                    item: ChoiceShape,
+                    expected: "a list of values",
+                };
+                let choices = Choices::new(list.sequence(reader, seq)?);
+                return Ok(if self.0 == OpKind::In {
+                    Op::In(choices)
+                } else {
+                    Op::NotIn(choices)
+                });
+            }
+            OpKind::Equals => |value| Op::Equals(Operand::Json(value)),
+            OpKind::NotEquals => |value| Op::NotEquals(Operand::Json(value)),
+            _ => return Err(self.wrong("a list").into_yaml()),
+        };
+        JsonShape.sequence(reader, seq).map(wrap)
+    }
+
+    fn mapping<A: MapAccess<'de>>(self, reader: &Reader, map: A) -> Result<Op, A::Error> {
+        let wrap: fn(Value) -> Op = match self.0 {
+            OpKind::Equals => |value| Op::Equals(Operand::Json(value)),
+            OpKind::NotEquals => |value| Op::NotEquals(Operand::Json(value)),
+            _ => return Err(self.wrong("a mapping").into_yaml()),
+        };
+        JsonShape.mapping(reader, map).map(wrap)
+    }
+}
+
+/// An item of an `in` list: strings may hold placeholders.
+#[derive(Clone, Copy)]
+struct ChoiceShape;
+
+impl<'de> Shape<'de> for ChoiceShape {
+    type Value = Operand;
+
+    fn expected(&self) -> &'static str {
+        "a value"
+    }
+
+    fn string<E: de::Error>(self, _reader: &Reader, text: &str) -> Result<Operand, E> {
+        operand(Scalar::Text(text)).map_err(PolicyError::into_yaml)
+    }
+
+    fn boolean<E: de::Error>(self, _reader: &Reader, flag: bool) -> Result<Operand, E> {
+        operand(Scalar::Bool(flag)).map_err(PolicyError::into_yaml)
+    }
+
+    fn number<E: de::Error>(self, _reader: &Reader, number: Number) -> Result<Operand, E> {
+        operand(Scalar::Number(number)).map_err(PolicyError::into_yaml)
+    }
+
+    fn null<E: de::Error>(self, _reader: &Reader) -> Result<Operand, E> {
+        operand(Scalar::Null).map_err(PolicyError::into_yaml)
+    }
+
+    fn sequence<A: SeqAccess<'de>>(self, reader: &Reader, seq: A) -> Result<Operand, A::Error> {
+        JsonShape.sequence(reader, seq).map(Operand::Json)
+    }
+
+    fn mapping<A: MapAccess<'de>>(self, reader: &Reader, map: A) -> Result<Operand, A::Error> {
+        JsonShape.mapping(reader, map).map(Operand::Json)
+    }
+}
+
+/// Any YAML value, as JSON. Strings are literal: placeholders are only filled in
+/// top-level string operands and `in` items.
+#[derive(Clone, Copy)]
+struct JsonShape;
+
+impl<'de> Shape<'de> for JsonShape {
+    type Value = Value;
+
+    fn expected(&self) -> &'static str {
+        "a value"
+    }
+
+    fn string<E: de::Error>(self, _reader: &Reader, text: &str) -> Result<Value, E> {
+        Ok(Value::String(text.to_owned()))
+    }
+
+    fn boolean<E: de::Error>(self, _reader: &Reader, flag: bool) -> Result<Value, E> {
+        Ok(Value::Bool(flag))
+    }
+
+    fn number<E: de::Error>(self, _reader: &Reader, number: Number) -> Result<Value, E> {
+        Ok(Value::Number(number))
+    }
+
+    fn null<E: de::Error>(self, _reader: &Reader) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn sequence<A: SeqAccess<'de>>(self, reader: &Reader, seq: A) -> Result<Value, A::Error> {
+        let list = ListOf {
+            item: JsonShape,
+            expected: "a list",
+        };
+        list.sequence(reader, seq).map(Value::Array)
+    }
+
+    fn mapping<A: MapAccess<'de>>(self, reader: &Reader, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key_seed(Node::new(reader, JsonKeyShape))? {
+            let value = map.next_value_seed(Node::new(reader, JsonShape))?;
+            if object.contains_key(&key) {
+                return Err(PolicyError::invalid(format!("duplicate key {key:?}")).into_yaml());
+            }
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+struct JsonKeyShape;
+
+impl<'de> Shape<'de> for JsonKeyShape {
+    type Value = String;
+
+    fn expected(&self) -> &'static str {
+        "a string key"
+    }
+
+    fn string<E: de::Error>(self, _reader: &Reader, key: &str) -> Result<String, E> {
+        Ok(key.to_owned())
+    }
+}

@@ -1,0 +1,63 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use authensor_policy::{Action, ErrorKind, Policy, PolicyError, Request, compile};
+use serde_json::{Value, json};
+
+pub fn policy(source: &str) -> Policy {
+    compile(source).unwrap_or_else(|error| panic!("policy should compile: {error}\n{source}"))
+}
+
+pub fn compile_error(source: &str) -> PolicyError {
+    match compile(source) {
+        Ok(_) => panic!("policy should not compile:\n{source}"),
+        Err(error) => error,
+    }
+}
+
+pub fn invalid(source: &str) -> PolicyError {
+    let error = compile_error(source);
+    assert_eq!(error.kind, ErrorKind::Invalid, "{error}");
+    error
+}
+
+pub fn request<'a>(
+    tool: &'a str,
+    args: &'a Value,
+    context: &'a Value,
+    tenant_id: &'a str,
+) -> Request<'a> {
+    Request {
+        tool,
+        args,
+        context,
+        tenant_id,
+    }
+}
+
+/// The action and rule id `policy` gives for a call to `tool`.
+pub fn verdict(policy: &Policy, tool: &str, args: Value) -> Option<(Action, Option<String>)> {
+    let context = json!({});
+    policy
+        .evaluate(&request(tool, &args, &context, "tenant-a"))
+        .map(|verdict| (verdict.action, verdict.rule_id.map(str::to_owned)))
+}
+
+/// Whether a `when` condition (YAML flow mapping) holds.
+pub fn when_holds(when: &str, args: Value, context: Value) -> bool {
+    let source = format!("rules:\n  - action: allow\n    when: {when}\n");
+    let policy = policy(&source);
+    policy
+        .evaluate(&request("t", &args, &context, "tenant-a"))
+        .is_some()
+}
+
+/// Whether an operator map (YAML flow mapping) holds for `args.x`, where `x` is
+/// `value`, or missing when `value` is `None`.
+pub fn op_holds(operators: &str, value: Option<Value>) -> bool {
+    let args = match value {
+        Some(value) => json!({ "x": value }),
+        None => json!({}),
+    };
+    when_holds(&format!("{{args.x: {operators}}}"), args, json!({}))
+}

@@ -1,0 +1,203 @@
+mod common;
+
+use common::{invalid, policy, request, when_holds};
+use serde_json::{Value, json};
+
+fn holds_for_tenant(when: &str, args: Value, context: Value, tenant_id: &str) -> bool {
+    let policy = policy(&format!("rules:\n  - action: allow\n    when: {when}\n"));
+    policy
+        .evaluate(&request("t", &args, &context, tenant_id))
+        .is_some()
+}
+
+#[test]
+fn placeholders_are_filled_from_context() {
+    let context = json!({"user": {"id": "u1", "level": 3, "admin": true}});
+    assert!(when_holds(
+        "{args.owner: {equals: '${context.user.id}'}}",
+        json!({"owner": "u1"}),
+        context.clone()
+    ));
+    assert!(!when_holds(
+        "{args.owner: {equals: '${context.user.id}'}}",
+        json!({"owner": "u2"}),
+        context.clone()
+    ));
+    assert!(when_holds(
+        "{args.path: {startsWith: '/home/${context.user.id}/'}}",
+        json!({"path": "/home/u1/x"}),
+        context.clone()
+    ));
+    assert!(when_holds(
+        "{args.path: {endsWith: '.${context.user.id}'}}",
+        json!({"path": "a.u1"}),
+        context.clone()
+    ));
+    assert!(when_holds(
+        "{args.q: {contains: 'level=${context.user.level}'}}",
+        json!({"q": "x level=3 y"}),
+        context.clone()
+    ));
+    assert!(when_holds(
+        "{args.flag: {equals: '${context.user.admin}'}}",
+        json!({"flag": "true"}),
+        context.clone()
+    ));
+    assert!(when_holds(
+        "{args.who: {in: [root, '${context.user.id}']}}",
+        json!({"who": "u1"}),
+        context.clone()
+    ));
+    assert!(when_holds(
+        "{args.who: {notIn: [root, '${context.user.id}']}}",
+        json!({"who": "u2"}),
+        context
+    ));
+}
+
+#[test]
+fn interpolated_numbers_are_text() {
+    let context = json!({"limit": 5});
+    assert!(when_holds(
+        "{args.n: {equals: '${context.limit}'}}",
+        json!({"n": "5"}),
+        context.clone()
+    ));
+    assert!(!when_holds(
+        "{args.n: {equals: '${context.limit}'}}",
+        json!({"n": 5}),
+        context
+    ));
+}
+
+#[test]
+fn unresolvable_placeholders_make_the_leaf_behave_as_on_a_missing_path() {
+    let args = json!({"x": "value", "list": ["value"]});
+    for context in [
+        json!({}),
+        json!({"v": null}),
+        json!({"v": [1]}),
+        json!({"v": {"a": 1}}),
+    ] {
+        for (operators, expected) in [
+            ("{equals: '${context.v}'}", false),
+            ("{notEquals: '${context.v}'}", true),
+            ("{in: [value, '${context.v}']}", false),
+            ("{notIn: [other, '${context.v}']}", true),
+            ("{contains: 'a${context.v}'}", false),
+            ("{startsWith: '${context.v}'}", false),
+            ("{endsWith: '${context.v}'}", false),
+            ("{not: {equals: '${context.v}'}}", true),
+        ] {
+            let when = format!("{{args.x: {operators}}}");
+            assert_eq!(
+                when_holds(&when, args.clone(), context.clone()),
+                expected,
+                "{operators} with {context}"
+            );
+        }
+        assert!(!when_holds(
+            "{args.list: {contains: '${context.v}'}}",
+            args.clone(),
+            context.clone()
+        ));
+    }
+}
+
+#[test]
+fn literal_operands_are_not_interpolated_inside_lists_and_maps_or_regexes() {
+    let context = json!({"v": "x"});
+    assert!(when_holds(
+        "{args.a: {equals: ['${context.v}']}}",
+        json!({"a": ["${context.v}"]}),
+        context.clone()
+    ));
+    assert!(when_holds(
+        "{args.a: {equals: {k: '${context.v}'}}}",
+        json!({"a": {"k": "${context.v}"}}),
+        context.clone()
+    ));
+    assert!(when_holds(
+        "{args.a: {matches: '^x\\$\\{$'}}",
+        json!({"a": "x${"}),
+        context
+    ));
+}
+
+#[test]
+fn a_forged_tenant_id_in_context_never_overrides_the_request() {
+    let forged = json!({"tenantId": "tenant-b"});
+    // As a path.
+    assert!(holds_for_tenant(
+        "{context.tenantId: {equals: tenant-a}}",
+        json!({}),
+        forged.clone(),
+        "tenant-a"
+    ));
+    assert!(!holds_for_tenant(
+        "{context.tenantId: {equals: tenant-b}}",
+        json!({}),
+        forged.clone(),
+        "tenant-a"
+    ));
+    assert!(holds_for_tenant(
+        "{context.tenantId: {exists: true}}",
+        json!({}),
+        json!({}),
+        "tenant-a"
+    ));
+    // As a placeholder.
+    let query = "{args.query: {contains: \"tenant_id = '${context.tenantId}'\"}}";
+    let own = json!({"query": "SELECT * FROM t WHERE tenant_id = 'tenant-a'"});
+    let other = json!({"query": "SELECT * FROM t WHERE tenant_id = 'tenant-b'"});
+    assert!(holds_for_tenant(
+        query,
+        own.clone(),
+        forged.clone(),
+        "tenant-a"
+    ));
+    assert!(!holds_for_tenant(
+        query,
+        other.clone(),
+        forged.clone(),
+        "tenant-a"
+    ));
+    assert!(holds_for_tenant(query, other, forged, "tenant-b"));
+    assert!(!holds_for_tenant(
+        query,
+        own,
+        json!({"tenantId": "tenant-a"}),
+        "tenant-b"
+    ));
+}
+
+#[test]
+fn malformed_placeholders_are_rejected_at_compile_time() {
+    for operand in [
+        "'${context.a'",
+        "'x ${'",
+        "'${args.to}'",
+        "'${tool}'",
+        "'${context}'",
+        "'${}'",
+    ] {
+        for op in ["equals", "notEquals", "contains", "startsWith", "endsWith"] {
+            let error = invalid(&format!(
+                "rules:\n  - action: allow\n    when:\n      args.x:\n        {op}: {operand}\n"
+            ));
+            assert_eq!(
+                error.path.as_deref(),
+                Some(format!("rules[0].when.args.x.{op}").as_str())
+            );
+            assert_eq!(error.line, Some(5));
+        }
+        let error = invalid(&format!(
+            "rules:\n  - action: allow\n    when:\n      args.x:\n        in: [a, {operand}]\n"
+        ));
+        assert_eq!(
+            error.path.as_deref(),
+            Some("rules[0].when.args.x.in[1]"),
+            "{error}"
+        );
+    }
+}

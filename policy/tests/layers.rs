@@ -1,0 +1,161 @@
+mod common;
+
+use authensor_policy::{Action, Decision, FAIL_CLOSED_REASON, Layer, Policy, decide};
+use common::{policy, request};
+use serde_json::json;
+
+/// A policy giving `action` through a rule with an id naming the layer, or no
+/// opinion at all.
+fn layer_policy(layer: &str, action: Option<Action>) -> Policy {
+    match action {
+        Some(action) => policy(&format!(
+            "rules:\n  - id: {layer}-rule\n    action: {action}\n    reason: {layer} says {action}\n"
+        )),
+        None => policy("rules:\n  - tool: never.called\n    action: allow\n"),
+    }
+}
+
+fn run(platform: Option<&Policy>, tenant: Option<&Policy>) -> Decision {
+    let args = json!({});
+    let context = json!({});
+    decide(
+        platform,
+        tenant,
+        &request("any.tool", &args, &context, "tenant-a"),
+    )
+}
+
+#[test]
+fn every_cell_of_the_layering_table() {
+    use Action::{Allow, Block, Escalate};
+    use Layer::{Default, Platform, Tenant};
+    let opinions = [None, Some(Allow), Some(Escalate), Some(Block)];
+    // Rows: platform none, allow, escalate, block. Columns: tenant likewise.
+    let expected = [
+        [
+            (Block, Default),
+            (Allow, Tenant),
+            (Escalate, Tenant),
+            (Block, Tenant),
+        ],
+        [
+            (Allow, Platform),
+            (Allow, Platform),
+            (Escalate, Tenant),
+            (Block, Tenant),
+        ],
+        [
+            (Escalate, Platform),
+            (Escalate, Platform),
+            (Escalate, Platform),
+            (Block, Tenant),
+        ],
+        [
+            (Block, Platform),
+            (Block, Platform),
+            (Block, Platform),
+            (Block, Platform),
+        ],
+    ];
+    for (row, platform_opinion) in opinions.iter().enumerate() {
+        for (column, tenant_opinion) in opinions.iter().enumerate() {
+            let platform = layer_policy("platform", *platform_opinion);
+            let tenant = layer_policy("tenant", *tenant_opinion);
+            let decision = run(Some(&platform), Some(&tenant));
+            let cell = format!("platform {platform_opinion:?}, tenant {tenant_opinion:?}");
+            assert_eq!(
+                (decision.action, decision.layer),
+                expected[row][column],
+                "{cell}"
+            );
+            match decision.layer {
+                Platform => {
+                    assert_eq!(decision.rule_id.as_deref(), Some("platform-rule"), "{cell}");
+                    assert_eq!(
+                        decision.reason,
+                        format!("platform says {}", decision.action)
+                    );
+                }
+                Tenant => {
+                    assert_eq!(decision.rule_id.as_deref(), Some("tenant-rule"), "{cell}");
+                    assert_eq!(decision.reason, format!("tenant says {}", decision.action));
+                }
+                Default => {
+                    assert_eq!(decision.rule_id, None);
+                    assert_eq!(decision.reason, FAIL_CLOSED_REASON);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn missing_policies_abstain() {
+    let allow = layer_policy("platform", Some(Action::Allow));
+    let escalate = layer_policy("tenant", Some(Action::Escalate));
+    let decision = run(None, None);
+    assert_eq!(
+        (decision.action, decision.layer),
+        (Action::Block, Layer::Default)
+    );
+    assert_eq!(
+        decision.reason,
+        "no rule matched in the platform or tenant policy and neither sets a default (fail-closed)"
+    );
+    let decision = run(Some(&allow), None);
+    assert_eq!(
+        (decision.action, decision.layer),
+        (Action::Allow, Layer::Platform)
+    );
+    let decision = run(None, Some(&escalate));
+    assert_eq!(
+        (decision.action, decision.layer),
+        (Action::Escalate, Layer::Tenant)
+    );
+    let silent = layer_policy("tenant", None);
+    let decision = run(None, Some(&silent));
+    assert_eq!(
+        (decision.action, decision.layer),
+        (Action::Block, Layer::Default)
+    );
+}
+
+#[test]
+fn policy_defaults_count_as_opinions() {
+    let platform = policy("default: allow");
+    let tenant = policy("default: escalate");
+    let decision = run(Some(&platform), Some(&tenant));
+    assert_eq!(
+        decision,
+        Decision {
+            action: Action::Escalate,
+            layer: Layer::Tenant,
+            rule_id: None,
+            reason: "no rule matched; the policy default is escalate".into(),
+        }
+    );
+}
+
+#[test]
+fn a_platform_block_is_final() {
+    let platform = policy("default: block");
+    let tenant = policy("rules:\n  - action: block\n    reason: tenant\n");
+    let decision = run(Some(&platform), Some(&tenant));
+    assert_eq!(decision.layer, Layer::Platform);
+    assert_eq!(
+        decision.reason,
+        "no rule matched; the policy default is block"
+    );
+}
+
+#[test]
+fn names_of_layers_and_actions() {
+    assert_eq!(
+        [Layer::Platform, Layer::Tenant, Layer::Default].map(Layer::as_str),
+        ["platform", "tenant", "default"]
+    );
+    assert_eq!(
+        Action::ALL.map(Action::as_str),
+        ["allow", "escalate", "block"]
+    );
+}
