@@ -1,0 +1,45 @@
+-- Objects that refer to the generated functions. Loaded last (finalize).
+
+-- Publishing or activating queues a cache invalidation that reaches every
+-- backend at commit (see src/cache.rs).
+CREATE TRIGGER policies_invalidate_cache
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.policies
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_tables_changed();
+CREATE TRIGGER active_policies_invalidate_cache
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.active_policies
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_tables_changed();
+REVOKE ALL ON FUNCTION @extschema@.policy_tables_changed() FROM PUBLIC;
+
+-- The platform layer belongs to the operator.
+REVOKE ALL ON FUNCTION @extschema@.publish_platform_policy(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.activate_platform_policy(integer) FROM PUBLIC;
+
+-- Version history: every version the caller may see, and which is in force.
+CREATE VIEW @extschema@.policy_versions WITH (security_invoker = true) AS
+SELECT p.layer,
+       p.tenant_id,
+       p.version,
+       p.created_at,
+       p.created_by,
+       a.version IS NOT NULL AS active
+  FROM @extschema@.policies p
+  LEFT JOIN @extschema@.active_policies a
+         ON a.layer = p.layer
+        AND coalesce(a.tenant_id, '') = coalesce(p.tenant_id, '')
+        AND a.version = p.version;
+GRANT SELECT ON @extschema@.policy_versions TO PUBLIC;
+
+COMMENT ON SCHEMA @extschema@ IS 'authensor: safety policies for multi-tenant AI agents';
+COMMENT ON FUNCTION @extschema@.evaluate(text, jsonb, jsonb) IS
+    'Decide allow, escalate or block for the current tenant''s tool call and write a receipt';
+COMMENT ON FUNCTION @extschema@.check(text, jsonb, jsonb) IS
+    'The decision evaluate() would make, without a receipt';
+COMMENT ON FUNCTION @extschema@.guard(text, jsonb, jsonb) IS
+    'evaluate() as JSON in the Authensor SDK shape';
+COMMENT ON FUNCTION @extschema@.publish_policy(text) IS
+    'Validate and activate a new version of the current tenant''s policy';
+COMMENT ON FUNCTION @extschema@.publish_platform_policy(text) IS
+    'Validate and activate a new version of the platform policy (operator only)';
+COMMENT ON TABLE @extschema@.receipts IS 'One row per evaluate() call; append-only, visible to its tenant only';
+COMMENT ON TABLE @extschema@.policies IS 'Every published policy version; immutable';
+COMMENT ON TABLE @extschema@.active_policies IS 'The policy version in force per layer and tenant';

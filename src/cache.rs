@@ -1,0 +1,228 @@
+//! The backend-local cache of compiled policies.
+//!
+//! Two maps, both bounded by `authensor.cache_size` with LRU eviction:
+//! - `compiled`: policy source digest → compiled policy. Keyed by content, so
+//!   an entry can never be stale and survives invalidations.
+//! - `heads`: (layer, tenant) → the active version and its compiled policy.
+//!   This is what can go stale when another transaction publishes or activates.
+//!
+//! Invalidation is exact and needs no `shared_preload_libraries`: a statement
+//! trigger on `policies` and `active_policies` calls
+//! `CacheInvalidateRelcacheByRelid`. PostgreSQL queues that message in the
+//! writing transaction and broadcasts it through the shared invalidation queue
+//! when (and only if) it commits. Every backend that loaded this library has a
+//! relcache callback that bumps `GENERATION` when the message arrives, and each
+//! decision first calls `AcceptInvalidationMessages()`, so the first statement
+//! after the commit — even inside an already open transaction — sees the bump
+//! and re-reads the active versions. LISTEN/NOTIFY cannot serve this purpose:
+//! notifications go to the client, between transactions, never to backend code.
+//!
+//! `authensor.cache_ttl` bounds how long a head is trusted without any signal;
+//! it only matters if the triggers are bypassed.
+
+use crate::errors::raise_policy_error;
+use crate::gucs::{CACHE_SIZE, CACHE_TTL};
+use crate::lru::Lru;
+use crate::store::{self, LayerKind};
+use authensor_policy::{Limits, Policy};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A policy version in force, compiled.
+#[derive(Clone)]
+pub struct ActivePolicy {
+    pub version: i32,
+    pub policy: Arc<Policy>,
+}
+
+/// The two layers that apply to one tenant.
+pub struct Layers {
+    pub platform: Option<ActivePolicy>,
+    pub tenant: Option<ActivePolicy>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct HeadKey {
+    layer: LayerKind,
+    tenant_id: Option<String>,
+}
+
+struct Head {
+    active: Option<ActivePolicy>,
+    loaded_at: Instant,
+}
+
+#[derive(Default)]
+struct Stats {
+    hits: u64,
+    misses: u64,
+    compiles: u64,
+    invalidations: u64,
+    evictions: u64,
+}
+
+struct Cache {
+    seen_generation: u64,
+    heads: Lru<HeadKey, Head>,
+    compiled: Lru<Vec<u8>, Arc<Policy>>,
+    stats: Stats,
+}
+
+/// Bumped by the relcache callback; compared with `Cache::seen_generation`.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache {
+        seen_generation: 0,
+        heads: Lru::new(),
+        compiled: Lru::new(),
+        stats: Stats::default(),
+    });
+    /// Oids of the two policy tables, learnt when heads are loaded. Until then
+    /// every relcache message counts as a policy change.
+    static WATCHED: Cell<Option<[pg_sys::Oid; 2]>> = const { Cell::new(None) };
+}
+
+/// Registers the relcache callback. Called once per backend from `_PG_init`.
+pub fn register_invalidation_callback() {
+    unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache_invalidation), pg_sys::Datum::from(0)) };
+}
+
+/// Runs inside PostgreSQL's invalidation processing: it must not allocate much,
+/// query or raise, so it only bumps a counter.
+#[pg_guard]
+unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    let relevant = relid == pg_sys::InvalidOid
+        || WATCHED.with(|w| w.get().is_none_or(|oids| oids.contains(&relid)));
+    if relevant {
+        GENERATION.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The platform policy and `tenant_id`'s policy in force now.
+pub fn active_layers(tenant_id: &str) -> Layers {
+    unsafe { pg_sys::AcceptInvalidationMessages() };
+    CACHE.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        cache.sync_generation();
+        let platform_key = HeadKey { layer: LayerKind::Platform, tenant_id: None };
+        let tenant_key = HeadKey { layer: LayerKind::Tenant, tenant_id: Some(tenant_id.to_owned()) };
+        let ttl = Duration::from_secs(CACHE_TTL.get().max(0) as u64);
+        match (cache.fresh_head(&platform_key, ttl), cache.fresh_head(&tenant_key, ttl)) {
+            (Some(platform), Some(tenant)) => {
+                cache.stats.hits += 1;
+                Layers { platform, tenant }
+            }
+            _ => {
+                cache.stats.misses += 1;
+                cache.load(platform_key, tenant_key)
+            }
+        }
+    })
+}
+
+impl Cache {
+    fn sync_generation(&mut self) {
+        let generation = GENERATION.load(Ordering::Relaxed);
+        if generation != self.seen_generation {
+            // Recorded before any re-read: a message that arrives during the
+            // read bumps GENERATION again and forces another re-read next time.
+            self.seen_generation = generation;
+            self.heads.clear();
+            self.stats.invalidations += 1;
+        }
+    }
+
+    fn fresh_head(&mut self, key: &HeadKey, ttl: Duration) -> Option<Option<ActivePolicy>> {
+        let head = self.heads.get(key)?;
+        (head.loaded_at.elapsed() < ttl).then(|| head.active.clone())
+    }
+
+    fn load(&mut self, platform_key: HeadKey, tenant_key: HeadKey) -> Layers {
+        WATCHED.with(|w| w.set(store::policy_table_oids()));
+        let tenant_id = tenant_key.tenant_id.as_deref().unwrap_or_default();
+        let mut layers = Layers { platform: None, tenant: None };
+        for head in store::active_heads(tenant_id) {
+            let policy = self.compiled_policy(&head);
+            let active = Some(ActivePolicy { version: head.version, policy });
+            match head.layer {
+                LayerKind::Platform => layers.platform = active,
+                LayerKind::Tenant => layers.tenant = active,
+            }
+        }
+        // Under REPEATABLE READ or SERIALIZABLE the read used the transaction's
+        // snapshot, which may predate a commit this backend was already told
+        // about; such a result is used for this call but never cached.
+        if !uses_transaction_snapshot() {
+            let capacity = cache_capacity();
+            let loaded_at = Instant::now();
+            self.stats.evictions += self.heads.insert(
+                platform_key,
+                Head { active: layers.platform.clone(), loaded_at },
+                capacity,
+            ) as u64;
+            self.stats.evictions += self.heads.insert(
+                tenant_key,
+                Head { active: layers.tenant.clone(), loaded_at },
+                capacity,
+            ) as u64;
+        }
+        layers
+    }
+
+    fn compiled_policy(&mut self, head: &store::ActiveHead) -> Arc<Policy> {
+        if let Some(policy) = self.compiled.get(&head.digest) {
+            return Arc::clone(policy);
+        }
+        let source = store::policy_source(head.layer, head.tenant_id.as_deref(), head.version);
+        let policy = match authensor_policy::compile_with_limits(&source, &stored_policy_limits()) {
+            Ok(policy) => Arc::new(policy),
+            Err(error) => raise_policy_error(&error),
+        };
+        self.stats.compiles += 1;
+        self.stats.evictions +=
+            self.compiled.insert(head.digest.clone(), Arc::clone(&policy), cache_capacity()) as u64;
+        policy
+    }
+}
+
+/// A stored version passed validation when it was published; size limits
+/// lowered since then must not make it unusable. The depth bound stays, as it
+/// protects the stack.
+fn stored_policy_limits() -> Limits {
+    Limits { max_source_bytes: usize::MAX, max_rules: usize::MAX, ..Limits::default() }
+}
+
+fn cache_capacity() -> usize {
+    CACHE_SIZE.get().max(1) as usize
+}
+
+fn uses_transaction_snapshot() -> bool {
+    unsafe { pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32 }
+}
+
+/// Counters of this backend's policy cache.
+#[pg_extern(volatile, parallel_safe)]
+fn cache_stats() -> JsonB {
+    CACHE.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        // A lowered cache_size takes effect here too, not only on the next insert.
+        let capacity = cache_capacity();
+        let evicted = cache.compiled.shrink_to(capacity) + cache.heads.shrink_to(capacity);
+        cache.stats.evictions += evicted as u64;
+        JsonB(serde_json::json!({
+            "hits": cache.stats.hits,
+            "misses": cache.stats.misses,
+            "compiles": cache.stats.compiles,
+            "invalidations": cache.stats.invalidations,
+            "evictions": cache.stats.evictions,
+            "entries": cache.compiled.len(),
+            "active_entries": cache.heads.len(),
+            "capacity": capacity,
+        }))
+    })
+}

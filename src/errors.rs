@@ -1,0 +1,40 @@
+//! Raising PostgreSQL errors with a SQLSTATE, detail and hint.
+
+use authensor_policy::{ErrorKind, PolicyError};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+
+/// Raises `ERROR` and does not return.
+pub fn raise(code: PgSqlErrorCode, message: impl Into<String>, hint: Option<&str>) -> ! {
+    let mut report = ErrorReport::new(code, message.into(), "authensor");
+    if let Some(hint) = hint {
+        report = report.set_hint(hint);
+    }
+    report.report(PgLogLevel::ERROR);
+    unreachable!("ereport(ERROR) returned")
+}
+
+/// Raises the ERROR for a policy that failed to parse or validate.
+pub fn raise_policy_error(error: &PolicyError) -> ! {
+    let code = match error.kind {
+        ErrorKind::Syntax => PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
+        ErrorKind::Invalid => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        ErrorKind::TooLarge => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+    };
+    // Display carries the path and the line and column where YAML gives them.
+    let mut report = ErrorReport::new(code, format!("invalid policy: {error}"), "authensor");
+    if let Some(hint) = &error.hint {
+        report = report.set_hint(hint.clone());
+    }
+    report.report(PgLogLevel::ERROR);
+    unreachable!("ereport(ERROR) returned")
+}
+
+/// Raises the ERROR for a failed internal SPI query.
+pub fn raise_spi(what: &str, error: pgrx::spi::SpiError) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        format!("authensor could not {what}: {error}"),
+        None,
+    )
+}

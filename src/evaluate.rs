@@ -1,0 +1,211 @@
+//! evaluate(), check() and guard(): one decision, three shapes.
+
+use crate::cache::{self, ActivePolicy};
+use crate::errors::raise;
+use crate::store::{self, NewReceipt};
+use crate::tenant::require_tenant;
+use authensor_policy::{Decision, Request};
+use pgrx::datum::{TimestampWithTimeZone, Uuid};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::{Map, Value};
+
+type DecisionRow = PgHeapTuple<'static, AllocatedByRust>;
+
+/// Decides whether the current tenant's agent may call `tool` with `args`, and
+/// writes a receipt in the caller's transaction.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn evaluate(
+    tool: Option<&str>,
+    args: default!(Option<JsonB>, "'{}'"),
+    context: default!(Option<JsonB>, "'{}'"),
+) -> pgrx::composite_type!('static, "decision") {
+    decide("evaluate", tool, args, context, Receipt::Write).into_row()
+}
+
+/// The same decision as evaluate(), without a receipt: for dry runs.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn check(
+    tool: Option<&str>,
+    args: default!(Option<JsonB>, "'{}'"),
+    context: default!(Option<JsonB>, "'{}'"),
+) -> pgrx::composite_type!('static, "decision") {
+    decide("check", tool, args, context, Receipt::Skip).into_row()
+}
+
+/// evaluate() in the shape of the Authensor SDK's guard():
+/// `{"action", "reason", "layer", "rule", "receipt": {"id", "tenantId", "tool", "createdAt"}, …}`.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn guard(
+    tool: Option<&str>,
+    args: default!(Option<JsonB>, "'{}'"),
+    context: default!(Option<JsonB>, "'{}'"),
+) -> JsonB {
+    JsonB(decide("guard", tool, args, context, Receipt::Write).into_json())
+}
+
+#[derive(PartialEq)]
+enum Receipt {
+    Write,
+    Skip,
+}
+
+struct Outcome {
+    tenant_id: String,
+    tool: String,
+    decision: Decision,
+    platform_version: Option<i32>,
+    tenant_version: Option<i32>,
+    receipt_id: Option<Uuid>,
+    decided_at: TimestampWithTimeZone,
+}
+
+fn decide(
+    function: &str,
+    tool: Option<&str>,
+    args: Option<JsonB>,
+    context: Option<JsonB>,
+    receipt: Receipt,
+) -> Outcome {
+    let Some(tool) = tool else {
+        raise(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("authensor.{function}(): tool must not be NULL"),
+            None,
+        )
+    };
+    let args = json_object(function, "args", args);
+    let mut context = json_object(function, "context", context);
+    let tenant_id = require_tenant(function);
+    // The session's tenant is the only tenant: a caller-supplied tenantId is
+    // replaced, both for the decision and in the receipt.
+    context.insert("tenantId".to_owned(), Value::String(tenant_id.clone()));
+    let (args, context) = (Value::Object(args), Value::Object(context));
+
+    let layers = cache::active_layers(&tenant_id);
+    let request = Request { tool, args: &args, context: &context, tenant_id: &tenant_id };
+    let decision = authensor_policy::decide(
+        layers.platform.as_ref().map(|active| &*active.policy),
+        layers.tenant.as_ref().map(|active| &*active.policy),
+        &request,
+    );
+    let platform_version = layers.platform.as_ref().map(version_of);
+    let tenant_version = layers.tenant.as_ref().map(version_of);
+    let decided_at = now();
+
+    let receipt_id = (receipt == Receipt::Write).then(|| {
+        store::insert_receipt(&NewReceipt {
+            tenant_id: &tenant_id,
+            created_at: decided_at,
+            tool,
+            args: &args,
+            context: &context,
+            action: decision.action.as_str(),
+            reason: &decision.reason,
+            layer: decision.layer.as_str(),
+            rule_id: decision.rule_id.as_deref(),
+            platform_version,
+            tenant_version,
+        })
+    });
+    Outcome {
+        tenant_id,
+        tool: tool.to_owned(),
+        decision,
+        platform_version,
+        tenant_version,
+        receipt_id,
+        decided_at,
+    }
+}
+
+fn version_of(active: &ActivePolicy) -> i32 {
+    active.version
+}
+
+fn json_object(function: &str, name: &str, value: Option<JsonB>) -> Map<String, Value> {
+    match value {
+        Some(JsonB(Value::Object(map))) => map,
+        Some(JsonB(other)) => raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("authensor.{function}(): {name} must be a JSON object, not {}", json_type(&other)),
+            Some(if name == "args" {
+                "Pass the tool's arguments as an object, for example '{\"to\": \"a@example.com\"}'."
+            } else {
+                "Pass the context as an object, for example '{\"agent\": \"support-bot\"}'."
+            }),
+        ),
+        None => raise(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("authensor.{function}(): {name} must not be NULL"),
+            Some("Omit the argument or pass '{}' for none."),
+        ),
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn now() -> TimestampWithTimeZone {
+    let micros = unsafe { pg_sys::GetCurrentTimestamp() };
+    TimestampWithTimeZone::try_from(micros).unwrap_or_else(|_| internal_error("the clock is out of range"))
+}
+
+fn set<T: IntoDatum>(row: &mut DecisionRow, field: &str, value: T) {
+    if let Err(e) = row.set_by_name(field, value) {
+        internal_error(format!("could not set decision.{field}: {e}"))
+    }
+}
+
+fn internal_error(message: impl Into<String>) -> ! {
+    raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, message, None)
+}
+
+impl Outcome {
+    fn into_row(self) -> DecisionRow {
+        let mut row = PgHeapTuple::new_composite_type("authensor.decision")
+            .unwrap_or_else(|e| internal_error(format!("the type authensor.decision is unusable: {e}")));
+        set(&mut row, "action", self.decision.action.as_str());
+        set(&mut row, "reason", self.decision.reason);
+        set(&mut row, "layer", self.decision.layer.as_str());
+        set(&mut row, "rule_id", self.decision.rule_id);
+        set(&mut row, "tenant_id", self.tenant_id);
+        set(&mut row, "platform_version", self.platform_version);
+        set(&mut row, "tenant_version", self.tenant_version);
+        set(&mut row, "receipt_id", self.receipt_id);
+        set(&mut row, "decided_at", self.decided_at);
+        row
+    }
+
+    fn into_json(self) -> Value {
+        let receipt = self.receipt_id.map(|id| {
+            serde_json::json!({
+                "id": id.to_string(),
+                "tenantId": self.tenant_id,
+                "tool": self.tool,
+                "createdAt": self.decided_at,
+            })
+        });
+        serde_json::json!({
+            "action": self.decision.action.as_str(),
+            "reason": self.decision.reason,
+            "layer": self.decision.layer.as_str(),
+            "rule": self.decision.rule_id,
+            "tenantId": self.tenant_id,
+            "platformVersion": self.platform_version,
+            "tenantVersion": self.tenant_version,
+            "receipt": receipt,
+        })
+    }
+}

@@ -1,0 +1,39 @@
+//! authensor: safety policies for multi-tenant AI agents, enforced inside
+//! PostgreSQL. The policy language lives in the `authensor-policy` crate; this
+//! crate is the database layer: SQL functions, settings, cache and storage.
+
+use pgrx::prelude::*;
+
+mod cache;
+mod errors;
+mod evaluate;
+mod gucs;
+mod lru;
+mod publish;
+mod store;
+mod tenant;
+
+::pgrx::pg_module_magic!(name, version);
+
+extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+    cache::register_invalidation_callback();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+mod pg_tests;
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

@@ -1,0 +1,281 @@
+//! `#[pg_test]`s: each runs inside one rolled-back transaction of a real
+//! PostgreSQL, as the bootstrap superuser. Row-level security is exercised by
+//! switching to a freshly created non-superuser role with SET LOCAL ROLE.
+
+#[pgrx::pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    const PLATFORM: &str = r#"
+    rules:
+      - tool: "system.*"
+        action: block
+        reason: "System tools are blocked for all tenants"
+      - tool: "shell.execute"
+        action: block
+        reason: "Shell access is disabled"
+    "#;
+
+    const TENANT_A: &str = r#"
+    rules:
+      - id: internal-email
+        tool: "email.send"
+        action: allow
+        when:
+          args.to:
+            endsWith: "@tenant-a.com"
+      - id: external-email
+        tool: "email.send"
+        action: escalate
+        reason: "External emails need approval"
+      - id: tenant-filter
+        tool: "database.query"
+        action: block
+        reason: "Queries must include tenant_id filter"
+        when:
+          args.query:
+            not:
+              contains: "tenant_id = '${context.tenantId}'"
+      - tool: "**"
+        action: allow
+    "#;
+
+    const TENANT_B: &str = r#"
+    default: block
+    rules:
+      - tool: "file.read"
+        action: allow
+    "#;
+
+    fn run(sql: &str) {
+        Spi::run(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    fn one<T: IntoDatum + FromDatum>(sql: &str) -> Option<T> {
+        Spi::get_one::<T>(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    fn text(sql: &str) -> String {
+        one::<String>(sql).unwrap_or_else(|| panic!("{sql}: NULL"))
+    }
+
+    fn publish_tenant(tenant: &str, source: &str) -> i32 {
+        run(&format!("SET LOCAL authensor.tenant_id = '{tenant}'"));
+        Spi::get_one_with_args::<i32>("SELECT authensor.publish_policy($1)", &[source.into()])
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Publishes the seed's policies and becomes a non-superuser application role.
+    fn seed_as_app_role() {
+        Spi::run_with_args("SELECT authensor.publish_platform_policy($1)", &[PLATFORM.into()]).unwrap();
+        run("CREATE ROLE authensor_app NOLOGIN NOSUPERUSER NOBYPASSRLS");
+        run("SET LOCAL ROLE authensor_app");
+        publish_tenant("tenant-a", TENANT_A);
+        publish_tenant("tenant-b", TENANT_B);
+    }
+
+    fn decision(tenant: &str, tool: &str, args: &str) -> (String, String) {
+        run(&format!("SET LOCAL authensor.tenant_id = '{tenant}'"));
+        let (action, layer) = Spi::get_two_with_args::<String, String>(
+            "SELECT action, layer FROM authensor.evaluate($1, $2::jsonb)",
+            &[tool.into(), args.into()],
+        )
+        .unwrap();
+        (action.unwrap(), layer.unwrap())
+    }
+
+    #[pg_test]
+    fn seed_scenario_decides_per_layer_for_two_tenants() {
+        seed_as_app_role();
+        let cases = [
+            ("tenant-a", "email.send", r#"{"to": "bob@tenant-a.com"}"#, "allow", "tenant"),
+            ("tenant-a", "email.send", r#"{"to": "x@gmail.com"}"#, "escalate", "tenant"),
+            ("tenant-a", "system.exec", "{}", "block", "platform"),
+            ("tenant-a", "shell.execute", r#"{"cmd": "ls"}"#, "block", "platform"),
+            ("tenant-a", "database.query", r#"{"query": "SELECT 1 FROM t WHERE tenant_id = 'tenant-a'"}"#, "allow", "tenant"),
+            ("tenant-a", "database.query", r#"{"query": "SELECT 1 FROM t WHERE tenant_id = 'tenant-b'"}"#, "block", "tenant"),
+            ("tenant-b", "file.read", r#"{"path": "/data/report.csv"}"#, "allow", "tenant"),
+            ("tenant-b", "email.send", r#"{"to": "bob@tenant-a.com"}"#, "block", "tenant"),
+            ("tenant-b", "system.exec", "{}", "block", "platform"),
+        ];
+        for (tenant, tool, args, action, layer) in cases {
+            assert_eq!(decision(tenant, tool, args), (action.to_owned(), layer.to_owned()), "{tenant} {tool} {args}");
+        }
+    }
+
+    #[pg_test]
+    fn a_block_by_the_platform_is_final() {
+        seed_as_app_role();
+        // tenant-a ends with an allow-everything rule; the platform still blocks.
+        assert_eq!(decision("tenant-a", "system.reboot", "{}"), ("block".into(), "platform".into()));
+        assert_eq!(text("SELECT reason FROM authensor.check('system.reboot')"), "System tools are blocked for all tenants");
+    }
+
+    #[pg_test]
+    fn nothing_matching_anywhere_is_blocked() {
+        run("CREATE ROLE authensor_app NOLOGIN");
+        run("SET LOCAL ROLE authensor_app");
+        run("SET LOCAL authensor.tenant_id = 'tenant-new'");
+        assert_eq!(text("SELECT action || '/' || layer FROM authensor.check('file.read')"), "block/default");
+        assert_eq!(one::<String>("SELECT rule_id FROM authensor.check('file.read')"), None);
+    }
+
+    #[pg_test]
+    fn a_forged_tenant_in_the_context_changes_nothing() {
+        seed_as_app_role();
+        run("SET LOCAL authensor.tenant_id = 'tenant-b'");
+        let query = r#"{"query": "SELECT * FROM t WHERE tenant_id = 'tenant-a'"}"#;
+        let (action, tenant) = Spi::get_two_with_args::<String, String>(
+            "SELECT action, tenant_id FROM authensor.evaluate('database.query', $1::jsonb, '{\"tenantId\": \"tenant-a\"}')",
+            &[query.into()],
+        )
+        .unwrap();
+        assert_eq!((action.unwrap(), tenant.unwrap()), ("block".to_owned(), "tenant-b".to_owned()));
+        assert_eq!(
+            text("SELECT context->>'tenantId' FROM authensor.receipts ORDER BY created_at DESC LIMIT 1"),
+            "tenant-b"
+        );
+    }
+
+    #[pg_test]
+    fn each_tenant_sees_only_its_own_receipts_and_policies() {
+        seed_as_app_role();
+        decision("tenant-a", "email.send", r#"{"to": "x@gmail.com"}"#);
+        decision("tenant-a", "file.read", "{}");
+        decision("tenant-b", "file.read", "{}");
+        run("SET LOCAL authensor.tenant_id = 'tenant-a'");
+        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts"), Some(2));
+        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts WHERE tenant_id = 'tenant-b'"), Some(0));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.policies WHERE tenant_id IS DISTINCT FROM 'tenant-a'"),
+            Some(1),
+            "only the platform's version besides its own"
+        );
+        run("SET LOCAL authensor.tenant_id = 'tenant-b'");
+        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts"), Some(1));
+        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.policies WHERE tenant_id = 'tenant-a'"), Some(0));
+        run("RESET authensor.tenant_id");
+        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts"), Some(0));
+    }
+
+    #[pg_test(error = "permission denied for table receipts")]
+    fn receipts_cannot_be_deleted_by_a_tenant() {
+        seed_as_app_role();
+        decision("tenant-b", "file.read", "{}");
+        run("DELETE FROM authensor.receipts");
+    }
+
+    #[pg_test(error = "permission denied for table receipts")]
+    fn receipts_cannot_be_inserted_directly() {
+        seed_as_app_role();
+        run("SET LOCAL authensor.tenant_id = 'tenant-a'");
+        run("INSERT INTO authensor.receipts (tenant_id, tool, args, context, action, reason, layer)
+             VALUES ('tenant-a', 'x', '{}', '{}', 'allow', 'forged', 'tenant')");
+    }
+
+    #[pg_test(error = "authensor.receipts is append-only")]
+    fn receipts_are_append_only_even_for_their_owner() {
+        seed_as_app_role();
+        decision("tenant-b", "file.read", "{}");
+        run("RESET ROLE");
+        run("UPDATE authensor.receipts SET action = 'allow'");
+    }
+
+    #[pg_test(error = "permission denied for function publish_platform_policy")]
+    fn a_tenant_cannot_publish_the_platform_policy() {
+        seed_as_app_role();
+        run("SELECT authensor.publish_platform_policy('rules: []')");
+    }
+
+    #[pg_test(error = "authensor.evaluate() needs a tenant, and authensor.tenant_id is not set")]
+    fn evaluate_without_a_tenant_is_an_error() {
+        run("SELECT authensor.evaluate('file.read')");
+    }
+
+    #[pg_test(error = "invalid policy: unknown operator \"startswith\" at rules[0].when.args.to (line 7, column 13)")]
+    fn an_unknown_operator_is_named_with_its_location() {
+        run("SET LOCAL authensor.tenant_id = 'tenant-a'");
+        run("SELECT authensor.publish_policy($$
+    rules:
+      - tool: email.send
+        action: allow
+        when:
+          args.to:
+            startswith: '@x.com'
+    $$)");
+    }
+
+    #[pg_test(error = "authensor.evaluate(): args must be a JSON object, not an array")]
+    fn args_must_be_an_object() {
+        run("SET LOCAL authensor.tenant_id = 'tenant-a'");
+        run("SELECT authensor.evaluate('file.read', '[1]')");
+    }
+
+    #[pg_test]
+    fn check_writes_no_receipt_and_evaluate_writes_one() {
+        seed_as_app_role();
+        run("SET LOCAL authensor.tenant_id = 'tenant-b'");
+        assert_eq!(one::<bool>("SELECT receipt_id IS NULL FROM authensor.check('file.read')"), Some(true));
+        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts"), Some(0));
+        let (id, decided_at) = Spi::get_two::<String, String>(
+            "SELECT receipt_id::text, decided_at::text FROM authensor.evaluate('file.read', '{\"path\": \"/x\"}')",
+        )
+        .unwrap();
+        let (id, decided_at) = (id.unwrap(), decided_at.unwrap());
+        let matches = one::<bool>(&format!(
+            "SELECT action = 'allow' AND layer = 'tenant' AND tenant_version = 1 AND platform_version = 1
+                    AND created_at = '{decided_at}'::timestamptz AND args = '{{\"path\": \"/x\"}}'
+               FROM authensor.receipts WHERE id = '{id}'"
+        ));
+        assert_eq!(matches, Some(true));
+        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts"), Some(1));
+    }
+
+    #[pg_test]
+    fn guard_answers_in_the_sdk_shape() {
+        seed_as_app_role();
+        run("SET LOCAL authensor.tenant_id = 'tenant-b'");
+        let json = text("SELECT authensor.guard('file.read', '{\"path\": \"/data/report.csv\"}')::text");
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["action"], "allow");
+        assert_eq!(value["layer"], "tenant");
+        assert_eq!(value["receipt"]["tenantId"], "tenant-b");
+        assert_eq!(value["receipt"]["tool"], "file.read");
+        assert!(value["receipt"]["id"].is_string() && value["receipt"]["createdAt"].is_string(), "{json}");
+        let stored = one::<i64>(&format!(
+            "SELECT count(*) FROM authensor.receipts WHERE id = '{}'",
+            value["receipt"]["id"].as_str().unwrap()
+        ));
+        assert_eq!(stored, Some(1));
+    }
+
+    #[pg_test]
+    fn publishing_makes_numbered_versions_and_decisions_record_them() {
+        seed_as_app_role();
+        assert_eq!(publish_tenant("tenant-b", "default: allow"), 2);
+        assert_eq!(one::<i32>("SELECT tenant_version FROM authensor.check('email.send')"), Some(2));
+        assert_eq!(one::<i32>("SELECT platform_version FROM authensor.check('email.send')"), Some(1));
+        assert_eq!(text("SELECT action FROM authensor.check('email.send')"), "allow");
+        assert_eq!(one::<i32>("SELECT authensor.activate_policy(1)"), Some(1));
+        assert_eq!(text("SELECT action FROM authensor.check('email.send')"), "block");
+        assert_eq!(
+            text("SELECT string_agg(version || ':' || active, ',' ORDER BY version) FROM authensor.policy_versions WHERE layer = 'tenant'"),
+            "1:true,2:false"
+        );
+    }
+
+    #[pg_test]
+    fn repeated_decisions_are_served_from_the_cache() {
+        seed_as_app_role();
+        run("SET LOCAL authensor.tenant_id = 'tenant-b'");
+        run("SELECT authensor.check('file.read')");
+        let before = one::<pgrx::JsonB>("SELECT authensor.cache_stats()").unwrap().0;
+        run("SELECT authensor.check('file.read') FROM generate_series(1, 50)");
+        let after = one::<pgrx::JsonB>("SELECT authensor.cache_stats()").unwrap().0;
+        let delta = |key: &str| after[key].as_u64().unwrap() - before[key].as_u64().unwrap();
+        assert_eq!(delta("hits"), 50, "{before} -> {after}");
+        assert_eq!(delta("misses"), 0, "{before} -> {after}");
+        assert_eq!(delta("compiles"), 0, "{before} -> {after}");
+    }
+}

@@ -1,0 +1,86 @@
+//! Publishing and activating policy versions.
+
+use crate::errors::{raise, raise_policy_error};
+use crate::store::{self, LayerKind};
+use crate::tenant::require_tenant;
+use authensor_policy::Limits;
+use pgrx::prelude::*;
+use std::ffi::CStr;
+
+/// Validates `source` and stores it as the current tenant's next version,
+/// which becomes active. Returns the new version number.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn publish_policy(source: Option<&str>) -> i32 {
+    let tenant_id = require_tenant("publish_policy");
+    publish(LayerKind::Tenant, Some(&tenant_id), "publish_policy", source)
+}
+
+/// Validates `source` and stores it as the platform's next version, which
+/// becomes active for every tenant. EXECUTE is revoked from PUBLIC.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn publish_platform_policy(source: Option<&str>) -> i32 {
+    publish(LayerKind::Platform, None, "publish_platform_policy", source)
+}
+
+/// Makes an earlier (rollback) or later (roll-forward) version of the current
+/// tenant's policy the active one.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn activate_policy(version: Option<i32>) -> i32 {
+    let tenant_id = require_tenant("activate_policy");
+    activate(LayerKind::Tenant, Some(&tenant_id), "activate_policy", version)
+}
+
+/// Makes another version of the platform policy the active one. EXECUTE is
+/// revoked from PUBLIC.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn activate_platform_policy(version: Option<i32>) -> i32 {
+    activate(LayerKind::Platform, None, "activate_platform_policy", version)
+}
+
+fn publish(layer: LayerKind, tenant_id: Option<&str>, function: &str, source: Option<&str>) -> i32 {
+    let source = source.unwrap_or_else(|| null_argument(function, "source"));
+    // Validate fully before writing anything.
+    if let Err(error) = authensor_policy::compile_with_limits(source, &Limits::default()) {
+        raise_policy_error(&error)
+    }
+    let caller = caller_name();
+    let version = store::insert_version(layer, tenant_id, source, &caller);
+    store::activate_version(layer, tenant_id, version, &caller);
+    version
+}
+
+fn activate(layer: LayerKind, tenant_id: Option<&str>, function: &str, version: Option<i32>) -> i32 {
+    let version = version.unwrap_or_else(|| null_argument(function, "version"));
+    store::activate_version(layer, tenant_id, version, &caller_name());
+    version
+}
+
+fn null_argument(function: &str, name: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+        format!("authensor.{function}(): {name} must not be NULL"),
+        None,
+    )
+}
+
+/// The role that called, not the function owner SECURITY DEFINER runs as.
+fn caller_name() -> String {
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), false);
+        CStr::from_ptr(name).to_string_lossy().into_owned()
+    }
+}
+
+/// Statement trigger on the policy tables: queue a relcache invalidation that
+/// PostgreSQL broadcasts to every backend when this transaction commits.
+#[pg_trigger]
+fn policy_tables_changed<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
+    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(trigger.relid()?) };
+    Ok(None)
+}

@@ -1,0 +1,203 @@
+//! Every SQL statement the extension runs against its own tables.
+//!
+//! The public functions are SECURITY DEFINER, so these statements run as the
+//! extension's owner and filter by tenant explicitly; all table names are
+//! schema-qualified.
+
+use crate::errors::{raise, raise_spi};
+use pgrx::datum::{TimestampWithTimeZone, Uuid};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum LayerKind {
+    Platform,
+    Tenant,
+}
+
+impl LayerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayerKind::Platform => "platform",
+            LayerKind::Tenant => "tenant",
+        }
+    }
+
+    fn parse(value: &str) -> Self {
+        if value == "platform" { LayerKind::Platform } else { LayerKind::Tenant }
+    }
+}
+
+/// An active version as stored: which row, and the digest of its source.
+pub struct ActiveHead {
+    pub layer: LayerKind,
+    pub tenant_id: Option<String>,
+    pub version: i32,
+    pub digest: Vec<u8>,
+}
+
+/// The active platform version and the active version of `tenant_id`.
+pub fn active_heads(tenant_id: &str) -> Vec<ActiveHead> {
+    let query = "
+        SELECT a.layer, a.tenant_id, a.version, p.digest
+          FROM authensor.active_policies a
+          JOIN authensor.policies p
+            ON p.layer = a.layer
+           AND coalesce(p.tenant_id, '') = coalesce(a.tenant_id, '')
+           AND p.version = a.version
+         WHERE (a.layer, coalesce(a.tenant_id, '')) IN (('platform', ''), ('tenant', $1))";
+    let result = Spi::connect(|client| {
+        let rows = client.select(query, None, &[tenant_id.into()])?;
+        let mut heads = Vec::with_capacity(2);
+        for row in rows {
+            let layer: String = row.get(1)?.unwrap_or_default();
+            heads.push(ActiveHead {
+                layer: LayerKind::parse(&layer),
+                tenant_id: row.get(2)?,
+                version: row.get(3)?.unwrap_or_default(),
+                digest: row.get(4)?.unwrap_or_default(),
+            });
+        }
+        Ok::<_, pgrx::spi::SpiError>(heads)
+    });
+    result.unwrap_or_else(|e| raise_spi("read the active policy versions", e))
+}
+
+/// The source of one stored version.
+pub fn policy_source(layer: LayerKind, tenant_id: Option<&str>, version: i32) -> String {
+    let source = Spi::get_one_with_args::<String>(
+        "SELECT source FROM authensor.policies
+          WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '') AND version = $3",
+        &[layer.as_str().into(), tenant_id.into(), version.into()],
+    )
+    .unwrap_or_else(|e| raise_spi("read a policy version", e));
+    source.unwrap_or_else(|| {
+        raise(
+            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+            format!("{} policy version {version} is active but not stored", layer.as_str()),
+            None,
+        )
+    })
+}
+
+/// Oids of `authensor.policies` and `authensor.active_policies`, read from the
+/// syscache (no query), for filtering relcache invalidations.
+pub fn policy_table_oids() -> Option<[pg_sys::Oid; 2]> {
+    unsafe {
+        let schema = pg_sys::get_namespace_oid(c"authensor".as_ptr(), true);
+        if schema == pg_sys::InvalidOid {
+            return None;
+        }
+        let policies = pg_sys::get_relname_relid(c"policies".as_ptr(), schema);
+        let active = pg_sys::get_relname_relid(c"active_policies".as_ptr(), schema);
+        (policies != pg_sys::InvalidOid && active != pg_sys::InvalidOid).then_some([policies, active])
+    }
+}
+
+/// Stores a new version of a policy and returns its number. Serialised per
+/// (layer, tenant) so concurrent publishes get consecutive numbers.
+pub fn insert_version(layer: LayerKind, tenant_id: Option<&str>, source: &str, created_by: &str) -> i32 {
+    lock_policy(layer, tenant_id);
+    let version = Spi::get_one_with_args::<i32>(
+        "INSERT INTO authensor.policies (layer, tenant_id, version, source, digest, created_by)
+         SELECT $1, $2, coalesce(max(version), 0) + 1, $3, sha256(convert_to($3, 'UTF8')), $4
+           FROM authensor.policies
+          WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '')
+         RETURNING version",
+        &[layer.as_str().into(), tenant_id.into(), source.into(), created_by.into()],
+    )
+    .unwrap_or_else(|e| raise_spi("store the policy version", e));
+    version.unwrap_or_else(|| raise_spi("store the policy version", pgrx::spi::SpiError::NoTupleTable))
+}
+
+/// Makes `version` the one in force and announces it on `authensor_policy`
+/// (delivered to listeners only if the transaction commits).
+pub fn activate_version(layer: LayerKind, tenant_id: Option<&str>, version: i32, activated_by: &str) {
+    lock_policy(layer, tenant_id);
+    let exists = Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM authensor.policies
+                         WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '') AND version = $3)",
+        &[layer.as_str().into(), tenant_id.into(), version.into()],
+    )
+    .unwrap_or_else(|e| raise_spi("look up the policy version", e))
+    .unwrap_or(false);
+    if !exists {
+        let owner = match tenant_id {
+            Some(tenant) => format!("tenant \"{tenant}\""),
+            None => "the platform".to_owned(),
+        };
+        raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("{owner} has no {} policy version {version}", layer.as_str()),
+            Some("authensor.policy_versions lists the versions that exist."),
+        )
+    }
+    let payload = serde_json::json!({
+        "layer": layer.as_str(),
+        "tenantId": tenant_id,
+        "version": version,
+    })
+    .to_string();
+    Spi::run_with_args(
+        "INSERT INTO authensor.active_policies AS a (layer, tenant_id, version, activated_by)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (layer, (coalesce(tenant_id, '')))
+         DO UPDATE SET version = excluded.version,
+                       activated_at = clock_timestamp(),
+                       activated_by = excluded.activated_by",
+        &[layer.as_str().into(), tenant_id.into(), version.into(), activated_by.into()],
+    )
+    .unwrap_or_else(|e| raise_spi("activate the policy version", e));
+    Spi::run_with_args("SELECT pg_catalog.pg_notify('authensor_policy', $1)", &[payload.into()])
+        .unwrap_or_else(|e| raise_spi("announce the policy change", e));
+}
+
+fn lock_policy(layer: LayerKind, tenant_id: Option<&str>) {
+    let key = format!("{}:{}", layer.as_str(), tenant_id.unwrap_or_default());
+    Spi::run_with_args(
+        "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('authensor.policy'), pg_catalog.hashtext($1))",
+        &[key.into()],
+    )
+    .unwrap_or_else(|e| raise_spi("lock the policy", e));
+}
+
+/// One receipt, as written by evaluate().
+pub struct NewReceipt<'a> {
+    pub tenant_id: &'a str,
+    pub created_at: TimestampWithTimeZone,
+    pub tool: &'a str,
+    pub args: &'a serde_json::Value,
+    pub context: &'a serde_json::Value,
+    pub action: &'a str,
+    pub reason: &'a str,
+    pub layer: &'a str,
+    pub rule_id: Option<&'a str>,
+    pub platform_version: Option<i32>,
+    pub tenant_version: Option<i32>,
+}
+
+/// Appends a receipt in the caller's transaction and returns its id.
+pub fn insert_receipt(receipt: &NewReceipt) -> Uuid {
+    let id = Spi::get_one_with_args::<Uuid>(
+        "INSERT INTO authensor.receipts
+                (tenant_id, created_at, tool, args, context, action, reason, layer,
+                 rule_id, platform_version, tenant_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         RETURNING id",
+        &[
+            receipt.tenant_id.into(),
+            receipt.created_at.into(),
+            receipt.tool.into(),
+            JsonB(receipt.args.clone()).into(),
+            JsonB(receipt.context.clone()).into(),
+            receipt.action.into(),
+            receipt.reason.into(),
+            receipt.layer.into(),
+            receipt.rule_id.into(),
+            receipt.platform_version.into(),
+            receipt.tenant_version.into(),
+        ],
+    )
+    .unwrap_or_else(|e| raise_spi("write the receipt", e));
+    id.unwrap_or_else(|| raise_spi("write the receipt", pgrx::spi::SpiError::NoTupleTable))
+}
