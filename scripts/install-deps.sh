@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what building and testing authensor needs on Debian 12 with
+# PostgreSQL 15, skipping whatever is already present. Runs as root.
+set -euo pipefail
+
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PGRX_VERSION=0.18.1
+PACKAGES=(postgresql-server-dev-15 libclang-dev clang sudo pgbouncer)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    echo "==> apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [[ "$(cargo pgrx --version 2>/dev/null)" != "cargo-pgrx $PGRX_VERSION" ]]; then
+    echo "==> cargo install cargo-pgrx $PGRX_VERSION (a few minutes, once)"
+    cargo install cargo-pgrx --version "$PGRX_VERSION" --locked --quiet
+fi
+
+PGRX_CONFIG=${PGRX_HOME:-$HOME/.pgrx}/config.toml
+if ! grep -qs "^pg15 = \"$PG_CONFIG\"" "$PGRX_CONFIG"; then
+    echo "==> cargo pgrx init --pg15 $PG_CONFIG"
+    cargo pgrx init --pg15 "$PG_CONFIG" >/dev/null
+fi

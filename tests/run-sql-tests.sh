@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# SQL-level tests against a real PostgreSQL 15 cluster with the installed
+# extension: pg_regress scenarios (tests/pg_regress) and multi-session
+# pg_isolation_regress specs (tests/isolation). Usage:
+#   tests/run-sql-tests.sh              every test
+#   tests/run-sql-tests.sh seed_scenario only the named pg_regress tests
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bindir=/usr/lib/postgresql/15/bin
+pgxs=$(dirname "$(dirname "$(dirname "$("$bindir/pg_config" --pgxs)")")")
+dir=$root/target/sql-tests
+port=${AUTHENSOR_TEST_PORT:-54329}
+
+"$root/scripts/cluster.sh" start "$dir" "$port"
+trap '"$root/scripts/cluster.sh" stop "$dir"' EXIT
+
+common=(--bindir="$bindir" --host="$dir" --port="$port" --user=postgres --load-extension=authensor)
+
+if (($#)); then
+    regress_tests=("$@")
+    isolation_tests=()
+else
+    regress_tests=($(sed -e 's/#.*//' "$root/tests/pg_regress/schedule"))
+    isolation_tests=($(cd "$root/tests/isolation/specs" && ls *.spec | sed 's/\.spec$//'))
+fi
+
+log=$dir/summary.log
+: >"$log"
+status=0
+"$pgxs/src/test/regress/pg_regress" "${common[@]}" \
+    --inputdir="$root/tests/pg_regress" --outputdir="$dir/regress" \
+    --dbname=authensor_regress "${regress_tests[@]}" | tee -a "$log" || status=1
+[[ $status == 0 ]] || cat "$dir/regress/regression.diffs" 2>/dev/null || true
+
+if ((${#isolation_tests[@]})); then
+    "$pgxs/src/test/isolation/pg_isolation_regress" "${common[@]}" \
+        --inputdir="$root/tests/isolation" --outputdir="$dir/isolation" \
+        --dbname=authensor_isolation "${isolation_tests[@]}" | tee -a "$log" || status=1
+    [[ $status == 0 ]] || cat "$dir/isolation/regression.diffs" 2>/dev/null || true
+fi
+
+passed=$(grep -cE '^(ok|test) .*\.\.\. ok' "$log" || true)
+failed=$(grep -cE '\.\.\. FAILED' "$log" || true)
+echo "sql tests: $passed passed, $failed failed"
+[[ $failed == 0 ]] || status=1
+exit $status
