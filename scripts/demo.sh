@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make demo`: the multi-tenant scenario in a scratch PostgreSQL 15 cluster.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+dir=$root/target/demo-cluster
+port=${AUTHENSOR_DEMO_PORT:-54320}
+
+bold() { printf '\033[1m%s\033[0m\n' "$*"; }
+
+bold "authensor demo: two tenants' AI agents, one platform policy"
+echo "Starting a scratch PostgreSQL 15 cluster on port $port (data in target/demo-cluster) ..."
+scripts/cluster.sh start "$dir" "$port"
+trap 'scripts/cluster.sh stop "$dir" && echo && echo "Cluster stopped. Its data and log stay in target/demo-cluster."' EXIT
+
+psql=(psql -X -q -h "$dir" -p "$port" -U postgres)
+"${psql[@]}" -d postgres -c "CREATE DATABASE demo" >/dev/null
+"${psql[@]}" -d demo -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE EXTENSION authensor;
+CREATE ROLE authensor_operator LOGIN;
+GRANT EXECUTE ON FUNCTION authensor.publish_platform_policy(text) TO authensor_operator;
+CREATE ROLE agent_app LOGIN;
+SQL
+echo "Created the extension, an operator role and an application role (agent_app, not a superuser)."
+PSQLRC=/dev/null "${psql[@]}" -d demo -f demo/scenario.sql
