@@ -70,7 +70,26 @@ SET LOCAL authensor.tenant_id = 'tenant-b';
 SELECT jsonb_pretty(authensor.guard('file.read', '{"path": "/data/report.csv"}')) AS "guard()";
 COMMIT;
 
-\echo '6. Bad policies are refused with a clear error, and nothing is stored:'
+\echo '6. An agent that runs its own SQL (role agent_sql) cannot pick a tenant by hand:'
+\c - authensor_operator
+SELECT authensor.create_api_key('tenant-b', 'reporting agent') AS key_b \gset
+\c - agent_sql
+\set ON_ERROR_STOP 0
+BEGIN;
+SET LOCAL authensor.tenant_id = 'tenant-a';
+SELECT authensor.current_tenant() AS "tenant after SET LOCAL", count(*) AS "receipts visible" FROM authensor.receipts;
+SELECT authensor.evaluate('file.read', '{"path": "/data/report.csv"}');
+ROLLBACK;
+\set ON_ERROR_STOP 1
+\echo '   With tenant-b''s API key (shown once, only its hash is stored) it acts for tenant-b, for one transaction:'
+BEGIN;
+SELECT authensor.authenticate(:'key_b') AS "authenticated as";
+SELECT action, layer, reason FROM authensor.evaluate('file.read', '{"path": "/data/report.csv"}');
+COMMIT;
+SELECT authensor.current_tenant() IS NULL AS "tenant gone in the next transaction";
+\c - agent_app
+
+\echo '7. Bad policies are refused with a clear error, and nothing is stored:'
 \set ON_ERROR_STOP 0
 BEGIN;
 SET LOCAL authensor.tenant_id = 'tenant-a';

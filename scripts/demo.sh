@@ -18,8 +18,12 @@ psql=(psql -X -q -h "$dir" -p "$port" -U postgres)
 "${psql[@]}" -d demo -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 CREATE EXTENSION authensor;
 CREATE ROLE authensor_operator LOGIN;
-GRANT EXECUTE ON FUNCTION authensor.publish_platform_policy(text) TO authensor_operator;
-CREATE ROLE agent_app LOGIN;
+GRANT EXECUTE ON FUNCTION authensor.publish_platform_policy(text), authensor.create_api_key(text, text)
+   TO authensor_operator;
+CREATE ROLE agent_app LOGIN IN ROLE authensor_trusted;
+CREATE ROLE agent_sql LOGIN;
 SQL
-echo "Created the extension, an operator role and an application role (agent_app, not a superuser)."
+echo "Created the extension and three ordinary (non-superuser) roles: authensor_operator, owner of the"
+echo "platform policy and API keys; agent_app, a trusted application server that names the tenant with"
+echo "SET LOCAL; and agent_sql, an agent that runs its own SQL and must prove its tenant with an API key."
 PSQLRC=/dev/null "${psql[@]}" -d demo -f demo/scenario.sql

@@ -10,9 +10,11 @@ CREATE TRIGGER active_policies_invalidate_cache
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_tables_changed();
 REVOKE ALL ON FUNCTION @extschema@.policy_tables_changed() FROM PUBLIC;
 
--- The platform layer belongs to the operator.
+-- The platform layer and the API keys belong to the operator.
 REVOKE ALL ON FUNCTION @extschema@.publish_platform_policy(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.activate_platform_policy(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.create_api_key(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.revoke_api_key(uuid) FROM PUBLIC;
 
 -- Version history: every version the caller may see, and which is in force.
 CREATE VIEW @extschema@.policy_versions WITH (security_invoker = true) AS
@@ -40,6 +42,11 @@ COMMENT ON FUNCTION @extschema@.publish_policy(text) IS
     'Validate and activate a new version of the current tenant''s policy';
 COMMENT ON FUNCTION @extschema@.publish_platform_policy(text) IS
     'Validate and activate a new version of the platform policy (operator only)';
+COMMENT ON FUNCTION @extschema@.current_tenant() IS
+    'The tenant of the current transaction: bound by authenticate(), or authensor.tenant_id for members of authensor_trusted';
+COMMENT ON FUNCTION @extschema@.authenticate(text) IS
+    'Verify an API key and bind its tenant to the current transaction';
+COMMENT ON TABLE @extschema@.api_keys IS 'API keys per tenant (no secrets); visible to their tenant only';
 COMMENT ON TABLE @extschema@.receipts IS 'One row per evaluate() call; append-only, visible to its tenant only';
 COMMENT ON TABLE @extschema@.policies IS 'Every published policy version; immutable';
 COMMENT ON TABLE @extschema@.active_policies IS 'The policy version in force per layer and tenant';

@@ -59,32 +59,41 @@ CREATE TABLE @extschema@.receipts (
 CREATE INDEX receipts_tenant_created_idx
     ON @extschema@.receipts (tenant_id, created_at);
 
--- Row-level security keyed on the session's tenant. The sub-select makes the
--- planner evaluate current_setting() once per query instead of once per row,
--- and NULLIF turns the empty string a RESET or rolled-back SET LOCAL leaves
--- behind into NULL, which matches nothing.
-ALTER TABLE @extschema@.policies ENABLE ROW LEVEL SECURITY;
-ALTER TABLE @extschema@.policies FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_or_platform ON @extschema@.policies FOR SELECT
-    USING (tenant_id IS NULL
-           OR tenant_id = (SELECT NULLIF(current_setting('authensor.tenant_id', true), '')));
+-- API keys. The listing holds no secrets; the hashes live in a table that
+-- no role but the extension's functions can read.
+CREATE TABLE @extschema@.api_keys (
+    id         uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
+    tenant_id  text        NOT NULL CHECK (tenant_id <> ''),
+    label      text,
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    created_by text        NOT NULL,
+    revoked_at timestamptz,
+    revoked_by text
+);
+CREATE INDEX api_keys_tenant_idx ON @extschema@.api_keys (tenant_id);
 
-ALTER TABLE @extschema@.active_policies ENABLE ROW LEVEL SECURITY;
-ALTER TABLE @extschema@.active_policies FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_or_platform ON @extschema@.active_policies FOR SELECT
-    USING (tenant_id IS NULL
-           OR tenant_id = (SELECT NULLIF(current_setting('authensor.tenant_id', true), '')));
+CREATE TABLE @extschema@.api_key_hashes (
+    key_id      uuid  PRIMARY KEY REFERENCES @extschema@.api_keys (id),
+    secret_hash bytea NOT NULL   -- sha256 of the key's secret part
+);
 
-ALTER TABLE @extschema@.receipts ENABLE ROW LEVEL SECURITY;
-ALTER TABLE @extschema@.receipts FORCE ROW LEVEL SECURITY;
-CREATE POLICY own_tenant ON @extschema@.receipts FOR SELECT
-    USING (tenant_id = (SELECT NULLIF(current_setting('authensor.tenant_id', true), '')));
+-- Members of this role may choose the tenant with authensor.tenant_id
+-- (trusted application servers). Everyone else authenticates with a key.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'authensor_trusted') THEN
+        CREATE ROLE authensor_trusted NOLOGIN;
+    END IF;
+END
+$$;
 
 -- Ordinary roles read (RLS filters what they see) and never write: all writes
 -- go through the extension's SECURITY DEFINER functions.
 GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
-REVOKE ALL ON @extschema@.policies, @extschema@.active_policies, @extschema@.receipts FROM PUBLIC;
-GRANT SELECT ON @extschema@.policies, @extschema@.active_policies, @extschema@.receipts TO PUBLIC;
+REVOKE ALL ON @extschema@.policies, @extschema@.active_policies, @extschema@.receipts,
+              @extschema@.api_keys, @extschema@.api_key_hashes FROM PUBLIC;
+GRANT SELECT ON @extschema@.policies, @extschema@.active_policies, @extschema@.receipts,
+                @extschema@.api_keys TO PUBLIC;
 
 -- Receipts are append-only and policy versions immutable, even for roles
 -- that own the tables. An operator pruning old receipts disables the trigger

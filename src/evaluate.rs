@@ -2,6 +2,7 @@
 
 use crate::cache::{self, ActivePolicy};
 use crate::errors::raise;
+use crate::gucs::MAX_ARGS_BYTES;
 use crate::store::{self, NewReceipt};
 use crate::tenant::require_tenant;
 use authensor_policy::{Decision, Request};
@@ -77,8 +78,16 @@ fn decide(
             None,
         )
     };
+    if tool.len() > MAX_TOOL_BYTES {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("authensor.{function}(): tool name is longer than {MAX_TOOL_BYTES} bytes"),
+            None,
+        )
+    }
     let args = json_object(function, "args", args);
     let mut context = json_object(function, "context", context);
+    check_size(function, &args, &context);
     let tenant_id = require_tenant(function);
     // The session's tenant is the only tenant: a caller-supplied tenantId is
     // replaced, both for the decision and in the receipt.
@@ -120,6 +129,53 @@ fn decide(
         receipt_id,
         decided_at,
     }
+}
+
+/// Longest tool name accepted, in bytes.
+const MAX_TOOL_BYTES: usize = 512;
+
+fn check_size(function: &str, args: &Map<String, Value>, context: &Map<String, Value>) {
+    let limit = MAX_ARGS_BYTES.get().max(1) as usize;
+    let size = json_size(args, limit).saturating_add(json_size(context, limit));
+    if size > limit {
+        raise(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!("authensor.{function}(): args and context exceed authensor.max_args_bytes ({limit} bytes)"),
+            Some("Pass only what the policy needs to decide, or have the operator raise authensor.max_args_bytes."),
+        )
+    }
+}
+
+/// The size of an object's JSON text, approximately, stopping once past `limit`.
+fn json_size(object: &Map<String, Value>, limit: usize) -> usize {
+    let mut size = 2;
+    let mut pending: Vec<&Value> = Vec::new();
+    for (key, value) in object {
+        size += key.len() + 4;
+        pending.push(value);
+    }
+    while let Some(value) = pending.pop() {
+        if size > limit {
+            break;
+        }
+        size += match value {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 20,
+            Value::String(s) => s.len() + 2,
+            Value::Array(items) => {
+                pending.extend(items);
+                items.len() + 2
+            }
+            Value::Object(map) => {
+                for (key, item) in map {
+                    size += key.len() + 4;
+                    pending.push(item);
+                }
+                2
+            }
+        };
+    }
+    size
 }
 
 fn version_of(active: &ActivePolicy) -> i32 {

@@ -1,5 +1,6 @@
 //! The extension's settings. Each is documented in the README under "Settings".
 
+use authensor_policy::Limits;
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::ffi::CString;
@@ -16,11 +17,20 @@ pub static CACHE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(256);
 /// invalidation arrived. Invalidation is exact; this is only a safety net.
 pub static CACHE_TTL: GucSetting<i32> = GucSetting::<i32>::new(10);
 
+/// Publishing limits: a policy's size in bytes, its number of rules and how
+/// deeply its conditions nest. Superuser-only, so a tenant cannot raise them.
+pub static MAX_POLICY_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1024 * 1024);
+pub static MAX_POLICY_RULES: GucSetting<i32> = GucSetting::<i32>::new(20_000);
+pub static MAX_CONDITION_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(32);
+
+/// Largest args plus context, in bytes of JSON text, that a decision accepts.
+pub static MAX_ARGS_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1024 * 1024);
+
 pub fn init() {
     GucRegistry::define_string_guc(
         c"authensor.tenant_id",
-        c"Tenant the current transaction acts for.",
-        c"Set with SET LOCAL or set_config(..., true) by the application before calling authensor functions. Row-level security on authensor tables is keyed on it.",
+        c"Tenant the current transaction acts for (honoured for members of authensor_trusted).",
+        c"Trusted application servers set it with SET LOCAL or set_config(..., true). For other roles it is ignored: they call authensor.authenticate(api_key).",
         &TENANT_ID,
         GucContext::Userset,
         GucFlags::default(),
@@ -45,7 +55,56 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::UNIT_S,
     );
+    GucRegistry::define_int_guc(
+        c"authensor.max_policy_bytes",
+        c"Largest policy source accepted by publish, in bytes.",
+        c"Publishing a larger policy fails with SQLSTATE 54000.",
+        &MAX_POLICY_BYTES,
+        1,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_BYTE,
+    );
+    GucRegistry::define_int_guc(
+        c"authensor.max_policy_rules",
+        c"Most rules a published policy may have.",
+        c"Publishing a policy with more rules fails with SQLSTATE 54000.",
+        &MAX_POLICY_RULES,
+        1,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"authensor.max_condition_depth",
+        c"Deepest nesting of conditions (all, any, not) a published policy may have.",
+        c"Publishing a policy nested deeper fails with SQLSTATE 54000. The bound protects the stack.",
+        &MAX_CONDITION_DEPTH,
+        1,
+        64,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"authensor.max_args_bytes",
+        c"Largest args plus context a decision accepts, in bytes of JSON text.",
+        c"evaluate(), check() and guard() fail with SQLSTATE 54000 for larger arguments, before deciding or writing anything.",
+        &MAX_ARGS_BYTES,
+        1,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_BYTE,
+    );
     // Typos such as `authensor.tenantid` become errors instead of silently
     // creating a placeholder that nothing reads.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"authensor".as_ptr()) };
+}
+
+/// The publishing limits in force.
+pub fn policy_limits() -> Limits {
+    Limits {
+        max_source_bytes: MAX_POLICY_BYTES.get().max(1) as usize,
+        max_rules: MAX_POLICY_RULES.get().max(1) as usize,
+        max_depth: MAX_CONDITION_DEPTH.get().max(1) as usize,
+    }
 }

@@ -4,6 +4,7 @@
 
 use pgrx::prelude::*;
 
+mod api_keys;
 mod cache;
 mod errors;
 mod evaluate;
@@ -16,12 +17,18 @@ mod tenant;
 ::pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!(
+    "../sql/row_security.sql",
+    name = "row_security",
+    requires = [tenant::current_tenant]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     cache::register_invalidation_callback();
+    tenant::register_transaction_callback();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -69,7 +69,7 @@ mod tests {
     /// Publishes the seed's policies and becomes a non-superuser application role.
     fn seed_as_app_role() {
         Spi::run_with_args("SELECT authensor.publish_platform_policy($1)", &[PLATFORM.into()]).unwrap();
-        run("CREATE ROLE authensor_app NOLOGIN NOSUPERUSER NOBYPASSRLS");
+        run("CREATE ROLE authensor_app NOLOGIN NOSUPERUSER NOBYPASSRLS IN ROLE authensor_trusted");
         run("SET LOCAL ROLE authensor_app");
         publish_tenant("tenant-a", TENANT_A);
         publish_tenant("tenant-b", TENANT_B);
@@ -114,7 +114,7 @@ mod tests {
 
     #[pg_test]
     fn nothing_matching_anywhere_is_blocked() {
-        run("CREATE ROLE authensor_app NOLOGIN");
+        run("CREATE ROLE authensor_app NOLOGIN IN ROLE authensor_trusted");
         run("SET LOCAL ROLE authensor_app");
         run("SET LOCAL authensor.tenant_id = 'tenant-new'");
         assert_eq!(text("SELECT action || '/' || layer FROM authensor.check('file.read')"), "block/default");
@@ -188,7 +188,7 @@ mod tests {
         run("SELECT authensor.publish_platform_policy('rules: []')");
     }
 
-    #[pg_test(error = "authensor.evaluate() needs a tenant, and authensor.tenant_id is not set")]
+    #[pg_test(error = "authensor.evaluate() needs a tenant, and none is set")]
     fn evaluate_without_a_tenant_is_an_error() {
         run("SELECT authensor.evaluate('file.read')");
     }
@@ -277,5 +277,79 @@ mod tests {
         assert_eq!(delta("hits"), 50, "{before} -> {after}");
         assert_eq!(delta("misses"), 0, "{before} -> {after}");
         assert_eq!(delta("compiles"), 0, "{before} -> {after}");
+    }
+
+    /// Creates an API key as the operator, then becomes an untrusted role.
+    fn key_for(tenant: &str) -> String {
+        let key = one::<String>(&format!("SELECT authensor.create_api_key('{tenant}', 'test')")).unwrap();
+        run("CREATE ROLE authensor_agent NOLOGIN NOSUPERUSER NOBYPASSRLS");
+        run("SET LOCAL ROLE authensor_agent");
+        key
+    }
+
+    #[pg_test]
+    fn an_untrusted_role_setting_the_tenant_changes_nothing() {
+        seed_as_app_role();
+        decision("tenant-b", "file.read", "{}");
+        run("RESET ROLE");
+        run("CREATE ROLE authensor_agent NOLOGIN NOSUPERUSER NOBYPASSRLS");
+        run("SET LOCAL ROLE authensor_agent");
+        run("SET LOCAL authensor.tenant_id = 'tenant-b'");
+        assert_eq!(one::<String>("SELECT authensor.current_tenant()"), None);
+        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts"), Some(0));
+        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.policies WHERE tenant_id IS NOT NULL"), Some(0));
+    }
+
+    #[pg_test(error = "authensor.check() needs a tenant, and role \"authensor_agent\" may not choose one with authensor.tenant_id")]
+    fn an_untrusted_role_is_told_how_to_get_a_tenant() {
+        run("CREATE ROLE authensor_agent NOLOGIN");
+        run("SET LOCAL ROLE authensor_agent");
+        run("SET LOCAL authensor.tenant_id = 'tenant-b'");
+        run("SELECT authensor.check('file.read')");
+    }
+
+    #[pg_test]
+    fn an_api_key_binds_its_tenant_for_the_transaction() {
+        seed_as_app_role();
+        run("RESET ROLE");
+        let key = key_for("tenant-b");
+        assert_eq!(
+            Spi::get_one_with_args::<String>("SELECT authensor.authenticate($1)", &[key.as_str().into()]).unwrap(),
+            Some("tenant-b".to_owned())
+        );
+        assert_eq!(text("SELECT authensor.current_tenant()"), "tenant-b");
+        // The bound tenant wins over a forged setting.
+        run("SET LOCAL authensor.tenant_id = 'tenant-a'");
+        assert_eq!(text("SELECT action || '/' || tenant_id FROM authensor.evaluate('file.read')"), "allow/tenant-b");
+        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts WHERE tenant_id = 'tenant-b'"), Some(1));
+        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts WHERE tenant_id = 'tenant-a'"), Some(0));
+        assert_eq!(text("SELECT tenant_id || ':' || label FROM authensor.api_keys"), "tenant-b:test");
+    }
+
+    #[pg_test(error = "invalid API key")]
+    fn a_revoked_key_no_longer_authenticates() {
+        let key = one::<String>("SELECT authensor.create_api_key('tenant-b')").unwrap();
+        run("SELECT authensor.revoke_api_key(id) FROM authensor.api_keys");
+        Spi::run_with_args("SELECT authensor.authenticate($1)", &[key.as_str().into()]).unwrap();
+    }
+
+    #[pg_test(error = "invalid API key")]
+    fn a_key_with_a_wrong_secret_does_not_authenticate() {
+        let key = one::<String>("SELECT authensor.create_api_key('tenant-b')").unwrap();
+        let last = if key.ends_with('0') { '1' } else { '0' };
+        let forged = format!("{}{last}", &key[..key.len() - 1]);
+        Spi::run_with_args("SELECT authensor.authenticate($1)", &[forged.as_str().into()]).unwrap();
+    }
+
+    #[pg_test(error = "permission denied for function create_api_key")]
+    fn only_the_operator_creates_keys() {
+        let _ = key_for("tenant-b");
+        run("SELECT authensor.create_api_key('tenant-a')");
+    }
+
+    #[pg_test(error = "permission denied for table api_key_hashes")]
+    fn key_hashes_are_unreadable() {
+        let _ = key_for("tenant-b");
+        run("SELECT * FROM authensor.api_key_hashes");
     }
 }

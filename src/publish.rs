@@ -2,10 +2,9 @@
 
 use crate::errors::{raise, raise_policy_error};
 use crate::store::{self, LayerKind};
-use crate::tenant::require_tenant;
-use authensor_policy::Limits;
+use crate::tenant::{caller_name, require_tenant};
+use crate::gucs::policy_limits;
 use pgrx::prelude::*;
-use std::ffi::CStr;
 
 /// Validates `source` and stores it as the current tenant's next version,
 /// which becomes active. Returns the new version number.
@@ -44,7 +43,7 @@ fn activate_platform_policy(version: Option<i32>) -> i32 {
 fn publish(layer: LayerKind, tenant_id: Option<&str>, function: &str, source: Option<&str>) -> i32 {
     let source = source.unwrap_or_else(|| null_argument(function, "source"));
     // Validate fully before writing anything.
-    if let Err(error) = authensor_policy::compile_with_limits(source, &Limits::default()) {
+    if let Err(error) = authensor_policy::compile_with_limits(source, &policy_limits()) {
         raise_policy_error(&error)
     }
     let caller = caller_name();
@@ -65,14 +64,6 @@ fn null_argument(function: &str, name: &str) -> ! {
         format!("authensor.{function}(): {name} must not be NULL"),
         None,
     )
-}
-
-/// The role that called, not the function owner SECURITY DEFINER runs as.
-fn caller_name() -> String {
-    unsafe {
-        let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), false);
-        CStr::from_ptr(name).to_string_lossy().into_owned()
-    }
 }
 
 /// Statement trigger on the policy tables: queue a relcache invalidation that

@@ -1,34 +1,118 @@
-//! The tenant the current transaction acts for.
+//! Where the tenant of a transaction comes from: the one place.
+//!
+//! Two sources, in this order:
+//! 1. `authensor.authenticate(api_key)`: binds the key's tenant until the end
+//!    of the current transaction (cleared by a transaction callback), so it
+//!    works behind transaction-pooling poolers and cannot leak to the next
+//!    transaction on the same connection.
+//! 2. The setting `authensor.tenant_id`, honoured only when the role in effect
+//!    (after SET ROLE, ignoring SECURITY DEFINER) has the privileges of
+//!    `authensor_trusted`. Any role can assign the setting, since PostgreSQL
+//!    offers no per-role control over a custom setting, but for an untrusted
+//!    role the assignment changes nothing: it is ignored, not refused, so a
+//!    stray `SET` cannot break an application that authenticates with keys.
 
 use crate::errors::raise;
 use crate::gucs::TENANT_ID;
 use pgrx::prelude::*;
+use std::cell::RefCell;
+use std::ffi::CStr;
 
 /// Longest tenant id accepted, in bytes.
 const MAX_TENANT_ID_BYTES: usize = 200;
 
-/// The tenant set with `authensor.tenant_id`, or `None` when unset or empty.
-pub fn session_tenant() -> Option<String> {
-    let value = TENANT_ID.get()?;
-    let value = value.into_string().ok()?;
-    (!value.is_empty()).then_some(value)
+/// The role whose members may choose the tenant through `authensor.tenant_id`.
+pub const TRUSTED_ROLE: &CStr = c"authensor_trusted";
+
+thread_local! {
+    static BOUND_TENANT: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// The tenant, or an ERROR naming the setting to use.
+/// The tenant the current transaction acts for, or NULL when it has none.
+/// Row-level security on every authensor table is keyed on this function.
+#[pg_extern(stable, parallel_restricted)]
+pub fn current_tenant() -> Option<String> {
+    if let Some(tenant) = BOUND_TENANT.with(|bound| bound.borrow().clone()) {
+        return Some(tenant);
+    }
+    let requested = requested_tenant()?;
+    if !caller_is_trusted() {
+        return None;
+    }
+    validate_tenant_id(&requested);
+    Some(requested)
+}
+
+/// The tenant, or an ERROR that says how to provide one.
 pub fn require_tenant(function: &str) -> String {
-    let Some(tenant) = session_tenant() else {
+    if let Some(tenant) = current_tenant() {
+        return tenant;
+    }
+    if requested_tenant().is_some() {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
-            format!("authensor.{function}() needs a tenant, and authensor.tenant_id is not set"),
-            Some("Run SET LOCAL authensor.tenant_id = '<tenant>' (or SELECT set_config('authensor.tenant_id', '<tenant>', true)) in the transaction first."),
+            format!(
+                "authensor.{function}() needs a tenant, and role \"{}\" may not choose one with authensor.tenant_id",
+                caller_name()
+            ),
+            Some("Call authensor.authenticate(api_key) in the transaction first, or have the operator GRANT authensor_trusted to this role."),
         )
-    };
-    if tenant.len() > MAX_TENANT_ID_BYTES || tenant.chars().any(char::is_control) {
+    }
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+        format!("authensor.{function}() needs a tenant, and none is set"),
+        Some("Call authensor.authenticate(api_key) in the transaction first, or, as a member of authensor_trusted, SET LOCAL authensor.tenant_id = '<tenant>'."),
+    )
+}
+
+/// Binds `tenant_id` to the current transaction (after a verified API key).
+pub fn bind_for_transaction(tenant_id: String) {
+    BOUND_TENANT.with(|bound| *bound.borrow_mut() = Some(tenant_id));
+}
+
+/// Raises unless `tenant_id` is an acceptable tenant id.
+pub fn validate_tenant_id(tenant_id: &str) {
+    if tenant_id.is_empty() || tenant_id.len() > MAX_TENANT_ID_BYTES || tenant_id.chars().any(char::is_control) {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            "authensor.tenant_id is not a valid tenant id",
+            "invalid tenant id",
             Some("A tenant id is 1 to 200 bytes of text without control characters."),
         )
     }
-    tenant
+}
+
+/// The role in effect for the caller: the session user or the role chosen
+/// with SET ROLE, never the owner a SECURITY DEFINER function runs as.
+pub fn caller_name() -> String {
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), false);
+        CStr::from_ptr(name).to_string_lossy().into_owned()
+    }
+}
+
+/// Registers the callback that forgets the bound tenant when a transaction
+/// ends. Called once per backend from `_PG_init`.
+pub fn register_transaction_callback() {
+    unsafe { pg_sys::RegisterXactCallback(Some(on_transaction_end), std::ptr::null_mut()) };
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_transaction_end(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+    use pg_sys::XactEvent::*;
+    if matches!(event, XACT_EVENT_COMMIT | XACT_EVENT_ABORT | XACT_EVENT_PREPARE | XACT_EVENT_PARALLEL_COMMIT | XACT_EVENT_PARALLEL_ABORT) {
+        BOUND_TENANT.with(|bound| bound.borrow_mut().take());
+    }
+}
+
+/// The value of `authensor.tenant_id`, or `None` when unset or empty.
+fn requested_tenant() -> Option<String> {
+    let value = TENANT_ID.get()?.into_string().unwrap_or_default();
+    (!value.is_empty()).then_some(value)
+}
+
+fn caller_is_trusted() -> bool {
+    unsafe {
+        let trusted = pg_sys::get_role_oid(TRUSTED_ROLE.as_ptr(), true);
+        trusted != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetOuterUserId(), trusted)
+    }
 }

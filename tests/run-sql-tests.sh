@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SQL-level tests against a real PostgreSQL 15 cluster with the installed
 # extension: pg_regress scenarios (tests/pg_regress) and multi-session
-# pg_isolation_regress specs (tests/isolation). Usage:
+# pg_isolation_regress specs (tests/isolation), and tenant isolation behind
+# pgbouncer in transaction pooling mode (tests/pgbouncer). Usage:
 #   tests/run-sql-tests.sh              every test
 #   tests/run-sql-tests.sh seed_scenario only the named pg_regress tests
 set -euo pipefail
@@ -38,6 +39,16 @@ if ((${#isolation_tests[@]})); then
         --inputdir="$root/tests/isolation" --outputdir="$dir/isolation" \
         --dbname=authensor_isolation "${isolation_tests[@]}" | tee -a "$log" || status=1
     [[ $status == 0 ]] || cat "$dir/isolation/regression.diffs" 2>/dev/null || true
+fi
+
+if ((! $#)); then
+    if "$root/tests/pgbouncer/run.sh" "$dir" "$port" >"$dir/pgbouncer.out" 2>&1; then
+        echo "test pgbouncer_isolation         ... ok" | tee -a "$log"
+    else
+        echo "test pgbouncer_isolation         ... FAILED" | tee -a "$log"
+        status=1
+    fi
+    cat "$dir/pgbouncer.out"
 fi
 
 passed=$(grep -cE '^(ok|test) .*\.\.\. ok' "$log" || true)

@@ -4,9 +4,9 @@ use std::collections::HashSet;
 
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess};
 
-use super::{Document, Reader};
 use super::condition::ConditionShape;
 use super::shape::{FieldKey, Fields, ListOf, Node, Shape};
+use super::{Document, Reader};
 use crate::action::Action;
 use crate::error::PolicyError;
 use crate::glob::Glob;

@@ -1,0 +1,185 @@
+//! API keys: the way an untrusted role proves which tenant it acts for.
+//!
+//! A key reads `ak_<key id>_<secret>`: 32 hex digits naming the row, then 64
+//! hex digits (256 random bits) of secret. Only the SHA-256 of the secret is
+//! stored, in a table no role can read; the key itself is shown once, by
+//! create_api_key(). A secret of 256 random bits needs no slow hash.
+
+use crate::errors::{raise, raise_spi};
+use crate::tenant::{bind_for_transaction, caller_name, validate_tenant_id};
+use pgrx::datum::Uuid;
+use pgrx::prelude::*;
+use std::fmt::Write;
+
+const PREFIX: &str = "ak_";
+const SECRET_BYTES: usize = 32;
+
+/// Creates a key for `tenant_id` and returns it. The key is not stored and
+/// cannot be shown again. EXECUTE is revoked from PUBLIC.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn create_api_key(tenant_id: Option<&str>, label: default!(Option<&str>, "NULL")) -> String {
+    let Some(tenant_id) = tenant_id else {
+        raise(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, "authensor.create_api_key(): tenant_id must not be NULL", None)
+    };
+    validate_tenant_id(tenant_id);
+    let secret = random_hex(SECRET_BYTES);
+    let key_id = Spi::connect_mut(|client| {
+        let key_id = client
+            .update(
+                "INSERT INTO authensor.api_keys (tenant_id, label, created_by) VALUES ($1, $2, $3) RETURNING id",
+                Some(1),
+                &[tenant_id.into(), label.into(), caller_name().into()],
+            )?
+            .first()
+            .get_one::<Uuid>()?;
+        client.update(
+            "INSERT INTO authensor.api_key_hashes (key_id, secret_hash)
+             VALUES ($1, sha256(convert_to($2, 'UTF8')))",
+            None,
+            &[key_id.into(), secret.as_str().into()],
+        )?;
+        Ok::<_, pgrx::spi::SpiError>(key_id)
+    })
+    .unwrap_or_else(|e| raise_spi("store the API key", e))
+    .unwrap_or_else(|| raise_spi("store the API key", pgrx::spi::SpiError::NoTupleTable));
+    format!("{PREFIX}{}_{secret}", hex(key_id.as_bytes()))
+}
+
+/// Revokes a key by its id (the `id` column of authensor.api_keys). Returns
+/// false when it was already revoked. EXECUTE is revoked from PUBLIC.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn revoke_api_key(key_id: Option<Uuid>) -> bool {
+    let Some(key_id) = key_id else {
+        raise(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, "authensor.revoke_api_key(): key_id must not be NULL", None)
+    };
+    let revoked_now = Spi::get_one_with_args::<bool>(
+        "WITH target AS (SELECT id, revoked_at FROM authensor.api_keys WHERE id = $1 FOR UPDATE),
+              revoked AS (UPDATE authensor.api_keys k SET revoked_at = clock_timestamp(), revoked_by = $2
+                            FROM target WHERE k.id = target.id AND target.revoked_at IS NULL RETURNING k.id)
+         SELECT EXISTS (SELECT FROM revoked) FROM target",
+        &[key_id.into(), caller_name().into()],
+    )
+    .unwrap_or_else(|e| raise_spi("revoke the API key", e));
+    revoked_now.unwrap_or_else(|| {
+        raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("API key {key_id} does not exist"),
+            None,
+        )
+    })
+}
+
+/// Verifies `api_key` and binds its tenant to the current transaction.
+/// Returns the tenant id. Unknown, malformed and revoked keys all fail the
+/// same way, with SQLSTATE 28P01 and nothing said about which part was wrong.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn authenticate(api_key: Option<&str>) -> String {
+    let (key_id, secret) = api_key.and_then(parse_key).unwrap_or((Uuid::from_bytes([0; 16]), String::new()));
+    let row = Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT k.tenant_id, h.secret_hash, sha256(convert_to($2, 'UTF8')), k.revoked_at IS NULL
+               FROM authensor.api_keys k JOIN authensor.api_key_hashes h ON h.key_id = k.id
+              WHERE k.id = $1",
+            Some(1),
+            &[key_id.into(), secret.as_str().into()],
+        )?;
+        match rows.into_iter().next() {
+            Some(row) => Ok::<_, pgrx::spi::SpiError>(Some((
+                row.get::<String>(1)?.unwrap_or_default(),
+                row.get::<Vec<u8>>(2)?.unwrap_or_default(),
+                row.get::<Vec<u8>>(3)?.unwrap_or_default(),
+                row.get::<bool>(4)?.unwrap_or(false),
+            ))),
+            None => Ok(None),
+        }
+    })
+    .unwrap_or_else(|e| raise_spi("verify the API key", e));
+
+    // Compare even when the key is unknown, so every failure costs the same.
+    let (tenant_id, stored, presented, active) =
+        row.unwrap_or_else(|| (String::new(), vec![0; 32], vec![1; 32], false));
+    let verified = constant_time_eq(&stored, &presented) & active & !secret.is_empty();
+    if !verified {
+        raise(PgSqlErrorCode::ERRCODE_INVALID_PASSWORD, "invalid API key", None)
+    }
+    if unsafe { !pg_sys::IsTransactionBlock() } {
+        pgrx::warning!(
+            "authensor.authenticate() outside a transaction block binds tenant \"{tenant_id}\" for this statement only"
+        );
+    }
+    bind_for_transaction(tenant_id.clone());
+    tenant_id
+}
+
+fn parse_key(key: &str) -> Option<(Uuid, String)> {
+    let (id, secret) = key.strip_prefix(PREFIX)?.split_once('_')?;
+    let is_hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if !is_hex(id, 32) || !is_hex(secret, SECRET_BYTES * 2) {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(id.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some((Uuid::from_bytes(bytes), secret.to_ascii_lowercase()))
+}
+
+/// Equality whose running time does not depend on where the inputs differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(difference) == 0
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    if !unsafe { pg_sys::pg_strong_random(buffer.as_mut_ptr().cast(), bytes) } {
+        raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "could not generate random bytes for the API key", None)
+    }
+    hex(&buffer)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{constant_time_eq, hex, parse_key};
+
+    #[test]
+    fn keys_parse_only_in_their_exact_shape() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let secret = "ab".repeat(32);
+        let (uuid, parsed) = parse_key(&format!("ak_{id}_{secret}")).unwrap();
+        assert_eq!(hex(uuid.as_bytes()), id);
+        assert_eq!(parsed, secret);
+        for bad in [
+            String::new(),
+            format!("ak_{id}"),
+            format!("ak_{id}_{}", &secret[1..]),
+            format!("xx_{id}_{secret}"),
+            format!("ak_{}_{secret}", &id[1..]),
+            format!("ak_{id}_{secret}_"),
+            format!("ak_{}z_{secret}", &id[1..]),
+            format!("ak_{id}_é{}", &secret[2..]),
+        ] {
+            assert!(parse_key(&bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_slices() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
