@@ -47,6 +47,13 @@ COMMENT ON FUNCTION @extschema@.current_tenant() IS
 COMMENT ON FUNCTION @extschema@.authenticate(text) IS
     'Verify an API key and bind its tenant to the current transaction';
 COMMENT ON TABLE @extschema@.api_keys IS 'API keys per tenant (no secrets); visible to their tenant only';
+COMMENT ON FUNCTION @extschema@.approve(uuid, text) IS
+    'Approve the pending approval of an escalated receipt (members of authensor_trusted, within their tenant)';
+COMMENT ON FUNCTION @extschema@.reject(uuid, text) IS
+    'Reject an approval that is pending or approved and not yet used; final';
+COMMENT ON FUNCTION @extschema@.consume_approval(uuid, text, jsonb) IS
+    'True exactly once, for an approved, unexpired approval presented with the same tool and args';
+COMMENT ON VIEW @extschema@.approvals IS 'Approvals opened by escalate decisions, with their status; visible to their tenant only';
 COMMENT ON TABLE @extschema@.receipts IS 'One row per evaluate() call; append-only, visible to its tenant only';
 COMMENT ON TABLE @extschema@.policies IS 'Every published policy version; immutable';
 COMMENT ON TABLE @extschema@.active_policies IS 'The policy version in force per layer and tenant';

@@ -11,7 +11,8 @@ CREATE TYPE @extschema@.decision AS (
     platform_version integer,      -- NULL when no platform policy is active
     tenant_version   integer,      -- NULL when the tenant has no active policy
     receipt_id       uuid,         -- NULL for check()
-    decided_at       timestamptz
+    decided_at       timestamptz,
+    approval_id      uuid          -- the approval evaluate() opened for an escalate decision
 );
 
 -- Every published version of every policy. Rows are immutable; which version

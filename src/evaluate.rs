@@ -5,7 +5,8 @@ use crate::errors::raise;
 use crate::gucs::MAX_ARGS_BYTES;
 use crate::store::{self, NewReceipt};
 use crate::tenant::require_tenant;
-use authensor_policy::{Decision, Request};
+use crate::approvals;
+use authensor_policy::{Action, Decision, Request};
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -61,6 +62,7 @@ struct Outcome {
     platform_version: Option<i32>,
     tenant_version: Option<i32>,
     receipt_id: Option<Uuid>,
+    approval_id: Option<Uuid>,
     decided_at: TimestampWithTimeZone,
 }
 
@@ -120,6 +122,10 @@ fn decide(
             tenant_version,
         })
     });
+    // An escalation written to a receipt becomes a pending approval.
+    let approval_id = receipt_id
+        .filter(|_| decision.action == Action::Escalate)
+        .map(|receipt_id| approvals::open(receipt_id, &tenant_id, tool, JsonB(args.clone())));
     Outcome {
         tenant_id,
         tool: tool.to_owned(),
@@ -127,6 +133,7 @@ fn decide(
         platform_version,
         tenant_version,
         receipt_id,
+        approval_id,
         decided_at,
     }
 }
@@ -241,6 +248,7 @@ impl Outcome {
         set(&mut row, "tenant_version", self.tenant_version);
         set(&mut row, "receipt_id", self.receipt_id);
         set(&mut row, "decided_at", self.decided_at);
+        set(&mut row, "approval_id", self.approval_id);
         row
     }
 
@@ -253,6 +261,7 @@ impl Outcome {
                 "createdAt": self.decided_at,
             })
         });
+        let approval = self.approval_id.map(|id| serde_json::json!({ "id": id.to_string() }));
         serde_json::json!({
             "action": self.decision.action.as_str(),
             "reason": self.decision.reason,
@@ -262,6 +271,7 @@ impl Outcome {
             "platformVersion": self.platform_version,
             "tenantVersion": self.tenant_version,
             "receipt": receipt,
+            "approval": approval,
         })
     }
 }

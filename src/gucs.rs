@@ -26,6 +26,9 @@ pub static MAX_CONDITION_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(32);
 /// Largest args plus context, in bytes of JSON text, that a decision accepts.
 pub static MAX_ARGS_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1024 * 1024);
 
+/// Seconds an approval stays usable after it opens; fixed when it opens.
+pub static APPROVAL_TTL: GucSetting<i32> = GucSetting::<i32>::new(3600);
+
 pub fn init() {
     GucRegistry::define_string_guc(
         c"authensor.tenant_id",
@@ -94,6 +97,16 @@ pub fn init() {
         i32::MAX,
         GucContext::Suset,
         GucFlags::UNIT_BYTE,
+    );
+    GucRegistry::define_int_guc(
+        c"authensor.approval_ttl",
+        c"How long an approval opened by an escalate decision stays usable.",
+        c"Fixed when the approval opens; an approval past it reads as expired and can no longer be approved or consumed.",
+        &APPROVAL_TTL,
+        1,
+        7 * 86_400,
+        GucContext::Userset,
+        GucFlags::UNIT_S,
     );
     // Typos such as `authensor.tenantid` become errors instead of silently
     // creating a placeholder that nothing reads.

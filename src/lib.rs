@@ -4,7 +4,9 @@
 
 use pgrx::prelude::*;
 
+mod alert_route;
 mod api_keys;
+mod approvals;
 mod cache;
 mod errors;
 mod evaluate;
@@ -20,6 +22,11 @@ extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!(
     "../sql/row_security.sql",
     name = "row_security",
+    requires = [tenant::current_tenant]
+);
+extension_sql_file!(
+    "../sql/approvals.sql",
+    name = "approvals",
     requires = [tenant::current_tenant]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

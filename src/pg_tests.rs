@@ -352,4 +352,30 @@ mod tests {
         let _ = key_for("tenant-b");
         run("SELECT * FROM authensor.api_key_hashes");
     }
+
+    #[pg_test]
+    fn an_escalation_opens_an_approval_consumed_once_for_the_same_action() {
+        seed_as_app_role();
+        run("SET LOCAL authensor.tenant_id = 'tenant-a'");
+        let receipt = text("SELECT receipt_id::text FROM authensor.evaluate('email.send', '{\"to\": \"x@gmail.com\"}')");
+        assert_eq!(text(&format!("SELECT status FROM authensor.approvals WHERE receipt_id = '{receipt}'")), "pending");
+        assert_eq!(text(&format!("SELECT authensor.approve('{receipt}')")), "approved");
+        let consume = |args: &str| {
+            one::<bool>(&format!("SELECT authensor.consume_approval('{receipt}', 'email.send', '{args}')")).unwrap()
+        };
+        assert!(!consume(r#"{"to": "y@gmail.com"}"#), "other args must not match");
+        assert!(consume(r#"{"to": "x@gmail.com"}"#));
+        assert!(!consume(r#"{"to": "x@gmail.com"}"#), "an approval is used once");
+    }
+
+    #[pg_test(error = "role \"authensor_agent\" may not approve approvals")]
+    fn an_agent_cannot_approve_its_own_escalation() {
+        seed_as_app_role();
+        run("SET LOCAL authensor.tenant_id = 'tenant-a'");
+        let receipt = text("SELECT receipt_id::text FROM authensor.evaluate('email.send', '{\"to\": \"x@gmail.com\"}')");
+        run("RESET ROLE");
+        let key = key_for("tenant-a");
+        Spi::run_with_args("SELECT authensor.authenticate($1)", &[key.as_str().into()]).unwrap();
+        run(&format!("SELECT authensor.approve('{receipt}')"));
+    }
 }

@@ -110,7 +110,9 @@ fn requested_tenant() -> Option<String> {
     (!value.is_empty()).then_some(value)
 }
 
-fn caller_is_trusted() -> bool {
+/// Whether the role in effect has the privileges of authensor_trusted
+/// (superusers always do).
+pub fn caller_is_trusted() -> bool {
     unsafe {
         let trusted = pg_sys::get_role_oid(TRUSTED_ROLE.as_ptr(), true);
         trusted != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetOuterUserId(), trusted)

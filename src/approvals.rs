@@ -1,0 +1,143 @@
+//! Escalations become approvals bound to the exact action.
+//!
+//! evaluate() opens a pending approval for every escalate decision, keyed by
+//! its receipt. A trusted member of the tenant (or a superuser acting as the
+//! tenant) approves or rejects it; the agent then consumes it once, presenting
+//! the same tool and args, before the approval expires.
+
+use crate::errors::{raise, raise_spi};
+use crate::gucs::APPROVAL_TTL;
+use crate::tenant::{caller_is_trusted, caller_name, require_tenant};
+use pgrx::datum::Uuid;
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+/// Opens the approval for an escalated receipt and announces it on the
+/// tenant's channel, with ids only. Returns the approval id.
+pub fn open(receipt_id: Uuid, tenant_id: &str, tool: &str, args: JsonB) -> Uuid {
+    let ttl_seconds = APPROVAL_TTL.get().max(1);
+    let id = Spi::get_one_with_args::<Uuid>(
+        "WITH opened AS (
+             INSERT INTO authensor.approval_requests
+                    (receipt_id, tenant_id, tool, request_hash, requested_at, expires_at)
+             SELECT $1, $2, $3, authensor.request_hash($2, $3, $4), at, at + make_interval(secs => $5)
+               FROM (SELECT clock_timestamp() AS at) AS clock
+             RETURNING id)
+         SELECT id FROM opened
+          WHERE pg_notify(authensor.tenant_channel($2),
+                          json_build_object('kind', 'approval', 'approvalId', id, 'receiptId', $1)::text) IS NOT NULL",
+        &[receipt_id.into(), tenant_id.into(), tool.into(), args.into(), (ttl_seconds as f64).into()],
+    )
+    .unwrap_or_else(|e| raise_spi("open the approval", e));
+    id.unwrap_or_else(|| raise_spi("open the approval", pgrx::spi::SpiError::NoTupleTable))
+}
+
+/// Approves the pending approval of an escalated receipt. Only members of
+/// authensor_trusted acting for the approval's tenant may approve.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn approve(receipt_id: Option<Uuid>, note: default!(Option<&str>, "NULL")) -> String {
+    decide("approve", receipt_id, note, "approved", &["pending"])
+}
+
+/// Rejects an approval that is pending or approved but not yet used. A
+/// rejection is final.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn reject(receipt_id: Option<Uuid>, note: default!(Option<&str>, "NULL")) -> String {
+    decide("reject", receipt_id, note, "rejected", &["pending", "approved"])
+}
+
+/// True exactly once: when the approval of `receipt_id` is approved, not
+/// expired, and `tool` and `args` are identical to the escalated ones. Marks
+/// it consumed in the same transaction. False in every other case.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<JsonB>) -> bool {
+    let (Some(receipt_id), Some(tool), Some(args)) = (receipt_id, tool, args) else {
+        raise(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            "authensor.consume_approval(): receipt_id, tool and args must not be NULL",
+            None,
+        )
+    };
+    let tenant_id = require_tenant("consume_approval");
+    // The row lock taken by UPDATE makes a concurrent second consumer wait and
+    // then find the approval no longer 'approved'.
+    Spi::get_one_with_args::<bool>(
+        "WITH used AS (
+             UPDATE authensor.approval_requests
+                SET status = 'consumed', consumed_at = clock_timestamp()
+              WHERE receipt_id = $1 AND tenant_id = $2 AND status = 'approved'
+                AND expires_at > clock_timestamp()
+                AND request_hash = authensor.request_hash($2, $3, $4)
+             RETURNING 1)
+         SELECT EXISTS (SELECT FROM used)",
+        &[receipt_id.into(), tenant_id.as_str().into(), tool.into(), args.into()],
+    )
+    .unwrap_or_else(|e| raise_spi("consume the approval", e))
+    .unwrap_or(false)
+}
+
+fn decide(function: &str, receipt_id: Option<Uuid>, note: Option<&str>, to: &str, from: &[&str]) -> String {
+    let Some(receipt_id) = receipt_id else {
+        raise(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("authensor.{function}(): receipt_id must not be NULL"),
+            None,
+        )
+    };
+    let tenant_id = require_tenant(function);
+    if !caller_is_trusted() {
+        raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("role \"{}\" may not {function} approvals", caller_name()),
+            Some("Approvals are decided by members of authensor_trusted acting for the tenant, never by the agent that asked."),
+        )
+    }
+    let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
+    let changed = Spi::get_one_with_args::<bool>(
+        "WITH decided AS (
+             UPDATE authensor.approval_requests
+                SET status = $3, decided_at = clock_timestamp(), decided_by = $4, note = $5
+              WHERE receipt_id = $1 AND tenant_id = $2 AND status = ANY ($6)
+                AND expires_at > clock_timestamp()
+             RETURNING 1)
+         SELECT EXISTS (SELECT FROM decided)",
+        &[
+            receipt_id.into(),
+            tenant_id.as_str().into(),
+            to.into(),
+            caller_name().into(),
+            note.into(),
+            from.into(),
+        ],
+    )
+    .unwrap_or_else(|e| raise_spi("record the decision", e))
+    .unwrap_or(false);
+    if !changed {
+        explain_refusal(function, receipt_id, &tenant_id)
+    }
+    to.to_owned()
+}
+
+/// Raises the reason an approval could not be decided.
+fn explain_refusal(function: &str, receipt_id: Uuid, tenant_id: &str) -> ! {
+    let status = Spi::get_one_with_args::<String>(
+        "SELECT (SELECT status FROM authensor.approvals WHERE receipt_id = $1 AND tenant_id = $2)",
+        &[receipt_id.into(), tenant_id.into()],
+    )
+    .unwrap_or_else(|e| raise_spi("read the approval", e));
+    match status {
+        None => raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("tenant \"{tenant_id}\" has no approval for this receipt"),
+            Some("Approvals are opened by authensor.evaluate() for escalate decisions; authensor.approvals lists them."),
+        ),
+        Some(status) => raise(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("cannot {function} this approval: it is {status}"),
+            None,
+        ),
+    }
+}
