@@ -14,7 +14,10 @@ fn set_alert_route(channel: Option<&str>) -> String {
     if !caller_is_trusted() {
         raise(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("role \"{}\" may not change where the tenant's alerts go", caller_name()),
+            format!(
+                "role \"{}\" may not change where the tenant's alerts go",
+                caller_name()
+            ),
             Some("The alert route is set by members of authensor_trusted."),
         )
     }
@@ -42,7 +45,10 @@ fn set_alert_route(channel: Option<&str>) -> String {
 #[search_path(pg_catalog, pg_temp)]
 fn alert_route() -> String {
     let tenant_id = require_tenant("alert_route");
-    Spi::get_one_with_args::<String>("SELECT authensor.tenant_channel($1)", &[tenant_id.as_str().into()])
-        .unwrap_or_else(|e| raise_spi("read the alert route", e))
-        .unwrap_or_default()
+    Spi::get_one_with_args::<String>(
+        "SELECT authensor.tenant_channel($1)",
+        &[tenant_id.as_str().into()],
+    )
+    .unwrap_or_else(|e| raise_spi("read the alert route", e))
+    .unwrap_or_default()
 }

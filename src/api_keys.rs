@@ -5,7 +5,7 @@
 //! stored, in a table no role can read; the key itself is shown once, by
 //! create_api_key(). A secret of 256 random bits needs no slow hash.
 
-use crate::errors::{raise, raise_spi};
+use crate::errors::{raise, raise_spi, required};
 use crate::tenant::{bind_for_transaction, caller_name, validate_tenant_id};
 use pgrx::datum::Uuid;
 use pgrx::prelude::*;
@@ -19,9 +19,7 @@ const SECRET_BYTES: usize = 32;
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn create_api_key(tenant_id: Option<&str>, label: default!(Option<&str>, "NULL")) -> String {
-    let Some(tenant_id) = tenant_id else {
-        raise(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, "authensor.create_api_key(): tenant_id must not be NULL", None)
-    };
+    let tenant_id = required(tenant_id, "create_api_key", "tenant_id");
     validate_tenant_id(tenant_id);
     let secret = random_hex(SECRET_BYTES);
     let key_id = Spi::connect_mut(|client| {
@@ -51,9 +49,7 @@ fn create_api_key(tenant_id: Option<&str>, label: default!(Option<&str>, "NULL")
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn revoke_api_key(key_id: Option<Uuid>) -> bool {
-    let Some(key_id) = key_id else {
-        raise(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, "authensor.revoke_api_key(): key_id must not be NULL", None)
-    };
+    let key_id = required(key_id, "revoke_api_key", "key_id");
     let revoked_now = Spi::get_one_with_args::<bool>(
         "WITH target AS (SELECT id, revoked_at FROM authensor.api_keys WHERE id = $1 FOR UPDATE),
               revoked AS (UPDATE authensor.api_keys k SET revoked_at = clock_timestamp(), revoked_by = $2
@@ -77,7 +73,9 @@ fn revoke_api_key(key_id: Option<Uuid>) -> bool {
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn authenticate(api_key: Option<&str>) -> String {
-    let (key_id, secret) = api_key.and_then(parse_key).unwrap_or((Uuid::from_bytes([0; 16]), String::new()));
+    let (key_id, secret) = api_key
+        .and_then(parse_key)
+        .unwrap_or((Uuid::from_bytes([0; 16]), String::new()));
     let row = Spi::connect(|client| {
         let rows = client.select(
             "SELECT k.tenant_id, h.secret_hash, sha256(convert_to($2, 'UTF8')), k.revoked_at IS NULL
@@ -103,7 +101,11 @@ fn authenticate(api_key: Option<&str>) -> String {
         row.unwrap_or_else(|| (String::new(), vec![0; 32], vec![1; 32], false));
     let verified = constant_time_eq(&stored, &presented) & active & !secret.is_empty();
     if !verified {
-        raise(PgSqlErrorCode::ERRCODE_INVALID_PASSWORD, "invalid API key", None)
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PASSWORD,
+            "invalid API key",
+            None,
+        )
     }
     if unsafe { !pg_sys::IsTransactionBlock() } {
         pgrx::warning!(
@@ -139,16 +141,22 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 fn random_hex(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
     if !unsafe { pg_sys::pg_strong_random(buffer.as_mut_ptr().cast(), bytes) } {
-        raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "could not generate random bytes for the API key", None)
+        raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            "could not generate random bytes for the API key",
+            None,
+        )
     }
     hex(&buffer)
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-        let _ = write!(out, "{byte:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
 }
 
 #[cfg(test)]

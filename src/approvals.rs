@@ -5,12 +5,12 @@
 //! tenant) approves or rejects it; the agent then consumes it once, presenting
 //! the same tool and args, before the approval expires.
 
-use crate::errors::{raise, raise_spi};
+use crate::errors::{raise, raise_spi, required};
 use crate::gucs::APPROVAL_TTL;
 use crate::tenant::{caller_is_trusted, caller_name, require_tenant};
+use pgrx::JsonB;
 use pgrx::datum::Uuid;
 use pgrx::prelude::*;
-use pgrx::JsonB;
 
 /// Opens the approval for an escalated receipt and announces it on the
 /// tenant's channel, with ids only. Returns the approval id.
@@ -45,7 +45,13 @@ fn approve(receipt_id: Option<Uuid>, note: default!(Option<&str>, "NULL")) -> St
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn reject(receipt_id: Option<Uuid>, note: default!(Option<&str>, "NULL")) -> String {
-    decide("reject", receipt_id, note, "rejected", &["pending", "approved"])
+    decide(
+        "reject",
+        receipt_id,
+        note,
+        "rejected",
+        &["pending", "approved"],
+    )
 }
 
 /// True exactly once: when the approval of `receipt_id` is approved, not
@@ -54,13 +60,9 @@ fn reject(receipt_id: Option<Uuid>, note: default!(Option<&str>, "NULL")) -> Str
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<JsonB>) -> bool {
-    let (Some(receipt_id), Some(tool), Some(args)) = (receipt_id, tool, args) else {
-        raise(
-            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-            "authensor.consume_approval(): receipt_id, tool and args must not be NULL",
-            None,
-        )
-    };
+    let receipt_id = required(receipt_id, "consume_approval", "receipt_id");
+    let tool = required(tool, "consume_approval", "tool");
+    let args = required(args, "consume_approval", "args");
     let tenant_id = require_tenant("consume_approval");
     // The row lock taken by UPDATE makes a concurrent second consumer wait and
     // then find the approval no longer 'approved'.
@@ -73,26 +75,33 @@ fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<J
                 AND request_hash = authensor.request_hash($2, $3, $4)
              RETURNING 1)
          SELECT EXISTS (SELECT FROM used)",
-        &[receipt_id.into(), tenant_id.as_str().into(), tool.into(), args.into()],
+        &[
+            receipt_id.into(),
+            tenant_id.as_str().into(),
+            tool.into(),
+            args.into(),
+        ],
     )
     .unwrap_or_else(|e| raise_spi("consume the approval", e))
     .unwrap_or(false)
 }
 
-fn decide(function: &str, receipt_id: Option<Uuid>, note: Option<&str>, to: &str, from: &[&str]) -> String {
-    let Some(receipt_id) = receipt_id else {
-        raise(
-            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-            format!("authensor.{function}(): receipt_id must not be NULL"),
-            None,
-        )
-    };
+fn decide(
+    function: &str,
+    receipt_id: Option<Uuid>,
+    note: Option<&str>,
+    to: &str,
+    from: &[&str],
+) -> String {
+    let receipt_id = required(receipt_id, function, "receipt_id");
     let tenant_id = require_tenant(function);
     if !caller_is_trusted() {
         raise(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!("role \"{}\" may not {function} approvals", caller_name()),
-            Some("Approvals are decided by members of authensor_trusted acting for the tenant, never by the agent that asked."),
+            Some(
+                "Approvals are decided by members of authensor_trusted acting for the tenant, never by the agent that asked.",
+            ),
         )
     }
     let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
@@ -132,7 +141,9 @@ fn explain_refusal(function: &str, receipt_id: Uuid, tenant_id: &str) -> ! {
         None => raise(
             PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
             format!("tenant \"{tenant_id}\" has no approval for this receipt"),
-            Some("Approvals are opened by authensor.evaluate() for escalate decisions; authensor.approvals lists them."),
+            Some(
+                "Approvals are opened by authensor.evaluate() for escalate decisions; authensor.approvals lists them.",
+            ),
         ),
         Some(status) => raise(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,

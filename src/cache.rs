@@ -25,11 +25,11 @@ use crate::gucs::{CACHE_SIZE, CACHE_TTL};
 use crate::lru::Lru;
 use crate::store::{self, LayerKind};
 use authensor_policy::{Limits, Policy};
-use pgrx::prelude::*;
 use pgrx::JsonB;
+use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// A policy version in force, compiled.
@@ -89,7 +89,12 @@ thread_local! {
 
 /// Registers the relcache callback. Called once per backend from `_PG_init`.
 pub fn register_invalidation_callback() {
-    unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache_invalidation), pg_sys::Datum::from(0)) };
+    unsafe {
+        pg_sys::CacheRegisterRelcacheCallback(
+            Some(on_relcache_invalidation),
+            pg_sys::Datum::from(0),
+        )
+    };
 }
 
 /// Runs inside PostgreSQL's invalidation processing: it must not allocate much,
@@ -109,10 +114,19 @@ pub fn active_layers(tenant_id: &str) -> Layers {
     CACHE.with(|cell| {
         let mut cache = cell.borrow_mut();
         cache.sync_generation();
-        let platform_key = HeadKey { layer: LayerKind::Platform, tenant_id: None };
-        let tenant_key = HeadKey { layer: LayerKind::Tenant, tenant_id: Some(tenant_id.to_owned()) };
+        let platform_key = HeadKey {
+            layer: LayerKind::Platform,
+            tenant_id: None,
+        };
+        let tenant_key = HeadKey {
+            layer: LayerKind::Tenant,
+            tenant_id: Some(tenant_id.to_owned()),
+        };
         let ttl = Duration::from_secs(CACHE_TTL.get().max(0) as u64);
-        match (cache.fresh_head(&platform_key, ttl), cache.fresh_head(&tenant_key, ttl)) {
+        match (
+            cache.fresh_head(&platform_key, ttl),
+            cache.fresh_head(&tenant_key, ttl),
+        ) {
             (Some(platform), Some(tenant)) => {
                 cache.stats.hits += 1;
                 Layers { platform, tenant }
@@ -145,10 +159,16 @@ impl Cache {
     fn load(&mut self, platform_key: HeadKey, tenant_key: HeadKey) -> Layers {
         WATCHED.with(|w| w.set(store::policy_table_oids()));
         let tenant_id = tenant_key.tenant_id.as_deref().unwrap_or_default();
-        let mut layers = Layers { platform: None, tenant: None };
+        let mut layers = Layers {
+            platform: None,
+            tenant: None,
+        };
         for head in store::active_heads(tenant_id) {
             let policy = self.compiled_policy(&head);
-            let active = Some(ActivePolicy { version: head.version, policy });
+            let active = Some(ActivePolicy {
+                version: head.version,
+                policy,
+            });
             match head.layer {
                 LayerKind::Platform => layers.platform = active,
                 LayerKind::Tenant => layers.tenant = active,
@@ -162,12 +182,18 @@ impl Cache {
             let loaded_at = Instant::now();
             self.stats.evictions += self.heads.insert(
                 platform_key,
-                Head { active: layers.platform.clone(), loaded_at },
+                Head {
+                    active: layers.platform.clone(),
+                    loaded_at,
+                },
                 capacity,
             ) as u64;
             self.stats.evictions += self.heads.insert(
                 tenant_key,
-                Head { active: layers.tenant.clone(), loaded_at },
+                Head {
+                    active: layers.tenant.clone(),
+                    loaded_at,
+                },
                 capacity,
             ) as u64;
         }
@@ -185,7 +211,9 @@ impl Cache {
         };
         self.stats.compiles += 1;
         self.stats.evictions +=
-            self.compiled.insert(head.digest.clone(), Arc::clone(&policy), cache_capacity()) as u64;
+            self.compiled
+                .insert(head.digest.clone(), Arc::clone(&policy), cache_capacity())
+                as u64;
         policy
     }
 }
@@ -194,7 +222,11 @@ impl Cache {
 /// lowered since then must not make it unusable. The depth bound stays, as it
 /// protects the stack.
 fn stored_policy_limits() -> Limits {
-    Limits { max_source_bytes: usize::MAX, max_rules: usize::MAX, ..Limits::default() }
+    Limits {
+        max_source_bytes: usize::MAX,
+        max_rules: usize::MAX,
+        ..Limits::default()
+    }
 }
 
 fn cache_capacity() -> usize {

@@ -38,3 +38,14 @@ pub fn raise_spi(what: &str, error: pgrx::spi::SpiError) -> ! {
         None,
     )
 }
+
+/// The value of a required argument, or the ERROR for a NULL one.
+pub fn required<T>(value: Option<T>, function: &str, argument: &str) -> T {
+    value.unwrap_or_else(|| {
+        raise(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("authensor.{function}(): {argument} must not be NULL"),
+            None,
+        )
+    })
+}

@@ -1,15 +1,15 @@
 //! evaluate(), check() and guard(): one decision, three shapes.
 
+use crate::approvals;
 use crate::cache::{self, ActivePolicy};
-use crate::errors::raise;
+use crate::errors::{raise, required};
 use crate::gucs::MAX_ARGS_BYTES;
 use crate::store::{self, NewReceipt};
 use crate::tenant::require_tenant;
-use crate::approvals;
 use authensor_policy::{Action, Decision, Request};
+use pgrx::JsonB;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
-use pgrx::JsonB;
 use serde_json::{Map, Value};
 
 type DecisionRow = PgHeapTuple<'static, AllocatedByRust>;
@@ -73,13 +73,7 @@ fn decide(
     context: Option<JsonB>,
     receipt: Receipt,
 ) -> Outcome {
-    let Some(tool) = tool else {
-        raise(
-            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-            format!("authensor.{function}(): tool must not be NULL"),
-            None,
-        )
-    };
+    let tool = required(tool, function, "tool");
     if tool.len() > MAX_TOOL_BYTES {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -97,7 +91,12 @@ fn decide(
     let (args, context) = (Value::Object(args), Value::Object(context));
 
     let layers = cache::active_layers(&tenant_id);
-    let request = Request { tool, args: &args, context: &context, tenant_id: &tenant_id };
+    let request = Request {
+        tool,
+        args: &args,
+        context: &context,
+        tenant_id: &tenant_id,
+    };
     let decision = authensor_policy::decide(
         layers.platform.as_ref().map(|active| &*active.policy),
         layers.tenant.as_ref().map(|active| &*active.policy),
@@ -147,8 +146,12 @@ fn check_size(function: &str, args: &Map<String, Value>, context: &Map<String, V
     if size > limit {
         raise(
             PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-            format!("authensor.{function}(): args and context exceed authensor.max_args_bytes ({limit} bytes)"),
-            Some("Pass only what the policy needs to decide, or have the operator raise authensor.max_args_bytes."),
+            format!(
+                "authensor.{function}(): args and context exceed authensor.max_args_bytes ({limit} bytes)"
+            ),
+            Some(
+                "Pass only what the policy needs to decide, or have the operator raise authensor.max_args_bytes.",
+            ),
         )
     }
 }
@@ -194,7 +197,10 @@ fn json_object(function: &str, name: &str, value: Option<JsonB>) -> Map<String, 
         Some(JsonB(Value::Object(map))) => map,
         Some(JsonB(other)) => raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("authensor.{function}(): {name} must be a JSON object, not {}", json_type(&other)),
+            format!(
+                "authensor.{function}(): {name} must be a JSON object, not {}",
+                json_type(&other)
+            ),
             Some(if name == "args" {
                 "Pass the tool's arguments as an object, for example '{\"to\": \"a@example.com\"}'."
             } else {
@@ -222,7 +228,8 @@ fn json_type(value: &Value) -> &'static str {
 
 fn now() -> TimestampWithTimeZone {
     let micros = unsafe { pg_sys::GetCurrentTimestamp() };
-    TimestampWithTimeZone::try_from(micros).unwrap_or_else(|_| internal_error("the clock is out of range"))
+    TimestampWithTimeZone::try_from(micros)
+        .unwrap_or_else(|_| internal_error("the clock is out of range"))
 }
 
 fn set<T: IntoDatum>(row: &mut DecisionRow, field: &str, value: T) {
@@ -237,8 +244,9 @@ fn internal_error(message: impl Into<String>) -> ! {
 
 impl Outcome {
     fn into_row(self) -> DecisionRow {
-        let mut row = PgHeapTuple::new_composite_type("authensor.decision")
-            .unwrap_or_else(|e| internal_error(format!("the type authensor.decision is unusable: {e}")));
+        let mut row = PgHeapTuple::new_composite_type("authensor.decision").unwrap_or_else(|e| {
+            internal_error(format!("the type authensor.decision is unusable: {e}"))
+        });
         set(&mut row, "action", self.decision.action.as_str());
         set(&mut row, "reason", self.decision.reason);
         set(&mut row, "layer", self.decision.layer.as_str());
@@ -261,7 +269,9 @@ impl Outcome {
                 "createdAt": self.decided_at,
             })
         });
-        let approval = self.approval_id.map(|id| serde_json::json!({ "id": id.to_string() }));
+        let approval = self
+            .approval_id
+            .map(|id| serde_json::json!({ "id": id.to_string() }));
         serde_json::json!({
             "action": self.decision.action.as_str(),
             "reason": self.decision.reason,

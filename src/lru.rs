@@ -12,7 +12,10 @@ pub struct Lru<K, V> {
 
 impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     pub fn new() -> Self {
-        Self { entries: HashMap::new(), clock: 0 }
+        Self {
+            entries: HashMap::new(),
+            clock: 0,
+        }
     }
 
     pub fn get(&mut self, key: &K) -> Option<&V> {
@@ -35,7 +38,11 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     pub fn shrink_to(&mut self, capacity: usize) -> usize {
         let mut evicted = 0;
         while self.entries.len() > capacity {
-            let Some(oldest) = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone())
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
             else {
                 break;
             };

@@ -68,7 +68,11 @@ mod tests {
 
     /// Publishes the seed's policies and becomes a non-superuser application role.
     fn seed_as_app_role() {
-        Spi::run_with_args("SELECT authensor.publish_platform_policy($1)", &[PLATFORM.into()]).unwrap();
+        Spi::run_with_args(
+            "SELECT authensor.publish_platform_policy($1)",
+            &[PLATFORM.into()],
+        )
+        .unwrap();
         run("CREATE ROLE authensor_app NOLOGIN NOSUPERUSER NOBYPASSRLS IN ROLE authensor_trusted");
         run("SET LOCAL ROLE authensor_app");
         publish_tenant("tenant-a", TENANT_A);
@@ -89,18 +93,64 @@ mod tests {
     fn seed_scenario_decides_per_layer_for_two_tenants() {
         seed_as_app_role();
         let cases = [
-            ("tenant-a", "email.send", r#"{"to": "bob@tenant-a.com"}"#, "allow", "tenant"),
-            ("tenant-a", "email.send", r#"{"to": "x@gmail.com"}"#, "escalate", "tenant"),
+            (
+                "tenant-a",
+                "email.send",
+                r#"{"to": "bob@tenant-a.com"}"#,
+                "allow",
+                "tenant",
+            ),
+            (
+                "tenant-a",
+                "email.send",
+                r#"{"to": "x@gmail.com"}"#,
+                "escalate",
+                "tenant",
+            ),
             ("tenant-a", "system.exec", "{}", "block", "platform"),
-            ("tenant-a", "shell.execute", r#"{"cmd": "ls"}"#, "block", "platform"),
-            ("tenant-a", "database.query", r#"{"query": "SELECT 1 FROM t WHERE tenant_id = 'tenant-a'"}"#, "allow", "tenant"),
-            ("tenant-a", "database.query", r#"{"query": "SELECT 1 FROM t WHERE tenant_id = 'tenant-b'"}"#, "block", "tenant"),
-            ("tenant-b", "file.read", r#"{"path": "/data/report.csv"}"#, "allow", "tenant"),
-            ("tenant-b", "email.send", r#"{"to": "bob@tenant-a.com"}"#, "block", "tenant"),
+            (
+                "tenant-a",
+                "shell.execute",
+                r#"{"cmd": "ls"}"#,
+                "block",
+                "platform",
+            ),
+            (
+                "tenant-a",
+                "database.query",
+                r#"{"query": "SELECT 1 FROM t WHERE tenant_id = 'tenant-a'"}"#,
+                "allow",
+                "tenant",
+            ),
+            (
+                "tenant-a",
+                "database.query",
+                r#"{"query": "SELECT 1 FROM t WHERE tenant_id = 'tenant-b'"}"#,
+                "block",
+                "tenant",
+            ),
+            (
+                "tenant-b",
+                "file.read",
+                r#"{"path": "/data/report.csv"}"#,
+                "allow",
+                "tenant",
+            ),
+            (
+                "tenant-b",
+                "email.send",
+                r#"{"to": "bob@tenant-a.com"}"#,
+                "block",
+                "tenant",
+            ),
             ("tenant-b", "system.exec", "{}", "block", "platform"),
         ];
         for (tenant, tool, args, action, layer) in cases {
-            assert_eq!(decision(tenant, tool, args), (action.to_owned(), layer.to_owned()), "{tenant} {tool} {args}");
+            assert_eq!(
+                decision(tenant, tool, args),
+                (action.to_owned(), layer.to_owned()),
+                "{tenant} {tool} {args}"
+            );
         }
     }
 
@@ -108,8 +158,14 @@ mod tests {
     fn a_block_by_the_platform_is_final() {
         seed_as_app_role();
         // tenant-a ends with an allow-everything rule; the platform still blocks.
-        assert_eq!(decision("tenant-a", "system.reboot", "{}"), ("block".into(), "platform".into()));
-        assert_eq!(text("SELECT reason FROM authensor.check('system.reboot')"), "System tools are blocked for all tenants");
+        assert_eq!(
+            decision("tenant-a", "system.reboot", "{}"),
+            ("block".into(), "platform".into())
+        );
+        assert_eq!(
+            text("SELECT reason FROM authensor.check('system.reboot')"),
+            "System tools are blocked for all tenants"
+        );
     }
 
     #[pg_test]
@@ -117,8 +173,14 @@ mod tests {
         run("CREATE ROLE authensor_app NOLOGIN IN ROLE authensor_trusted");
         run("SET LOCAL ROLE authensor_app");
         run("SET LOCAL authensor.tenant_id = 'tenant-new'");
-        assert_eq!(text("SELECT action || '/' || layer FROM authensor.check('file.read')"), "block/default");
-        assert_eq!(one::<String>("SELECT rule_id FROM authensor.check('file.read')"), None);
+        assert_eq!(
+            text("SELECT action || '/' || layer FROM authensor.check('file.read')"),
+            "block/default"
+        );
+        assert_eq!(
+            one::<String>("SELECT rule_id FROM authensor.check('file.read')"),
+            None
+        );
     }
 
     #[pg_test]
@@ -131,9 +193,14 @@ mod tests {
             &[query.into()],
         )
         .unwrap();
-        assert_eq!((action.unwrap(), tenant.unwrap()), ("block".to_owned(), "tenant-b".to_owned()));
         assert_eq!(
-            text("SELECT context->>'tenantId' FROM authensor.receipts ORDER BY created_at DESC LIMIT 1"),
+            (action.unwrap(), tenant.unwrap()),
+            ("block".to_owned(), "tenant-b".to_owned())
+        );
+        assert_eq!(
+            text(
+                "SELECT context->>'tenantId' FROM authensor.receipts ORDER BY created_at DESC LIMIT 1"
+            ),
             "tenant-b"
         );
     }
@@ -145,18 +212,35 @@ mod tests {
         decision("tenant-a", "file.read", "{}");
         decision("tenant-b", "file.read", "{}");
         run("SET LOCAL authensor.tenant_id = 'tenant-a'");
-        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts"), Some(2));
-        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts WHERE tenant_id = 'tenant-b'"), Some(0));
         assert_eq!(
-            one::<i64>("SELECT count(*) FROM authensor.policies WHERE tenant_id IS DISTINCT FROM 'tenant-a'"),
+            one::<i64>("SELECT count(*) FROM authensor.receipts"),
+            Some(2)
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.receipts WHERE tenant_id = 'tenant-b'"),
+            Some(0)
+        );
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM authensor.policies WHERE tenant_id IS DISTINCT FROM 'tenant-a'"
+            ),
             Some(1),
             "only the platform's version besides its own"
         );
         run("SET LOCAL authensor.tenant_id = 'tenant-b'");
-        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts"), Some(1));
-        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.policies WHERE tenant_id = 'tenant-a'"), Some(0));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.receipts"),
+            Some(1)
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.policies WHERE tenant_id = 'tenant-a'"),
+            Some(0)
+        );
         run("RESET authensor.tenant_id");
-        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts"), Some(0));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.receipts"),
+            Some(0)
+        );
     }
 
     #[pg_test(error = "permission denied for table receipts")]
@@ -170,8 +254,10 @@ mod tests {
     fn receipts_cannot_be_inserted_directly() {
         seed_as_app_role();
         run("SET LOCAL authensor.tenant_id = 'tenant-a'");
-        run("INSERT INTO authensor.receipts (tenant_id, tool, args, context, action, reason, layer)
-             VALUES ('tenant-a', 'x', '{}', '{}', 'allow', 'forged', 'tenant')");
+        run(
+            "INSERT INTO authensor.receipts (tenant_id, tool, args, context, action, reason, layer)
+             VALUES ('tenant-a', 'x', '{}', '{}', 'allow', 'forged', 'tenant')",
+        );
     }
 
     #[pg_test(error = "authensor.receipts is append-only")]
@@ -193,7 +279,9 @@ mod tests {
         run("SELECT authensor.evaluate('file.read')");
     }
 
-    #[pg_test(error = "invalid policy: unknown operator \"startswith\" at rules[0].when.args.to (line 7, column 13)")]
+    #[pg_test(
+        error = "invalid policy: unknown operator \"startswith\" at rules[0].when.args.to (line 7, column 13)"
+    )]
     fn an_unknown_operator_is_named_with_its_location() {
         run("SET LOCAL authensor.tenant_id = 'tenant-a'");
         run("SELECT authensor.publish_policy($$
@@ -216,8 +304,14 @@ mod tests {
     fn check_writes_no_receipt_and_evaluate_writes_one() {
         seed_as_app_role();
         run("SET LOCAL authensor.tenant_id = 'tenant-b'");
-        assert_eq!(one::<bool>("SELECT receipt_id IS NULL FROM authensor.check('file.read')"), Some(true));
-        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts"), Some(0));
+        assert_eq!(
+            one::<bool>("SELECT receipt_id IS NULL FROM authensor.check('file.read')"),
+            Some(true)
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.receipts"),
+            Some(0)
+        );
         let (id, decided_at) = Spi::get_two::<String, String>(
             "SELECT receipt_id::text, decided_at::text FROM authensor.evaluate('file.read', '{\"path\": \"/x\"}')",
         )
@@ -229,20 +323,27 @@ mod tests {
                FROM authensor.receipts WHERE id = '{id}'"
         ));
         assert_eq!(matches, Some(true));
-        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts"), Some(1));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.receipts"),
+            Some(1)
+        );
     }
 
     #[pg_test]
     fn guard_answers_in_the_sdk_shape() {
         seed_as_app_role();
         run("SET LOCAL authensor.tenant_id = 'tenant-b'");
-        let json = text("SELECT authensor.guard('file.read', '{\"path\": \"/data/report.csv\"}')::text");
+        let json =
+            text("SELECT authensor.guard('file.read', '{\"path\": \"/data/report.csv\"}')::text");
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(value["action"], "allow");
         assert_eq!(value["layer"], "tenant");
         assert_eq!(value["receipt"]["tenantId"], "tenant-b");
         assert_eq!(value["receipt"]["tool"], "file.read");
-        assert!(value["receipt"]["id"].is_string() && value["receipt"]["createdAt"].is_string(), "{json}");
+        assert!(
+            value["receipt"]["id"].is_string() && value["receipt"]["createdAt"].is_string(),
+            "{json}"
+        );
         let stored = one::<i64>(&format!(
             "SELECT count(*) FROM authensor.receipts WHERE id = '{}'",
             value["receipt"]["id"].as_str().unwrap()
@@ -254,13 +355,27 @@ mod tests {
     fn publishing_makes_numbered_versions_and_decisions_record_them() {
         seed_as_app_role();
         assert_eq!(publish_tenant("tenant-b", "default: allow"), 2);
-        assert_eq!(one::<i32>("SELECT tenant_version FROM authensor.check('email.send')"), Some(2));
-        assert_eq!(one::<i32>("SELECT platform_version FROM authensor.check('email.send')"), Some(1));
-        assert_eq!(text("SELECT action FROM authensor.check('email.send')"), "allow");
-        assert_eq!(one::<i32>("SELECT authensor.activate_policy(1)"), Some(1));
-        assert_eq!(text("SELECT action FROM authensor.check('email.send')"), "block");
         assert_eq!(
-            text("SELECT string_agg(version || ':' || active, ',' ORDER BY version) FROM authensor.policy_versions WHERE layer = 'tenant'"),
+            one::<i32>("SELECT tenant_version FROM authensor.check('email.send')"),
+            Some(2)
+        );
+        assert_eq!(
+            one::<i32>("SELECT platform_version FROM authensor.check('email.send')"),
+            Some(1)
+        );
+        assert_eq!(
+            text("SELECT action FROM authensor.check('email.send')"),
+            "allow"
+        );
+        assert_eq!(one::<i32>("SELECT authensor.activate_policy(1)"), Some(1));
+        assert_eq!(
+            text("SELECT action FROM authensor.check('email.send')"),
+            "block"
+        );
+        assert_eq!(
+            text(
+                "SELECT string_agg(version || ':' || active, ',' ORDER BY version) FROM authensor.policy_versions WHERE layer = 'tenant'"
+            ),
             "1:true,2:false"
         );
     }
@@ -270,9 +385,13 @@ mod tests {
         seed_as_app_role();
         run("SET LOCAL authensor.tenant_id = 'tenant-b'");
         run("SELECT authensor.check('file.read')");
-        let before = one::<pgrx::JsonB>("SELECT authensor.cache_stats()").unwrap().0;
+        let before = one::<pgrx::JsonB>("SELECT authensor.cache_stats()")
+            .unwrap()
+            .0;
         run("SELECT authensor.check('file.read') FROM generate_series(1, 50)");
-        let after = one::<pgrx::JsonB>("SELECT authensor.cache_stats()").unwrap().0;
+        let after = one::<pgrx::JsonB>("SELECT authensor.cache_stats()")
+            .unwrap()
+            .0;
         let delta = |key: &str| after[key].as_u64().unwrap() - before[key].as_u64().unwrap();
         assert_eq!(delta("hits"), 50, "{before} -> {after}");
         assert_eq!(delta("misses"), 0, "{before} -> {after}");
@@ -281,7 +400,10 @@ mod tests {
 
     /// Creates an API key as the operator, then becomes an untrusted role.
     fn key_for(tenant: &str) -> String {
-        let key = one::<String>(&format!("SELECT authensor.create_api_key('{tenant}', 'test')")).unwrap();
+        let key = one::<String>(&format!(
+            "SELECT authensor.create_api_key('{tenant}', 'test')"
+        ))
+        .unwrap();
         run("CREATE ROLE authensor_agent NOLOGIN NOSUPERUSER NOBYPASSRLS");
         run("SET LOCAL ROLE authensor_agent");
         key
@@ -296,11 +418,19 @@ mod tests {
         run("SET LOCAL ROLE authensor_agent");
         run("SET LOCAL authensor.tenant_id = 'tenant-b'");
         assert_eq!(one::<String>("SELECT authensor.current_tenant()"), None);
-        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts"), Some(0));
-        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.policies WHERE tenant_id IS NOT NULL"), Some(0));
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.receipts"),
+            Some(0)
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.policies WHERE tenant_id IS NOT NULL"),
+            Some(0)
+        );
     }
 
-    #[pg_test(error = "authensor.check() needs a tenant, and role \"authensor_agent\" may not choose one with authensor.tenant_id")]
+    #[pg_test(
+        error = "authensor.check() needs a tenant, and role \"authensor_agent\" may not choose one with authensor.tenant_id"
+    )]
     fn an_untrusted_role_is_told_how_to_get_a_tenant() {
         run("CREATE ROLE authensor_agent NOLOGIN");
         run("SET LOCAL ROLE authensor_agent");
@@ -314,16 +444,32 @@ mod tests {
         run("RESET ROLE");
         let key = key_for("tenant-b");
         assert_eq!(
-            Spi::get_one_with_args::<String>("SELECT authensor.authenticate($1)", &[key.as_str().into()]).unwrap(),
+            Spi::get_one_with_args::<String>(
+                "SELECT authensor.authenticate($1)",
+                &[key.as_str().into()]
+            )
+            .unwrap(),
             Some("tenant-b".to_owned())
         );
         assert_eq!(text("SELECT authensor.current_tenant()"), "tenant-b");
         // The bound tenant wins over a forged setting.
         run("SET LOCAL authensor.tenant_id = 'tenant-a'");
-        assert_eq!(text("SELECT action || '/' || tenant_id FROM authensor.evaluate('file.read')"), "allow/tenant-b");
-        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts WHERE tenant_id = 'tenant-b'"), Some(1));
-        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts WHERE tenant_id = 'tenant-a'"), Some(0));
-        assert_eq!(text("SELECT tenant_id || ':' || label FROM authensor.api_keys"), "tenant-b:test");
+        assert_eq!(
+            text("SELECT action || '/' || tenant_id FROM authensor.evaluate('file.read')"),
+            "allow/tenant-b"
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.receipts WHERE tenant_id = 'tenant-b'"),
+            Some(1)
+        );
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.receipts WHERE tenant_id = 'tenant-a'"),
+            Some(0)
+        );
+        assert_eq!(
+            text("SELECT tenant_id || ':' || label FROM authensor.api_keys"),
+            "tenant-b:test"
+        );
     }
 
     #[pg_test(error = "invalid API key")]
@@ -338,7 +484,11 @@ mod tests {
         let key = one::<String>("SELECT authensor.create_api_key('tenant-b')").unwrap();
         let last = if key.ends_with('0') { '1' } else { '0' };
         let forged = format!("{}{last}", &key[..key.len() - 1]);
-        Spi::run_with_args("SELECT authensor.authenticate($1)", &[forged.as_str().into()]).unwrap();
+        Spi::run_with_args(
+            "SELECT authensor.authenticate($1)",
+            &[forged.as_str().into()],
+        )
+        .unwrap();
     }
 
     #[pg_test(error = "permission denied for function create_api_key")]
@@ -357,22 +507,43 @@ mod tests {
     fn an_escalation_opens_an_approval_consumed_once_for_the_same_action() {
         seed_as_app_role();
         run("SET LOCAL authensor.tenant_id = 'tenant-a'");
-        let receipt = text("SELECT receipt_id::text FROM authensor.evaluate('email.send', '{\"to\": \"x@gmail.com\"}')");
-        assert_eq!(text(&format!("SELECT status FROM authensor.approvals WHERE receipt_id = '{receipt}'")), "pending");
-        assert_eq!(text(&format!("SELECT authensor.approve('{receipt}')")), "approved");
+        let receipt = text(
+            "SELECT receipt_id::text FROM authensor.evaluate('email.send', '{\"to\": \"x@gmail.com\"}')",
+        );
+        assert_eq!(
+            text(&format!(
+                "SELECT status FROM authensor.approvals WHERE receipt_id = '{receipt}'"
+            )),
+            "pending"
+        );
+        assert_eq!(
+            text(&format!("SELECT authensor.approve('{receipt}')")),
+            "approved"
+        );
         let consume = |args: &str| {
-            one::<bool>(&format!("SELECT authensor.consume_approval('{receipt}', 'email.send', '{args}')")).unwrap()
+            one::<bool>(&format!(
+                "SELECT authensor.consume_approval('{receipt}', 'email.send', '{args}')"
+            ))
+            .unwrap()
         };
-        assert!(!consume(r#"{"to": "y@gmail.com"}"#), "other args must not match");
+        assert!(
+            !consume(r#"{"to": "y@gmail.com"}"#),
+            "other args must not match"
+        );
         assert!(consume(r#"{"to": "x@gmail.com"}"#));
-        assert!(!consume(r#"{"to": "x@gmail.com"}"#), "an approval is used once");
+        assert!(
+            !consume(r#"{"to": "x@gmail.com"}"#),
+            "an approval is used once"
+        );
     }
 
     #[pg_test(error = "role \"authensor_agent\" may not approve approvals")]
     fn an_agent_cannot_approve_its_own_escalation() {
         seed_as_app_role();
         run("SET LOCAL authensor.tenant_id = 'tenant-a'");
-        let receipt = text("SELECT receipt_id::text FROM authensor.evaluate('email.send', '{\"to\": \"x@gmail.com\"}')");
+        let receipt = text(
+            "SELECT receipt_id::text FROM authensor.evaluate('email.send', '{\"to\": \"x@gmail.com\"}')",
+        );
         run("RESET ROLE");
         let key = key_for("tenant-a");
         Spi::run_with_args("SELECT authensor.authenticate($1)", &[key.as_str().into()]).unwrap();

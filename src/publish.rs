@@ -1,9 +1,9 @@
 //! Publishing and activating policy versions.
 
-use crate::errors::{raise, raise_policy_error};
+use crate::errors::{raise_policy_error, required};
+use crate::gucs::policy_limits;
 use crate::store::{self, LayerKind};
 use crate::tenant::{caller_name, require_tenant};
-use crate::gucs::policy_limits;
 use pgrx::prelude::*;
 
 /// Validates `source` and stores it as the current tenant's next version,
@@ -12,7 +12,12 @@ use pgrx::prelude::*;
 #[search_path(pg_catalog, pg_temp)]
 fn publish_policy(source: Option<&str>) -> i32 {
     let tenant_id = require_tenant("publish_policy");
-    publish(LayerKind::Tenant, Some(&tenant_id), "publish_policy", source)
+    publish(
+        LayerKind::Tenant,
+        Some(&tenant_id),
+        "publish_policy",
+        source,
+    )
 }
 
 /// Validates `source` and stores it as the platform's next version, which
@@ -29,7 +34,12 @@ fn publish_platform_policy(source: Option<&str>) -> i32 {
 #[search_path(pg_catalog, pg_temp)]
 fn activate_policy(version: Option<i32>) -> i32 {
     let tenant_id = require_tenant("activate_policy");
-    activate(LayerKind::Tenant, Some(&tenant_id), "activate_policy", version)
+    activate(
+        LayerKind::Tenant,
+        Some(&tenant_id),
+        "activate_policy",
+        version,
+    )
 }
 
 /// Makes another version of the platform policy the active one. EXECUTE is
@@ -37,11 +47,16 @@ fn activate_policy(version: Option<i32>) -> i32 {
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn activate_platform_policy(version: Option<i32>) -> i32 {
-    activate(LayerKind::Platform, None, "activate_platform_policy", version)
+    activate(
+        LayerKind::Platform,
+        None,
+        "activate_platform_policy",
+        version,
+    )
 }
 
 fn publish(layer: LayerKind, tenant_id: Option<&str>, function: &str, source: Option<&str>) -> i32 {
-    let source = source.unwrap_or_else(|| null_argument(function, "source"));
+    let source = required(source, function, "source");
     // Validate fully before writing anything.
     if let Err(error) = authensor_policy::compile_with_limits(source, &policy_limits()) {
         raise_policy_error(&error)
@@ -52,18 +67,15 @@ fn publish(layer: LayerKind, tenant_id: Option<&str>, function: &str, source: Op
     version
 }
 
-fn activate(layer: LayerKind, tenant_id: Option<&str>, function: &str, version: Option<i32>) -> i32 {
-    let version = version.unwrap_or_else(|| null_argument(function, "version"));
+fn activate(
+    layer: LayerKind,
+    tenant_id: Option<&str>,
+    function: &str,
+    version: Option<i32>,
+) -> i32 {
+    let version = required(version, function, "version");
     store::activate_version(layer, tenant_id, version, &caller_name());
     version
-}
-
-fn null_argument(function: &str, name: &str) -> ! {
-    raise(
-        PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-        format!("authensor.{function}(): {name} must not be NULL"),
-        None,
-    )
 }
 
 /// Statement trigger on the policy tables: queue a relcache invalidation that

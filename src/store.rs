@@ -5,9 +5,9 @@
 //! schema-qualified.
 
 use crate::errors::{raise, raise_spi};
+use pgrx::JsonB;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
-use pgrx::JsonB;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum LayerKind {
@@ -24,7 +24,11 @@ impl LayerKind {
     }
 
     fn parse(value: &str) -> Self {
-        if value == "platform" { LayerKind::Platform } else { LayerKind::Tenant }
+        if value == "platform" {
+            LayerKind::Platform
+        } else {
+            LayerKind::Tenant
+        }
     }
 }
 
@@ -74,7 +78,10 @@ pub fn policy_source(layer: LayerKind, tenant_id: Option<&str>, version: i32) ->
     source.unwrap_or_else(|| {
         raise(
             PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-            format!("{} policy version {version} is active but not stored", layer.as_str()),
+            format!(
+                "{} policy version {version} is active but not stored",
+                layer.as_str()
+            ),
             None,
         )
     })
@@ -90,13 +97,19 @@ pub fn policy_table_oids() -> Option<[pg_sys::Oid; 2]> {
         }
         let policies = pg_sys::get_relname_relid(c"policies".as_ptr(), schema);
         let active = pg_sys::get_relname_relid(c"active_policies".as_ptr(), schema);
-        (policies != pg_sys::InvalidOid && active != pg_sys::InvalidOid).then_some([policies, active])
+        (policies != pg_sys::InvalidOid && active != pg_sys::InvalidOid)
+            .then_some([policies, active])
     }
 }
 
 /// Stores a new version of a policy and returns its number. Serialised per
 /// (layer, tenant) so concurrent publishes get consecutive numbers.
-pub fn insert_version(layer: LayerKind, tenant_id: Option<&str>, source: &str, created_by: &str) -> i32 {
+pub fn insert_version(
+    layer: LayerKind,
+    tenant_id: Option<&str>,
+    source: &str,
+    created_by: &str,
+) -> i32 {
     lock_policy(layer, tenant_id);
     let version = Spi::get_one_with_args::<i32>(
         "INSERT INTO authensor.policies (layer, tenant_id, version, source, digest, created_by)
@@ -104,15 +117,30 @@ pub fn insert_version(layer: LayerKind, tenant_id: Option<&str>, source: &str, c
            FROM authensor.policies
           WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '')
          RETURNING version",
-        &[layer.as_str().into(), tenant_id.into(), source.into(), created_by.into()],
+        &[
+            layer.as_str().into(),
+            tenant_id.into(),
+            source.into(),
+            created_by.into(),
+        ],
     )
     .unwrap_or_else(|e| raise_spi("store the policy version", e));
-    version.unwrap_or_else(|| raise_spi("store the policy version", pgrx::spi::SpiError::NoTupleTable))
+    version.unwrap_or_else(|| {
+        raise_spi(
+            "store the policy version",
+            pgrx::spi::SpiError::NoTupleTable,
+        )
+    })
 }
 
 /// Makes `version` the one in force and announces it on `authensor_policy`
 /// (delivered to listeners only if the transaction commits).
-pub fn activate_version(layer: LayerKind, tenant_id: Option<&str>, version: i32, activated_by: &str) {
+pub fn activate_version(
+    layer: LayerKind,
+    tenant_id: Option<&str>,
+    version: i32,
+    activated_by: &str,
+) {
     lock_policy(layer, tenant_id);
     let exists = Spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT 1 FROM authensor.policies
@@ -145,11 +173,19 @@ pub fn activate_version(layer: LayerKind, tenant_id: Option<&str>, version: i32,
          DO UPDATE SET version = excluded.version,
                        activated_at = clock_timestamp(),
                        activated_by = excluded.activated_by",
-        &[layer.as_str().into(), tenant_id.into(), version.into(), activated_by.into()],
+        &[
+            layer.as_str().into(),
+            tenant_id.into(),
+            version.into(),
+            activated_by.into(),
+        ],
     )
     .unwrap_or_else(|e| raise_spi("activate the policy version", e));
-    Spi::run_with_args("SELECT pg_catalog.pg_notify('authensor_policy', $1)", &[payload.into()])
-        .unwrap_or_else(|e| raise_spi("announce the policy change", e));
+    Spi::run_with_args(
+        "SELECT pg_catalog.pg_notify('authensor_policy', $1)",
+        &[payload.into()],
+    )
+    .unwrap_or_else(|e| raise_spi("announce the policy change", e));
 }
 
 fn lock_policy(layer: LayerKind, tenant_id: Option<&str>) {

@@ -55,13 +55,17 @@ pub fn require_tenant(function: &str) -> String {
                 "authensor.{function}() needs a tenant, and role \"{}\" may not choose one with authensor.tenant_id",
                 caller_name()
             ),
-            Some("Call authensor.authenticate(api_key) in the transaction first, or have the operator GRANT authensor_trusted to this role."),
+            Some(
+                "Call authensor.authenticate(api_key) in the transaction first, or have the operator GRANT authensor_trusted to this role.",
+            ),
         )
     }
     raise(
         PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
         format!("authensor.{function}() needs a tenant, and none is set"),
-        Some("Call authensor.authenticate(api_key) in the transaction first, or, as a member of authensor_trusted, SET LOCAL authensor.tenant_id = '<tenant>'."),
+        Some(
+            "Call authensor.authenticate(api_key) in the transaction first, or, as a member of authensor_trusted, SET LOCAL authensor.tenant_id = '<tenant>'.",
+        ),
     )
 }
 
@@ -72,7 +76,10 @@ pub fn bind_for_transaction(tenant_id: String) {
 
 /// Raises unless `tenant_id` is an acceptable tenant id.
 pub fn validate_tenant_id(tenant_id: &str) {
-    if tenant_id.is_empty() || tenant_id.len() > MAX_TENANT_ID_BYTES || tenant_id.chars().any(char::is_control) {
+    if tenant_id.is_empty()
+        || tenant_id.len() > MAX_TENANT_ID_BYTES
+        || tenant_id.chars().any(char::is_control)
+    {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             "invalid tenant id",
@@ -97,9 +104,19 @@ pub fn register_transaction_callback() {
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn on_transaction_end(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+unsafe extern "C-unwind" fn on_transaction_end(
+    event: pg_sys::XactEvent::Type,
+    _arg: *mut std::ffi::c_void,
+) {
     use pg_sys::XactEvent::*;
-    if matches!(event, XACT_EVENT_COMMIT | XACT_EVENT_ABORT | XACT_EVENT_PREPARE | XACT_EVENT_PARALLEL_COMMIT | XACT_EVENT_PARALLEL_ABORT) {
+    if matches!(
+        event,
+        XACT_EVENT_COMMIT
+            | XACT_EVENT_ABORT
+            | XACT_EVENT_PREPARE
+            | XACT_EVENT_PARALLEL_COMMIT
+            | XACT_EVENT_PARALLEL_ABORT
+    ) {
         BOUND_TENANT.with(|bound| bound.borrow_mut().take());
     }
 }
@@ -115,6 +132,7 @@ fn requested_tenant() -> Option<String> {
 pub fn caller_is_trusted() -> bool {
     unsafe {
         let trusted = pg_sys::get_role_oid(TRUSTED_ROLE.as_ptr(), true);
-        trusted != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetOuterUserId(), trusted)
+        trusted != pg_sys::InvalidOid
+            && pg_sys::has_privs_of_role(pg_sys::GetOuterUserId(), trusted)
     }
 }
