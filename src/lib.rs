@@ -12,6 +12,7 @@ mod errors;
 mod evaluate;
 mod gucs;
 mod lru;
+mod plans;
 mod publish;
 mod store;
 mod tenant;

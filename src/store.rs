@@ -5,6 +5,7 @@
 //! schema-qualified.
 
 use crate::errors::{raise, raise_spi};
+use crate::plans;
 use pgrx::JsonB;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
@@ -42,7 +43,7 @@ pub struct ActiveHead {
 
 /// The active platform version and the active version of `tenant_id`.
 pub fn active_heads(tenant_id: &str) -> Vec<ActiveHead> {
-    let query = "
+    const QUERY: &str = "
         SELECT a.layer, a.tenant_id, a.version, p.digest
           FROM authensor.active_policies a
           JOIN authensor.policies p
@@ -50,8 +51,7 @@ pub fn active_heads(tenant_id: &str) -> Vec<ActiveHead> {
            AND coalesce(p.tenant_id, '') = coalesce(a.tenant_id, '')
            AND p.version = a.version
          WHERE (a.layer, coalesce(a.tenant_id, '')) IN (('platform', ''), ('tenant', $1))";
-    let result = Spi::connect(|client| {
-        let rows = client.select(query, None, &[tenant_id.into()])?;
+    let result = plans::run(QUERY, &[tenant_id.into()], |rows| {
         let mut heads = Vec::with_capacity(2);
         for row in rows {
             let layer: String = row.get(1)?.unwrap_or_default();
@@ -62,7 +62,7 @@ pub fn active_heads(tenant_id: &str) -> Vec<ActiveHead> {
                 digest: row.get(4)?.unwrap_or_default(),
             });
         }
-        Ok::<_, pgrx::spi::SpiError>(heads)
+        Ok(heads)
     });
     result.unwrap_or_else(|e| raise_spi("read the active policy versions", e))
 }
@@ -214,7 +214,7 @@ pub struct NewReceipt<'a> {
 
 /// Appends a receipt in the caller's transaction and returns its id.
 pub fn insert_receipt(receipt: &NewReceipt) -> Uuid {
-    let id = Spi::get_one_with_args::<Uuid>(
+    let id = plans::run(
         "INSERT INTO authensor.receipts
                 (tenant_id, created_at, tool, args, context, action, reason, layer,
                  rule_id, platform_version, tenant_version)
@@ -233,6 +233,7 @@ pub fn insert_receipt(receipt: &NewReceipt) -> Uuid {
             receipt.platform_version.into(),
             receipt.tenant_version.into(),
         ],
+        |rows| rows.first().get_one::<Uuid>(),
     )
     .unwrap_or_else(|e| raise_spi("write the receipt", e));
     id.unwrap_or_else(|| raise_spi("write the receipt", pgrx::spi::SpiError::NoTupleTable))

@@ -1,0 +1,38 @@
+//! Statements run on every decision, parsed and planned once per backend.
+//!
+//! A saved SPI plan stays valid across transactions; PostgreSQL's plan cache
+//! replans it by itself when the tables it uses change.
+
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use pgrx::spi::{OwnedPreparedStatement, SpiResult, SpiTupleTable};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+thread_local! {
+    static PLANS: RefCell<HashMap<&'static str, Rc<OwnedPreparedStatement>>> = RefCell::new(HashMap::new());
+}
+
+/// Runs `sql` with `args` through its saved plan (preparing it on first use,
+/// with the argument types of this call) and hands the result to `read`.
+pub fn run<R>(
+    sql: &'static str,
+    args: &[DatumWithOid],
+    read: impl FnOnce(SpiTupleTable) -> SpiResult<R>,
+) -> SpiResult<R> {
+    Spi::connect_mut(|client| {
+        let saved = PLANS.with(|plans| plans.borrow().get(sql).cloned());
+        let plan = match saved {
+            Some(plan) => plan,
+            None => {
+                let types: Vec<PgOid> = args.iter().map(|arg| PgOid::from(arg.oid())).collect();
+                let plan = Rc::new(client.prepare_mut(sql, &types)?.keep());
+                PLANS.with(|plans| plans.borrow_mut().insert(sql, Rc::clone(&plan)));
+                plan
+            }
+        };
+        let table = client.update(&*plan, None, args)?;
+        read(table)
+    })
+}
