@@ -7,9 +7,9 @@ use crate::gucs::MAX_ARGS_BYTES;
 use crate::store::{self, NewReceipt};
 use crate::tenant::require_tenant;
 use authensor_policy::{Action, Decision, Request};
-use pgrx::JsonB;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
+use pgrx::{JsonB, PgTupleDesc};
 use serde_json::{Map, Value};
 
 type DecisionRow = PgHeapTuple<'static, AllocatedByRust>;
@@ -22,8 +22,9 @@ fn evaluate(
     tool: Option<&str>,
     args: default!(Option<JsonB>, "'{}'"),
     context: default!(Option<JsonB>, "'{}'"),
+    fcinfo: pg_sys::FunctionCallInfo,
 ) -> pgrx::composite_type!('static, "decision") {
-    decide("evaluate", tool, args, context, Receipt::Write).into_row()
+    decide("evaluate", tool, args, context, Receipt::Write).into_row(fcinfo)
 }
 
 /// The same decision as evaluate(), without a receipt: for dry runs.
@@ -33,8 +34,9 @@ fn check(
     tool: Option<&str>,
     args: default!(Option<JsonB>, "'{}'"),
     context: default!(Option<JsonB>, "'{}'"),
+    fcinfo: pg_sys::FunctionCallInfo,
 ) -> pgrx::composite_type!('static, "decision") {
-    decide("check", tool, args, context, Receipt::Skip).into_row()
+    decide("check", tool, args, context, Receipt::Skip).into_row(fcinfo)
 }
 
 /// evaluate() in the shape of the Authensor SDK's guard():
@@ -232,32 +234,35 @@ fn now() -> TimestampWithTimeZone {
         .unwrap_or_else(|_| internal_error("the clock is out of range"))
 }
 
-fn set<T: IntoDatum>(row: &mut DecisionRow, field: &str, value: T) {
-    if let Err(e) = row.set_by_name(field, value) {
-        internal_error(format!("could not set decision.{field}: {e}"))
-    }
-}
-
 fn internal_error(message: impl Into<String>) -> ! {
     raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, message, None)
 }
 
 impl Outcome {
-    fn into_row(self) -> DecisionRow {
-        let mut row = PgHeapTuple::new_composite_type("authensor.decision").unwrap_or_else(|e| {
-            internal_error(format!("the type authensor.decision is unusable: {e}"))
-        });
-        set(&mut row, "action", self.decision.action.as_str());
-        set(&mut row, "reason", self.decision.reason);
-        set(&mut row, "layer", self.decision.layer.as_str());
-        set(&mut row, "rule_id", self.decision.rule_id);
-        set(&mut row, "tenant_id", self.tenant_id);
-        set(&mut row, "platform_version", self.platform_version);
-        set(&mut row, "tenant_version", self.tenant_version);
-        set(&mut row, "receipt_id", self.receipt_id);
-        set(&mut row, "decided_at", self.decided_at);
-        set(&mut row, "approval_id", self.approval_id);
-        row
+    /// The `authensor.decision` row, built in one step from the type the
+    /// function is declared to return (no lookup by name, no re-forming per
+    /// field). The order is the order of the type's columns in sql/schema.sql.
+    fn into_row(self, fcinfo: pg_sys::FunctionCallInfo) -> DecisionRow {
+        let mut type_oid = pg_sys::InvalidOid;
+        unsafe { pg_sys::get_call_result_type(fcinfo, &mut type_oid, std::ptr::null_mut()) };
+        let Some(tupdesc) = PgTupleDesc::for_composite_type_by_oid(type_oid) else {
+            internal_error("the function does not return authensor.decision")
+        };
+        let datums = [
+            self.decision.action.as_str().into_datum(),
+            self.decision.reason.into_datum(),
+            self.decision.layer.as_str().into_datum(),
+            self.decision.rule_id.into_datum(),
+            self.tenant_id.into_datum(),
+            self.platform_version.into_datum(),
+            self.tenant_version.into_datum(),
+            self.receipt_id.into_datum(),
+            self.decided_at.into_datum(),
+            self.approval_id.into_datum(),
+        ];
+        // SAFETY: each datum was made from the Rust type matching its column.
+        unsafe { PgHeapTuple::from_datums(tupdesc, datums) }
+            .unwrap_or_else(|e| internal_error(format!("could not build the decision: {e}")))
     }
 
     fn into_json(self) -> Value {
