@@ -5,7 +5,7 @@ set -euo pipefail
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PGRX_VERSION=0.18.1
-PACKAGES=(postgresql-server-dev-15 libclang-dev clang sudo pgbouncer)
+PACKAGES=(postgresql-server-dev-15 libclang-dev clang sudo pgbouncer postgresql-15-cron)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -7,16 +7,18 @@
 
 use crate::errors::{raise, raise_spi, required};
 use crate::gucs::APPROVAL_TTL;
+use crate::plans;
 use crate::tenant::{caller_is_trusted, caller_name, require_tenant};
 use pgrx::JsonB;
-use pgrx::datum::Uuid;
+use pgrx::datum::{DatumWithOid, Uuid};
 use pgrx::prelude::*;
 
 /// Opens the approval for an escalated receipt and announces it on the
 /// tenant's channel, with ids only. Returns the approval id.
-pub fn open(receipt_id: Uuid, tenant_id: &str, tool: &str, args: JsonB) -> Uuid {
+pub fn open(receipt_id: Uuid, tenant_id: &str, tool: &str, args: pg_sys::Datum) -> Uuid {
     let ttl_seconds = APPROVAL_TTL.get().max(1);
-    let id = Spi::get_one_with_args::<Uuid>(
+    // Runs inside evaluate(), which has no fixed search_path.
+    let id = plans::pinned(|| Spi::get_one_with_args::<Uuid>(
         "WITH opened AS (
              INSERT INTO authensor.approval_requests
                     (receipt_id, tenant_id, tool, request_hash, requested_at, expires_at)
@@ -26,8 +28,15 @@ pub fn open(receipt_id: Uuid, tenant_id: &str, tool: &str, args: JsonB) -> Uuid 
          SELECT id FROM opened
           WHERE pg_notify(authensor.tenant_channel($2),
                           json_build_object('kind', 'approval', 'approvalId', id, 'receiptId', $1)::text) IS NOT NULL",
-        &[receipt_id.into(), tenant_id.into(), tool.into(), args.into(), (ttl_seconds as f64).into()],
-    )
+        &[
+            receipt_id.into(),
+            tenant_id.into(),
+            tool.into(),
+            // SAFETY: the caller's jsonb args, as evaluate() received them.
+            unsafe { DatumWithOid::new(args, pg_sys::JSONBOID) },
+            (ttl_seconds as f64).into(),
+        ],
+    ))
     .unwrap_or_else(|e| raise_spi("open the approval", e));
     id.unwrap_or_else(|| raise_spi("open the approval", pgrx::spi::SpiError::NoTupleTable))
 }

@@ -16,20 +16,23 @@ type DecisionRow = PgHeapTuple<'static, AllocatedByRust>;
 
 /// Decides whether the current tenant's agent may call `tool` with `args`, and
 /// writes a receipt in the caller's transaction.
+///
+/// The three decision functions are SECURITY DEFINER without a `SET
+/// search_path` (which would cost more than a cached decision): the statements
+/// they always run name every object with its schema, and the rest run with
+/// search_path pinned (see plans.rs).
 #[pg_extern(volatile, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
 fn evaluate(
     tool: Option<&str>,
     args: default!(Option<JsonB>, "'{}'"),
     context: default!(Option<JsonB>, "'{}'"),
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pgrx::composite_type!('static, "decision") {
-    decide("evaluate", tool, args, context, Receipt::Write).into_row(fcinfo)
+    decide("evaluate", tool, args, context, Receipt::Write(fcinfo)).into_row(fcinfo)
 }
 
 /// The same decision as evaluate(), without a receipt: for dry runs.
 #[pg_extern(volatile, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
 fn check(
     tool: Option<&str>,
     args: default!(Option<JsonB>, "'{}'"),
@@ -42,18 +45,19 @@ fn check(
 /// evaluate() in the shape of the Authensor SDK's guard():
 /// `{"action", "reason", "layer", "rule", "receipt": {"id", "tenantId", "tool", "createdAt"}, …}`.
 #[pg_extern(volatile, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
 fn guard(
     tool: Option<&str>,
     args: default!(Option<JsonB>, "'{}'"),
     context: default!(Option<JsonB>, "'{}'"),
+    fcinfo: pg_sys::FunctionCallInfo,
 ) -> JsonB {
-    JsonB(decide("guard", tool, args, context, Receipt::Write).into_json())
+    JsonB(decide("guard", tool, args, context, Receipt::Write(fcinfo)).into_json())
 }
 
-#[derive(PartialEq)]
+/// Whether to write a receipt; writing one stores the caller's own jsonb
+/// arguments, read from the call, rather than re-encoding them.
 enum Receipt {
-    Write,
+    Write(pg_sys::FunctionCallInfo),
     Skip,
 }
 
@@ -108,13 +112,17 @@ fn decide(
     let tenant_version = layers.tenant.as_ref().map(version_of);
     let decided_at = now();
 
-    let receipt_id = (receipt == Receipt::Write).then(|| {
+    let call = match receipt {
+        Receipt::Write(fcinfo) => Some(CallArguments::of(fcinfo)),
+        Receipt::Skip => None,
+    };
+    let receipt_id = call.map(|call| {
         store::insert_receipt(&NewReceipt {
             tenant_id: &tenant_id,
             created_at: decided_at,
             tool,
-            args: &args,
-            context: &context,
+            args: call.args,
+            context: call.context,
             action: decision.action.as_str(),
             reason: &decision.reason,
             layer: decision.layer.as_str(),
@@ -124,9 +132,9 @@ fn decide(
         })
     });
     // An escalation written to a receipt becomes a pending approval.
-    let approval_id = receipt_id
-        .filter(|_| decision.action == Action::Escalate)
-        .map(|receipt_id| approvals::open(receipt_id, &tenant_id, tool, JsonB(args.clone())));
+    let approval_id = receipt_id.zip(call).filter(|_| decision.action == Action::Escalate).map(
+        |(receipt_id, call)| approvals::open(receipt_id, &tenant_id, tool, call.args),
+    );
     Outcome {
         tenant_id,
         tool: tool.to_owned(),
@@ -188,6 +196,26 @@ fn json_size(object: &Map<String, Value>, limit: usize) -> usize {
         };
     }
     size
+}
+
+/// The jsonb arguments exactly as the caller passed them.
+#[derive(Clone, Copy)]
+struct CallArguments {
+    args: pg_sys::Datum,
+    context: pg_sys::Datum,
+}
+
+impl CallArguments {
+    fn of(fcinfo: pg_sys::FunctionCallInfo) -> Self {
+        // SAFETY: evaluate() and guard() take (tool, args, context), and both
+        // jsonb arguments were checked to be non-NULL objects.
+        unsafe {
+            CallArguments {
+                args: pgrx::fcinfo::pg_getarg_datum_raw(fcinfo, 1),
+                context: pgrx::fcinfo::pg_getarg_datum_raw(fcinfo, 2),
+            }
+        }
+    }
 }
 
 fn version_of(active: &ActivePolicy) -> i32 {

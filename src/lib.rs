@@ -14,6 +14,7 @@ mod gucs;
 mod lru;
 mod plans;
 mod publish;
+mod sentinel;
 mod store;
 mod tenant;
 
@@ -30,10 +31,16 @@ extension_sql_file!(
     name = "approvals",
     requires = [tenant::current_tenant]
 );
+extension_sql_file!(
+    "../sql/sentinel.sql",
+    name = "sentinel",
+    requires = [tenant::current_tenant, "approvals", sentinel::sentinel_scan]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    sentinel::init(); // before gucs::init(), which reserves the prefix
     gucs::init();
     cache::register_invalidation_callback();
     tenant::register_transaction_callback();

@@ -36,3 +36,28 @@ pub fn run<R>(
         read(table)
     })
 }
+
+/// Runs `f` with search_path set to `pg_catalog, pg_temp`, as a function's
+/// `SET search_path` would, so that statements written without schema names
+/// cannot pick up a caller's objects. Used for statements off the hot path of
+/// a cached decision; the setting is restored when `f` returns, and by
+/// PostgreSQL itself if `f` raises.
+pub fn pinned<R>(f: impl FnOnce() -> R) -> R {
+    let level = unsafe {
+        let level = pg_sys::NewGUCNestLevel();
+        pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            c"pg_catalog, pg_temp".as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+        level
+    };
+    let result = f();
+    unsafe { pg_sys::AtEOXact_GUC(true, level) };
+    result
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SQL-level tests against a real PostgreSQL 15 cluster with the installed
 # extension: pg_regress scenarios (tests/pg_regress) and multi-session
-# pg_isolation_regress specs (tests/isolation), and tenant isolation behind
-# pgbouncer in transaction pooling mode (tests/pgbouncer). Usage:
+# pg_isolation_regress specs (tests/isolation), tenant isolation behind
+# pgbouncer in transaction pooling mode (tests/pgbouncer), and the Sentinel's
+# alerts over real windows with pg_cron (tests/sentinel). Usage:
 #   tests/run-sql-tests.sh              every test
 #   tests/run-sql-tests.sh seed_scenario only the named pg_regress tests
 set -euo pipefail
@@ -13,7 +14,9 @@ pgxs=$(dirname "$(dirname "$(dirname "$("$bindir/pg_config" --pgxs)")")")
 dir=$root/target/sql-tests
 port=${AUTHENSOR_TEST_PORT:-54329}
 
-"$root/scripts/cluster.sh" start "$dir" "$port"
+# pg_cron, for the Sentinel's scheduled scan (tests/sentinel).
+"$root/scripts/cluster.sh" start "$dir" "$port" \
+    "shared_preload_libraries = 'pg_cron'" "cron.database_name = 'postgres'"
 trap '"$root/scripts/cluster.sh" stop "$dir"' EXIT
 
 common=(--bindir="$bindir" --host="$dir" --port="$port" --user=postgres --load-extension=authensor)
@@ -49,6 +52,13 @@ if ((! $#)); then
         status=1
     fi
     cat "$dir/pgbouncer.out"
+    if "$root/tests/sentinel/run.sh" "$dir" "$port" >"$dir/sentinel.out" 2>&1; then
+        echo "test sentinel_alerts             ... ok" | tee -a "$log"
+    else
+        echo "test sentinel_alerts             ... FAILED" | tee -a "$log"
+        status=1
+    fi
+    cat "$dir/sentinel.out"
 fi
 
 passed=$(grep -cE '^(ok|test) .*\.\.\. ok' "$log" || true)

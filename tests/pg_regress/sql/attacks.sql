@@ -182,6 +182,33 @@ ROLLBACK;
 -- 26. (NOTIFY payloads carry layer, tenant and version only: see
 -- tests/isolation/specs/policy_notify.spec, where a listener's view is stable.)
 
+-- 27. A search_path that puts the caller's own objects first: an operator
+-- and a function that would forge tenant-b into the receipt, and an equality
+-- that would match every tenant's policy. The decision functions name what
+-- they always use with its schema and pin search_path for the rest.
+\c - postgres
+CREATE SCHEMA sneaky AUTHORIZATION agent_untrusted;
+\c - agent_untrusted
+CREATE FUNCTION sneaky.forge(jsonb, jsonb) RETURNS jsonb LANGUAGE sql
+    AS $$ SELECT '{"tenantId": "tenant-b"}'::jsonb $$;
+CREATE OPERATOR sneaky.|| (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = sneaky.forge);
+CREATE FUNCTION sneaky.jsonb_build_object(text, text) RETURNS jsonb LANGUAGE sql
+    AS $$ SELECT '{"tenantId": "tenant-b"}'::jsonb $$;
+CREATE FUNCTION sneaky.always(text, text) RETURNS boolean LANGUAGE sql AS $$ SELECT true $$;
+CREATE OPERATOR sneaky.= (LEFTARG = text, RIGHTARG = text, FUNCTION = sneaky.always);
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+SET LOCAL search_path = sneaky, pg_catalog;
+SET LOCAL authensor.cache_ttl = 0;   -- re-read the active versions on this call
+SELECT tenant_id, action, layer, rule_id, tenant_version
+  FROM authensor.evaluate('file.read', '{"path": "/data/x.csv"}', '{"tenantId": "tenant-b"}');
+SELECT tenant_id, context->>'tenantId' AS receipt_context
+  FROM authensor.receipts ORDER BY created_at DESC LIMIT 1;
+ROLLBACK;
+\c - postgres
+DROP SCHEMA sneaky CASCADE;
+\c - agent_untrusted
+
 -- tenant-b's data, as tenant-b sees it, is unchanged.
 BEGIN;
 SELECT authensor.authenticate(:'key_b') AS tenant;
