@@ -70,7 +70,19 @@ SET LOCAL authensor.tenant_id = 'tenant-b';
 SELECT jsonb_pretty(authensor.guard('file.read', '{"path": "/data/report.csv"}')) AS "guard()";
 COMMIT;
 
-\echo '6. An agent that runs its own SQL (role agent_sql) cannot pick a tenant by hand:'
+\echo '6. The escalated email became a pending approval. A trusted member of tenant-a approves it;'
+\echo '   the agent may then do exactly that action, once:'
+BEGIN;
+SET LOCAL authensor.tenant_id = 'tenant-a';
+SELECT receipt_id AS escalated FROM authensor.approvals WHERE status = 'pending' \gset
+SELECT tool, status, to_char(expires_at - requested_at, 'HH24:MI') AS "valid for" FROM authensor.approvals;
+SELECT authensor.approve(:'escalated', 'customer asked for it') AS "approve()";
+SELECT authensor.consume_approval(:'escalated', 'email.send', '{"to": "attacker@evil.com"}') AS "same receipt, other recipient";
+SELECT authensor.consume_approval(:'escalated', 'email.send', '{"to": "someone@gmail.com"}') AS "the approved action";
+SELECT authensor.consume_approval(:'escalated', 'email.send', '{"to": "someone@gmail.com"}') AS "a second time";
+COMMIT;
+
+\echo '7. An agent that runs its own SQL (role agent_sql) cannot pick a tenant by hand:'
 \c - authensor_operator
 SELECT authensor.create_api_key('tenant-b', 'reporting agent') AS key_b \gset
 \c - agent_sql
@@ -89,7 +101,7 @@ COMMIT;
 SELECT authensor.current_tenant() IS NULL AS "tenant gone in the next transaction";
 \c - agent_app
 
-\echo '7. Bad policies are refused with a clear error, and nothing is stored:'
+\echo '8. Bad policies are refused with a clear error, and nothing is stored:'
 \set ON_ERROR_STOP 0
 BEGIN;
 SET LOCAL authensor.tenant_id = 'tenant-a';
