@@ -4,6 +4,7 @@ use crate::approvals;
 use crate::cache::{self, ActivePolicy};
 use crate::errors::{raise, required};
 use crate::gucs::MAX_ARGS_BYTES;
+use crate::jsonb::JsonbArg;
 use crate::store::{self, NewReceipt};
 use crate::tenant::require_tenant;
 use authensor_policy::{Action, Decision, Request};
@@ -24,19 +25,19 @@ type DecisionRow = PgHeapTuple<'static, AllocatedByRust>;
 #[pg_extern(volatile, security_definer)]
 fn evaluate(
     tool: Option<&str>,
-    args: default!(Option<JsonB>, "'{}'"),
-    context: default!(Option<JsonB>, "'{}'"),
+    args: default!(Option<JsonbArg>, "'{}'"),
+    context: default!(Option<JsonbArg>, "'{}'"),
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pgrx::composite_type!('static, "decision") {
-    decide("evaluate", tool, args, context, Receipt::Write(fcinfo)).into_row(fcinfo)
+    decide("evaluate", tool, args, context, Receipt::Write).into_row(fcinfo)
 }
 
 /// The same decision as evaluate(), without a receipt: for dry runs.
 #[pg_extern(volatile, security_definer)]
 fn check(
     tool: Option<&str>,
-    args: default!(Option<JsonB>, "'{}'"),
-    context: default!(Option<JsonB>, "'{}'"),
+    args: default!(Option<JsonbArg>, "'{}'"),
+    context: default!(Option<JsonbArg>, "'{}'"),
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pgrx::composite_type!('static, "decision") {
     decide("check", tool, args, context, Receipt::Skip).into_row(fcinfo)
@@ -47,17 +48,15 @@ fn check(
 #[pg_extern(volatile, security_definer)]
 fn guard(
     tool: Option<&str>,
-    args: default!(Option<JsonB>, "'{}'"),
-    context: default!(Option<JsonB>, "'{}'"),
-    fcinfo: pg_sys::FunctionCallInfo,
+    args: default!(Option<JsonbArg>, "'{}'"),
+    context: default!(Option<JsonbArg>, "'{}'"),
 ) -> JsonB {
-    JsonB(decide("guard", tool, args, context, Receipt::Write(fcinfo)).into_json())
+    JsonB(decide("guard", tool, args, context, Receipt::Write).into_json())
 }
 
-/// Whether to write a receipt; writing one stores the caller's own jsonb
-/// arguments, read from the call, rather than re-encoding them.
+#[derive(PartialEq)]
 enum Receipt {
-    Write(pg_sys::FunctionCallInfo),
+    Write,
     Skip,
 }
 
@@ -75,8 +74,8 @@ struct Outcome {
 fn decide(
     function: &str,
     tool: Option<&str>,
-    args: Option<JsonB>,
-    context: Option<JsonB>,
+    args_arg: Option<JsonbArg>,
+    context_arg: Option<JsonbArg>,
     receipt: Receipt,
 ) -> Outcome {
     let tool = required(tool, function, "tool");
@@ -87,8 +86,8 @@ fn decide(
             None,
         )
     }
-    let args = json_object(function, "args", args);
-    let mut context = json_object(function, "context", context);
+    let args = json_object(function, "args", args_arg);
+    let mut context = json_object(function, "context", context_arg);
     check_size(function, &args, &context);
     let tenant_id = require_tenant(function);
     // The session's tenant is the only tenant: a caller-supplied tenantId is
@@ -112,17 +111,18 @@ fn decide(
     let tenant_version = layers.tenant.as_ref().map(version_of);
     let decided_at = now();
 
-    let call = match receipt {
-        Receipt::Write(fcinfo) => Some(CallArguments::of(fcinfo)),
-        Receipt::Skip => None,
-    };
-    let receipt_id = call.map(|call| {
+    // The receipt stores the caller's jsonb as it came, not a re-encoding.
+    let (args_datum, context_datum) = (args_arg.map(|a| a.0), context_arg.map(|c| c.0));
+    let call = args_datum
+        .zip(context_datum)
+        .filter(|_| receipt == Receipt::Write);
+    let receipt_id = call.map(|(args, context)| {
         store::insert_receipt(&NewReceipt {
             tenant_id: &tenant_id,
             created_at: decided_at,
             tool,
-            args: call.args,
-            context: call.context,
+            args,
+            context,
             action: decision.action.as_str(),
             reason: &decision.reason,
             layer: decision.layer.as_str(),
@@ -132,9 +132,10 @@ fn decide(
         })
     });
     // An escalation written to a receipt becomes a pending approval.
-    let approval_id = receipt_id.zip(call).filter(|_| decision.action == Action::Escalate).map(
-        |(receipt_id, call)| approvals::open(receipt_id, &tenant_id, tool, call.args),
-    );
+    let approval_id = receipt_id
+        .zip(call)
+        .filter(|_| decision.action == Action::Escalate)
+        .map(|(receipt_id, (args, _))| approvals::open(receipt_id, &tenant_id, tool, args));
     Outcome {
         tenant_id,
         tool: tool.to_owned(),
@@ -198,51 +199,32 @@ fn json_size(object: &Map<String, Value>, limit: usize) -> usize {
     size
 }
 
-/// The jsonb arguments exactly as the caller passed them.
-#[derive(Clone, Copy)]
-struct CallArguments {
-    args: pg_sys::Datum,
-    context: pg_sys::Datum,
-}
-
-impl CallArguments {
-    fn of(fcinfo: pg_sys::FunctionCallInfo) -> Self {
-        // SAFETY: evaluate() and guard() take (tool, args, context), and both
-        // jsonb arguments were checked to be non-NULL objects.
-        unsafe {
-            CallArguments {
-                args: pgrx::fcinfo::pg_getarg_datum_raw(fcinfo, 1),
-                context: pgrx::fcinfo::pg_getarg_datum_raw(fcinfo, 2),
-            }
-        }
-    }
-}
-
 fn version_of(active: &ActivePolicy) -> i32 {
     active.version
 }
 
-fn json_object(function: &str, name: &str, value: Option<JsonB>) -> Map<String, Value> {
-    match value {
-        Some(JsonB(Value::Object(map))) => map,
-        Some(JsonB(other)) => raise(
+fn json_object(function: &str, name: &str, value: Option<JsonbArg>) -> Map<String, Value> {
+    let Some(value) = value else {
+        raise(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("authensor.{function}(): {name} must not be NULL"),
+            Some("Omit the argument or pass '{}' for none."),
+        )
+    };
+    value.object().unwrap_or_else(|| {
+        raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             format!(
                 "authensor.{function}(): {name} must be a JSON object, not {}",
-                json_type(&other)
+                json_type(&value.value())
             ),
             Some(if name == "args" {
                 "Pass the tool's arguments as an object, for example '{\"to\": \"a@example.com\"}'."
             } else {
                 "Pass the context as an object, for example '{\"agent\": \"support-bot\"}'."
             }),
-        ),
-        None => raise(
-            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
-            format!("authensor.{function}(): {name} must not be NULL"),
-            Some("Omit the argument or pass '{}' for none."),
-        ),
-    }
+        )
+    })
 }
 
 fn json_type(value: &Value) -> &'static str {

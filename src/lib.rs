@@ -11,6 +11,7 @@ mod cache;
 mod errors;
 mod evaluate;
 mod gucs;
+mod jsonb;
 mod lru;
 mod plans;
 mod publish;

@@ -549,4 +549,31 @@ mod tests {
         Spi::run_with_args("SELECT authensor.authenticate($1)", &[key.as_str().into()]).unwrap();
         run(&format!("SELECT authensor.approve('{receipt}')"));
     }
+
+    #[pg_test]
+    fn jsonb_arguments_read_into_the_same_values_as_their_text() {
+        use crate::jsonb::JsonbArg;
+        let documents = [
+            r#"{}"#,
+            r#"{"to": "x@gmail.com", "n": 3, "neg": -17, "pi": 3.14159, "big": 12345678901234567890, "tiny": 1e-7}"#,
+            r#"{"nested": {"a": [1, [2, [3, {"b": null}]], true, false], "e": {}, "l": []}}"#,
+            r#"{"text": "line\nbreak \"quoted\" \\ tab\t é ☃ 😀", "": "empty key"}"#,
+        ];
+        for document in documents {
+            let expected: serde_json::Value = serde_json::from_str(document).unwrap();
+            let datum = pgrx::JsonB(expected.clone()).into_datum().unwrap();
+            let read = JsonbArg(datum).object().map(serde_json::Value::Object);
+            // Compare as text so that 1e-7 and 0.0000001 are the same number.
+            assert_eq!(
+                read.map(|v| v.to_string()),
+                Some(expected.to_string()),
+                "{document}"
+            );
+        }
+        for not_an_object in ["[1]", "\"s\"", "3", "null", "true"] {
+            let value: serde_json::Value = serde_json::from_str(not_an_object).unwrap();
+            let datum = pgrx::JsonB(value).into_datum().unwrap();
+            assert!(JsonbArg(datum).object().is_none(), "{not_an_object}");
+        }
+    }
 }

@@ -5,7 +5,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 socket_dir=$1 port=$2
-bouncer_port=$((port + 1))
+bouncer_port=$((port + 100))
 work=$socket_dir/pgbouncer
 transactions=${PGBOUNCER_TRANSACTIONS:-300}
 mkdir -p "$work"

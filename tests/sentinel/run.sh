@@ -61,13 +61,20 @@ b_statistics() {
 b_windows() { query "SELECT min(windows) FROM authensor.sentinel_baselines WHERE tenant_id = 'tenant-b'"; }
 
 # Window k is [t0 + k, t0 + k + 1) seconds since the epoch. Each window's calls
-# start 0.2 s in; scans run there too, when every earlier window is complete.
+# are made 0.2 s in, by one session that waits for that moment itself, so that
+# a slow machine cannot push them into the next window; the scans follow, when
+# every earlier window is complete.
 t0=$(query "SELECT ceil(extract(epoch FROM clock_timestamp()))::bigint + 1")
-at_window() { query "SELECT pg_sleep_until(to_timestamp($t0 + $1 + 0.2))" >/dev/null; }
-calls() { query "SELECT decide('$1', '$2', $3)" >/dev/null; }
+window_calls() { # k tenant-a's tool tenant-a's count
+    query "SELECT pg_sleep_until(to_timestamp($t0 + $1 + 0.2)), decide('tenant-a', '$2', $3), decide('tenant-b', 'probe.ok', 5)" >/dev/null
+}
 
 for k in $(seq 0 16); do
-    at_window "$k"
+    case $k in
+    12) window_calls "$k" probe.ok 30 ;;
+    15) window_calls "$k" probe.bad 5 ;;
+    *) window_calls "$k" probe.ok 5 ;;
+    esac
     case $k in
     12) # the end of a steady warm-up: nothing to report
         scan
@@ -93,12 +100,6 @@ for k in $(seq 0 16); do
         break
         ;;
     esac
-    case $k in
-    12) calls tenant-a probe.ok 30 ;;
-    15) calls tenant-a probe.bad 5 ;;
-    *) calls tenant-a probe.ok 5 ;;
-    esac
-    calls tenant-b probe.ok 5
 done
 
 # tenant-b: no alert and no notification. tenant-a: one notification per alert,

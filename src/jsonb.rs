@@ -1,0 +1,150 @@
+//! jsonb arguments taken as they come, and read straight into serde_json
+//! without printing them as text and parsing the text again. A decision needs
+//! args and context as values, and its receipt stores them unchanged.
+
+use crate::errors::raise;
+use pgrx::callconv::{Arg, ArgAbi};
+use pgrx::nullable::Nullable;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use serde_json::{Map, Number, Value};
+use std::ffi::CStr;
+
+/// A non-NULL jsonb argument, not yet converted.
+#[derive(Clone, Copy)]
+pub struct JsonbArg(pub pg_sys::Datum);
+
+impl FromDatum for JsonbArg {
+    unsafe fn from_polymorphic_datum(
+        datum: pg_sys::Datum,
+        is_null: bool,
+        _: pg_sys::Oid,
+    ) -> Option<Self> {
+        (!is_null).then_some(JsonbArg(datum))
+    }
+}
+
+unsafe impl<'fcx> ArgAbi<'fcx> for JsonbArg {
+    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        let index = arg.index();
+        unsafe { arg.unbox_arg_using_from_datum() }
+            .unwrap_or_else(|| panic!("argument {index} must not be null"))
+    }
+
+    unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
+        unsafe { arg.unbox_arg_using_from_datum().into() }
+    }
+}
+
+pgrx::impl_sql_translatable!(JsonbArg, arg_only = "jsonb");
+
+impl JsonbArg {
+    /// The object this argument holds, or `None` when it holds anything else.
+    pub fn object(self) -> Option<Map<String, Value>> {
+        // SAFETY: a JsonbArg only ever holds a non-NULL jsonb datum.
+        unsafe {
+            let jsonb = pg_sys::pg_detoast_datum(self.0.cast_mut_ptr()) as *mut pg_sys::Jsonb;
+            if (*jsonb).root.header & pg_sys::JB_FOBJECT == 0 {
+                return None;
+            }
+            match convert(&mut (*jsonb).root) {
+                Value::Object(map) => Some(map),
+                _ => None,
+            }
+        }
+    }
+
+    /// The argument as serde_json, whatever it holds (for error messages).
+    pub fn value(self) -> Value {
+        // SAFETY: as above.
+        unsafe { pgrx::JsonB::from_datum(self.0, false) }
+            .map(|json| json.0)
+            .unwrap_or(Value::Null)
+    }
+}
+
+enum Open {
+    Object(Map<String, Value>, Option<String>),
+    Array(Vec<Value>),
+}
+
+/// Walks an object or array container with PostgreSQL's own iterator, building the value
+/// bottom-up on an explicit stack (no recursion, whatever the depth).
+unsafe fn convert(container: *mut pg_sys::JsonbContainer) -> Value {
+    use pg_sys::JsonbIteratorToken::*;
+    unsafe {
+        let mut iterator = pg_sys::JsonbIteratorInit(container);
+        let mut token_value: pg_sys::JsonbValue = std::mem::zeroed();
+        let mut open: Vec<Open> = Vec::new();
+        let mut done = Value::Null;
+        loop {
+            let finished = match pg_sys::JsonbIteratorNext(&mut iterator, &mut token_value, false) {
+                WJB_DONE => return done,
+                WJB_BEGIN_OBJECT => {
+                    open.push(Open::Object(Map::new(), None));
+                    None
+                }
+                WJB_BEGIN_ARRAY => {
+                    open.push(Open::Array(Vec::new()));
+                    None
+                }
+                WJB_KEY => {
+                    if let Some(Open::Object(_, key)) = open.last_mut() {
+                        *key = Some(string(&token_value));
+                    }
+                    None
+                }
+                WJB_VALUE | WJB_ELEM => Some(scalar(&token_value)),
+                WJB_END_OBJECT | WJB_END_ARRAY => open.pop().map(|finished| match finished {
+                    Open::Object(map, _) => Value::Object(map),
+                    Open::Array(items) => Value::Array(items),
+                }),
+                _ => None,
+            };
+            if let Some(value) = finished {
+                match open.last_mut() {
+                    Some(Open::Object(map, key)) => {
+                        map.insert(key.take().unwrap_or_default(), value);
+                    }
+                    Some(Open::Array(items)) => items.push(value),
+                    None => done = value,
+                }
+            }
+        }
+    }
+}
+
+unsafe fn scalar(value: &pg_sys::JsonbValue) -> Value {
+    use pg_sys::jbvType;
+    unsafe {
+        match value.type_ {
+            jbvType::jbvString => Value::String(string(value)),
+            jbvType::jbvBool => Value::Bool(value.val.boolean),
+            jbvType::jbvNumeric => number(value.val.numeric),
+            _ => Value::Null,
+        }
+    }
+}
+
+unsafe fn string(value: &pg_sys::JsonbValue) -> String {
+    unsafe {
+        let bytes = std::slice::from_raw_parts(
+            value.val.string.val as *const u8,
+            value.val.string.len.max(0) as usize,
+        );
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+}
+
+unsafe fn number(numeric: pg_sys::Numeric) -> Value {
+    let text = unsafe { CStr::from_ptr(pg_sys::numeric_normalize(numeric)) };
+    let text = text.to_str().unwrap_or_default();
+    match text.parse::<Number>() {
+        Ok(number) => Value::Number(number),
+        Err(_) => raise(
+            PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+            format!("the JSON number {text:.40} is out of range"),
+            None,
+        ),
+    }
+}
