@@ -39,5 +39,5 @@ test-pg: deps
 test-sql: install-dev
 	tests/run-sql-tests.sh
 
-bench: install
+bench: deps
 	@scripts/bench.sh

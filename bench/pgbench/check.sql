@@ -1,0 +1,1 @@
+SELECT action, reason, layer FROM authensor.check(:tool, :args);

@@ -1,0 +1,1 @@
+SELECT * FROM authensor.receipts ORDER BY created_at DESC LIMIT 100;

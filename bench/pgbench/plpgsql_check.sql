@@ -1,0 +1,1 @@
+SELECT action, reason, layer FROM baseline.check(:tool, :args);

@@ -1,0 +1,1 @@
+SELECT action, reason, layer, receipt_id FROM baseline.evaluate(:tool, :args);
