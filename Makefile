@@ -2,7 +2,8 @@
 # PostgreSQL 15 and installs what it needs first.
 
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
-PGRX_TEST_DATA := $(CURDIR)/target/pgrx-test-data
+SCRATCH := $(shell scripts/scratch-dir.sh)
+PGRX_TEST_DATA := $(SCRATCH)/pgrx-test-data
 export USER ?= root
 
 .PHONY: deps install install-dev demo test test-core test-pg test-sql bench

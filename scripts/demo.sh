@@ -3,15 +3,15 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-dir=$root/target/demo-cluster
+dir=$(scripts/scratch-dir.sh)/demo-cluster
 port=${AUTHENSOR_DEMO_PORT:-54320}
 
 bold() { printf '\033[1m%s\033[0m\n' "$*"; }
 
 bold "authensor demo: two tenants' AI agents, one platform policy"
-echo "Starting a scratch PostgreSQL 15 cluster on port $port (data in target/demo-cluster) ..."
+echo "Starting a scratch PostgreSQL 15 cluster on port $port (data in ${dir#$root/}) ..."
 scripts/cluster.sh start "$dir" "$port"
-trap 'scripts/cluster.sh stop "$dir" && echo && echo "Cluster stopped. Its data and log stay in target/demo-cluster."' EXIT
+trap 'scripts/cluster.sh stop "$dir" && echo && echo "Cluster stopped. Its data and log stay in ${dir#$root/}."' EXIT
 
 psql=(psql -X -q -h "$dir" -p "$port" -U postgres)
 "${psql[@]}" -d postgres -c "CREATE DATABASE demo" >/dev/null

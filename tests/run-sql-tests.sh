@@ -11,7 +11,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bindir=/usr/lib/postgresql/15/bin
 pgxs=$(dirname "$(dirname "$(dirname "$("$bindir/pg_config" --pgxs)")")")
-dir=$root/target/sql-tests
+dir=$("$root/scripts/scratch-dir.sh")/sql-tests
 port=${AUTHENSOR_TEST_PORT:-54329}
 
 # pg_cron, for the Sentinel's scheduled scan (tests/sentinel).
