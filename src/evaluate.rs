@@ -86,9 +86,9 @@ fn decide(
             None,
         )
     }
+    check_size(function, args_arg, context_arg);
     let args = json_object(function, "args", args_arg);
     let mut context = json_object(function, "context", context_arg);
-    check_size(function, &args, &context);
     let tenant_id = require_tenant(function);
     // The session's tenant is the only tenant: a caller-supplied tenantId is
     // replaced, both for the decision and in the receipt.
@@ -151,9 +151,16 @@ fn decide(
 /// Longest tool name accepted, in bytes.
 const MAX_TOOL_BYTES: usize = 512;
 
-fn check_size(function: &str, args: &Map<String, Value>, context: &Map<String, Value>) {
+/// Refuses args and context whose jsonb is larger than the limit, before
+/// anything reads them. The size is that of the stored jsonb, uncompressed.
+fn check_size(function: &str, args: Option<JsonbArg>, context: Option<JsonbArg>) {
     let limit = MAX_ARGS_BYTES.get().max(1) as usize;
-    let size = json_size(args, limit).saturating_add(json_size(context, limit));
+    // SAFETY: a JsonbArg holds a non-NULL varlena datum.
+    let size: usize = [args, context]
+        .into_iter()
+        .flatten()
+        .map(|arg| unsafe { pg_sys::toast_raw_datum_size(arg.0) })
+        .sum();
     if size > limit {
         raise(
             PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
@@ -165,38 +172,6 @@ fn check_size(function: &str, args: &Map<String, Value>, context: &Map<String, V
             ),
         )
     }
-}
-
-/// The size of an object's JSON text, approximately, stopping once past `limit`.
-fn json_size(object: &Map<String, Value>, limit: usize) -> usize {
-    let mut size = 2;
-    let mut pending: Vec<&Value> = Vec::new();
-    for (key, value) in object {
-        size += key.len() + 4;
-        pending.push(value);
-    }
-    while let Some(value) = pending.pop() {
-        if size > limit {
-            break;
-        }
-        size += match value {
-            Value::Null | Value::Bool(_) => 5,
-            Value::Number(_) => 20,
-            Value::String(s) => s.len() + 2,
-            Value::Array(items) => {
-                pending.extend(items);
-                items.len() + 2
-            }
-            Value::Object(map) => {
-                for (key, item) in map {
-                    size += key.len() + 4;
-                    pending.push(item);
-                }
-                2
-            }
-        };
-    }
-    size
 }
 
 fn version_of(active: &ActivePolicy) -> i32 {

@@ -23,7 +23,7 @@ pub static MAX_POLICY_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1024 * 102
 pub static MAX_POLICY_RULES: GucSetting<i32> = GucSetting::<i32>::new(20_000);
 pub static MAX_CONDITION_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(32);
 
-/// Largest args plus context, in bytes of JSON text, that a decision accepts.
+/// Largest args plus context, in bytes of stored jsonb, that a decision accepts.
 pub static MAX_ARGS_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1024 * 1024);
 
 /// Seconds an approval stays usable after it opens; fixed when it opens.
@@ -90,7 +90,7 @@ pub fn init() {
     );
     GucRegistry::define_int_guc(
         c"authensor.max_args_bytes",
-        c"Largest args plus context a decision accepts, in bytes of JSON text.",
+        c"Largest args plus context a decision accepts, in bytes of jsonb.",
         c"evaluate(), check() and guard() fail with SQLSTATE 54000 for larger arguments, before deciding or writing anything.",
         &MAX_ARGS_BYTES,
         1,
