@@ -5,7 +5,7 @@ use crate::cache::{self, ActivePolicy};
 use crate::errors::{raise, required};
 use crate::gucs::MAX_ARGS_BYTES;
 use crate::jsonb::JsonbArg;
-use crate::store::{self, NewReceipt};
+use crate::receipts::{self, NewReceipt};
 use crate::tenant::require_tenant;
 use authensor_policy::{Action, Decision, Request};
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
@@ -117,7 +117,7 @@ fn decide(
         .zip(context_datum)
         .filter(|_| receipt == Receipt::Write);
     let receipt_id = call.map(|(args, context)| {
-        store::insert_receipt(&NewReceipt {
+        receipts::append(&NewReceipt {
             tenant_id: &tenant_id,
             created_at: decided_at,
             tool,

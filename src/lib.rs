@@ -15,6 +15,7 @@ mod jsonb;
 mod lru;
 mod plans;
 mod publish;
+mod receipts;
 mod sentinel;
 mod store;
 mod tenant;

@@ -1,4 +1,5 @@
-//! Every SQL statement the extension runs against its own tables.
+//! The SQL statements the extension runs against its own tables (receipts are
+//! appended by receipts.rs).
 //!
 //! The public functions are SECURITY DEFINER, so these statements run as the
 //! extension's owner and filter by tenant explicitly; all table names are
@@ -6,7 +7,6 @@
 
 use crate::errors::{raise, raise_spi};
 use crate::plans;
-use pgrx::datum::{DatumWithOid, TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -50,29 +50,33 @@ pub fn active_heads(tenant_id: &str) -> Vec<ActiveHead> {
            AND coalesce(p.tenant_id, '') = coalesce(a.tenant_id, '')
            AND p.version = a.version
          WHERE (a.layer, coalesce(a.tenant_id, '')) IN (('platform', ''), ('tenant', $1))";
-    let result = plans::pinned(|| plans::run(QUERY, &[tenant_id.into()], |rows| {
-        let mut heads = Vec::with_capacity(2);
-        for row in rows {
-            let layer: String = row.get(1)?.unwrap_or_default();
-            heads.push(ActiveHead {
-                layer: LayerKind::parse(&layer),
-                tenant_id: row.get(2)?,
-                version: row.get(3)?.unwrap_or_default(),
-                digest: row.get(4)?.unwrap_or_default(),
-            });
-        }
-        Ok(heads)
-    }));
+    let result = plans::pinned(|| {
+        plans::run(QUERY, &[tenant_id.into()], |rows| {
+            let mut heads = Vec::with_capacity(2);
+            for row in rows {
+                let layer: String = row.get(1)?.unwrap_or_default();
+                heads.push(ActiveHead {
+                    layer: LayerKind::parse(&layer),
+                    tenant_id: row.get(2)?,
+                    version: row.get(3)?.unwrap_or_default(),
+                    digest: row.get(4)?.unwrap_or_default(),
+                });
+            }
+            Ok(heads)
+        })
+    });
     result.unwrap_or_else(|e| raise_spi("read the active policy versions", e))
 }
 
 /// The source of one stored version.
 pub fn policy_source(layer: LayerKind, tenant_id: Option<&str>, version: i32) -> String {
-    let source = plans::pinned(|| Spi::get_one_with_args::<String>(
-        "SELECT source FROM authensor.policies
+    let source = plans::pinned(|| {
+        Spi::get_one_with_args::<String>(
+            "SELECT source FROM authensor.policies
           WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '') AND version = $3",
-        &[layer.as_str().into(), tenant_id.into(), version.into()],
-    ))
+            &[layer.as_str().into(), tenant_id.into(), version.into()],
+        )
+    })
     .unwrap_or_else(|e| raise_spi("read a policy version", e));
     source.unwrap_or_else(|| {
         raise(
@@ -194,51 +198,4 @@ fn lock_policy(layer: LayerKind, tenant_id: Option<&str>) {
         &[key.into()],
     )
     .unwrap_or_else(|e| raise_spi("lock the policy", e));
-}
-
-/// One receipt, as written by evaluate().
-pub struct NewReceipt<'a> {
-    pub tenant_id: &'a str,
-    pub created_at: TimestampWithTimeZone,
-    pub tool: &'a str,
-    /// The caller's jsonb arguments, stored as they came.
-    pub args: pg_sys::Datum,
-    /// The caller's context; the session's tenant is written into it.
-    pub context: pg_sys::Datum,
-    pub action: &'a str,
-    pub reason: &'a str,
-    pub layer: &'a str,
-    pub rule_id: Option<&'a str>,
-    pub platform_version: Option<i32>,
-    pub tenant_version: Option<i32>,
-}
-
-/// Appends a receipt in the caller's transaction and returns its id. The
-/// statement names every object with its schema, so it is safe under the
-/// caller's search_path (it runs unpinned, on every evaluate()).
-pub fn insert_receipt(receipt: &NewReceipt) -> Uuid {
-    let id = plans::run(
-        "INSERT INTO authensor.receipts
-                (tenant_id, created_at, tool, args, context, action, reason, layer,
-                 rule_id, platform_version, tenant_version)
-         VALUES ($1, $2, $3, $4, $5 OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('tenantId', $1),
-                 $6, $7, $8, $9, $10, $11)
-         RETURNING id",
-        &[
-            receipt.tenant_id.into(),
-            receipt.created_at.into(),
-            receipt.tool.into(),
-            unsafe { DatumWithOid::new(receipt.args, pg_sys::JSONBOID) },
-            unsafe { DatumWithOid::new(receipt.context, pg_sys::JSONBOID) },
-            receipt.action.into(),
-            receipt.reason.into(),
-            receipt.layer.into(),
-            receipt.rule_id.into(),
-            receipt.platform_version.into(),
-            receipt.tenant_version.into(),
-        ],
-        |rows| rows.first().get_one::<Uuid>(),
-    )
-    .unwrap_or_else(|e| raise_spi("write the receipt", e));
-    id.unwrap_or_else(|| raise_spi("write the receipt", pgrx::spi::SpiError::NoTupleTable))
 }

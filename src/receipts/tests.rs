@@ -1,0 +1,52 @@
+//! Receipts appended without SQL are the rows an INSERT would write. What an
+//! operator may add to the table (defaults, triggers, constraints) is tested
+//! in tests/pg_regress/sql/receipts.sql, which alters the table.
+
+#[pgrx::pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    fn run(sql: &str) {
+        Spi::run(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    fn one<T: IntoDatum + FromDatum>(sql: &str) -> T {
+        Spi::get_one::<T>(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_else(|| panic!("{sql}: NULL"))
+    }
+
+    /// A tenant that allows everything, chosen for this transaction.
+    fn allow_all() {
+        run("SELECT authensor.publish_platform_policy('rules: []')");
+        run("SET LOCAL authensor.tenant_id = 't1'");
+        run("SELECT authensor.publish_policy('default: allow')");
+    }
+
+    #[pg_test]
+    fn a_receipt_is_one_visible_row_with_a_fresh_random_id() {
+        allow_all();
+        let ids: Vec<String> = (0..3)
+            .map(|_| one::<String>("SELECT receipt_id::text FROM authensor.evaluate('a.b', '{\"n\": 1}', '{\"tenantId\": \"other\"}')"))
+            .collect();
+        assert!(
+            ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
+            "{ids:?}"
+        );
+        // Version 4, RFC 4122 variant, as gen_random_uuid() makes.
+        assert!(
+            ids.iter()
+                .all(|id| &id[14..15] == "4" && "89ab".contains(&id[19..20])),
+            "{ids:?}"
+        );
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM authensor.receipts
+                  WHERE tenant_id = 't1' AND tool = 'a.b' AND args = '{\"n\": 1}'
+                    AND context = '{\"tenantId\": \"t1\"}' AND action = 'allow' AND layer = 'tenant'
+                    AND rule_id IS NULL AND platform_version = 1 AND tenant_version = 1"
+            ),
+            3
+        );
+    }
+}
