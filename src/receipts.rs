@@ -13,6 +13,9 @@ use pgrx::pg_sys::{self, Datum};
 use pgrx::prelude::*;
 use std::ffi::CStr;
 
+mod checks;
+mod ids;
+
 /// One receipt, as written by evaluate().
 pub struct NewReceipt<'a> {
     pub tenant_id: &'a str,
@@ -33,7 +36,7 @@ pub struct NewReceipt<'a> {
 /// Appends `receipt` to authensor.receipts in the caller's transaction and
 /// returns its id. The caller runs as the extension's owner (SECURITY DEFINER).
 pub fn append(receipt: &NewReceipt) -> Uuid {
-    let id = random_uuid();
+    let id = ids::new_id(receipt.created_at);
     let context = with_tenant(receipt.context, receipt.tenant_id);
     let text = |value: &str| value.into_datum();
     // (column, type, value); a None value is NULL.
@@ -96,7 +99,9 @@ pub fn append(receipt: &NewReceipt) -> Uuid {
         }
         pg_sys::ExecStoreVirtualTuple(slot);
         pg_sys::ExecOpenIndices(result_rel, false);
+        let checks = checks::lend(rel, result_rel);
         pg_sys::ExecSimpleRelationInsert(result_rel, estate, slot);
+        drop(checks);
         pg_sys::ExecCloseIndices(result_rel);
         pg_sys::AfterTriggerEndQuery(estate);
         pg_sys::ExecResetTupleTable((*estate).es_tupleTable, false);
@@ -167,22 +172,6 @@ fn with_tenant(context: Datum, tenant_id: &str) -> Datum {
         )
     }
     .unwrap_or_else(|| corrupted("jsonb concatenation returned NULL"))
-}
-
-/// A version 4 UUID from the strong random source, as gen_random_uuid() makes.
-fn random_uuid() -> Uuid {
-    let mut bytes = [0u8; 16];
-    // SAFETY: writes exactly 16 bytes into the buffer.
-    if !unsafe { pg_sys::pg_strong_random(bytes.as_mut_ptr().cast(), bytes.len()) } {
-        raise(
-            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
-            "could not generate random values for a receipt id",
-            None,
-        )
-    }
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    Uuid::from_bytes(bytes)
 }
 
 /// The oid of authensor.receipts, from the syscache.

@@ -33,11 +33,20 @@ mod tests {
             ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
             "{ids:?}"
         );
-        // Version 4, RFC 4122 variant, as gen_random_uuid() makes.
+        // Version 7 with the RFC 9562 variant.
         assert!(
             ids.iter()
-                .all(|id| &id[14..15] == "4" && "89ab".contains(&id[19..20])),
+                .all(|id| &id[14..15] == "7" && "89ab".contains(&id[19..20])),
             "{ids:?}"
+        );
+        // The first 48 bits are the millisecond of created_at.
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM authensor.receipts
+                  WHERE ('x' || lpad(replace(left(id::text, 13), '-', ''), 16, '0'))::bit(64)::bigint
+                        = floor(extract(epoch FROM created_at) * 1000)"
+            ),
+            3
         );
         assert_eq!(
             one::<i64>(

@@ -29,11 +29,14 @@ SELECT r.region, r.note, f.tenant_id, f.tool, f.receipt_id = w.receipt_id AS for
   JOIN public.forwarded f ON f.receipt_id = r.id;
 ROLLBACK;
 
--- A CHECK constraint the receipt breaks: a clean 23514, and no receipt.
+-- A CHECK constraint the receipt breaks: a clean 23514, and no receipt. This
+-- session has already written receipts under the table's own constraints, so
+-- this also shows that a constraint added since is enforced at once.
 BEGIN;
 ALTER TABLE authensor.receipts ADD CONSTRAINT no_forbidden CHECK (tool <> 'forbidden.tool');
 SET LOCAL ROLE agent_app;
 SET LOCAL authensor.tenant_id = 'tenant-a';
+SELECT action FROM authensor.evaluate('allowed.tool');
 SELECT count(*) AS receipts_before FROM authensor.receipts \gset
 SAVEPOINT refused;
 \set VERBOSITY terse
