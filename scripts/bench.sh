@@ -83,7 +83,9 @@ tenant() { echo "-c authensor.tenant_id=$1"; }
 scoped_query='{"query": "SELECT * FROM orders WHERE tenant_id = '\''bench-10'\''"}'
 
 scenario select_1 bench "$(tenant bench-10)" select_1.sql
+scenario args_only bench "$(tenant bench-10)" args_only.sql tool=database.query "args=$scoped_query"
 scenario check bench "$(tenant bench-10)" check.sql tool=database.query "args=$scoped_query"
+scenario check_action bench "$(tenant bench-10)" check_action.sql tool=database.query "args=$scoped_query"
 scenario plpgsql_check bench "$(tenant bench-10)" plpgsql_check.sql tool=database.query "args=$scoped_query"
 scenario insert_receipt bench "$(tenant bench-10)" insert_receipt.sql tool=database.query "args=$scoped_query" \
     tenant=bench-10 'context={"tenantId": "bench-10"}'

@@ -224,15 +224,18 @@ fn internal_error(message: impl Into<String>) -> ! {
 }
 
 impl Outcome {
-    /// The `authensor.decision` row, built in one step from the type the
-    /// function is declared to return (no lookup by name, no re-forming per
-    /// field). The order is the order of the type's columns in sql/schema.sql.
+    /// The `authensor.decision` row, built in one step from the row type the
+    /// function is declared to return (one type-cache lookup, no lookup by
+    /// name, no re-forming per field). The order is the order of the type's columns in sql/schema.sql.
     fn into_row(self, fcinfo: pg_sys::FunctionCallInfo) -> DecisionRow {
-        let mut type_oid = pg_sys::InvalidOid;
-        unsafe { pg_sys::get_call_result_type(fcinfo, &mut type_oid, std::ptr::null_mut()) };
-        let Some(tupdesc) = PgTupleDesc::for_composite_type_by_oid(type_oid) else {
+        let mut tupdesc: pg_sys::TupleDesc = std::ptr::null_mut();
+        let kind =
+            unsafe { pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut tupdesc) };
+        if kind != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || tupdesc.is_null() {
             internal_error("the function does not return authensor.decision")
-        };
+        }
+        // SAFETY: get_call_result_type returns a copy, ours to keep.
+        let tupdesc = unsafe { PgTupleDesc::from_pg_copy(tupdesc) };
         let datums = [
             self.decision.action.as_str().into_datum(),
             self.decision.reason.into_datum(),

@@ -1,0 +1,1 @@
+SELECT (authensor.check(:tool, :args)).action;
