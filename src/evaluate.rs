@@ -19,9 +19,9 @@ type DecisionRow = PgHeapTuple<'static, AllocatedByRust>;
 /// writes a receipt in the caller's transaction.
 ///
 /// The three decision functions are SECURITY DEFINER without a `SET
-/// search_path` (which would cost more than a cached decision): the statements
-/// they always run name every object with its schema, and the rest run with
-/// search_path pinned (see plans.rs).
+/// search_path` (which would cost more than a cached decision): on a cache hit
+/// they run no SQL (receipts.rs appends the receipt directly), and every
+/// statement they run otherwise runs with search_path pinned (see plans.rs).
 #[pg_extern(volatile, security_definer)]
 fn evaluate(
     tool: Option<&str>,
