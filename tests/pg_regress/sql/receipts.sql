@@ -45,6 +45,9 @@ SELECT action FROM authensor.evaluate('forbidden.tool');
 \echo sqlstate :LAST_ERROR_SQLSTATE
 ROLLBACK TO refused;
 SELECT count(*) - :receipts_before AS receipts_added FROM authensor.receipts;
+-- The same transaction goes on writing receipts after the caught error.
+SELECT action, receipt_id IS NOT NULL AS has_receipt FROM authensor.evaluate('allowed.tool');
+SELECT count(*) - :receipts_before AS receipts_added FROM authensor.receipts;
 ROLLBACK;
 
 -- A column changed to a type the extension does not write: an ERROR that
