@@ -66,3 +66,15 @@ SET authensor.tenant_id = 'tenant-a';
 SELECT action, receipt_id IS NOT NULL AS has_receipt FROM authensor.evaluate('file.read');
 RESET authensor.tenant_id;
 RESET ROLE;
+
+-- The extension dropped and created again in a session that has written
+-- receipts: its new table (a new relation, new constraints) is written to.
+BEGIN;
+DROP EXTENSION authensor CASCADE;
+CREATE EXTENSION authensor;
+SELECT authensor.publish_platform_policy('rules: []') AS platform_version;
+SET LOCAL authensor.tenant_id = 'tenant-a';
+SELECT authensor.publish_policy('default: allow') AS tenant_version;
+SELECT action, layer, tenant_version FROM authensor.evaluate('file.read');
+SELECT count(*) AS receipts FROM authensor.receipts;
+ROLLBACK;
