@@ -36,12 +36,12 @@ pub struct NewReceipt<'a> {
 /// Appends `receipt` to authensor.receipts in the caller's transaction and
 /// returns its id. The caller runs as the extension's owner (SECURITY DEFINER).
 pub fn append(receipt: &NewReceipt) -> Uuid {
-    let id = ids::new_id(receipt.created_at);
+    let new_id = ids::new_id(receipt.created_at);
     let context = with_tenant(receipt.context, receipt.tenant_id);
     let text = |value: &str| value.into_datum();
     // (column, type, value); a None value is NULL.
     let known: [(&CStr, pg_sys::Oid, Option<Datum>); 12] = [
-        (c"id", pg_sys::UUIDOID, id.into_datum()),
+        (c"id", pg_sys::UUIDOID, new_id.into_datum()),
         (c"tenant_id", pg_sys::TEXTOID, text(receipt.tenant_id)),
         (
             c"created_at",
@@ -102,14 +102,48 @@ pub fn append(receipt: &NewReceipt) -> Uuid {
         let checks = checks::lend(rel, result_rel);
         pg_sys::ExecSimpleRelationInsert(result_rel, estate, slot);
         drop(checks);
+        // The insert sets the slot's tid; a BEFORE trigger that returned NULL
+        // leaves it unset. A decision without its receipt does not stand.
+        if (*slot).tts_tid.ip_posid == pg_sys::InvalidOffsetNumber {
+            raise(
+                PgSqlErrorCode::ERRCODE_TRIGGERED_ACTION_EXCEPTION,
+                "a trigger on authensor.receipts skipped the receipt, so the decision is refused",
+                Some(
+                    "Every evaluate() needs its receipt; a BEFORE INSERT trigger on authensor.receipts must not return NULL.",
+                ),
+            )
+        }
+        // The id as stored: a BEFORE trigger may have changed the row.
+        let id = stored_id(slot, tupdesc);
         pg_sys::ExecCloseIndices(result_rel);
         pg_sys::AfterTriggerEndQuery(estate);
         pg_sys::ExecResetTupleTable((*estate).es_tupleTable, false);
         pg_sys::MemoryContextSwitchTo(caller_context);
         pg_sys::FreeExecutorState(estate);
         pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+        id
     }
-    id
+}
+
+/// The `id` of the row in `slot`.
+unsafe fn stored_id(slot: *mut pg_sys::TupleTableSlot, tupdesc: pg_sys::TupleDesc) -> Uuid {
+    unsafe {
+        let natts = (*tupdesc).natts as usize;
+        let position = (*tupdesc)
+            .attrs
+            .as_slice(natts)
+            .iter()
+            .position(|attribute| {
+                !attribute.attisdropped && CStr::from_ptr(attribute.attname.data.as_ptr()) == c"id"
+            });
+        let mut is_null = true;
+        let datum = match position {
+            Some(index) => pg_sys::slot_getattr(slot, index as i32 + 1, &mut is_null),
+            None => Datum::null(),
+        };
+        Uuid::from_datum(datum, is_null)
+            .unwrap_or_else(|| corrupted("a receipt was stored without an id"))
+    }
 }
 
 /// Sets up `estate` to insert into `rel` as its only result relation, as the

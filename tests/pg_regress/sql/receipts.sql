@@ -78,3 +78,28 @@ SELECT authensor.publish_policy('default: allow') AS tenant_version;
 SELECT action, layer, tenant_version FROM authensor.evaluate('file.read');
 SELECT count(*) AS receipts FROM authensor.receipts;
 ROLLBACK;
+
+-- A BEFORE trigger that changes the id: evaluate() returns the id stored.
+BEGIN;
+CREATE FUNCTION public.renumber_receipt() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN NEW.id := '00000000-0000-7000-8000-000000000001'; RETURN NEW; END $$;
+CREATE TRIGGER renumber BEFORE INSERT ON authensor.receipts
+    FOR EACH ROW EXECUTE FUNCTION public.renumber_receipt();
+SET LOCAL ROLE agent_app;
+SET LOCAL authensor.tenant_id = 'tenant-a';
+SELECT receipt_id FROM authensor.evaluate('file.read');
+SELECT count(*) AS stored_under_that_id FROM authensor.receipts
+ WHERE id = '00000000-0000-7000-8000-000000000001';
+ROLLBACK;
+
+-- A BEFORE trigger that skips the row: no receipt, so no decision (an ERROR).
+BEGIN;
+CREATE FUNCTION public.skip_receipt() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER skip BEFORE INSERT ON authensor.receipts
+    FOR EACH ROW EXECUTE FUNCTION public.skip_receipt();
+SET LOCAL ROLE agent_app;
+SET LOCAL authensor.tenant_id = 'tenant-a';
+SELECT action FROM authensor.evaluate('file.read');
+\echo sqlstate :LAST_ERROR_SQLSTATE
+ROLLBACK;
