@@ -8,6 +8,7 @@
 //! would from an INSERT that leaves them out.
 
 use crate::errors::raise;
+use crate::store;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::pg_sys::{self, Datum};
 use pgrx::prelude::*;
@@ -71,7 +72,11 @@ pub fn append(receipt: &NewReceipt) -> Uuid {
     // against its column's type; on ERROR, transaction abort releases the
     // relation, the executor state's memory and the after-trigger query level.
     unsafe {
-        let rel = pg_sys::table_open(receipts_oid(), pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+        let rel = pg_sys::table_open(
+            store::table_oid(c"receipts")
+                .unwrap_or_else(|| corrupted("authensor.receipts does not exist")),
+            pg_sys::RowExclusiveLock as pg_sys::LOCKMODE,
+        );
         if (*(*rel).rd_rel).relkind != pg_sys::RELKIND_RELATION as std::ffi::c_char {
             corrupted("authensor.receipts is not a plain table")
         }
@@ -83,11 +88,15 @@ pub fn append(receipt: &NewReceipt) -> Uuid {
         let natts = (*tupdesc).natts as usize;
         let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
         let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
+        let mut id_attnum = None;
         for (index, attribute) in (*tupdesc).attrs.as_slice(natts).iter().enumerate() {
             let value = if attribute.attisdropped {
                 None
             } else {
                 let name = CStr::from_ptr(attribute.attname.data.as_ptr());
+                if name == c"id" {
+                    id_attnum = Some(index as i32 + 1);
+                }
                 match known.iter().find(|(column, _, _)| *column == name) {
                     Some(&(_, type_oid, value)) if type_oid == attribute.atttypid => value,
                     Some(&(_, type_oid, _)) => wrong_type(name, attribute.atttypid, type_oid),
@@ -114,7 +123,7 @@ pub fn append(receipt: &NewReceipt) -> Uuid {
             )
         }
         // The id as stored: a BEFORE trigger may have changed the row.
-        let id = stored_id(slot, tupdesc);
+        let id = stored_id(slot, id_attnum);
         pg_sys::ExecCloseIndices(result_rel);
         pg_sys::AfterTriggerEndQuery(estate);
         pg_sys::ExecResetTupleTable((*estate).es_tupleTable, false);
@@ -125,25 +134,17 @@ pub fn append(receipt: &NewReceipt) -> Uuid {
     }
 }
 
-/// The `id` of the row in `slot`.
-unsafe fn stored_id(slot: *mut pg_sys::TupleTableSlot, tupdesc: pg_sys::TupleDesc) -> Uuid {
-    unsafe {
-        let natts = (*tupdesc).natts as usize;
-        let position = (*tupdesc)
-            .attrs
-            .as_slice(natts)
-            .iter()
-            .position(|attribute| {
-                !attribute.attisdropped && CStr::from_ptr(attribute.attname.data.as_ptr()) == c"id"
-            });
-        let mut is_null = true;
-        let datum = match position {
-            Some(index) => pg_sys::slot_getattr(slot, index as i32 + 1, &mut is_null),
-            None => Datum::null(),
-        };
-        Uuid::from_datum(datum, is_null)
-            .unwrap_or_else(|| corrupted("a receipt was stored without an id"))
-    }
+/// The `id` of the row in `slot`, the column at `attnum`.
+unsafe fn stored_id(slot: *mut pg_sys::TupleTableSlot, attnum: Option<i32>) -> Uuid {
+    let mut is_null = true;
+    let datum = match attnum {
+        // SAFETY: attnum is a column of the slot's descriptor.
+        Some(attnum) => unsafe { pg_sys::slot_getattr(slot, attnum, &mut is_null) },
+        None => Datum::null(),
+    };
+    // SAFETY: the id column is a uuid (checked when the slot was filled).
+    unsafe { Uuid::from_datum(datum, is_null) }
+        .unwrap_or_else(|| corrupted("a receipt was stored without an id"))
 }
 
 /// Sets up `estate` to insert into `rel` as its only result relation, as the
@@ -206,23 +207,6 @@ fn with_tenant(context: Datum, tenant_id: &str) -> Datum {
         )
     }
     .unwrap_or_else(|| corrupted("jsonb concatenation returned NULL"))
-}
-
-/// The oid of authensor.receipts, from the syscache.
-fn receipts_oid() -> pg_sys::Oid {
-    // SAFETY: name lookups with C string literals.
-    let oid = unsafe {
-        let schema = pg_sys::get_namespace_oid(c"authensor".as_ptr(), true);
-        if schema == pg_sys::InvalidOid {
-            pg_sys::InvalidOid
-        } else {
-            pg_sys::get_relname_relid(c"receipts".as_ptr(), schema)
-        }
-    };
-    if oid == pg_sys::InvalidOid {
-        corrupted("authensor.receipts does not exist")
-    }
-    oid
 }
 
 fn wrong_type(column: &CStr, found: pg_sys::Oid, written: pg_sys::Oid) -> ! {

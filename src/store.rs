@@ -8,6 +8,7 @@
 use crate::errors::{raise, raise_spi};
 use crate::plans;
 use pgrx::prelude::*;
+use std::ffi::CStr;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum LayerKind {
@@ -90,19 +91,24 @@ pub fn policy_source(layer: LayerKind, tenant_id: Option<&str>, version: i32) ->
     })
 }
 
-/// Oids of `authensor.policies` and `authensor.active_policies`, read from the
-/// syscache (no query), for filtering relcache invalidations.
-pub fn policy_table_oids() -> Option<[pg_sys::Oid; 2]> {
-    unsafe {
+/// The oid of table `authensor.<name>` from the syscache (no query), or
+/// `None` while the extension is not installed.
+pub fn table_oid(name: &CStr) -> Option<pg_sys::Oid> {
+    // SAFETY: name lookups with C strings.
+    let oid = unsafe {
         let schema = pg_sys::get_namespace_oid(c"authensor".as_ptr(), true);
         if schema == pg_sys::InvalidOid {
             return None;
         }
-        let policies = pg_sys::get_relname_relid(c"policies".as_ptr(), schema);
-        let active = pg_sys::get_relname_relid(c"active_policies".as_ptr(), schema);
-        (policies != pg_sys::InvalidOid && active != pg_sys::InvalidOid)
-            .then_some([policies, active])
-    }
+        pg_sys::get_relname_relid(name.as_ptr(), schema)
+    };
+    (oid != pg_sys::InvalidOid).then_some(oid)
+}
+
+/// Oids of `authensor.policies` and `authensor.active_policies`, for
+/// filtering relcache invalidations.
+pub fn policy_table_oids() -> Option<[pg_sys::Oid; 2]> {
+    Some([table_oid(c"policies")?, table_oid(c"active_policies")?])
 }
 
 /// Stores a new version of a policy and returns its number. Serialised per
