@@ -13,8 +13,25 @@ REVOKE ALL ON FUNCTION @extschema@.policy_tables_changed() FROM PUBLIC;
 -- The platform layer and the API keys belong to the operator.
 REVOKE ALL ON FUNCTION @extschema@.publish_platform_policy(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.activate_platform_policy(integer) FROM PUBLIC;
-REVOKE ALL ON FUNCTION @extschema@.create_api_key(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.create_api_key(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.revoke_api_key(uuid) FROM PUBLIC;
+
+-- Every SECURITY DEFINER function runs as authensor_definer, never as the
+-- superuser who installed the extension: whatever runs inside one (an
+-- operator's trigger or default on authensor.receipts included) has that
+-- role's rights on the extension's tables and nothing else. Done for all of
+-- them at once, so that a new function cannot be left owned by a superuser.
+DO $$
+DECLARE
+    fn regprocedure;
+BEGIN
+    FOR fn IN SELECT p.oid FROM pg_catalog.pg_proc p
+               WHERE p.pronamespace = '@extschema@'::regnamespace AND p.prosecdef
+    LOOP
+        EXECUTE pg_catalog.format('ALTER FUNCTION %s OWNER TO authensor_definer', fn);
+    END LOOP;
+END
+$$;
 
 -- Version history: every version the caller may see, and which is in force.
 CREATE VIEW @extschema@.policy_versions WITH (security_invoker = true) AS

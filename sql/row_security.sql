@@ -23,5 +23,16 @@ ALTER TABLE @extschema@.api_keys FORCE ROW LEVEL SECURITY;
 CREATE POLICY own_tenant ON @extschema@.api_keys FOR SELECT
     USING (tenant_id = (SELECT @extschema@.current_tenant()));
 
--- No policy at all: nobody reads the hashes except through SECURITY DEFINER.
+-- No policy for anyone else: nobody reads the hashes except through the
+-- extension's functions.
 ALTER TABLE @extschema@.api_key_hashes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.api_key_hashes FORCE ROW LEVEL SECURITY;
+
+-- The extension's SECURITY DEFINER functions run as authensor_definer and
+-- filter by tenant themselves; row-level security lets that role, and no
+-- other, through.
+CREATE POLICY extension_functions ON @extschema@.policies TO authensor_definer USING (true) WITH CHECK (true);
+CREATE POLICY extension_functions ON @extschema@.active_policies TO authensor_definer USING (true) WITH CHECK (true);
+CREATE POLICY extension_functions ON @extschema@.receipts TO authensor_definer USING (true) WITH CHECK (true);
+CREATE POLICY extension_functions ON @extschema@.api_keys TO authensor_definer USING (true) WITH CHECK (true);
+CREATE POLICY extension_functions ON @extschema@.api_key_hashes TO authensor_definer USING (true) WITH CHECK (true);

@@ -66,6 +66,7 @@ CREATE TABLE @extschema@.api_keys (
     id         uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
     tenant_id  text        NOT NULL CHECK (tenant_id <> ''),
     label      text,
+    scope      text        NOT NULL DEFAULT 'agent' CHECK (scope IN ('agent', 'admin')),
     created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     created_by text        NOT NULL,
     revoked_at timestamptz,
@@ -88,6 +89,27 @@ BEGIN
 END
 $$;
 
+-- The role every SECURITY DEFINER function of the extension runs as (see
+-- finalize.sql): no superuser, no login, no members, and only the table
+-- rights granted below. A role of that name made earlier by someone else is
+-- used only if it is just as powerless.
+DO $$
+DECLARE
+    definer pg_catalog.pg_roles;
+BEGIN
+    SELECT * INTO definer FROM pg_catalog.pg_roles WHERE rolname = 'authensor_definer';
+    IF NOT FOUND THEN
+        CREATE ROLE authensor_definer NOLOGIN NOINHERIT;
+    ELSIF definer.rolsuper OR definer.rolcanlogin OR definer.rolbypassrls OR definer.rolcreaterole
+          OR definer.rolcreatedb OR definer.rolreplication
+          OR EXISTS (SELECT FROM pg_catalog.pg_auth_members WHERE roleid = definer.oid OR member = definer.oid) THEN
+        RAISE EXCEPTION 'role authensor_definer exists and has more rights than the extension allows'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'authensor''s functions run as authensor_definer, which must be NOLOGIN, not a superuser, without special attributes, and neither a member of any role nor have members. Drop or fix the role, then retry.';
+    END IF;
+END
+$$;
+
 -- Ordinary roles read (RLS filters what they see) and never write: all writes
 -- go through the extension's SECURITY DEFINER functions.
 GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
@@ -95,6 +117,11 @@ REVOKE ALL ON @extschema@.policies, @extschema@.active_policies, @extschema@.rec
               @extschema@.api_keys, @extschema@.api_key_hashes FROM PUBLIC;
 GRANT SELECT ON @extschema@.policies, @extschema@.active_policies, @extschema@.receipts,
                 @extschema@.api_keys TO PUBLIC;
+-- What the extension's functions need, and no more: receipts and policy
+-- versions are only ever added, active versions and keys also changed.
+GRANT SELECT, INSERT ON @extschema@.policies, @extschema@.receipts, @extschema@.api_key_hashes
+    TO authensor_definer;
+GRANT SELECT, INSERT, UPDATE ON @extschema@.active_policies, @extschema@.api_keys TO authensor_definer;
 
 -- Receipts are append-only and policy versions immutable, even for roles
 -- that own the tables. An operator pruning old receipts disables the trigger

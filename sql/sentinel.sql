@@ -55,6 +55,12 @@ CREATE POLICY own_tenant ON @extschema@.alerts FOR SELECT
 
 REVOKE ALL ON @extschema@.sentinel_baselines, @extschema@.alerts FROM PUBLIC;
 GRANT SELECT ON @extschema@.sentinel_baselines, @extschema@.alerts TO PUBLIC;
+-- The scan, run as authensor_definer, keeps the baselines (and forgets
+-- idle tools' ones) and adds alerts.
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.sentinel_baselines TO authensor_definer;
+GRANT SELECT, INSERT ON @extschema@.alerts TO authensor_definer;
+CREATE POLICY extension_functions ON @extschema@.sentinel_baselines TO authensor_definer USING (true) WITH CHECK (true);
+CREATE POLICY extension_functions ON @extschema@.alerts TO authensor_definer USING (true) WITH CHECK (true);
 
 -- EWMA with smoothing alpha. The first value starts the baseline (variance
 -- 0); a NULL value (a ratio in a window with too few calls) leaves it as is.
@@ -214,6 +220,11 @@ REVOKE ALL ON FUNCTION @extschema@.sentinel_ewma_mean(double precision, double p
                        @extschema@.sentinel_scan_windows(timestamptz, integer, double precision, double precision,
                                                          integer, double precision, integer, integer)
     FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.sentinel_ewma_mean(double precision, double precision, double precision),
+                          @extschema@.sentinel_ewma_var(double precision, double precision, double precision, double precision),
+                          @extschema@.sentinel_scan_windows(timestamptz, integer, double precision, double precision,
+                                                            integer, double precision, integer, integer)
+    TO authensor_definer;
 REVOKE ALL ON FUNCTION @extschema@.sentinel_scan() FROM PUBLIC;
 
 COMMENT ON TABLE @extschema@.sentinel_baselines IS

@@ -1,7 +1,7 @@
 //! Where a tenant's approvals and alerts are announced.
 
 use crate::errors::{raise, raise_spi};
-use crate::tenant::{caller_is_trusted, caller_name, require_tenant};
+use crate::tenant::{caller_name, require_admin, require_tenant};
 use pgrx::prelude::*;
 
 /// Sets the current tenant's NOTIFY channel for approvals and alerts.
@@ -10,17 +10,7 @@ use pgrx::prelude::*;
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn set_alert_route(channel: Option<&str>) -> String {
-    let tenant_id = require_tenant("set_alert_route");
-    if !caller_is_trusted() {
-        raise(
-            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!(
-                "role \"{}\" may not change where the tenant's alerts go",
-                caller_name()
-            ),
-            Some("The alert route is set by members of authensor_trusted."),
-        )
-    }
+    let tenant_id = require_admin("set_alert_route");
     let channel = match channel {
         Some(channel) if !channel.is_empty() && channel.len() <= 63 => channel,
         _ => raise(

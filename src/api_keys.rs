@@ -6,7 +6,9 @@
 //! create_api_key(). A secret of 256 random bits needs no slow hash.
 
 use crate::errors::{raise, raise_spi, required};
-use crate::tenant::{bind_for_transaction, caller_name, validate_tenant_id};
+use crate::tenant::{
+    Scope, bind_for_transaction, caller_name, refuse_agent, require_admin, validate_tenant_id,
+};
 use pgrx::datum::Uuid;
 use pgrx::prelude::*;
 use std::fmt::Write;
@@ -14,20 +16,73 @@ use std::fmt::Write;
 const PREFIX: &str = "ak_";
 const SECRET_BYTES: usize = 32;
 
-/// Creates a key for `tenant_id` and returns it. The key is not stored and
-/// cannot be shown again. EXECUTE is revoked from PUBLIC.
+/// Creates a key for `tenant_id` with `scope` (`agent` unless named) and
+/// returns it. The key is not stored and cannot be shown again. EXECUTE is
+/// revoked from PUBLIC: this is the operator's.
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn create_api_key(tenant_id: Option<&str>, label: default!(Option<&str>, "NULL")) -> String {
+fn create_api_key(
+    tenant_id: Option<&str>,
+    label: default!(Option<&str>, "NULL"),
+    scope: default!(Option<&str>, "'agent'"),
+) -> String {
+    refuse_agent("create_api_key");
     let tenant_id = required(tenant_id, "create_api_key", "tenant_id");
     validate_tenant_id(tenant_id);
+    let scope = required(scope, "create_api_key", "scope");
+    let scope = Scope::parse(scope).unwrap_or_else(|| {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("invalid API key scope \"{scope}\""),
+            Some("A key is either 'agent' (decides) or 'admin' (governs its tenant)."),
+        )
+    });
+    issue(tenant_id, label, scope)
+}
+
+/// Creates an agent key for the current tenant: for an admin key or a
+/// trusted application server acting for the tenant.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn create_agent_key(label: default!(Option<&str>, "NULL")) -> String {
+    let tenant_id = require_admin("create_agent_key");
+    issue(&tenant_id, label, Scope::Agent)
+}
+
+/// Revokes a key by its id (the `id` column of authensor.api_keys). Returns
+/// false when it was already revoked. EXECUTE is revoked from PUBLIC.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn revoke_api_key(key_id: Option<Uuid>) -> bool {
+    refuse_agent("revoke_api_key");
+    let key_id = required(key_id, "revoke_api_key", "key_id");
+    revoke(key_id, None)
+}
+
+/// Revokes one of the current tenant's agent keys: for an admin key or a
+/// trusted application server acting for the tenant.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn revoke_agent_key(key_id: Option<Uuid>) -> bool {
+    let tenant_id = require_admin("revoke_agent_key");
+    let key_id = required(key_id, "revoke_agent_key", "key_id");
+    revoke(key_id, Some(&tenant_id))
+}
+
+fn issue(tenant_id: &str, label: Option<&str>, scope: Scope) -> String {
     let secret = random_hex(SECRET_BYTES);
     let key_id = Spi::connect_mut(|client| {
         let key_id = client
             .update(
-                "INSERT INTO authensor.api_keys (tenant_id, label, created_by) VALUES ($1, $2, $3) RETURNING id",
+                "INSERT INTO authensor.api_keys (tenant_id, label, scope, created_by)
+                 VALUES ($1, $2, $3, $4) RETURNING id",
                 Some(1),
-                &[tenant_id.into(), label.into(), caller_name().into()],
+                &[
+                    tenant_id.into(),
+                    label.into(),
+                    scope.as_str().into(),
+                    caller_name().into(),
+                ],
             )?
             .first()
             .get_one::<Uuid>()?;
@@ -44,24 +99,29 @@ fn create_api_key(tenant_id: Option<&str>, label: default!(Option<&str>, "NULL")
     format!("{PREFIX}{}_{secret}", hex(key_id.as_bytes()))
 }
 
-/// Revokes a key by its id (the `id` column of authensor.api_keys). Returns
-/// false when it was already revoked. EXECUTE is revoked from PUBLIC.
-#[pg_extern(volatile, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
-fn revoke_api_key(key_id: Option<Uuid>) -> bool {
-    let key_id = required(key_id, "revoke_api_key", "key_id");
+/// Revokes `key_id`; with `tenant_id`, only an agent key of that tenant.
+fn revoke(key_id: Uuid, tenant_id: Option<&str>) -> bool {
     let revoked_now = Spi::get_one_with_args::<bool>(
-        "WITH target AS (SELECT id, revoked_at FROM authensor.api_keys WHERE id = $1 FOR UPDATE),
+        "WITH target AS (SELECT id, revoked_at FROM authensor.api_keys
+                          WHERE id = $1 AND ($3::text IS NULL OR (tenant_id = $3 AND scope = 'agent'))
+                            FOR UPDATE),
               revoked AS (UPDATE authensor.api_keys k SET revoked_at = clock_timestamp(), revoked_by = $2
                             FROM target WHERE k.id = target.id AND target.revoked_at IS NULL RETURNING k.id)
          SELECT EXISTS (SELECT FROM revoked) FROM target",
-        &[key_id.into(), caller_name().into()],
-    )
-    .unwrap_or_else(|e| raise_spi("revoke the API key", e));
+        &[key_id.into(), caller_name().into(), tenant_id.into()],
+    );
+    // No row at all when no key matched.
+    let revoked_now = match revoked_now {
+        Err(pgrx::spi::SpiError::InvalidPosition) => None,
+        other => other.unwrap_or_else(|e| raise_spi("revoke the API key", e)),
+    };
     revoked_now.unwrap_or_else(|| {
         raise(
             PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-            format!("API key {key_id} does not exist"),
+            match tenant_id {
+                None => format!("API key {key_id} does not exist"),
+                Some(tenant) => format!("tenant \"{tenant}\" has no agent key {key_id}"),
+            },
             None,
         )
     })
@@ -78,7 +138,7 @@ fn authenticate(api_key: Option<&str>) -> String {
         .unwrap_or((Uuid::from_bytes([0; 16]), String::new()));
     let row = Spi::connect(|client| {
         let rows = client.select(
-            "SELECT k.tenant_id, h.secret_hash, sha256(convert_to($2, 'UTF8')), k.revoked_at IS NULL
+            "SELECT k.tenant_id, h.secret_hash, sha256(convert_to($2, 'UTF8')), k.revoked_at IS NULL, k.scope
                FROM authensor.api_keys k JOIN authensor.api_key_hashes h ON h.key_id = k.id
               WHERE k.id = $1",
             Some(1),
@@ -90,6 +150,7 @@ fn authenticate(api_key: Option<&str>) -> String {
                 row.get::<Vec<u8>>(2)?.unwrap_or_default(),
                 row.get::<Vec<u8>>(3)?.unwrap_or_default(),
                 row.get::<bool>(4)?.unwrap_or(false),
+                row.get::<String>(5)?.unwrap_or_default(),
             ))),
             None => Ok(None),
         }
@@ -97,8 +158,15 @@ fn authenticate(api_key: Option<&str>) -> String {
     .unwrap_or_else(|e| raise_spi("verify the API key", e));
 
     // Compare even when the key is unknown, so every failure costs the same.
-    let (tenant_id, stored, presented, active) =
-        row.unwrap_or_else(|| (String::new(), vec![0; 32], vec![1; 32], false));
+    let (tenant_id, stored, presented, active, scope) = row.unwrap_or_else(|| {
+        (
+            String::new(),
+            vec![0; 32],
+            vec![1; 32],
+            false,
+            String::new(),
+        )
+    });
     let verified = constant_time_eq(&stored, &presented) & active & !secret.is_empty();
     if !verified {
         raise(
@@ -112,7 +180,15 @@ fn authenticate(api_key: Option<&str>) -> String {
             "authensor.authenticate() outside a transaction block binds tenant \"{tenant_id}\" for this statement only"
         );
     }
-    bind_for_transaction(tenant_id.clone());
+    // The table's CHECK admits only known scopes; anything else binds nothing.
+    let scope = Scope::parse(&scope).unwrap_or_else(|| {
+        raise(
+            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+            "an API key has an unknown scope",
+            None,
+        )
+    });
+    bind_for_transaction(tenant_id.clone(), scope);
     tenant_id
 }
 

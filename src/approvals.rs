@@ -7,9 +7,9 @@
 
 use crate::errors::{raise, raise_spi, required};
 use crate::gucs::APPROVAL_TTL;
+use crate::jsonb::JsonbArg;
 use crate::plans;
-use crate::tenant::{caller_is_trusted, caller_name, require_tenant};
-use pgrx::JsonB;
+use crate::tenant::{caller_name, require_admin, require_tenant};
 use pgrx::datum::{DatumWithOid, Uuid};
 use pgrx::prelude::*;
 
@@ -64,11 +64,13 @@ fn reject(receipt_id: Option<Uuid>, note: default!(Option<&str>, "NULL")) -> Str
 }
 
 /// True exactly once: when the approval of `receipt_id` is approved, not
-/// expired, and `tool` and `args` are identical to the escalated ones. Marks
-/// it consumed in the same transaction. False in every other case.
+/// expired, and `tool` and `args` are those of the escalated receipt (args
+/// compared as jsonb, as stored: `10.50` equals `10.5`, key order and
+/// spacing do not matter, and no number is rounded). Marks it consumed in
+/// the same transaction. False in every other case.
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<JsonB>) -> bool {
+fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<JsonbArg>) -> bool {
     let receipt_id = required(receipt_id, "consume_approval", "receipt_id");
     let tool = required(tool, "consume_approval", "tool");
     let args = required(args, "consume_approval", "args");
@@ -77,18 +79,21 @@ fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<J
     // then find the approval no longer 'approved'.
     Spi::get_one_with_args::<bool>(
         "WITH used AS (
-             UPDATE authensor.approval_requests
+             UPDATE authensor.approval_requests a
                 SET status = 'consumed', consumed_at = clock_timestamp()
-              WHERE receipt_id = $1 AND tenant_id = $2 AND status = 'approved'
-                AND expires_at > clock_timestamp()
-                AND request_hash = authensor.request_hash($2, $3, $4)
+               FROM authensor.receipts r
+              WHERE a.receipt_id = $1 AND a.tenant_id = $2 AND a.status = 'approved'
+                AND a.expires_at > clock_timestamp()
+                AND r.id = a.receipt_id AND r.tenant_id = a.tenant_id
+                AND r.tool = $3 AND a.tool = $3 AND r.args = $4
              RETURNING 1)
          SELECT EXISTS (SELECT FROM used)",
         &[
             receipt_id.into(),
             tenant_id.as_str().into(),
             tool.into(),
-            args.into(),
+            // SAFETY: a JsonbArg holds the caller's non-NULL jsonb datum.
+            unsafe { DatumWithOid::new(args.0, pg_sys::JSONBOID) },
         ],
     )
     .unwrap_or_else(|e| raise_spi("consume the approval", e))
@@ -103,16 +108,7 @@ fn decide(
     from: &[&str],
 ) -> String {
     let receipt_id = required(receipt_id, function, "receipt_id");
-    let tenant_id = require_tenant(function);
-    if !caller_is_trusted() {
-        raise(
-            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("role \"{}\" may not {function} approvals", caller_name()),
-            Some(
-                "Approvals are decided by members of authensor_trusted acting for the tenant, never by the agent that asked.",
-            ),
-        )
-    }
+    let tenant_id = require_admin(function);
     let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
     let changed = Spi::get_one_with_args::<bool>(
         "WITH decided AS (

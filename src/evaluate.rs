@@ -6,7 +6,7 @@ use crate::errors::{raise, required};
 use crate::gucs::MAX_ARGS_BYTES;
 use crate::jsonb::JsonbArg;
 use crate::receipts::{self, NewReceipt};
-use crate::tenant::require_tenant;
+use crate::tenant::{require_admin, require_tenant};
 use authensor_policy::{Action, Decision, Request};
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
@@ -89,7 +89,15 @@ fn decide(
     check_size(function, args_arg, context_arg);
     let args = json_object(function, "args", args_arg);
     let mut context = json_object(function, "context", context_arg);
-    let tenant_id = require_tenant(function);
+    // A decision without a receipt lets its caller probe the policy unseen:
+    // check() is for those who author policy, never for an agent.
+    let tenant_id = match receipt {
+        Receipt::Write => require_tenant(function),
+        Receipt::Skip => require_admin(function),
+    };
+    if receipt == Receipt::Write {
+        receipts::refuse_if_read_only(function);
+    }
     // The session's tenant is the only tenant: a caller-supplied tenantId is
     // replaced, both for the decision and in the receipt.
     context.insert("tenantId".to_owned(), Value::String(tenant_id.clone()));
@@ -191,7 +199,7 @@ fn json_object(function: &str, name: &str, value: Option<JsonbArg>) -> Map<Strin
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             format!(
                 "authensor.{function}(): {name} must be a JSON object, not {}",
-                json_type(&value.value())
+                value.type_name()
             ),
             Some(if name == "args" {
                 "Pass the tool's arguments as an object, for example '{\"to\": \"a@example.com\"}'."
@@ -200,17 +208,6 @@ fn json_object(function: &str, name: &str, value: Option<JsonbArg>) -> Map<Strin
             }),
         )
     })
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn now() -> TimestampWithTimeZone {

@@ -10,6 +10,11 @@ use std::ffi::CString;
 /// value ends with the transaction and never leaks through a pooled connection.
 pub static TENANT_ID: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
+// Every setting but the tenant is superuser-only (PGC_SUSET): an agent must
+// not lengthen its approvals, stretch the cache's trust in a stale version,
+// or make its backend hold more memory. Operators set them in
+// postgresql.conf, or per role or database with ALTER ROLE / DATABASE SET.
+
 /// Compiled policies (and active-version lookups) each backend keeps.
 pub static CACHE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(256);
 
@@ -45,7 +50,7 @@ pub fn init() {
         &CACHE_SIZE,
         1,
         1_000_000,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
@@ -55,7 +60,7 @@ pub fn init() {
         &CACHE_TTL,
         0,
         86_400,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::UNIT_S,
     );
     GucRegistry::define_int_guc(
@@ -105,7 +110,7 @@ pub fn init() {
         &APPROVAL_TTL,
         1,
         7 * 86_400,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::UNIT_S,
     );
     // Typos such as `authensor.tenantid` become errors instead of silently
@@ -119,5 +124,6 @@ pub fn policy_limits() -> Limits {
         max_source_bytes: MAX_POLICY_BYTES.get().max(1) as usize,
         max_rules: MAX_POLICY_RULES.get().max(1) as usize,
         max_depth: MAX_CONDITION_DEPTH.get().max(1) as usize,
+        ..Limits::default()
     }
 }

@@ -54,12 +54,32 @@ impl JsonbArg {
         }
     }
 
-    /// The argument as serde_json, whatever it holds (for error messages).
-    pub fn value(self) -> Value {
-        // SAFETY: as above.
-        unsafe { pgrx::JsonB::from_datum(self.0, false) }
-            .map(|json| json.0)
-            .unwrap_or(Value::Null)
+    /// What kind of JSON value the argument holds, for error messages; read
+    /// from its header, so any depth and any number is fine.
+    pub fn type_name(self) -> &'static str {
+        use pg_sys::jbvType;
+        // SAFETY: as above; JsonbExtractScalar reads a scalar container only.
+        unsafe {
+            let jsonb = pg_sys::pg_detoast_datum(self.0.cast_mut_ptr()) as *mut pg_sys::Jsonb;
+            let header = (*jsonb).root.header;
+            if header & pg_sys::JB_FOBJECT != 0 {
+                return "an object";
+            }
+            if header & pg_sys::JB_FSCALAR == 0 {
+                return "an array";
+            }
+            let mut scalar: pg_sys::JsonbValue = std::mem::zeroed();
+            if !pg_sys::JsonbExtractScalar(&mut (*jsonb).root, &mut scalar) {
+                return "a scalar";
+            }
+            match scalar.type_ {
+                jbvType::jbvNull => "null",
+                jbvType::jbvString => "a string",
+                jbvType::jbvNumeric => "a number",
+                jbvType::jbvBool => "a boolean",
+                _ => "a scalar",
+            }
+        }
     }
 }
 

@@ -537,7 +537,7 @@ mod tests {
         );
     }
 
-    #[pg_test(error = "role \"authensor_agent\" may not approve approvals")]
+    #[pg_test(error = "authensor.approve() may not be called with an agent key")]
     fn an_agent_cannot_approve_its_own_escalation() {
         seed_as_app_role();
         run("SET LOCAL authensor.tenant_id = 'tenant-a'");

@@ -3,7 +3,7 @@
 use crate::errors::{raise_policy_error, required};
 use crate::gucs::policy_limits;
 use crate::store::{self, LayerKind};
-use crate::tenant::{caller_name, require_tenant};
+use crate::tenant::{caller_name, refuse_agent, require_admin};
 use pgrx::prelude::*;
 
 /// Validates `source` and stores it as the current tenant's next version,
@@ -11,7 +11,7 @@ use pgrx::prelude::*;
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn publish_policy(source: Option<&str>) -> i32 {
-    let tenant_id = require_tenant("publish_policy");
+    let tenant_id = require_admin("publish_policy");
     publish(
         LayerKind::Tenant,
         Some(&tenant_id),
@@ -25,6 +25,7 @@ fn publish_policy(source: Option<&str>) -> i32 {
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn publish_platform_policy(source: Option<&str>) -> i32 {
+    refuse_agent("publish_platform_policy");
     publish(LayerKind::Platform, None, "publish_platform_policy", source)
 }
 
@@ -33,7 +34,7 @@ fn publish_platform_policy(source: Option<&str>) -> i32 {
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn activate_policy(version: Option<i32>) -> i32 {
-    let tenant_id = require_tenant("activate_policy");
+    let tenant_id = require_admin("activate_policy");
     activate(
         LayerKind::Tenant,
         Some(&tenant_id),
@@ -47,6 +48,7 @@ fn activate_policy(version: Option<i32>) -> i32 {
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn activate_platform_policy(version: Option<i32>) -> i32 {
+    refuse_agent("activate_platform_policy");
     activate(
         LayerKind::Platform,
         None,

@@ -8,6 +8,7 @@
 //! would from an INSERT that leaves them out.
 
 use crate::errors::raise;
+use crate::plans;
 use crate::store;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::pg_sys::{self, Datum};
@@ -35,8 +36,42 @@ pub struct NewReceipt<'a> {
 }
 
 /// Appends `receipt` to authensor.receipts in the caller's transaction and
-/// returns its id. The caller runs as the extension's owner (SECURITY DEFINER).
+/// returns its id.
+///
+/// The row is written with authensor_definer's rights (SECURITY DEFINER),
+/// but whatever the insert runs of an operator's (column defaults, CHECK
+/// constraints, triggers) runs as the calling role, as for that role's own
+/// INSERT, inside a security-restricted operation and with search_path
+/// pinned to `pg_catalog, pg_temp`. A caller who makes a name in such code
+/// resolve to an object of its own (a temporary table, say) runs its object
+/// with no more than its own rights.
 pub fn append(receipt: &NewReceipt) -> Uuid {
+    plans::pinned(|| insert(receipt))
+}
+
+/// Refuses, as an INSERT would (SQLSTATE 25006), to write a receipt where no
+/// row may be written: during recovery (a hot standby) or in a read-only
+/// transaction. Checked before deciding, so nothing is half done.
+pub fn refuse_if_read_only(function: &str) {
+    // SAFETY: reads of backend-global state.
+    let (in_recovery, read_only) = unsafe { (pg_sys::RecoveryInProgress(), pg_sys::XactReadOnly) };
+    if in_recovery {
+        raise(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            format!("authensor.{function}() cannot write its receipt during recovery"),
+            Some("Decisions that leave receipts are made on the primary."),
+        )
+    }
+    if read_only {
+        raise(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            format!("authensor.{function}() cannot write its receipt in a read-only transaction"),
+            Some("Call it in a read-write transaction: every decision leaves a receipt."),
+        )
+    }
+}
+
+fn insert(receipt: &NewReceipt) -> Uuid {
     let new_id = ids::new_id(receipt.created_at);
     let context = with_tenant(receipt.context, receipt.tenant_id);
     let text = |value: &str| value.into_datum();
@@ -80,6 +115,7 @@ pub fn append(receipt: &NewReceipt) -> Uuid {
         if (*(*rel).rd_rel).relkind != pg_sys::RELKIND_RELATION as std::ffi::c_char {
             corrupted("authensor.receipts is not a plain table")
         }
+        let as_caller = AsCaller::switch();
         let estate = pg_sys::CreateExecutorState();
         let caller_context = pg_sys::MemoryContextSwitchTo((*estate).es_query_cxt);
         let result_rel = open_result_relation(rel, estate);
@@ -88,19 +124,23 @@ pub fn append(receipt: &NewReceipt) -> Uuid {
         let natts = (*tupdesc).natts as usize;
         let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
         let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
-        let mut id_attnum = None;
+        // Where each known column is, by position in `known`.
+        let mut attnums = [None; 12];
         for (index, attribute) in (*tupdesc).attrs.as_slice(natts).iter().enumerate() {
             let value = if attribute.attisdropped {
                 None
             } else {
                 let name = CStr::from_ptr(attribute.attname.data.as_ptr());
-                if name == c"id" {
-                    id_attnum = Some(index as i32 + 1);
+                let position = known.iter().position(|(column, _, _)| *column == name);
+                if let Some(position) = position {
+                    attnums[position] = Some(index as i32 + 1);
                 }
-                match known.iter().find(|(column, _, _)| *column == name) {
-                    Some(&(_, type_oid, value)) if type_oid == attribute.atttypid => value,
-                    Some(&(_, type_oid, _)) => wrong_type(name, attribute.atttypid, type_oid),
-                    None => column_default(rel, index, estate),
+                match position.map(|position| known[position]) {
+                    Some((_, type_oid, value)) if type_oid == attribute.atttypid => value,
+                    Some((_, type_oid, _)) => wrong_type(name, attribute.atttypid, type_oid),
+                    // Computed by the insert itself, from the row, as for an INSERT.
+                    None if attribute.attgenerated != 0 => None,
+                    None => column_default(rel, attribute, index, estate),
                 }
             };
             values[index] = value.unwrap_or(Datum::null());
@@ -108,7 +148,9 @@ pub fn append(receipt: &NewReceipt) -> Uuid {
         }
         pg_sys::ExecStoreVirtualTuple(slot);
         pg_sys::ExecOpenIndices(result_rel, false);
-        let checks = checks::lend(rel, result_rel);
+        let triggers = (*result_rel).ri_TrigDesc;
+        let before_row_triggers = !triggers.is_null() && (*triggers).trig_insert_before_row;
+        let checks = checks::check_and_lend(rel, result_rel, slot);
         pg_sys::ExecSimpleRelationInsert(result_rel, estate, slot);
         drop(checks);
         // The insert sets the slot's tid; a BEFORE trigger that returned NULL
@@ -122,15 +164,85 @@ pub fn append(receipt: &NewReceipt) -> Uuid {
                 ),
             )
         }
-        // The id as stored: a BEFORE trigger may have changed the row.
-        let id = stored_id(slot, id_attnum);
+        // A BEFORE trigger may add to the row, never change what it records.
+        if before_row_triggers {
+            let decision = [
+                (1, "tenant_id", receipt.tenant_id),
+                (3, "tool", receipt.tool),
+                (6, "action", receipt.action),
+                (8, "layer", receipt.layer),
+            ];
+            for (position, column, written) in decision {
+                if stored_text(slot, attnums[position]).as_deref() != Some(written) {
+                    raise(
+                        PgSqlErrorCode::ERRCODE_TRIGGERED_ACTION_EXCEPTION,
+                        format!(
+                            "a trigger on authensor.receipts changed the receipt's {column}, so the decision is refused"
+                        ),
+                        Some(
+                            "BEFORE INSERT triggers on authensor.receipts may fill columns of their own, never the decision's.",
+                        ),
+                    )
+                }
+            }
+        }
+        // The id as stored: a BEFORE trigger may have changed it.
+        let id = stored_id(slot, attnums[0]);
         pg_sys::ExecCloseIndices(result_rel);
         pg_sys::AfterTriggerEndQuery(estate);
+        drop(as_caller);
         pg_sys::ExecResetTupleTable((*estate).es_tupleTable, false);
         pg_sys::MemoryContextSwitchTo(caller_context);
         pg_sys::FreeExecutorState(estate);
         pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
         id
+    }
+}
+
+/// Runs what follows as the role that called the SECURITY DEFINER function,
+/// in a security-restricted operation (no SET ROLE, no temporary objects
+/// made, no cursors kept), until dropped. Mirrors what PostgreSQL does to run
+/// index expressions as a table's owner (SetUserIdAndSecContext).
+struct AsCaller {
+    user: pg_sys::Oid,
+    security_context: i32,
+}
+
+impl AsCaller {
+    fn switch() -> AsCaller {
+        let mut saved = AsCaller {
+            user: pg_sys::InvalidOid,
+            security_context: 0,
+        };
+        // SAFETY: reads and sets the backend's current user; the previous
+        // values are put back on drop, and by transaction abort on error.
+        unsafe {
+            pg_sys::GetUserIdAndSecContext(&mut saved.user, &mut saved.security_context);
+            pg_sys::SetUserIdAndSecContext(
+                pg_sys::GetOuterUserId(),
+                saved.security_context | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+            );
+        }
+        saved
+    }
+}
+
+impl Drop for AsCaller {
+    fn drop(&mut self) {
+        // SAFETY: restores what switch() found.
+        unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.security_context) };
+    }
+}
+
+/// A text column of the row in `slot`, the column at `attnum`.
+unsafe fn stored_text(slot: *mut pg_sys::TupleTableSlot, attnum: Option<i32>) -> Option<String> {
+    let attnum = attnum?;
+    let mut is_null = true;
+    // SAFETY: attnum is a text column of the slot's descriptor (checked when
+    // the slot was filled).
+    unsafe {
+        let datum = pg_sys::slot_getattr(slot, attnum, &mut is_null);
+        String::from_datum(datum, is_null)
     }
 }
 
@@ -174,15 +286,28 @@ unsafe fn open_result_relation(
     }
 }
 
-/// The default of a column the extension does not fill (NULL if it has none).
+/// The default of a column the extension does not fill (NULL if it has
+/// none). A NULL of a domain type is checked against the domain, as the
+/// planner does for an INSERT that leaves the column out.
 unsafe fn column_default(
     rel: pg_sys::Relation,
+    attribute: &pg_sys::FormData_pg_attribute,
     index: usize,
     estate: *mut pg_sys::EState,
 ) -> Option<Datum> {
     unsafe {
         let expression = pg_sys::build_column_default(rel, index as i32 + 1);
         if expression.is_null() {
+            if pg_sys::get_typtype(attribute.atttypid) == pg_sys::TYPTYPE_DOMAIN as std::ffi::c_char
+            {
+                pg_sys::domain_check(
+                    Datum::null(),
+                    true,
+                    attribute.atttypid,
+                    std::ptr::null_mut(),
+                    pg_sys::CurrentMemoryContext,
+                );
+            }
             return None;
         }
         let state = pg_sys::ExecPrepareExpr(expression.cast(), estate);

@@ -105,6 +105,7 @@ pub fn init() {
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn sentinel_scan() -> i32 {
+    crate::tenant::refuse_agent("sentinel_scan");
     Spi::get_one_with_args::<i32>(
         "SELECT authensor.sentinel_scan_windows(clock_timestamp(), $1, $2, $3, $4, $5, $6, $7)",
         &[

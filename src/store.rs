@@ -73,8 +73,8 @@ pub fn active_heads(tenant_id: &str) -> Vec<ActiveHead> {
 pub fn policy_source(layer: LayerKind, tenant_id: Option<&str>, version: i32) -> String {
     let source = plans::pinned(|| {
         Spi::get_one_with_args::<String>(
-            "SELECT source FROM authensor.policies
-          WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '') AND version = $3",
+            "SELECT (SELECT source FROM authensor.policies
+                      WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '') AND version = $3)",
             &[layer.as_str().into(), tenant_id.into(), version.into()],
         )
     })
@@ -111,35 +111,50 @@ pub fn policy_table_oids() -> Option<[pg_sys::Oid; 2]> {
     Some([table_oid(c"policies")?, table_oid(c"active_policies")?])
 }
 
-/// Stores a new version of a policy and returns its number. Serialised per
-/// (layer, tenant) so concurrent publishes get consecutive numbers.
+/// Stores a new version of a policy and returns its number, the next after
+/// the newest stored.
+///
+/// Concurrent publishes of one layer are ordered by the version key itself:
+/// a second publisher's insert of the same number waits for the first to end
+/// and, once it has committed, finds the number taken and tries the next.
+/// No lock is taken that another role could take first, so no tenant can
+/// hold up another's publishing, or its own beyond its own transaction.
 pub fn insert_version(
     layer: LayerKind,
     tenant_id: Option<&str>,
     source: &str,
     created_by: &str,
 ) -> i32 {
-    lock_policy(layer, tenant_id);
-    let version = Spi::get_one_with_args::<i32>(
-        "INSERT INTO authensor.policies (layer, tenant_id, version, source, digest, created_by)
-         SELECT $1, $2, coalesce(max(version), 0) + 1, $3, sha256(convert_to($3, 'UTF8')), $4
-           FROM authensor.policies
-          WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '')
-         RETURNING version",
-        &[
-            layer.as_str().into(),
-            tenant_id.into(),
-            source.into(),
-            created_by.into(),
-        ],
+    const ATTEMPTS: usize = 100;
+    for _ in 0..ATTEMPTS {
+        // Each attempt is a statement with a snapshot of its own (under READ
+        // COMMITTED); under REPEATABLE READ a conflict with a version this
+        // transaction cannot see raises serialization_failure instead.
+        let version = Spi::get_one_with_args::<i32>(
+            "INSERT INTO authensor.policies (layer, tenant_id, version, source, digest, created_by)
+             SELECT $1, $2, coalesce(max(version), 0) + 1, $3, sha256(convert_to($3, 'UTF8')), $4
+               FROM authensor.policies
+              WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '')
+             ON CONFLICT (layer, (coalesce(tenant_id, '')), version) DO NOTHING
+             RETURNING version",
+            &[
+                layer.as_str().into(),
+                tenant_id.into(),
+                source.into(),
+                created_by.into(),
+            ],
+        );
+        match version {
+            Ok(Some(version)) => return version,
+            Ok(None) | Err(pgrx::spi::SpiError::InvalidPosition) => continue,
+            Err(error) => raise_spi("store the policy version", error),
+        }
+    }
+    raise(
+        PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+        "too many concurrent publishes of this policy",
+        Some("Retry the transaction."),
     )
-    .unwrap_or_else(|e| raise_spi("store the policy version", e));
-    version.unwrap_or_else(|| {
-        raise_spi(
-            "store the policy version",
-            pgrx::spi::SpiError::NoTupleTable,
-        )
-    })
 }
 
 /// Makes `version` the one in force and announces it on `authensor_policy`
@@ -150,7 +165,6 @@ pub fn activate_version(
     version: i32,
     activated_by: &str,
 ) {
-    lock_policy(layer, tenant_id);
     let exists = Spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT 1 FROM authensor.policies
                          WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '') AND version = $3)",
@@ -195,13 +209,4 @@ pub fn activate_version(
         &[payload.into()],
     )
     .unwrap_or_else(|e| raise_spi("announce the policy change", e));
-}
-
-fn lock_policy(layer: LayerKind, tenant_id: Option<&str>) {
-    let key = format!("{}:{}", layer.as_str(), tenant_id.unwrap_or_default());
-    Spi::run_with_args(
-        "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('authensor.policy'), pg_catalog.hashtext($1))",
-        &[key.into()],
-    )
-    .unwrap_or_else(|e| raise_spi("lock the policy", e));
 }

@@ -24,15 +24,58 @@ const MAX_TENANT_ID_BYTES: usize = 200;
 /// The role whose members may choose the tenant through `authensor.tenant_id`.
 pub const TRUSTED_ROLE: &CStr = c"authensor_trusted";
 
+/// What an API key may do for its tenant.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Scope {
+    /// The governed: decide, guard, consume approvals.
+    Agent,
+    /// Who governs a tenant: also publish and activate its policy, check,
+    /// approve and reject, route alerts, and issue and revoke agent keys.
+    Admin,
+}
+
+impl Scope {
+    pub fn parse(value: &str) -> Option<Scope> {
+        match value {
+            "agent" => Some(Scope::Agent),
+            "admin" => Some(Scope::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Agent => "agent",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+/// A tenant bound by authenticate(), and the subtransaction that bound it,
+/// so that rolling that subtransaction back undoes the binding.
+struct Binding {
+    tenant_id: String,
+    scope: Scope,
+    subtransaction: pg_sys::SubTransactionId,
+}
+
 thread_local! {
-    static BOUND_TENANT: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Bindings of the current transaction, innermost last.
+    static BINDINGS: RefCell<Vec<Binding>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The tenant the current transaction acts for, or NULL when it has none.
 /// Row-level security on every authensor table is keyed on this function.
+///
+/// Inside a WITH HOLD cursor it is always NULL: such a cursor keeps its rows
+/// after the transaction ends, when the tenant that read them no longer
+/// holds the connection.
 #[pg_extern(stable, parallel_restricted)]
 pub fn current_tenant() -> Option<String> {
-    if let Some(tenant) = BOUND_TENANT.with(|bound| bound.borrow().clone()) {
+    if in_holdable_cursor() {
+        return None;
+    }
+    if let Some(tenant) = bound().map(|(tenant, _)| tenant) {
         return Some(tenant);
     }
     let requested = requested_tenant()?;
@@ -48,7 +91,7 @@ pub fn require_tenant(function: &str) -> String {
     if let Some(tenant) = current_tenant() {
         return tenant;
     }
-    if requested_tenant().is_some() {
+    if requested_tenant().is_some() && !in_holdable_cursor() {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
             format!(
@@ -69,9 +112,50 @@ pub fn require_tenant(function: &str) -> String {
     )
 }
 
-/// Binds `tenant_id` to the current transaction (after a verified API key).
-pub fn bind_for_transaction(tenant_id: String) {
-    BOUND_TENANT.with(|bound| *bound.borrow_mut() = Some(tenant_id));
+/// The tenant, for a function that governs it: the transaction must act
+/// with an admin key, or as a trusted role that chose the tenant. A
+/// transaction bound to an agent key is refused, whatever its role.
+pub fn require_admin(function: &str) -> String {
+    let tenant = require_tenant(function);
+    refuse_agent(function);
+    tenant
+}
+
+/// Refuses `function` to a transaction bound to an agent key: the governed
+/// never change their own governance, even on a privileged connection.
+pub fn refuse_agent(function: &str) {
+    if bound().is_some_and(|(_, scope)| scope == Scope::Agent) {
+        raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("authensor.{function}() may not be called with an agent key"),
+            Some(
+                "Agents decide (evaluate, guard) and consume approvals. Policies, checks, approvals, alert routes and keys belong to an admin key or a member of authensor_trusted.",
+            ),
+        )
+    }
+}
+
+/// Binds `tenant_id` to the current transaction (after a verified API key),
+/// until the transaction ends or the subtransaction that bound it rolls back.
+pub fn bind_for_transaction(tenant_id: String, scope: Scope) {
+    let subtransaction = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    BINDINGS.with(|bindings| {
+        bindings.borrow_mut().push(Binding {
+            tenant_id,
+            scope,
+            subtransaction,
+        })
+    });
+}
+
+/// The tenant and scope bound by authenticate(), if any.
+fn bound() -> Option<(String, Scope)> {
+    BINDINGS.with(|bindings| {
+        bindings
+            .borrow()
+            .last()
+            .map(|binding| (binding.tenant_id.clone(), binding.scope))
+    })
 }
 
 /// Raises unless `tenant_id` is an acceptable tenant id.
@@ -97,10 +181,13 @@ pub fn caller_name() -> String {
     }
 }
 
-/// Registers the callback that forgets the bound tenant when a transaction
-/// ends. Called once per backend from `_PG_init`.
+/// Registers the callbacks that forget bindings when a transaction ends or a
+/// subtransaction rolls back. Called once per backend from `_PG_init`.
 pub fn register_transaction_callback() {
-    unsafe { pg_sys::RegisterXactCallback(Some(on_transaction_end), std::ptr::null_mut()) };
+    unsafe {
+        pg_sys::RegisterXactCallback(Some(on_transaction_end), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(on_subtransaction_end), std::ptr::null_mut());
+    }
 }
 
 #[pg_guard]
@@ -117,7 +204,34 @@ unsafe extern "C-unwind" fn on_transaction_end(
             | XACT_EVENT_PARALLEL_COMMIT
             | XACT_EVENT_PARALLEL_ABORT
     ) {
-        BOUND_TENANT.with(|bound| bound.borrow_mut().take());
+        BINDINGS.with(|bindings| bindings.borrow_mut().clear());
+    }
+}
+
+/// ROLLBACK TO SAVEPOINT undoes what the savepoint saw: bindings made in the
+/// aborted subtransaction or in any it started (their ids are not smaller).
+#[pg_guard]
+unsafe extern "C-unwind" fn on_subtransaction_end(
+    event: pg_sys::SubXactEvent::Type,
+    aborted: pg_sys::SubTransactionId,
+    _parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
+        BINDINGS.with(|bindings| {
+            bindings
+                .borrow_mut()
+                .retain(|binding| binding.subtransaction < aborted)
+        });
+    }
+}
+
+/// Whether the statement running now reads through a WITH HOLD cursor.
+fn in_holdable_cursor() -> bool {
+    // SAFETY: ActivePortal is NULL or the portal PostgreSQL is running now.
+    unsafe {
+        let portal = pg_sys::ActivePortal;
+        !portal.is_null() && (*portal).cursorOptions & pg_sys::CURSOR_OPT_HOLD as i32 != 0
     }
 }
 

@@ -2,64 +2,118 @@
 //!
 //! For every insert, the executor turns each constraint's stored text back
 //! into an expression and prepares it (stringToNode, expression planning,
-//! ExecInitExpr): for one row, more work than the check itself. The executor
-//! does this only when `ResultRelInfo.ri_ConstraintExprs` is empty, so the
-//! states prepared here are lent to it through that field. They are keyed by
-//! the relation and each constraint's stored expression, compared on every
-//! insert, so a constraint that was added, dropped or replaced is never served
-//! from a stale entry.
+//! ExecInitExpr): for one row, more work than the check itself. So the
+//! constraints are prepared here once and evaluated here, on the row about to
+//! be inserted; the executor is then lent empty states (which pass), the same
+//! as ExecRelCheck's own array, so that it does not prepare them again.
+//!
+//! Prepared states are evaluated only in an expression context of their own
+//! whose memory lives as long as they do: expression steps keep lazily built
+//! data (a whole-row descriptor, a hashed IN list) in the per-query memory of
+//! the context they first run in, which for the executor is freed after each
+//! insert.
+//!
+//! They are used only when the row the checks see is the row as formed: with
+//! a BEFORE INSERT row trigger or a stored generated column, the executor
+//! prepares and checks the final row itself, as for any INSERT. A row that
+//! fails a check here is also left to the executor, which raises the usual
+//! check_violation error.
+//!
+//! They are prepared with search_path pinned (receipts.rs), as the calling
+//! role, kept per role, and dropped whenever a function, type or the table changes
+//! (syscache and relcache callbacks), so no caller's name resolution and no
+//! replaced function body is carried from one call to the next.
 
 use pgrx::pg_sys;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{CStr, CString};
 
 struct Prepared {
     relation: pg_sys::Oid,
+    /// The role the states were prepared as: ExecInitExpr checks EXECUTE
+    /// rights then, never again, so each role gets states of its own.
+    user: pg_sys::Oid,
+    generation: u64,
     expressions: Vec<CString>,
-    /// Holds `states`; a child of TopMemoryContext.
+    /// Holds everything below; a child of TopMemoryContext.
     context: pg_sys::MemoryContext,
-    states: *mut *mut pg_sys::ExprState,
+    states: Vec<*mut pg_sys::ExprState>,
+    /// Where the states run; its per-query memory is `context`.
+    econtext: *mut pg_sys::ExprContext,
+    /// What the executor is lent: one empty (passing) state per constraint.
+    passed: *mut *mut pg_sys::ExprState,
     /// An ExprState must not be evaluated re-entrantly, as it would be if a
-    /// constraint called evaluate(): a nested insert prepares its own.
-    lent: bool,
+    /// constraint called evaluate(): a nested insert leaves its checks to the
+    /// executor.
+    in_use: bool,
 }
 
 thread_local! {
     static PREPARED: RefCell<Option<Prepared>> = const { RefCell::new(None) };
+    /// Bumped by the invalidation callbacks; prepared states of an older
+    /// generation are rebuilt.
+    static GENERATION: Cell<u64> = const { Cell::new(0) };
+    static CALLBACKS_REGISTERED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Marks the prepared states as free again when the insert is done with them.
+/// Marks the prepared states as free again when the insert is done with them;
+/// if the insert failed, they are dropped, since an error may have stopped
+/// them half-way through a lazily built cache.
 pub struct Loan(bool);
 
 impl Drop for Loan {
     fn drop(&mut self) {
         if self.0 {
+            let failed = std::thread::panicking();
             PREPARED.with(|prepared| {
                 if let Some(prepared) = prepared.borrow_mut().as_mut() {
-                    prepared.lent = false;
+                    prepared.in_use = false;
                 }
             });
+            if failed {
+                GENERATION.with(|generation| generation.set(generation.get() + 1));
+            }
         }
     }
 }
 
-/// Gives `result_rel` the prepared states of its relation's CHECK constraints,
-/// for as long as the returned loan lives.
+/// Checks the row in `slot` against `rel`'s CHECK constraints with states
+/// prepared once per backend, and lends `result_rel` passing states so that
+/// the executor does not prepare them again. Leaves everything to the
+/// executor when that would not be the same as an INSERT (see the module
+/// documentation), and when a check fails.
 ///
 /// # Safety
-/// `result_rel` must have been set up for `rel` by InitResultRelInfo, and the
-/// loan must outlive every use of `result_rel` by the executor.
-pub unsafe fn lend(rel: pg_sys::Relation, result_rel: *mut pg_sys::ResultRelInfo) -> Loan {
+/// `result_rel` must have been set up for `rel` by InitResultRelInfo, `slot`
+/// must hold the row as formed for `rel`, and the loan must outlive every use
+/// of `result_rel` by the executor.
+pub unsafe fn check_and_lend(
+    rel: pg_sys::Relation,
+    result_rel: *mut pg_sys::ResultRelInfo,
+    slot: *mut pg_sys::TupleTableSlot,
+) -> Loan {
     unsafe {
         let constr = (*(*rel).rd_att).constr;
-        if constr.is_null() || (*constr).num_check == 0 {
+        if constr.is_null() || (*constr).num_check == 0 || (*constr).has_generated_stored {
             return Loan(false);
         }
+        let triggers = (*result_rel).ri_TrigDesc;
+        if !triggers.is_null() && (*triggers).trig_insert_before_row {
+            return Loan(false);
+        }
+        register_callbacks();
         let checks = std::slice::from_raw_parts((*constr).check, (*constr).num_check as usize);
-        PREPARED.with(|prepared| {
-            let mut prepared = prepared.borrow_mut();
+        let prepared = PREPARED.with(|cell| {
+            let mut prepared = cell.borrow_mut();
+            if prepared.as_ref().is_some_and(|p| p.in_use) {
+                return None;
+            }
+            let generation = GENERATION.with(Cell::get);
+            let user = pg_sys::GetUserId();
             let current = prepared.as_ref().is_some_and(|p| {
                 p.relation == (*rel).rd_id
+                    && p.user == user
+                    && p.generation == generation
                     && p.expressions.len() == checks.len()
                     && p.expressions.iter().zip(checks).all(|(expression, check)| {
                         expression.as_c_str() == CStr::from_ptr(check.ccbin)
@@ -69,24 +123,48 @@ pub unsafe fn lend(rel: pg_sys::Relation, result_rel: *mut pg_sys::ResultRelInfo
                 if let Some(stale) = prepared.take() {
                     pg_sys::MemoryContextDelete(stale.context);
                 }
-                *prepared = Some(prepare((*rel).rd_id, checks));
+                *prepared = Some(prepare((*rel).rd_id, user, generation, checks));
             }
-            match prepared.as_mut() {
-                Some(p) if !p.lent => {
-                    p.lent = true;
-                    (*result_rel).ri_ConstraintExprs = p.states;
-                    Loan(true)
-                }
-                _ => Loan(false),
-            }
-        })
+            let p = prepared.as_mut()?;
+            p.in_use = true;
+            Some((p.states.clone(), p.econtext, p.passed))
+        });
+        let Some((states, econtext, passed)) = prepared else {
+            return Loan(false);
+        };
+        // From here the loan owns `in_use`, also if a check raises. The
+        // RefCell is not borrowed while checks run, as they may re-enter.
+        let loan = Loan(true);
+        (*econtext).ecxt_scantuple = slot;
+        let all_pass = states.iter().all(|&state| {
+            pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
+            pg_sys::ExecCheck(state, econtext)
+        });
+        pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
+        (*econtext).ecxt_scantuple = std::ptr::null_mut();
+        if !all_pass {
+            return loan_released(loan);
+        }
+        (*result_rel).ri_ConstraintExprs = passed;
+        loan
     }
+}
+
+/// Gives the states back at once, for the executor to check on its own.
+fn loan_released(loan: Loan) -> Loan {
+    drop(loan);
+    Loan(false)
 }
 
 /// Prepares each constraint as ExecRelCheck would, in a context that outlives
 /// the transaction. The context is attached to TopMemoryContext only once
 /// every state is built, so an error on the way frees it with the transaction.
-unsafe fn prepare(relation: pg_sys::Oid, checks: &[pg_sys::ConstrCheck]) -> Prepared {
+unsafe fn prepare(
+    relation: pg_sys::Oid,
+    user: pg_sys::Oid,
+    generation: u64,
+    checks: &[pg_sys::ConstrCheck],
+) -> Prepared {
     unsafe {
         let context = pg_sys::AllocSetContextCreateInternal(
             pg_sys::CurrentMemoryContext,
@@ -96,24 +174,74 @@ unsafe fn prepare(relation: pg_sys::Oid, checks: &[pg_sys::ConstrCheck]) -> Prep
             8 * 1024 * 1024,
         );
         let caller = pg_sys::MemoryContextSwitchTo(context);
-        let states = pg_sys::palloc(checks.len() * size_of::<*mut pg_sys::ExprState>())
+        let states = checks
+            .iter()
+            .map(|check| {
+                let expression = pg_sys::stringToNode(check.ccbin).cast::<pg_sys::Expr>();
+                pg_sys::ExecInitExpr(pg_sys::expression_planner(expression), std::ptr::null_mut())
+            })
+            .collect();
+        let passed = pg_sys::palloc0(checks.len() * size_of::<*mut pg_sys::ExprState>())
             .cast::<*mut pg_sys::ExprState>();
-        for (index, check) in checks.iter().enumerate() {
-            let expression = pg_sys::stringToNode(check.ccbin).cast::<pg_sys::Expr>();
-            *states.add(index) =
-                pg_sys::ExecInitExpr(pg_sys::expression_planner(expression), std::ptr::null_mut());
-        }
+        let econtext = pg_sys::CreateStandaloneExprContext();
         pg_sys::MemoryContextSwitchTo(caller);
         pg_sys::MemoryContextSetParent(context, pg_sys::TopMemoryContext);
         Prepared {
             relation,
+            user,
+            generation,
             expressions: checks
                 .iter()
                 .map(|check| CStr::from_ptr(check.ccbin).to_owned())
                 .collect(),
             context,
             states,
-            lent: false,
+            econtext,
+            passed,
+            in_use: false,
         }
+    }
+}
+
+/// Any change to a function, a type, or the receipts table makes the
+/// prepared states stale: a constraint's function may have been replaced, or
+/// inlined from a body that changed.
+fn register_callbacks() {
+    if CALLBACKS_REGISTERED.with(|registered| registered.replace(true)) {
+        return;
+    }
+    // SAFETY: registering callbacks that only bump a counter; the registry
+    // lives as long as the backend.
+    unsafe {
+        for cache in [
+            pg_sys::SysCacheIdentifier::PROCOID,
+            pg_sys::SysCacheIdentifier::TYPEOID,
+        ] {
+            pg_sys::CacheRegisterSyscacheCallback(
+                cache as i32,
+                Some(on_syscache_invalidation),
+                pg_sys::Datum::from(0),
+            );
+        }
+        pg_sys::CacheRegisterRelcacheCallback(
+            Some(on_relcache_invalidation),
+            pg_sys::Datum::from(0),
+        );
+    }
+}
+
+/// Runs inside invalidation processing: it must not allocate, query or raise.
+unsafe extern "C-unwind" fn on_syscache_invalidation(_arg: pg_sys::Datum, _cache: i32, _hash: u32) {
+    GENERATION.with(|generation| generation.set(generation.get() + 1));
+}
+
+unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    let prepared_for = PREPARED.with(|cell| {
+        cell.try_borrow()
+            .ok()
+            .and_then(|prepared| prepared.as_ref().map(|p| p.relation))
+    });
+    if relid == pg_sys::InvalidOid || prepared_for.is_none_or(|oid| oid == relid) {
+        GENERATION.with(|generation| generation.set(generation.get() + 1));
     }
 }

@@ -88,14 +88,20 @@ SELECT authensor.consume_approval(:'rejected', 'email.send', '{"to": "y@gmail.co
 SELECT status, note FROM authensor.approvals WHERE receipt_id = :'rejected';
 COMMIT;
 
--- Expiry is fixed when the approval opens, from authensor.approval_ttl.
+-- Expiry is fixed when the approval opens, from authensor.approval_ttl,
+-- which the operator sets (an agent cannot lengthen its own approvals).
+SET authensor.approval_ttl = '7d';
+\c - postgres
+ALTER ROLE agent_untrusted SET authensor.approval_ttl = '1s';
+\c - agent_untrusted
 BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
-SET LOCAL authensor.approval_ttl = '1s';
 SELECT receipt_id AS expiring FROM authensor.evaluate('email.send', '{"to": "z@gmail.com"}') \gset
 SELECT expires_at - requested_at AS ttl FROM authensor.approvals WHERE receipt_id = :'expiring';
 COMMIT;
 SELECT pg_sleep(1.2);
+\c - postgres
+ALTER ROLE agent_untrusted RESET authensor.approval_ttl;
 \c - agent_app
 BEGIN;
 SET LOCAL authensor.tenant_id = 'tenant-a';

@@ -9,12 +9,13 @@
 \c - authensor_operator
 SELECT authensor.create_api_key('tenant-a', 'attack suite') AS key_a \gset
 SELECT authensor.create_api_key('tenant-b', 'attack suite') AS key_b \gset
+SELECT authensor.create_api_key('tenant-b', 'attack suite: tenant-b admin', 'admin') AS admin_key_b \gset
 SELECT length(:'key_a') AS key_length, left(:'key_a', 3) AS key_prefix;
 
 -- What tenant-b has, seen by tenant-b itself, to compare with at the end.
 \c - agent_untrusted
 BEGIN;
-SELECT authensor.authenticate(:'key_b') AS tenant;
+SELECT authensor.authenticate(:'admin_key_b') AS tenant;
 SELECT count(*) AS b_receipts FROM authensor.receipts;
 -- tenant-b has a second version, kept inactive.
 SELECT authensor.publish_policy('default: block') AS b_version;
@@ -122,8 +123,8 @@ SELECT tenant_id, context->>'tenantId' AS receipt_context
   FROM authensor.receipts ORDER BY created_at DESC LIMIT 1;
 COMMIT;
 
--- 19. Publishing and activating reach only tenant-a's own policy: tenant-a
--- has one version, so tenant-b's version 2 is unknown to it.
+-- 19. An agent key changes no policy, not even its own tenant's (see
+-- least_privilege.sql for what an admin key may do).
 BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
 SELECT authensor.publish_policy('default: allow') AS a_new_version;
@@ -199,7 +200,6 @@ CREATE OPERATOR sneaky.= (LEFTARG = text, RIGHTARG = text, FUNCTION = sneaky.alw
 BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
 SET LOCAL search_path = sneaky, pg_catalog;
-SET LOCAL authensor.cache_ttl = 0;   -- re-read the active versions on this call
 SELECT tenant_id, action, layer, rule_id, tenant_version
   FROM authensor.evaluate('file.read', '{"path": "/data/x.csv"}', '{"tenantId": "tenant-b"}');
 SELECT tenant_id, context->>'tenantId' AS receipt_context

@@ -13,6 +13,9 @@ SELECT (authensor.cache_stats()->>'hits')::int - (:'before'::jsonb->>'hits')::in
 COMMIT;
 
 -- With room for one compiled policy, alternating between two tenants evicts.
+-- The size bounds a backend's memory, so only a superuser sets it.
+SET authensor.cache_size = 1;
+\c - postgres
 SET authensor.cache_size = 1;
 SELECT authensor.cache_stats() AS before \gset
 BEGIN;

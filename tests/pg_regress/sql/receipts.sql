@@ -11,9 +11,12 @@ ALTER TABLE authensor.receipts ADD COLUMN region text DEFAULT 'eu-' || 'west';
 ALTER TABLE authensor.receipts ADD COLUMN note text;
 CREATE TABLE public.forwarded (receipt_id uuid, tenant_id text, tool text);
 GRANT SELECT ON public.forwarded TO agent_app;
+-- Triggers run as the role that called evaluate(), as for its own INSERT:
+-- one that writes elsewhere runs with its owner's rights (SECURITY DEFINER).
 CREATE FUNCTION public.tag_receipt() RETURNS trigger LANGUAGE plpgsql AS
 $$ BEGIN NEW.note := 'seen ' || NEW.tool; RETURN NEW; END $$;
-CREATE FUNCTION public.forward_receipt() RETURNS trigger LANGUAGE plpgsql AS
+CREATE FUNCTION public.forward_receipt() RETURNS trigger LANGUAGE plpgsql
+    SECURITY DEFINER SET search_path = pg_catalog AS
 $$ BEGIN INSERT INTO public.forwarded VALUES (NEW.id, NEW.tenant_id, NEW.tool); RETURN NULL; END $$;
 CREATE TRIGGER tag BEFORE INSERT ON authensor.receipts
     FOR EACH ROW EXECUTE FUNCTION public.tag_receipt();

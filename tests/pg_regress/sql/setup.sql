@@ -4,7 +4,7 @@
 CREATE ROLE authensor_operator LOGIN NOSUPERUSER NOBYPASSRLS;
 GRANT EXECUTE ON FUNCTION authensor.publish_platform_policy(text),
                           authensor.activate_platform_policy(integer),
-                          authensor.create_api_key(text, text),
+                          authensor.create_api_key(text, text, text),
                           authensor.revoke_api_key(uuid)
    TO authensor_operator;
 -- A trusted application server: chooses the tenant with SET LOCAL.
