@@ -8,6 +8,9 @@ CREATE EXTENSION authensor;
 -- The role pgbench connects as: an application server that may choose the
 -- tenant with authensor.tenant_id.
 CREATE ROLE bench_app LOGIN IN ROLE authensor_trusted;
+-- The same, with room for one compiled policy: the cold-cache scenarios.
+CREATE ROLE bench_cold LOGIN IN ROLE authensor_trusted;
+ALTER ROLE bench_cold SET authensor.cache_size = 1;
 
 CREATE SCHEMA bench;
 

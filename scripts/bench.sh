@@ -57,7 +57,7 @@ psql=("$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$cluster" -p "$port" -U postgr
 echo "==> $receipts receipts for the row-level security scenario"
 "${psql[@]}" -d bench_rls -v rows="$receipts" -f bench/receipts_dataset.sql
 
-# scenario NAME DATABASE PGOPTIONS SCRIPT [VARIABLE=VALUE ...]
+# scenario NAME DATABASE ROLE PGOPTIONS SCRIPT [VARIABLE=VALUE ...]
 names=()
 scenario() {
     printf '%s\n' "${@:2}" >"$work/$1.scenario"
@@ -67,9 +67,9 @@ scenario() {
 run() {
     local spec variables=() log=$work/$1.log tps
     mapfile -t spec <"$work/$1.scenario"
-    for variable in "${spec[@]:3}"; do variables+=(-D "$variable"); done
-    PGOPTIONS=${spec[1]} "$bindir/pgbench" -n -M prepared -c "$clients" -j "$threads" -T "$seconds" \
-        -h "$cluster" -p "$port" -U bench_app "${variables[@]}" -f "bench/pgbench/${spec[2]}" "${spec[0]}" >"$log" 2>&1 || true
+    for variable in "${spec[@]:4}"; do variables+=(-D "$variable"); done
+    PGOPTIONS=${spec[2]} "$bindir/pgbench" -n -M prepared -c "$clients" -j "$threads" -T "$seconds" \
+        -h "$cluster" -p "$port" -U "${spec[1]}" "${variables[@]}" -f "bench/pgbench/${spec[3]}" "${spec[0]}" >"$log" 2>&1 || true
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$log")
     if [[ -z "$tps" ]] || grep -q 'error:' "$log"; then
         echo "pgbench failed in scenario $1:" >&2
@@ -82,29 +82,30 @@ run() {
 tenant() { echo "-c authensor.tenant_id=$1"; }
 scoped_query='{"query": "SELECT * FROM orders WHERE tenant_id = '\''bench-10'\''"}'
 
-scenario select_1 bench "$(tenant bench-10)" select_1.sql
-scenario args_only bench "$(tenant bench-10)" args_only.sql tool=database.query "args=$scoped_query"
-scenario check bench "$(tenant bench-10)" check.sql tool=database.query "args=$scoped_query"
-scenario check_action bench "$(tenant bench-10)" check_action.sql tool=database.query "args=$scoped_query"
-scenario plpgsql_check bench "$(tenant bench-10)" plpgsql_check.sql tool=database.query "args=$scoped_query"
-scenario insert_receipt bench "$(tenant bench-10)" insert_receipt.sql tool=database.query "args=$scoped_query" \
+scenario select_1 bench bench_app "$(tenant bench-10)" select_1.sql
+scenario args_only bench bench_app "$(tenant bench-10)" args_only.sql tool=database.query "args=$scoped_query"
+scenario check bench bench_app "$(tenant bench-10)" check.sql tool=database.query "args=$scoped_query"
+scenario check_action bench bench_app "$(tenant bench-10)" check_action.sql tool=database.query "args=$scoped_query"
+scenario plpgsql_check bench bench_app "$(tenant bench-10)" plpgsql_check.sql tool=database.query "args=$scoped_query"
+scenario insert_receipt bench bench_app "$(tenant bench-10)" insert_receipt.sql tool=database.query "args=$scoped_query" \
     tenant=bench-10 'context={"tenantId": "bench-10"}'
-scenario evaluate bench "$(tenant bench-10)" evaluate.sql tool=database.query "args=$scoped_query"
-scenario plpgsql_evaluate bench "$(tenant bench-10)" plpgsql_evaluate.sql tool=database.query "args=$scoped_query"
+scenario evaluate bench bench_app "$(tenant bench-10)" evaluate.sql tool=database.query "args=$scoped_query"
+scenario plpgsql_evaluate bench bench_app "$(tenant bench-10)" plpgsql_evaluate.sql tool=database.query "args=$scoped_query"
 for n in 10 1000 10000; do
-    scenario "check_hit_$n" bench "$(tenant "bench-$n")" check.sql "tool=tool.$n.run" "args={\"n\": $n}"
+    scenario "check_hit_$n" bench bench_app "$(tenant "bench-$n")" check.sql "tool=tool.$n.run" "args={\"n\": $n}"
 done
 for n in 10 10000; do
-    scenario "evaluate_hit_$n" bench "$(tenant "bench-$n")" evaluate.sql "tool=tool.$n.run" "args={\"n\": $n}"
+    scenario "evaluate_hit_$n" bench bench_app "$(tenant "bench-$n")" evaluate.sql "tool=tool.$n.run" "args={\"n\": $n}"
 done
-# Room for one compiled policy and two tenants whose policies differ, so every
+# Room for one compiled policy (bench_cold's authensor.cache_size, a
+# superuser-only setting) and two tenants whose policies differ, so every
 # check re-reads the active versions, fetches the source and compiles it.
 for n in 10 1000 10000; do
-    scenario "check_cold_$n" bench "$(tenant "cold-a-$n") -c authensor.cache_size=1" check_cold.sql \
+    scenario "check_cold_$n" bench bench_cold "$(tenant "cold-a-$n")" check_cold.sql \
         "tenant_a=cold-a-$n" "tenant_b=cold-b-$n" "tool=tool.$n.run" "args={\"n\": $n}"
 done
-scenario newest_receipts_rls bench_rls "$(tenant tenant-42)" newest_receipts_rls.sql
-scenario newest_receipts_one_tenant bench_rls "$(tenant tenant-42)" newest_receipts_one_tenant.sql tenant=tenant-42
+scenario newest_receipts_rls bench_rls bench_app "$(tenant tenant-42)" newest_receipts_rls.sql
+scenario newest_receipts_one_tenant bench_rls bench_app "$(tenant tenant-42)" newest_receipts_one_tenant.sql tenant=tenant-42
 
 echo "==> pgbench -M prepared: ${#names[@]} scenarios, $clients clients, ${seconds}s, $runs rounds"
 for round in $(seq "$runs"); do

@@ -17,6 +17,13 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# psycopg 3 sends bind parameters: tests/clients checks that API keys stay
+# out of statement text.
+if ! python3 -c 'import psycopg' 2>/dev/null; then
+    echo "==> pip install psycopg 3"
+    python3 -m pip install --quiet --root-user-action=ignore "psycopg[binary]==3.2.10"
+fi
+
 if [[ "$(cargo pgrx --version 2>/dev/null)" != "cargo-pgrx $PGRX_VERSION" ]]; then
     echo "==> cargo install cargo-pgrx $PGRX_VERSION (a few minutes, once)"
     cargo install cargo-pgrx --version "$PGRX_VERSION" --locked --quiet

@@ -101,6 +101,19 @@ DECLARE
     raised   integer := 0;
     n        integer;
 BEGIN
+    -- The bounds of the settings that sentinel_scan() passes.
+    IF scan_until IS NULL OR NOT isfinite(scan_until)
+       OR window_length IS NULL OR window_length NOT BETWEEN 1 AND 86400
+       OR alpha IS NULL OR NOT alpha BETWEEN 0.01 AND 0.99
+       OR threshold IS NULL OR NOT threshold BETWEEN 0.1 AND 1000
+       OR warmup IS NULL OR warmup NOT BETWEEN 1 AND 100000
+       OR block_ratio_limit IS NULL OR NOT block_ratio_limit BETWEEN 0 AND 1
+       OR min_calls IS NULL OR min_calls NOT BETWEEN 1 AND 1000000
+       OR max_windows IS NULL OR max_windows NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'sentinel_scan_windows(): an argument is outside the range of its setting'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'See the authensor.sentinel_* settings for each range.';
+    END IF;
     -- One scan at a time (a second one waits, then finds the windows done);
     -- readers are not blocked.
     LOCK TABLE @extschema@.sentinel_baselines IN EXCLUSIVE MODE;

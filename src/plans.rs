@@ -14,25 +14,27 @@ thread_local! {
     static PLANS: RefCell<HashMap<&'static str, Rc<OwnedPreparedStatement>>> = RefCell::new(HashMap::new());
 }
 
-/// Runs `sql` with `args` through its saved plan (preparing it on first use,
-/// with the argument types of this call) and hands the result to `read`.
-pub fn run<R>(
+/// Runs the read-only query `sql` with `args` through its saved plan
+/// (preparing it on first use, with the argument types of this call) and
+/// hands the result to `read`. Read-only, so that it assigns no transaction
+/// id and works on a hot standby.
+pub fn read<R>(
     sql: &'static str,
     args: &[DatumWithOid],
     read: impl FnOnce(SpiTupleTable) -> SpiResult<R>,
 ) -> SpiResult<R> {
-    Spi::connect_mut(|client| {
+    Spi::connect(|client| {
         let saved = PLANS.with(|plans| plans.borrow().get(sql).cloned());
         let plan = match saved {
             Some(plan) => plan,
             None => {
                 let types: Vec<PgOid> = args.iter().map(|arg| PgOid::from(arg.oid())).collect();
-                let plan = Rc::new(client.prepare_mut(sql, &types)?.keep());
+                let plan = Rc::new(client.prepare(sql, &types)?.keep());
                 PLANS.with(|plans| plans.borrow_mut().insert(sql, Rc::clone(&plan)));
                 plan
             }
         };
-        let table = client.update(&*plan, None, args)?;
+        let table = client.select(&*plan, None, args)?;
         read(table)
     })
 }

@@ -52,7 +52,7 @@ pub fn active_heads(tenant_id: &str) -> Vec<ActiveHead> {
            AND p.version = a.version
          WHERE (a.layer, coalesce(a.tenant_id, '')) IN (('platform', ''), ('tenant', $1))";
     let result = plans::pinned(|| {
-        plans::run(QUERY, &[tenant_id.into()], |rows| {
+        plans::read(QUERY, &[tenant_id.into()], |rows| {
             let mut heads = Vec::with_capacity(2);
             for row in rows {
                 let layer: String = row.get(1)?.unwrap_or_default();
@@ -72,11 +72,17 @@ pub fn active_heads(tenant_id: &str) -> Vec<ActiveHead> {
 /// The source of one stored version.
 pub fn policy_source(layer: LayerKind, tenant_id: Option<&str>, version: i32) -> String {
     let source = plans::pinned(|| {
-        Spi::get_one_with_args::<String>(
+        Spi::connect(|client| {
+            client
+                .select(
             "SELECT (SELECT source FROM authensor.policies
                       WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '') AND version = $3)",
-            &[layer.as_str().into(), tenant_id.into(), version.into()],
-        )
+                    Some(1),
+                    &[layer.as_str().into(), tenant_id.into(), version.into()],
+                )?
+                .first()
+                .get_one::<String>()
+        })
     })
     .unwrap_or_else(|e| raise_spi("read a policy version", e));
     source.unwrap_or_else(|| {

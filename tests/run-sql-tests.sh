@@ -3,7 +3,8 @@
 # extension: pg_regress scenarios (tests/pg_regress) and multi-session
 # pg_isolation_regress specs (tests/isolation), tenant isolation behind
 # pgbouncer in transaction pooling mode (tests/pgbouncer), and the Sentinel's
-# alerts over real windows with pg_cron (tests/sentinel). Usage:
+# alerts over real windows with pg_cron (tests/sentinel), a hot standby
+# (tests/standby) and a driver that binds parameters (tests/clients). Usage:
 #   tests/run-sql-tests.sh              every test
 #   tests/run-sql-tests.sh seed_scenario only the named pg_regress tests
 set -euo pipefail
@@ -15,7 +16,9 @@ dir=$("$root/scripts/scratch-dir.sh")/sql-tests
 port=${AUTHENSOR_TEST_PORT:-54329}
 
 # pg_cron, for the Sentinel's scheduled scan (tests/sentinel).
-"$root/scripts/cluster.sh" start "$dir" "$port" \
+# RUST_BACKTRACE is set so that an error that let a Rust backtrace reach the
+# client would show in the expected output.
+RUST_BACKTRACE=1 "$root/scripts/cluster.sh" start "$dir" "$port" \
     "shared_preload_libraries = 'pg_cron'" "cron.database_name = 'postgres'"
 trap '"$root/scripts/cluster.sh" stop "$dir"' EXIT
 
@@ -44,21 +47,24 @@ if ((${#isolation_tests[@]})); then
     [[ $status == 0 ]] || cat "$dir/isolation/regression.diffs" 2>/dev/null || true
 fi
 
+# Tests that drive the cluster from a script: name, then the script.
+script_tests=(
+    pgbouncer_isolation pgbouncer/run.sh
+    sentinel_alerts sentinel/run.sh
+    hot_standby standby/run.sh
+    key_secrecy clients/run.sh
+)
 if ((! $#)); then
-    if "$root/tests/pgbouncer/run.sh" "$dir" "$port" >"$dir/pgbouncer.out" 2>&1; then
-        echo "test pgbouncer_isolation         ... ok" | tee -a "$log"
-    else
-        echo "test pgbouncer_isolation         ... FAILED" | tee -a "$log"
-        status=1
-    fi
-    cat "$dir/pgbouncer.out"
-    if "$root/tests/sentinel/run.sh" "$dir" "$port" >"$dir/sentinel.out" 2>&1; then
-        echo "test sentinel_alerts             ... ok" | tee -a "$log"
-    else
-        echo "test sentinel_alerts             ... FAILED" | tee -a "$log"
-        status=1
-    fi
-    cat "$dir/sentinel.out"
+    for ((i = 0; i < ${#script_tests[@]}; i += 2)); do
+        name=${script_tests[i]} script=${script_tests[i + 1]}
+        if "$root/tests/$script" "$dir" "$port" >"$dir/$name.out" 2>&1; then
+            printf 'test %-28s ... ok\n' "$name" | tee -a "$log"
+        else
+            printf 'test %-28s ... FAILED\n' "$name" | tee -a "$log"
+            status=1
+        fi
+        cat "$dir/$name.out"
+    done
 fi
 
 passed=$(grep -cE '^(ok|test) .*\.\.\. ok' "$log" || true)
