@@ -1,29 +1,9 @@
 //! Compiling policy source into a [`Policy`].
 
 use crate::error::PolicyError;
+use crate::limits::{self, Limits};
 use crate::policy::Policy;
 use crate::syntax;
-
-/// Bounds that keep compiling an untrusted policy cheap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Longest accepted source, in bytes. YAML aliases may expand the document to
-    /// at most this many nodes.
-    pub max_source_bytes: usize,
-    pub max_rules: usize,
-    /// Deepest nesting of condition and operator maps, counting the `when` map as 1.
-    pub max_depth: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_source_bytes: 1_048_576,
-            max_rules: 20_000,
-            max_depth: 32,
-        }
-    }
-}
 
 /// Parses, validates and compiles a policy with the default [`Limits`].
 pub fn compile(source: &str) -> Result<Policy, PolicyError> {
@@ -41,5 +21,13 @@ pub fn compile_with_limits(source: &str, limits: &Limits) -> Result<Policy, Poli
         )));
     }
     let document = syntax::parse(source, limits)?;
-    Ok(Policy::new(document.rules, document.default))
+    let policy = Policy::new(document.rules, document.default, document.approx_bytes);
+    // Reading kept within the budget; the tool index, built last, may still tip it.
+    if policy.approx_bytes() > limits.max_compiled_bytes {
+        return Err(limits::compiled_too_large(
+            policy.approx_bytes(),
+            limits.max_compiled_bytes,
+        ));
+    }
+    Ok(policy)
 }

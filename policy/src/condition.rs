@@ -8,13 +8,15 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use regex::Regex;
 use serde_json::{Number, Value};
 
+use crate::heap::HeapSize;
+use crate::interrupt;
 use crate::json;
 use crate::path::{Field, FieldPath};
+use crate::regex::Regex;
 use crate::request::Request;
-use crate::template::Template;
+use crate::template::{Rendered, Template};
 
 /// A condition map: field tests combined with `all`, `any` and `not`.
 #[derive(Debug, Clone)]
@@ -75,6 +77,9 @@ pub(crate) enum Comparison {
 enum Resolved<'a> {
     Json(&'a Value),
     Text(Cow<'a, str>),
+    /// Text longer than any the field offers, which therefore equals, starts,
+    /// ends and is contained in nothing there (see [`Template::render`]).
+    TooLong,
 }
 
 impl Condition {
@@ -104,9 +109,12 @@ impl Test {
             Test::All(parts) => parts.iter().all(|part| part.holds(field, request)),
             Test::Any(parts) => parts.iter().any(|part| part.holds(field, request)),
             Test::Not(inner) => !inner.holds(field, request),
-            Test::Op(op) => field
-                .and_then(|field| op.holds(field, request))
-                .unwrap_or_else(|| op.holds_when_missing()),
+            Test::Op(op) => {
+                interrupt::check();
+                field
+                    .and_then(|field| op.holds(field, request))
+                    .unwrap_or_else(|| op.holds_when_missing())
+            }
         }
     }
 }
@@ -115,21 +123,27 @@ impl Op {
     /// `None` when an operand placeholder cannot be resolved.
     fn holds(&self, field: Field, request: &Request) -> Option<bool> {
         Some(match self {
-            Op::Equals(operand) => operand.resolve(request)?.equals_field(field),
-            Op::NotEquals(operand) => !operand.resolve(request)?.equals_field(field),
+            Op::Equals(operand) => operand
+                .resolve(request, text_len(field))?
+                .equals_field(field),
+            Op::NotEquals(operand) => !operand
+                .resolve(request, text_len(field))?
+                .equals_field(field),
             Op::In(choices) => choices.include(field, request)?,
             Op::NotIn(choices) => !choices.include(field, request)?,
-            Op::Contains(needle) => contains(field, &needle.resolve(request)?),
-            Op::StartsWith(prefix) => {
-                let prefix = prefix.render(request)?;
-                field
+            Op::Contains(needle) => contains(field, &needle.resolve(request, longest_text(field))?),
+            Op::StartsWith(prefix) => match prefix.render(request, text_len(field))? {
+                Rendered::Text(prefix) => field
                     .as_str()
-                    .is_some_and(|text| text.starts_with(&*prefix))
-            }
-            Op::EndsWith(suffix) => {
-                let suffix = suffix.render(request)?;
-                field.as_str().is_some_and(|text| text.ends_with(&*suffix))
-            }
+                    .is_some_and(|text| text.starts_with(&*prefix)),
+                Rendered::TooLong => false,
+            },
+            Op::EndsWith(suffix) => match suffix.render(request, text_len(field))? {
+                Rendered::Text(suffix) => {
+                    field.as_str().is_some_and(|text| text.ends_with(&*suffix))
+                }
+                Rendered::TooLong => false,
+            },
             Op::Matches(regex) => field.as_str().is_some_and(|text| regex.is_match(text)),
             Op::Compare(comparison, bound) => field
                 .as_number()
@@ -155,21 +169,47 @@ fn conjunction<T>(mut parts: Vec<T>, wrap: fn(Vec<T>) -> T) -> T {
     }
 }
 
+/// The length of the field's text: no longer text can equal, start or end it.
+fn text_len(field: Field) -> usize {
+    field.as_str().map_or(0, str::len)
+}
+
+/// The longest text `contains` could find a needle in: the field's, or its
+/// longest string item.
+fn longest_text(field: Field) -> usize {
+    match field.as_array() {
+        Some(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::len)
+            .max()
+            .unwrap_or(0),
+        None => text_len(field),
+    }
+}
+
 fn contains(field: Field, needle: &Resolved) -> bool {
     if let Some(haystack) = field.as_str() {
         matches!(needle, Resolved::Text(needle) if haystack.contains(needle.as_ref()))
     } else if let Some(items) = field.as_array() {
-        items.iter().any(|item| needle.equals_value(item))
+        items.iter().any(|item| {
+            interrupt::check();
+            needle.equals_value(item)
+        })
     } else {
         false
     }
 }
 
 impl Operand {
-    fn resolve<'a>(&'a self, request: &Request<'a>) -> Option<Resolved<'a>> {
+    /// See [`Template::render`] for `max_len`.
+    fn resolve<'a>(&'a self, request: &Request<'a>, max_len: usize) -> Option<Resolved<'a>> {
         match self {
             Operand::Json(value) => Some(Resolved::Json(value)),
-            Operand::Text(template) => template.render(request).map(Resolved::Text),
+            Operand::Text(template) => Some(match template.render(request, max_len)? {
+                Rendered::Text(text) => Resolved::Text(text),
+                Rendered::TooLong => Resolved::TooLong,
+            }),
         }
     }
 
@@ -191,8 +231,10 @@ impl Choices {
     /// any option cannot be resolved.
     fn include(&self, field: Field, request: &Request) -> Option<bool> {
         let mut found = false;
+        let max_len = text_len(field);
         for option in &self.options {
-            found |= option.resolve(request)?.equals_field(field);
+            interrupt::check();
+            found |= option.resolve(request, max_len)?.equals_field(field);
             if found && !self.interpolated {
                 break;
             }
@@ -206,6 +248,7 @@ impl Resolved<'_> {
         match self {
             Resolved::Json(operand) => json::equal(value, operand),
             Resolved::Text(text) => value.as_str() == Some(text.as_ref()),
+            Resolved::TooLong => false,
         }
     }
 
@@ -215,7 +258,52 @@ impl Resolved<'_> {
             Field::Text(text) => match self {
                 Resolved::Json(operand) => operand.as_str() == Some(text),
                 Resolved::Text(operand) => operand == text,
+                Resolved::TooLong => false,
             },
+        }
+    }
+}
+
+impl HeapSize for Condition {
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Condition::All(parts) | Condition::Any(parts) => parts.heap_bytes(),
+            Condition::Not(inner) => inner.heap_bytes(),
+            Condition::Field(path, test) => path.heap_bytes() + test.heap_bytes(),
+        }
+    }
+}
+
+impl HeapSize for Test {
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Test::All(parts) | Test::Any(parts) => parts.heap_bytes(),
+            Test::Not(inner) => inner.heap_bytes(),
+            Test::Op(op) => op.heap_bytes(),
+        }
+    }
+}
+
+impl HeapSize for Op {
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Op::Equals(operand) | Op::NotEquals(operand) | Op::Contains(operand) => {
+                operand.heap_bytes()
+            }
+            Op::In(choices) | Op::NotIn(choices) => choices.options.heap_bytes(),
+            Op::StartsWith(template) | Op::EndsWith(template) => template.heap_bytes(),
+            // Shared by every use of the pattern, and counted once when compiled.
+            Op::Matches(_) => 0,
+            Op::Compare(..) | Op::Exists(_) => 0,
+        }
+    }
+}
+
+impl HeapSize for Operand {
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Operand::Json(value) => value.heap_bytes(),
+            Operand::Text(template) => template.heap_bytes(),
         }
     }
 }

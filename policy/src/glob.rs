@@ -5,6 +5,7 @@
 //! segment. Everything else is literal.
 
 use crate::error::PolicyError;
+use crate::heap::HeapSize;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Glob {
@@ -120,6 +121,22 @@ impl Glob {
                 }
                 _ => return false,
             }
+        }
+    }
+}
+
+impl HeapSize for Glob {
+    fn heap_bytes(&self) -> usize {
+        self.source.heap_bytes() + self.segments.heap_bytes()
+    }
+}
+
+impl HeapSize for Segment {
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Segment::Literal(literal) => literal.heap_bytes(),
+            Segment::Within(pieces) => pieces.heap_bytes(),
+            Segment::One | Segment::Rest => 0,
         }
     }
 }

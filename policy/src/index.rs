@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::glob::IndexKey;
+use crate::heap::{self, HeapSize};
 use crate::rule::Rule;
 
 /// Rule positions (ascending) filed by what their tool globs can match.
@@ -37,6 +38,20 @@ impl ToolIndex {
             }
         }
         index
+    }
+
+    /// The heap the index uses, approximately.
+    pub(crate) fn approx_bytes(&self) -> usize {
+        let positions = |list: &Vec<usize>| heap::allocation(list.capacity() * size_of::<usize>());
+        let map_bytes = |map: &HashMap<String, Vec<usize>>| {
+            // A hash table keeps one control byte per bucket besides the entry.
+            heap::allocation(map.capacity() * (size_of::<(String, Vec<usize>)>() + 1))
+                + map
+                    .iter()
+                    .map(|(name, list)| name.heap_bytes() + positions(list))
+                    .sum::<usize>()
+        };
+        map_bytes(&self.by_name) + map_bytes(&self.by_first_segment) + positions(&self.unindexed)
     }
 
     /// Positions of the rules that may apply to `tool`, ascending and without

@@ -51,6 +51,20 @@
 //!
 //! `context.tenantId`, as a path or a placeholder, is always the request's
 //! [`Request::tenant_id`], never a `tenantId` supplied inside [`Request::context`].
+//!
+//! # Limits
+//!
+//! [`compile_with_limits`] refuses with [`ErrorKind::TooLarge`] a policy beyond
+//! any of its [`Limits`]: the source's bytes, the rules, the nesting of
+//! conditions, the operators and the `${context...}` placeholders (both counted
+//! after YAML aliases are expanded), and the memory the compiled policy needs,
+//! [`Policy::approx_bytes`], in which each regular expression counts with the
+//! search caches it may grow to (200 KiB or more). Everything is counted while
+//! the document is read, so an alias bomb stops at the first limit it crosses.
+//!
+//! [`set_interrupt_check`] installs a hook that compiling and deciding call
+//! regularly (per rule, condition and placeholder); a host may panic in it to
+//! abandon the work, for instance to honour a statement timeout.
 
 mod action;
 mod compile;
@@ -58,10 +72,14 @@ mod condition;
 mod decide;
 mod error;
 mod glob;
+mod heap;
 mod index;
+mod interrupt;
 mod json;
+mod limits;
 mod path;
 mod policy;
+mod regex;
 mod request;
 mod rule;
 mod syntax;
@@ -71,8 +89,10 @@ mod template;
 pub mod bench_support;
 
 pub use action::Action;
-pub use compile::{Limits, compile, compile_with_limits};
+pub use compile::{compile, compile_with_limits};
 pub use decide::{Decision, FAIL_CLOSED_REASON, Layer, decide};
 pub use error::{ErrorKind, PolicyError};
+pub use interrupt::set_interrupt_check;
+pub use limits::Limits;
 pub use policy::{Policy, Verdict};
 pub use request::Request;

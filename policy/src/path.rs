@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use serde_json::{Number, Value};
 
 use crate::error::PolicyError;
+use crate::heap::HeapSize;
 use crate::request::Request;
 
 /// A parsed field path.
@@ -117,6 +118,18 @@ impl FieldPath {
                 _ => None,
             })
             .map(Field::Json)
+    }
+}
+
+impl HeapSize for FieldPath {
+    fn heap_bytes(&self) -> usize {
+        self.segments.heap_bytes()
+    }
+}
+
+impl HeapSize for Segment {
+    fn heap_bytes(&self) -> usize {
+        self.key.heap_bytes()
     }
 }
 

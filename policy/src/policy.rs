@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use crate::action::Action;
 use crate::index::ToolIndex;
+use crate::interrupt;
 use crate::request::Request;
 use crate::rule::Rule;
 
@@ -13,6 +14,7 @@ pub struct Policy {
     rules: Vec<Rule>,
     default: Option<Action>,
     index: ToolIndex,
+    approx_bytes: usize,
 }
 
 /// One policy's opinion on a request.
@@ -25,17 +27,30 @@ pub struct Verdict<'p> {
 }
 
 impl Policy {
-    pub(crate) fn new(rules: Vec<Rule>, default: Option<Action>) -> Self {
+    /// `rules_bytes` estimates the memory of the rules, one `Rule` each and
+    /// what they own, and of their regexes (see [`Policy::approx_bytes`]).
+    pub(crate) fn new(mut rules: Vec<Rule>, default: Option<Action>, rules_bytes: usize) -> Self {
+        rules.shrink_to_fit();
         let index = ToolIndex::build(&rules);
+        let approx_bytes = size_of::<Policy>() + rules_bytes + index.approx_bytes();
         Policy {
             rules,
             default,
             index,
+            approx_bytes,
         }
     }
 
     pub fn rule_count(&self) -> usize {
         self.rules.len()
+    }
+
+    /// An estimate of the memory this policy holds, in bytes, counting for each
+    /// regular expression the most its search caches may grow to. Computed once,
+    /// when the policy is compiled, and bounded by
+    /// [`Limits::max_compiled_bytes`](crate::Limits::max_compiled_bytes).
+    pub fn approx_bytes(&self) -> usize {
+        self.approx_bytes
     }
 
     /// The action taken when no rule matches, if the policy sets one.
@@ -50,7 +65,10 @@ impl Policy {
             .index
             .candidates(request.tool)
             .filter_map(|position| self.rules.get(position))
-            .find(|rule| rule.matches(request));
+            .find(|rule| {
+                interrupt::check();
+                rule.matches(request)
+            });
         match matched {
             Some(rule) => Some(Verdict {
                 action: rule.action,

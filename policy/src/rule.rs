@@ -3,6 +3,7 @@
 use crate::action::Action;
 use crate::condition::Condition;
 use crate::glob::Glob;
+use crate::heap::HeapSize;
 use crate::request::Request;
 
 #[derive(Debug, Clone)]
@@ -15,6 +16,15 @@ pub(crate) struct Rule {
     /// The rule's `reason`, or `rule "<id>" matched` when it has none.
     pub(crate) reason: String,
     pub(crate) when: Option<Condition>,
+}
+
+impl HeapSize for Rule {
+    fn heap_bytes(&self) -> usize {
+        self.id.heap_bytes()
+            + self.tools.heap_bytes()
+            + self.reason.heap_bytes()
+            + self.when.heap_bytes()
+    }
 }
 
 impl Rule {

@@ -4,12 +4,22 @@
 use std::borrow::Cow;
 
 use crate::error::PolicyError;
+use crate::heap::HeapSize;
+use crate::interrupt;
 use crate::path::FieldPath;
 use crate::request::Request;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Template {
     pieces: Vec<Piece>,
+}
+
+/// A template's text, or word that it is longer than the caller can use.
+#[derive(Debug)]
+pub(crate) enum Rendered<'a> {
+    Text(Cow<'a, str>),
+    /// Longer than the bound given to [`Template::render`], and not built.
+    TooLong,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,31 +60,78 @@ impl Template {
     }
 
     pub(crate) fn has_placeholders(&self) -> bool {
+        self.placeholder_count() > 0
+    }
+
+    pub(crate) fn placeholder_count(&self) -> usize {
         self.pieces
             .iter()
-            .any(|piece| matches!(piece, Piece::Variable(_)))
+            .filter(|piece| matches!(piece, Piece::Variable(_)))
+            .count()
     }
 
     /// The text with its placeholders filled from `request`, or `None` when a
     /// placeholder names a missing field or one that is null, an array or an object.
-    /// Allocates only when the template has placeholders.
-    pub(crate) fn render<'a>(&'a self, request: &Request<'a>) -> Option<Cow<'a, str>> {
-        match self.pieces.as_slice() {
-            [] => Some(Cow::Borrowed("")),
-            [Piece::Text(text)] => Some(Cow::Borrowed(text)),
-            [Piece::Variable(path)] => path.resolve(request)?.interpolation_text(),
-            pieces => {
-                let mut rendered = String::new();
-                for piece in pieces {
-                    match piece {
-                        Piece::Text(text) => rendered.push_str(text),
-                        Piece::Variable(path) => {
-                            rendered.push_str(&path.resolve(request)?.interpolation_text()?);
-                        }
-                    }
-                }
-                Some(Cow::Owned(rendered))
-            }
+    /// Text longer than `max_len` bytes is not built, so that many placeholders
+    /// of a long context value cannot take much memory: the caller, comparing it
+    /// with a shorter text, needs only to know that it is longer.
+    /// Allocates only when the template has placeholders and other pieces.
+    pub(crate) fn render<'a>(
+        &'a self,
+        request: &Request<'a>,
+        max_len: usize,
+    ) -> Option<Rendered<'a>> {
+        let text = match self.pieces.as_slice() {
+            [] => Cow::Borrowed(""),
+            [Piece::Text(text)] => Cow::Borrowed(text.as_str()),
+            [Piece::Variable(path)] => path.resolve(request)?.interpolation_text()?,
+            pieces => return render_pieces(pieces, request, max_len),
+        };
+        Some(if text.len() > max_len {
+            Rendered::TooLong
+        } else {
+            Rendered::Text(text)
+        })
+    }
+}
+
+fn render_pieces<'a>(
+    pieces: &'a [Piece],
+    request: &Request<'a>,
+    max_len: usize,
+) -> Option<Rendered<'a>> {
+    let mut rendered = String::new();
+    let mut too_long = false;
+    for piece in pieces {
+        interrupt::check();
+        let text = match piece {
+            Piece::Text(text) => Cow::Borrowed(text.as_str()),
+            Piece::Variable(path) => path.resolve(request)?.interpolation_text()?,
+        };
+        // Once too long, only whether every placeholder resolves still matters.
+        too_long = too_long || rendered.len() + text.len() > max_len;
+        if !too_long {
+            rendered.push_str(&text);
+        }
+    }
+    Some(if too_long {
+        Rendered::TooLong
+    } else {
+        Rendered::Text(Cow::Owned(rendered))
+    })
+}
+
+impl HeapSize for Template {
+    fn heap_bytes(&self) -> usize {
+        self.pieces.heap_bytes()
+    }
+}
+
+impl HeapSize for Piece {
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Piece::Text(text) => text.heap_bytes(),
+            Piece::Variable(path) => path.heap_bytes(),
         }
     }
 }
@@ -91,7 +148,7 @@ mod tests {
 
     use super::*;
 
-    fn render(template: &str, context: &Value) -> Option<String> {
+    fn render_within(template: &str, context: &Value, max_len: usize) -> Option<String> {
         let request = Request {
             tool: "t",
             args: &Value::Null,
@@ -100,8 +157,15 @@ mod tests {
         };
         Template::parse(template)
             .unwrap()
-            .render(&request)
-            .map(Cow::into_owned)
+            .render(&request, max_len)
+            .map(|rendered| match rendered {
+                Rendered::Text(text) => text.into_owned(),
+                Rendered::TooLong => "<too long>".to_owned(),
+            })
+    }
+
+    fn render(template: &str, context: &Value) -> Option<String> {
+        render_within(template, context, usize::MAX)
     }
 
     #[test]
@@ -147,6 +211,23 @@ mod tests {
         ] {
             assert_eq!(render(template, &context), None, "{template}");
         }
+    }
+
+    #[test]
+    fn text_longer_than_the_bound_is_not_built() {
+        let context = json!({"a": "12345", "n": 42});
+        let within = |template, max_len| render_within(template, &context, max_len);
+        assert_eq!(within("${context.a}", 5).as_deref(), Some("12345"));
+        assert_eq!(within("${context.a}", 4).as_deref(), Some("<too long>"));
+        assert_eq!(within("x${context.n}y", 4).as_deref(), Some("x42y"));
+        assert_eq!(within("x${context.n}y", 3).as_deref(), Some("<too long>"));
+        assert_eq!(within("literal", 6).as_deref(), Some("<too long>"));
+        assert_eq!(within("", 0).as_deref(), Some(""));
+        // An unresolvable placeholder after the bound still makes it unresolvable.
+        assert_eq!(
+            within("${context.a}${context.a}${context.missing}", 6),
+            None
+        );
     }
 
     #[test]

@@ -201,3 +201,47 @@ fn malformed_placeholders_are_rejected_at_compile_time() {
         );
     }
 }
+
+/// Operands whose text would be longer than the field are not built (see
+/// `Template::render`); the outcome is the same as if they had been.
+#[test]
+fn operands_longer_than_the_field_compare_as_if_built() {
+    let twice = "'${context.v}${context.v}'";
+    let holds = |operators: String, x: Value| {
+        when_holds(
+            &format!("{{args.x: {operators}}}"),
+            json!({ "x": x }),
+            json!({"v": "ab"}),
+        )
+    };
+    let cases = [
+        (format!("{{equals: {twice}}}"), json!("abab"), true),
+        (format!("{{equals: {twice}}}"), json!("aba"), false),
+        (format!("{{equals: {twice}}}"), json!(5), false),
+        (format!("{{notEquals: {twice}}}"), json!("aba"), true),
+        (format!("{{startsWith: {twice}}}"), json!("ababx"), true),
+        (format!("{{startsWith: {twice}}}"), json!("aba"), false),
+        (format!("{{endsWith: {twice}}}"), json!("xabab"), true),
+        (format!("{{endsWith: {twice}}}"), json!("bab"), false),
+        (format!("{{contains: {twice}}}"), json!("xxababyy"), true),
+        (format!("{{contains: {twice}}}"), json!("aba"), false),
+        (format!("{{contains: {twice}}}"), json!(["abab", 1]), true),
+        (format!("{{contains: {twice}}}"), json!(["aba", "b"]), false),
+        (format!("{{in: [{twice}, zz]}}"), json!("abab"), true),
+        (format!("{{in: [{twice}, zz]}}"), json!("ab"), false),
+        (format!("{{notIn: [{twice}, zz]}}"), json!("ab"), true),
+    ];
+    for (operators, x, expected) in cases {
+        assert_eq!(
+            holds(operators.clone(), x.clone()),
+            expected,
+            "{operators} on {x}"
+        );
+    }
+    // A placeholder that cannot be filled in still counts as a missing field,
+    // even past the point where the text became too long.
+    let unresolvable = "'${context.v}${context.v}${context.missing}'";
+    assert!(!holds(format!("{{equals: {unresolvable}}}"), json!("a")));
+    assert!(holds(format!("{{notEquals: {unresolvable}}}"), json!("a")));
+    assert!(holds(format!("{{notIn: [{unresolvable}]}}"), json!("a")));
+}

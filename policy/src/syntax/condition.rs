@@ -183,6 +183,10 @@ impl<'de> Shape<'de> for TestShape {
                     Test::Not(Box::new(map.next_value_seed(Node::new(reader, inner))?))
                 }
                 OperatorKey::Operator(kind) => {
+                    reader
+                        .tally
+                        .spend_condition()
+                        .map_err(PolicyError::into_yaml)?;
                     Test::Op(map.next_value_seed(Node::new(reader, OperandShape(kind)))?)
                 }
             });

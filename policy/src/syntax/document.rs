@@ -10,6 +10,8 @@ use super::{Document, Reader};
 use crate::action::Action;
 use crate::error::PolicyError;
 use crate::glob::Glob;
+use crate::heap::HeapSize;
+use crate::interrupt;
 use crate::rule::Rule;
 
 pub(super) fn empty() -> PolicyError {
@@ -92,6 +94,7 @@ impl<'de> Shape<'de> for RulesShape {
         let mut rules = Vec::new();
         let mut ids = HashSet::new();
         loop {
+            interrupt::check();
             let shape = RuleShape {
                 position: rules.len(),
                 ids: &mut ids,
@@ -99,13 +102,17 @@ impl<'de> Shape<'de> for RulesShape {
             let Some(rule) = seq.next_element_seed(Node::new(reader, shape))? else {
                 return Ok(rules);
             };
-            if rules.len() == reader.limits.max_rules {
+            if rules.len() == reader.limits().max_rules {
                 return Err(PolicyError::too_large(format!(
                     "the policy has more than {} rules",
-                    reader.limits.max_rules
+                    reader.limits().max_rules
                 ))
                 .into_yaml());
             }
+            reader
+                .tally
+                .settle_bytes(size_of::<Rule>() + rule.heap_bytes())
+                .map_err(PolicyError::into_yaml)?;
             rules.push(rule);
         }
     }

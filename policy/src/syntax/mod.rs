@@ -10,27 +10,31 @@ mod nesting;
 mod operand;
 mod shape;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 
-use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed};
 
 use crate::action::Action;
-use crate::compile::Limits;
 use crate::error::PolicyError;
+use crate::interrupt;
+use crate::limits::{Limits, Tally};
+use crate::regex::Regex;
 use crate::rule::Rule;
 use shape::Node;
 
-/// Compiled regexes may use at most this much memory each.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// A lower estimate of the heap one YAML node takes once compiled, besides its
+/// text, charged until the rule it is part of is complete and can be measured.
+const NODE_BYTES: usize = 16;
 
 /// A policy document, read and compiled.
 #[derive(Debug, Default)]
 pub(crate) struct Document {
     pub(crate) default: Option<Action>,
     pub(crate) rules: Vec<Rule>,
+    /// The estimated heap of the rules, within `Limits::max_compiled_bytes`.
+    pub(crate) approx_bytes: usize,
 }
 
 pub(crate) fn parse(source: &str, limits: &Limits) -> Result<Document, PolicyError> {
@@ -49,7 +53,10 @@ pub(crate) fn parse(source: &str, limits: &Limits) -> Result<Document, PolicyErr
                 .with_hint("remove the `---` separators")
         }));
     }
-    Ok(document)
+    Ok(Document {
+        approx_bytes: reader.tally.bytes(),
+        ..document
+    })
 }
 
 /// The first YAML scanner or parser error in `source`, if any. Used once reading
@@ -62,9 +69,7 @@ fn syntax_error(source: &str) -> Option<PolicyError> {
 
 /// State shared by every visitor while one policy is read.
 struct Reader {
-    limits: Limits,
-    /// Nodes that may still be read; bounds what YAML aliases can expand to.
-    nodes_left: Cell<usize>,
+    tally: Tally,
     /// Compiled regexes by pattern, so that a repeated pattern compiles once.
     regexes: RefCell<HashMap<String, Regex>>,
 }
@@ -72,30 +77,32 @@ struct Reader {
 impl Reader {
     fn new(limits: Limits) -> Self {
         Reader {
-            limits,
-            nodes_left: Cell::new(limits.max_source_bytes),
+            tally: Tally::new(limits),
             regexes: RefCell::default(),
         }
     }
 
+    fn limits(&self) -> &Limits {
+        self.tally.limits()
+    }
+
+    /// Counts a node against the node budget and, provisionally, the byte budget.
     fn spend_node(&self) -> Result<(), PolicyError> {
-        let left = self.nodes_left.get().checked_sub(1).ok_or_else(|| {
-            PolicyError::too_large(format!(
-                "the policy expands to more than {} YAML nodes",
-                self.limits.max_source_bytes
-            ))
-            .with_hint("YAML aliases repeat what they refer to; repeat less")
-        })?;
-        self.nodes_left.set(left);
-        Ok(())
+        self.tally.spend_node()?;
+        self.tally.spend_unsettled_bytes(NODE_BYTES)
+    }
+
+    /// Counts a string node's text, provisionally, against the byte budget.
+    fn spend_text(&self, text: &str) -> Result<(), PolicyError> {
+        self.tally.spend_unsettled_bytes(text.len())
     }
 
     /// Checks the nesting depth of a condition or operator map.
     fn enter(&self, depth: usize) -> Result<(), PolicyError> {
-        if depth > self.limits.max_depth {
+        if depth > self.limits().max_depth {
             return Err(PolicyError::too_large(format!(
                 "conditions are nested more than {} levels deep",
-                self.limits.max_depth
+                self.limits().max_depth
             ))
             .with_hint("flatten the condition"));
         }
@@ -106,32 +113,12 @@ impl Reader {
         if let Some(regex) = self.regexes.borrow().get(pattern) {
             return Ok(regex.clone());
         }
-        let regex = RegexBuilder::new(pattern)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-            .map_err(regex_error)?;
+        interrupt::check();
+        let regex = Regex::new(pattern)?;
+        self.tally.spend_bytes(regex.approx_bytes())?;
         self.regexes
             .borrow_mut()
             .insert(pattern.to_owned(), regex.clone());
         Ok(regex)
-    }
-}
-
-fn regex_error(error: regex::Error) -> PolicyError {
-    match error {
-        regex::Error::CompiledTooBig(limit) => PolicyError::invalid(format!(
-            "the regular expression is too large once compiled (limit {limit} bytes)"
-        ))
-        .with_hint("simplify it, e.g. use smaller repetition counts"),
-        other => {
-            let detail = other.to_string();
-            let problem = detail
-                .lines()
-                .rev()
-                .find_map(|line| line.strip_prefix("error: "))
-                .unwrap_or("syntax error")
-                .to_owned();
-            PolicyError::invalid(format!("invalid regular expression: {problem}")).with_hint(detail)
-        }
     }
 }

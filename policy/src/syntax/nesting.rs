@@ -10,9 +10,13 @@ use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 
 use crate::error::PolicyError;
+use crate::interrupt;
 
 /// serde_yaml refuses to read deeper than this anyway.
 const MAX_NESTING: usize = 128;
+
+/// How often, in events, the scan calls the interrupt hook.
+const EVENTS_PER_INTERRUPT_CHECK: usize = 1024;
 
 /// Rejects documents nesting collections more than [`MAX_NESTING`] levels deep.
 /// Malformed YAML passes, for serde_yaml to report.
@@ -27,7 +31,10 @@ pub(super) fn check(source: &str) -> Result<(), PolicyError> {
         return Ok(());
     };
     let mut depth = 0usize;
-    for event in events {
+    for (count, event) in events.enumerate() {
+        if count % EVENTS_PER_INTERRUPT_CHECK == 0 {
+            interrupt::check();
+        }
         match event.kind {
             unsafe_libyaml::YAML_SEQUENCE_START_EVENT
             | unsafe_libyaml::YAML_MAPPING_START_EVENT => depth += 1,

@@ -26,11 +26,11 @@ impl OperandShape {
     fn build(self, reader: &Reader, scalar: Scalar) -> Result<Op, PolicyError> {
         let kind = self.0;
         Ok(match (kind, scalar) {
-            (OpKind::Equals, scalar) => Op::Equals(operand(scalar)?),
-            (OpKind::NotEquals, scalar) => Op::NotEquals(operand(scalar)?),
-            (OpKind::Contains, scalar) => Op::Contains(operand(scalar)?),
-            (OpKind::StartsWith, Scalar::Text(text)) => Op::StartsWith(Template::parse(text)?),
-            (OpKind::EndsWith, Scalar::Text(text)) => Op::EndsWith(Template::parse(text)?),
+            (OpKind::Equals, scalar) => Op::Equals(operand(reader, scalar)?),
+            (OpKind::NotEquals, scalar) => Op::NotEquals(operand(reader, scalar)?),
+            (OpKind::Contains, scalar) => Op::Contains(operand(reader, scalar)?),
+            (OpKind::StartsWith, Scalar::Text(text)) => Op::StartsWith(template(reader, text)?),
+            (OpKind::EndsWith, Scalar::Text(text)) => Op::EndsWith(template(reader, text)?),
             (OpKind::Matches, Scalar::Text(pattern)) => Op::Matches(reader.regex(pattern)?),
             (OpKind::Gt, Scalar::Number(bound)) => Op::Compare(Comparison::Greater, bound),
             (OpKind::Gte, Scalar::Number(bound)) => Op::Compare(Comparison::GreaterOrEqual, bound),
@@ -57,13 +57,22 @@ impl OperandShape {
     }
 }
 
-fn operand(scalar: Scalar) -> Result<Operand, PolicyError> {
+fn operand(reader: &Reader, scalar: Scalar) -> Result<Operand, PolicyError> {
     Ok(match scalar {
-        Scalar::Text(text) => Operand::Text(Template::parse(text)?),
+        Scalar::Text(text) => Operand::Text(template(reader, text)?),
         Scalar::Bool(flag) => Operand::Json(Value::Bool(flag)),
         Scalar::Number(number) => Operand::Json(Value::Number(number)),
         Scalar::Null => Operand::Json(Value::Null),
     })
+}
+
+/// A string operand, its placeholders counted against the limit.
+fn template(reader: &Reader, text: &str) -> Result<Template, PolicyError> {
+    let template = Template::parse(text)?;
+    reader
+        .tally
+        .spend_interpolations(template.placeholder_count())?;
+    Ok(template)
 }
 
 impl Scalar<'_> {
@@ -154,20 +163,20 @@ impl<'de> Shape<'de> for ChoiceShape {
         "a value"
     }
 
-    fn string<E: de::Error>(self, _reader: &Reader, text: &str) -> Result<Operand, E> {
-        operand(Scalar::Text(text)).map_err(PolicyError::into_yaml)
+    fn string<E: de::Error>(self, reader: &Reader, text: &str) -> Result<Operand, E> {
+        operand(reader, Scalar::Text(text)).map_err(PolicyError::into_yaml)
     }
 
-    fn boolean<E: de::Error>(self, _reader: &Reader, flag: bool) -> Result<Operand, E> {
-        operand(Scalar::Bool(flag)).map_err(PolicyError::into_yaml)
+    fn boolean<E: de::Error>(self, reader: &Reader, flag: bool) -> Result<Operand, E> {
+        operand(reader, Scalar::Bool(flag)).map_err(PolicyError::into_yaml)
     }
 
-    fn number<E: de::Error>(self, _reader: &Reader, number: Number) -> Result<Operand, E> {
-        operand(Scalar::Number(number)).map_err(PolicyError::into_yaml)
+    fn number<E: de::Error>(self, reader: &Reader, number: Number) -> Result<Operand, E> {
+        operand(reader, Scalar::Number(number)).map_err(PolicyError::into_yaml)
     }
 
-    fn null<E: de::Error>(self, _reader: &Reader) -> Result<Operand, E> {
-        operand(Scalar::Null).map_err(PolicyError::into_yaml)
+    fn null<E: de::Error>(self, reader: &Reader) -> Result<Operand, E> {
+        operand(reader, Scalar::Null).map_err(PolicyError::into_yaml)
     }
 
     fn sequence<A: SeqAccess<'de>>(self, reader: &Reader, seq: A) -> Result<Operand, A::Error> {

@@ -114,6 +114,9 @@ impl<'de, S: Shape<'de>> Visitor<'de> for Node<'_, S> {
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<S::Value, E> {
+        self.reader
+            .spend_text(text)
+            .map_err(PolicyError::into_yaml)?;
         self.shape.string(self.reader, text)
     }
 

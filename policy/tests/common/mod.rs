@@ -61,3 +61,32 @@ pub fn op_holds(operators: &str, value: Option<Value>) -> bool {
     };
     when_holds(&format!("{{args.x: {operators}}}"), args, json!({}))
 }
+
+/// A hundred rules of the kinds people write: tool globs, argument checks,
+/// allow-lists, tenant placeholders and a few regular expressions.
+pub fn typical_policy() -> String {
+    let mut source = String::from("default: block\nrules:\n");
+    for n in 0..100 {
+        let rule = match n % 20 {
+            0 => format!(
+                "  - id: no-secrets-{n}\n    tool: \"**\"\n    action: block\n    reason: Arguments look like a credential\n    when:\n      args.body:\n        matches: '(?i)(api[_-]?key|secret|password)\\s*[:=]\\s*\\S{{{}}}'\n",
+                8 + n / 20
+            ),
+            1..=5 => format!(
+                "  - id: external-email-{n}\n    tool: email.send\n    action: escalate\n    reason: External emails need approval\n    when:\n      args.to:\n        not:\n          endsWith: \"@${{context.tenantId}}.com\"\n"
+            ),
+            6..=10 => format!(
+                "  - id: crm-{n}\n    tool: [\"crm.read_*\", crm.search]\n    action: allow\n    when:\n      all:\n        - context.user.role: {{in: [sales, support, admin]}}\n        - args.limit: {{lte: 500}}\n"
+            ),
+            11..=15 => format!(
+                "  - id: files-{n}\n    tool: \"files.**\"\n    action: escalate\n    reason: File access outside the workspace\n    when:\n      args.path:\n        not:\n          startsWith: \"/workspace/${{context.tenantId}}/\"\n"
+            ),
+            _ => format!(
+                "  - id: payments-{n}\n    tool: payments.transfer\n    action: escalate\n    when:\n      any:\n        - args.amount: {{gt: {}}}\n        - args.currency: {{notIn: [USD, EUR]}}\n",
+                1_000 * n
+            ),
+        };
+        source.push_str(&rule);
+    }
+    source
+}
