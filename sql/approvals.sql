@@ -62,6 +62,8 @@ GRANT SELECT, INSERT, UPDATE ON @extschema@.tenant_settings, @extschema@.approva
     TO authensor_definer;
 CREATE POLICY extension_functions ON @extschema@.tenant_settings TO authensor_definer USING (true) WITH CHECK (true);
 CREATE POLICY extension_functions ON @extschema@.approval_requests TO authensor_definer USING (true) WITH CHECK (true);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tenant_settings', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.approval_requests', '');
 
 -- The identity of an escalated action: tenant, tool and args. jsonb's text
 -- form is canonical (keys sorted, duplicates removed, fixed spacing), and the
@@ -72,29 +74,40 @@ LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog AS $$
                                     octet_length(tool), tool, args::text), 'UTF8'))
 $$;
 
--- A secret made at installation, which only the extension's functions read:
--- default channel names are derived from it, so that no one can compute
--- another tenant's channel from its id and LISTEN to it.
+-- A secret that only the extension's functions read: default channel names
+-- are derived from it, so that no one can compute another tenant's channel
+-- from its id and LISTEN to it. Made on first use rather than at
+-- installation, so that a restored dump brings back the original secret (and
+-- with it every tenant's channel) instead of clashing with a new one.
 CREATE TABLE @extschema@.channel_secret (
     secret bytea NOT NULL CHECK (octet_length(secret) = 32)
 );
 CREATE UNIQUE INDEX channel_secret_one_row ON @extschema@.channel_secret ((true));
-INSERT INTO @extschema@.channel_secret
-VALUES (pg_catalog.uuid_send(pg_catalog.gen_random_uuid()) || pg_catalog.uuid_send(pg_catalog.gen_random_uuid()));
 REVOKE ALL ON @extschema@.channel_secret FROM PUBLIC;
-GRANT SELECT ON @extschema@.channel_secret TO authensor_definer;
+GRANT SELECT, INSERT ON @extschema@.channel_secret TO authensor_definer;
 ALTER TABLE @extschema@.channel_secret ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.channel_secret FORCE ROW LEVEL SECURITY;
-CREATE POLICY extension_functions ON @extschema@.channel_secret FOR SELECT TO authensor_definer USING (true);
+CREATE POLICY extension_functions ON @extschema@.channel_secret TO authensor_definer USING (true) WITH CHECK (true);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.channel_secret', '');
+
+CREATE FUNCTION @extschema@.channel_secret() RETURNS bytea
+LANGUAGE sql VOLATILE SET search_path = pg_catalog AS $$
+    INSERT INTO @extschema@.channel_secret
+    VALUES (uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()))   -- 244 random bits
+    ON CONFLICT ((true)) DO NOTHING;
+    SELECT secret FROM @extschema@.channel_secret;
+$$;
 
 -- The channel a tenant's approvals and alerts are announced on: the one set
 -- with set_alert_route(), or a name derived from the secret and the tenant id.
 CREATE FUNCTION @extschema@.tenant_channel(tenant_id text) RETURNS text
-LANGUAGE sql STABLE STRICT SET search_path = pg_catalog AS $$
+LANGUAGE sql VOLATILE STRICT SET search_path = pg_catalog AS $$
     SELECT coalesce((SELECT s.alert_channel FROM @extschema@.tenant_settings s WHERE s.tenant_id = $1),
-                    'authensor_' || left(encode(sha256((SELECT c.secret FROM @extschema@.channel_secret c)
-                                                       || convert_to($1, 'UTF8')), 'hex'), 24))
+                    'authensor_' || left(encode(sha256(@extschema@.channel_secret() || convert_to($1, 'UTF8')),
+                                                'hex'), 24))
 $$;
-REVOKE ALL ON FUNCTION @extschema@.request_hash(text, text, jsonb), @extschema@.tenant_channel(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.request_hash(text, text, jsonb), @extschema@.tenant_channel(text)
+REVOKE ALL ON FUNCTION @extschema@.request_hash(text, text, jsonb), @extschema@.tenant_channel(text),
+                       @extschema@.channel_secret() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.request_hash(text, text, jsonb), @extschema@.tenant_channel(text),
+                          @extschema@.channel_secret()
     TO authensor_definer;

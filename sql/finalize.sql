@@ -33,6 +33,15 @@ BEGIN
 END
 $$;
 
+-- DROP EXTENSION authensor is refused while receipts exist, unless
+-- authensor.allow_drop is set (see src/drop_guard.rs).
+CREATE FUNCTION @extschema@.drop_guard() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'authensor_drop_guard';
+REVOKE ALL ON FUNCTION @extschema@.drop_guard() FROM PUBLIC;
+CREATE EVENT TRIGGER authensor_drop_guard ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
+    EXECUTE FUNCTION @extschema@.drop_guard();
+
 -- Version history: every version the caller may see, and which is in force.
 CREATE VIEW @extschema@.policy_versions WITH (security_invoker = true) AS
 SELECT p.layer,

@@ -123,6 +123,14 @@ GRANT SELECT, INSERT ON @extschema@.policies, @extschema@.receipts, @extschema@.
     TO authensor_definer;
 GRANT SELECT, INSERT, UPDATE ON @extschema@.active_policies, @extschema@.api_keys TO authensor_definer;
 
+-- Every table that holds user data is part of pg_dump's output, so that a
+-- dump restored into a new database keeps every policy, key and receipt.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.policies', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.active_policies', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.receipts', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.api_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.api_key_hashes', '');
+
 -- Receipts are append-only and policy versions immutable, even for roles
 -- that own the tables. An operator pruning old receipts disables the trigger
 -- explicitly (see README, "Retention").

@@ -61,6 +61,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.sentinel_baselines TO authen
 GRANT SELECT, INSERT ON @extschema@.alerts TO authensor_definer;
 CREATE POLICY extension_functions ON @extschema@.sentinel_baselines TO authensor_definer USING (true) WITH CHECK (true);
 CREATE POLICY extension_functions ON @extschema@.alerts TO authensor_definer USING (true) WITH CHECK (true);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sentinel_baselines', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.alerts', '');
 
 -- EWMA with smoothing alpha. The first value starts the baseline (variance
 -- 0); a NULL value (a ratio in a window with too few calls) leaves it as is.

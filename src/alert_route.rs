@@ -31,7 +31,7 @@ fn set_alert_route(channel: Option<&str>) -> String {
 
 /// The current tenant's NOTIFY channel for approvals and alerts: the one set
 /// with set_alert_route(), or a fixed default derived from the tenant id.
-#[pg_extern(stable, security_definer, parallel_restricted)]
+#[pg_extern(volatile, security_definer, parallel_restricted)]
 #[search_path(pg_catalog, pg_temp)]
 fn alert_route() -> String {
     let tenant_id = require_tenant("alert_route");

@@ -1,6 +1,7 @@
 //! The backend-local cache of compiled policies.
 //!
-//! Two maps, both bounded by `authensor.cache_size` with LRU eviction:
+//! Two maps, both bounded by `authensor.cache_size` with LRU eviction, the
+//! compiled policies also by their estimated size, `authensor.cache_max_bytes`:
 //! - `compiled`: policy source digest → compiled policy. Keyed by content, so
 //!   an entry can never be stale and survives invalidations.
 //! - `heads`: (layer, tenant) → the active version and its compiled policy.
@@ -21,8 +22,8 @@
 //! it only matters if the triggers are bypassed.
 
 use crate::errors::raise_policy_error;
-use crate::gucs::{CACHE_SIZE, CACHE_TTL};
-use crate::lru::Lru;
+use crate::gucs::{CACHE_MAX_BYTES, CACHE_SIZE, CACHE_TTL};
+use crate::lru::{Bounds, Lru};
 use crate::store::{self, LayerKind};
 use authensor_policy::{Limits, Policy};
 use pgrx::JsonB;
@@ -178,7 +179,7 @@ impl Cache {
         // snapshot, which may predate a commit this backend was already told
         // about; such a result is used for this call but never cached.
         if !uses_transaction_snapshot() {
-            let capacity = cache_capacity();
+            let bounds = heads_bounds();
             let loaded_at = Instant::now();
             self.stats.evictions += self.heads.insert(
                 platform_key,
@@ -186,7 +187,8 @@ impl Cache {
                     active: layers.platform.clone(),
                     loaded_at,
                 },
-                capacity,
+                0,
+                bounds,
             ) as u64;
             self.stats.evictions += self.heads.insert(
                 tenant_key,
@@ -194,7 +196,8 @@ impl Cache {
                     active: layers.tenant.clone(),
                     loaded_at,
                 },
-                capacity,
+                0,
+                bounds,
             ) as u64;
         }
         layers
@@ -210,10 +213,12 @@ impl Cache {
             Err(error) => raise_policy_error(&error),
         };
         self.stats.compiles += 1;
-        self.stats.evictions +=
-            self.compiled
-                .insert(head.digest.clone(), Arc::clone(&policy), cache_capacity())
-                as u64;
+        self.stats.evictions += self.compiled.insert(
+            head.digest.clone(),
+            Arc::clone(&policy),
+            policy.approx_bytes(),
+            compiled_bounds(),
+        ) as u64;
         policy
     }
 }
@@ -225,12 +230,27 @@ fn stored_policy_limits() -> Limits {
     Limits {
         max_source_bytes: usize::MAX,
         max_rules: usize::MAX,
+        max_compiled_bytes: usize::MAX,
+        max_conditions: usize::MAX,
+        max_interpolations: usize::MAX,
         ..Limits::default()
     }
 }
 
-fn cache_capacity() -> usize {
-    CACHE_SIZE.get().max(1) as usize
+/// Compiled policies: by count and by estimated bytes.
+fn compiled_bounds() -> Bounds {
+    Bounds {
+        entries: CACHE_SIZE.get().max(1) as usize,
+        weight: CACHE_MAX_BYTES.get().max(1) as usize,
+    }
+}
+
+/// Active-version lookups are small: by count only.
+fn heads_bounds() -> Bounds {
+    Bounds {
+        entries: CACHE_SIZE.get().max(1) as usize,
+        weight: usize::MAX,
+    }
 }
 
 fn uses_transaction_snapshot() -> bool {
@@ -242,9 +262,9 @@ fn uses_transaction_snapshot() -> bool {
 fn cache_stats() -> JsonB {
     CACHE.with(|cell| {
         let mut cache = cell.borrow_mut();
-        // A lowered cache_size takes effect here too, not only on the next insert.
-        let capacity = cache_capacity();
-        let evicted = cache.compiled.shrink_to(capacity) + cache.heads.shrink_to(capacity);
+        // Lowered bounds take effect here too, not only on the next insert.
+        let evicted =
+            cache.compiled.shrink_to(compiled_bounds()) + cache.heads.shrink_to(heads_bounds());
         cache.stats.evictions += evicted as u64;
         JsonB(serde_json::json!({
             "hits": cache.stats.hits,
@@ -253,8 +273,10 @@ fn cache_stats() -> JsonB {
             "invalidations": cache.stats.invalidations,
             "evictions": cache.stats.evictions,
             "entries": cache.compiled.len(),
+            "bytes": cache.compiled.weight(),
             "active_entries": cache.heads.len(),
-            "capacity": capacity,
+            "capacity": compiled_bounds().entries,
+            "capacity_bytes": compiled_bounds().weight,
         }))
     })
 }

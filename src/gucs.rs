@@ -18,6 +18,9 @@ pub static TENANT_ID: GucSetting<Option<CString>> = GucSetting::<Option<CString>
 /// Compiled policies (and active-version lookups) each backend keeps.
 pub static CACHE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(256);
 
+/// Estimated bytes of compiled policies each backend caches.
+pub static CACHE_MAX_BYTES: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024 * 1024);
+
 /// Seconds after which a cached active-version lookup is re-read even though no
 /// invalidation arrived. Invalidation is exact; this is only a safety net.
 pub static CACHE_TTL: GucSetting<i32> = GucSetting::<i32>::new(10);
@@ -27,9 +30,15 @@ pub static CACHE_TTL: GucSetting<i32> = GucSetting::<i32>::new(10);
 pub static MAX_POLICY_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1024 * 1024);
 pub static MAX_POLICY_RULES: GucSetting<i32> = GucSetting::<i32>::new(20_000);
 pub static MAX_CONDITION_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(32);
+pub static MAX_COMPILED_BYTES: GucSetting<i32> = GucSetting::<i32>::new(16 * 1024 * 1024);
+pub static MAX_CONDITIONS: GucSetting<i32> = GucSetting::<i32>::new(50_000);
+pub static MAX_INTERPOLATIONS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 
 /// Largest args plus context, in bytes of stored jsonb, that a decision accepts.
 pub static MAX_ARGS_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1024 * 1024);
+
+/// Lets `DROP EXTENSION authensor` delete receipts (see drop_guard.rs).
+pub static ALLOW_DROP: GucSetting<bool> = GucSetting::<bool>::new(false);
 
 /// Seconds an approval stays usable after it opens; fixed when it opens.
 pub static APPROVAL_TTL: GucSetting<i32> = GucSetting::<i32>::new(3600);
@@ -52,6 +61,16 @@ pub fn init() {
         1_000_000,
         GucContext::Suset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"authensor.cache_max_bytes",
+        c"Maximum estimated size of the compiled policies each backend caches.",
+        c"Least recently used policies are evicted beyond this bound, as beyond authensor.cache_size; the policy in use is kept. cache_stats() reports the bytes held.",
+        &CACHE_MAX_BYTES,
+        1024 * 1024,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_BYTE,
     );
     GucRegistry::define_int_guc(
         c"authensor.cache_ttl",
@@ -94,6 +113,36 @@ pub fn init() {
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
+        c"authensor.max_compiled_bytes",
+        c"Largest estimated size of one compiled policy, in bytes.",
+        c"Publishing a policy whose rules, globs and regexes (with the search caches they may grow) need more fails with SQLSTATE 54000.",
+        &MAX_COMPILED_BYTES,
+        64 * 1024,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_BYTE,
+    );
+    GucRegistry::define_int_guc(
+        c"authensor.max_conditions",
+        c"Most operators (equals, matches, ...) a published policy may have, counted after YAML aliases are expanded.",
+        c"Publishing a policy with more fails with SQLSTATE 54000.",
+        &MAX_CONDITIONS,
+        1,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"authensor.max_interpolations",
+        c"Most ${context...} placeholders a published policy may have, counted after YAML aliases are expanded.",
+        c"Publishing a policy with more fails with SQLSTATE 54000.",
+        &MAX_INTERPOLATIONS,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
         c"authensor.max_args_bytes",
         c"Largest args plus context a decision accepts, in bytes of jsonb.",
         c"evaluate(), check() and guard() fail with SQLSTATE 54000 for larger arguments, before deciding or writing anything.",
@@ -113,6 +162,14 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::UNIT_S,
     );
+    GucRegistry::define_bool_guc(
+        c"authensor.allow_drop",
+        c"Lets DROP EXTENSION authensor proceed although receipts exist.",
+        c"Set it with SET LOCAL in the transaction that drops the extension, after keeping the receipts elsewhere.",
+        &ALLOW_DROP,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     // Typos such as `authensor.tenantid` become errors instead of silently
     // creating a placeholder that nothing reads.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"authensor".as_ptr()) };
@@ -124,6 +181,8 @@ pub fn policy_limits() -> Limits {
         max_source_bytes: MAX_POLICY_BYTES.get().max(1) as usize,
         max_rules: MAX_POLICY_RULES.get().max(1) as usize,
         max_depth: MAX_CONDITION_DEPTH.get().max(1) as usize,
-        ..Limits::default()
+        max_compiled_bytes: MAX_COMPILED_BYTES.get().max(1) as usize,
+        max_conditions: MAX_CONDITIONS.get().max(1) as usize,
+        max_interpolations: MAX_INTERPOLATIONS.get().max(0) as usize,
     }
 }

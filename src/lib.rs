@@ -8,6 +8,7 @@ mod alert_route;
 mod api_keys;
 mod approvals;
 mod cache;
+mod drop_guard;
 mod errors;
 mod evaluate;
 mod gucs;
@@ -50,8 +51,17 @@ pub extern "C-unwind" fn _PG_init() {
     unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     sentinel::init(); // before gucs::init(), which reserves the prefix
     gucs::init();
+    // Long compiles and decisions honour statement_timeout, pg_cancel_backend
+    // and pg_terminate_backend: the policy core calls this as it works, and
+    // the ERROR it may raise unwinds out of the core as a panic.
+    authensor_policy::set_interrupt_check(check_for_interrupts);
     cache::register_invalidation_callback();
     tenant::register_transaction_callback();
+}
+
+/// CHECK_FOR_INTERRUPTS(): raises the ERROR of a pending cancel or timeout.
+fn check_for_interrupts() {
+    pgrx::check_for_interrupts!();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

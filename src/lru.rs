@@ -6,8 +6,17 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 pub struct Lru<K, V> {
-    entries: HashMap<K, (V, u64)>,
+    /// Each entry with when it was last used and its weight (bytes).
+    entries: HashMap<K, (V, u64, usize)>,
     clock: u64,
+    weight: usize,
+}
+
+/// How much an [`Lru`] may hold: entries, and their total weight.
+#[derive(Clone, Copy)]
+pub struct Bounds {
+    pub entries: usize,
+    pub weight: usize,
 }
 
 impl<K: Hash + Eq + Clone, V> Lru<K, V> {
@@ -15,38 +24,47 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         Self {
             entries: HashMap::new(),
             clock: 0,
+            weight: 0,
         }
     }
 
     pub fn get(&mut self, key: &K) -> Option<&V> {
         self.clock += 1;
         let clock = self.clock;
-        self.entries.get_mut(key).map(|(value, used)| {
+        self.entries.get_mut(key).map(|(value, used, _)| {
             *used = clock;
             &*value
         })
     }
 
-    /// Inserts `value` and evicts least-recently-used entries until at most
-    /// `capacity` remain. Returns how many were evicted.
-    pub fn insert(&mut self, key: K, value: V, capacity: usize) -> usize {
+    /// Inserts `value` weighing `weight` and evicts least-recently-used
+    /// entries until the rest fit in `bounds`; the entry just inserted is
+    /// kept even when it alone is heavier. Returns how many were evicted.
+    pub fn insert(&mut self, key: K, value: V, weight: usize, bounds: Bounds) -> usize {
         self.clock += 1;
-        self.entries.insert(key.clone(), (value, self.clock));
-        self.shrink_to(capacity.max(1))
+        if let Some((_, _, replaced)) = self.entries.insert(key, (value, self.clock, weight)) {
+            self.weight -= replaced;
+        }
+        self.weight += weight;
+        self.shrink_to(bounds)
     }
 
-    pub fn shrink_to(&mut self, capacity: usize) -> usize {
+    pub fn shrink_to(&mut self, bounds: Bounds) -> usize {
         let mut evicted = 0;
-        while self.entries.len() > capacity {
+        while self.entries.len() > bounds.entries.max(1)
+            || (self.weight > bounds.weight && self.entries.len() > 1)
+        {
             let Some(oldest) = self
                 .entries
                 .iter()
-                .min_by_key(|(_, (_, used))| *used)
+                .min_by_key(|(_, (_, used, _))| *used)
                 .map(|(k, _)| k.clone())
             else {
                 break;
             };
-            self.entries.remove(&oldest);
+            if let Some((_, _, weight)) = self.entries.remove(&oldest) {
+                self.weight -= weight;
+            }
             evicted += 1;
         }
         evicted
@@ -56,22 +74,35 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         self.entries.len()
     }
 
+    /// The total weight of the entries held.
+    pub fn weight(&self) -> usize {
+        self.weight
+    }
+
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.weight = 0;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Lru;
+    use super::{Bounds, Lru};
+
+    fn entries(n: usize) -> Bounds {
+        Bounds {
+            entries: n,
+            weight: usize::MAX,
+        }
+    }
 
     #[test]
     fn evicts_the_least_recently_used_entry() {
         let mut lru = Lru::new();
-        lru.insert("a", 1, 2);
-        lru.insert("b", 2, 2);
+        lru.insert("a", 1, 0, entries(2));
+        lru.insert("b", 2, 0, entries(2));
         assert_eq!(lru.get(&"a"), Some(&1)); // "b" is now the oldest
-        assert_eq!(lru.insert("c", 3, 2), 1);
+        assert_eq!(lru.insert("c", 3, 0, entries(2)), 1);
         assert_eq!(lru.get(&"b"), None);
         assert_eq!(lru.get(&"a"), Some(&1));
         assert_eq!(lru.get(&"c"), Some(&3));
@@ -82,10 +113,29 @@ mod tests {
     fn shrinking_reports_each_eviction() {
         let mut lru = Lru::new();
         for i in 0..5 {
-            lru.insert(i, i, 10);
+            lru.insert(i, i, 0, entries(10));
         }
-        assert_eq!(lru.shrink_to(2), 3);
+        assert_eq!(lru.shrink_to(entries(2)), 3);
         assert_eq!(lru.get(&4), Some(&4));
         assert_eq!(lru.get(&0), None);
+    }
+
+    #[test]
+    fn evicts_by_weight_but_keeps_the_newest() {
+        let mut lru = Lru::new();
+        let bounds = Bounds {
+            entries: 10,
+            weight: 100,
+        };
+        lru.insert("a", 1, 40, bounds);
+        lru.insert("b", 2, 40, bounds);
+        assert_eq!(lru.weight(), 80);
+        assert_eq!(lru.insert("c", 3, 40, bounds), 1, "a is evicted");
+        assert_eq!(lru.get(&"a"), None);
+        assert_eq!(lru.weight(), 80);
+        assert_eq!(lru.insert("huge", 4, 500, bounds), 2);
+        assert_eq!((lru.len(), lru.weight()), (1, 500));
+        assert_eq!(lru.insert("huge", 5, 10, bounds), 0, "replacing reweighs");
+        assert_eq!(lru.weight(), 10);
     }
 }

@@ -576,4 +576,35 @@ mod tests {
             assert!(JsonbArg(datum).object().is_none(), "{not_an_object}");
         }
     }
+
+    /// A cancel that arrives while a policy compiles stops the compile: the
+    /// policy core calls CHECK_FOR_INTERRUPTS() as it works.
+    #[pg_test(error = "canceling statement due to user request")]
+    fn a_pending_cancel_stops_a_compile() {
+        // SAFETY: what the SIGINT handler sets for a cancel request.
+        unsafe {
+            pg_sys::QueryCancelPending = 1;
+            pg_sys::InterruptPending = 1;
+        }
+        let _ = authensor_policy::compile(PLATFORM);
+    }
+
+    /// And a decision.
+    #[pg_test(error = "canceling statement due to user request")]
+    fn a_pending_cancel_stops_a_decision() {
+        let platform = authensor_policy::compile(PLATFORM).unwrap();
+        let (args, context) = (serde_json::json!({}), serde_json::json!({}));
+        let request = authensor_policy::Request {
+            tool: "system.exec",
+            args: &args,
+            context: &context,
+            tenant_id: "tenant-a",
+        };
+        // SAFETY: as above.
+        unsafe {
+            pg_sys::QueryCancelPending = 1;
+            pg_sys::InterruptPending = 1;
+        }
+        let _ = authensor_policy::decide(Some(&platform), None, &request);
+    }
 }

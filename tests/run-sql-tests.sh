@@ -4,7 +4,8 @@
 # pg_isolation_regress specs (tests/isolation), tenant isolation behind
 # pgbouncer in transaction pooling mode (tests/pgbouncer), and the Sentinel's
 # alerts over real windows with pg_cron (tests/sentinel), a hot standby
-# (tests/standby) and a driver that binds parameters (tests/clients). Usage:
+# (tests/standby), a driver that binds parameters (tests/clients) and
+# pg_dump/pg_restore round trips (tests/dump). Usage:
 #   tests/run-sql-tests.sh              every test
 #   tests/run-sql-tests.sh seed_scenario only the named pg_regress tests
 set -euo pipefail
@@ -53,6 +54,7 @@ script_tests=(
     sentinel_alerts sentinel/run.sh
     hot_standby standby/run.sh
     key_secrecy clients/run.sh
+    dump_restore dump/run.sh
 )
 if ((! $#)); then
     for ((i = 0; i < ${#script_tests[@]}; i += 2)); do

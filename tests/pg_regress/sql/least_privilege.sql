@@ -288,6 +288,28 @@ SET authensor.max_args_bytes = 2147483647;
 SELECT set_config('authensor.approval_ttl', '604800', true);
 SELECT name, context FROM pg_settings WHERE name LIKE 'authensor.%' AND context <> 'superuser' ORDER BY 1;
 
+-- 6. Bounded work per policy: many large regexes, and aliases that fan one
+-- placeholder out to many conditions, are refused at publish (54000), and
+-- nothing is stored; the cache reports its size in bytes.
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'tenant-a';
+SELECT max(version) AS versions_before FROM authensor.policy_versions WHERE layer = 'tenant' \gset
+SAVEPOINT s;
+SELECT authensor.publish_policy(
+    'rules:' || string_agg(format(E'\n  - tool: t.%s\n    action: block\n    when: {args.x: {matches: "(%s|[a-z]{1,60}){1,40}"}}', n, n), '')
+) FROM generate_series(1, 1000) AS n;
+ROLLBACK TO SAVEPOINT s;
+SELECT authensor.publish_policy(E'rules:\n  - tool: a\n    action: block\n    when: &c {all: [{args.a: {contains: "${context.x}"}}, {args.b: {contains: "${context.x}"}}]}\n'
+    || string_agg(format(E'  - tool: a%s\n    action: block\n    when: {all: [*c, *c, *c, *c, *c, *c, *c, *c]}\n', n), '')
+) FROM generate_series(1, 2000) AS n;
+ROLLBACK TO SAVEPOINT s;
+SELECT max(version) = :versions_before AS nothing_stored FROM authensor.policy_versions WHERE layer = 'tenant';
+SELECT action FROM authensor.check('file.read');
+SELECT (authensor.cache_stats()->>'bytes')::bigint > 0 AS bytes_reported,
+       (authensor.cache_stats()->>'capacity_bytes')::bigint AS capacity_bytes;
+ROLLBACK;
+
 -- 7. (Publishing takes no lock another role can hold: see
 -- tests/isolation/specs/publish_lock.spec.)
 
