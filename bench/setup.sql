@@ -59,6 +59,12 @@ $$;
 SELECT authensor.publish_platform_policy(bench.platform_policy()::text);
 SELECT baseline.publish('platform', '', bench.platform_policy());
 
+-- mem-1 .. mem-1000: 1,000 tenants with a 100-rule policy each, all distinct
+-- (bench/cache_memory.sql).
+SELECT count(authensor.publish_policy(bench.tenant_policy(100, 'memory ' || n)::text))
+  FROM (SELECT n, set_config('authensor.tenant_id', 'mem-' || n, false) FROM generate_series(1, 1000) AS n) AS s;
+RESET authensor.tenant_id;
+
 -- bench-N: the policy of N rules, in both implementations. cold-a-N and
 -- cold-b-N: two documents that differ only in their description, so that
 -- switching between them recompiles.

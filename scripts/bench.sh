@@ -118,11 +118,19 @@ done
 for name in "${names[@]}"; do
     echo "$name $(tr '\n' ' ' <"$work/tps/$name")"
 done >"$work/results"
+
+echo "==> memory of 1,000 cached 100-rule policies in one backend"
+{
+    # One session: its pid gives its /proc status file.
+    echo "SELECT '/proc/' || pg_backend_pid() || '/status' AS status \\gset"
+    cat bench/cache_memory.sql
+} | "${psql[@]}" -d bench -At -f - | tee "$work/memory"
 {
     echo "clients=$clients"
     echo "seconds=$seconds"
     echo "runs=$runs"
     echo "receipts=$receipts"
+    cat "$work/memory"
     echo "commit=$(git rev-parse --short HEAD)$([[ -z "$(git status --porcelain -- src sql policy/src)" ]] || echo ' with uncommitted changes')"
 } >"$work/meta"
 scripts/bench-report.py "$work/results" "$work/meta" "$root/target/criterion" "$bindir" | tee "$root/BENCHMARKS.md"
