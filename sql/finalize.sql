@@ -72,6 +72,10 @@ COMMENT ON FUNCTION @extschema@.current_tenant() IS
     'The tenant of the current transaction: bound by authenticate(), or authensor.tenant_id for members of authensor_trusted';
 COMMENT ON FUNCTION @extschema@.authenticate(text) IS
     'Verify an API key and bind its tenant to the current transaction';
+COMMENT ON FUNCTION @extschema@.create_agent_key(text) IS
+    'A new agent key for the current tenant (admin keys and trusted roles)';
+COMMENT ON FUNCTION @extschema@.revoke_agent_key(uuid) IS
+    'Revoke one of the current tenant''s agent keys (admin keys and trusted roles)';
 COMMENT ON TABLE @extschema@.api_keys IS 'API keys per tenant (no secrets); visible to their tenant only';
 COMMENT ON FUNCTION @extschema@.approve(uuid, text) IS
     'Approve the pending approval of an escalated receipt (members of authensor_trusted, within their tenant)';

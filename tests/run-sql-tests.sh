@@ -5,7 +5,8 @@
 # pgbouncer in transaction pooling mode (tests/pgbouncer), and the Sentinel's
 # alerts over real windows with pg_cron (tests/sentinel), a hot standby
 # (tests/standby), a driver that binds parameters (tests/clients) and
-# pg_dump/pg_restore round trips (tests/dump). Usage:
+# pg_dump/pg_restore round trips (tests/dump) and ALTER EXTENSION UPDATE from
+# the previous release with data in place (tests/upgrade). Usage:
 #   tests/run-sql-tests.sh              every test
 #   tests/run-sql-tests.sh seed_scenario only the named pg_regress tests
 set -euo pipefail
@@ -55,6 +56,7 @@ script_tests=(
     hot_standby standby/run.sh
     key_secrecy clients/run.sh
     dump_restore dump/run.sh
+    upgrade_from_0.1.0 upgrade/run.sh
 )
 if ((! $#)); then
     for ((i = 0; i < ${#script_tests[@]}; i += 2)); do

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# ALTER EXTENSION authensor UPDATE with data in place: the previous release's
+# SQL (kept here as authensor--<version>.sql) is installed and filled with
+# policies, keys, receipts, approvals, alert routes and Sentinel baselines;
+# after the update every row is intact, every function works, and the
+# catalogue of the updated extension is that of a fresh installation.
+# Usage: run.sh SOCKET_DIR PORT
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+socket_dir=$1 port=$2
+pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+previous=0.1.0
+ext_dir=$("$pg_config" --sharedir)/extension
+psql=(psql -X -q -v ON_ERROR_STOP=1 -h "$socket_dir" -p "$port" -U postgres)
+
+# The previous release's script runs against this release's library only
+# here, and only through the functions whose signatures did not change.
+cp "$here/authensor--$previous.sql" "$ext_dir/"
+trap 'rm -f "$ext_dir/authensor--$previous.sql"' EXIT
+
+"${psql[@]}" -d postgres -c "CREATE DATABASE authensor_upgrade" -c "CREATE DATABASE authensor_fresh"
+"${psql[@]}" -d authensor_fresh -c "CREATE EXTENSION authensor"
+secret=$(printf 'ab%.0s' $(seq 32))
+"${psql[@]}" -d authensor_upgrade -v secret="$secret" >/dev/null <<SQL
+CREATE EXTENSION authensor VERSION '$previous';
+SELECT authensor.publish_platform_policy('rules: [{id: no-shell, tool: "shell.*", action: block}]');
+SET authensor.tenant_id = 'tenant-a';
+SELECT authensor.publish_policy('rules: [{id: mail, tool: email.send, action: escalate}, {id: reads, tool: file.read, action: allow}]');
+SELECT authensor.evaluate('email.send', '{"to": "x@gmail.com", "amount": 10.50}');
+SELECT authensor.evaluate('email.send', '{"to": "y@gmail.com"}');
+SELECT authensor.evaluate('file.read', '{"path": "/a"}');
+SELECT authensor.approve((SELECT receipt_id FROM authensor.approvals ORDER BY requested_at LIMIT 1), 'ok');
+SET authensor.tenant_id = 'tenant-b';
+SELECT authensor.publish_policy('default: allow');
+SELECT authensor.set_alert_route('tenant_b_alerts');
+SELECT authensor.evaluate('file.read');
+RESET authensor.tenant_id;
+-- A key as the previous release stored it: a row and the hash of its secret.
+INSERT INTO authensor.api_keys (id, tenant_id, label, created_by)
+VALUES ('00000000-0000-4000-8000-0000000000a1', 'tenant-a', 'issued by $previous', 'postgres');
+INSERT INTO authensor.api_key_hashes VALUES ('00000000-0000-4000-8000-0000000000a1', sha256(convert_to(:'secret', 'UTF8')));
+SELECT authensor.sentinel_scan_windows(clock_timestamp() + interval '2 minutes', 60, 0.3, 3, 10, 0.3, 5, 60);
+-- Every row as it was, to compare with after the update.
+CREATE SCHEMA kept;
+DO \$\$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['policies', 'active_policies', 'receipts', 'api_keys', 'api_key_hashes',
+                             'tenant_settings', 'approval_requests', 'sentinel_baselines', 'alerts'] LOOP
+        EXECUTE format('CREATE TABLE kept.%I AS SELECT * FROM authensor.%I', t, t);
+    END LOOP;
+END
+\$\$;
+SQL
+
+"${psql[@]}" -d authensor_upgrade -c "ALTER EXTENSION authensor UPDATE"
+
+out=$("${psql[@]}" -d authensor_upgrade -At -v ON_ERROR_STOP=0 -v key="ak_000000000000400080000000000000a1_$secret" 2>&1 <<'SQL'
+SELECT 'version ' || extversion FROM pg_extension WHERE extname = 'authensor';
+-- Every row kept: the same rows in the columns the previous release had.
+SELECT 'changed rows in ' || k.relname || ': ' ||
+       (xpath('/row/n/text()', query_to_xml(format(
+           'SELECT count(*) AS n FROM ((SELECT * FROM kept.%1$I EXCEPT ALL SELECT %2$s FROM authensor.%1$I)
+                                      UNION ALL (SELECT %2$s FROM authensor.%1$I EXCEPT ALL SELECT * FROM kept.%1$I)) AS d',
+           k.relname, (SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+                         WHERE attrelid = k.oid AND attnum > 0 AND NOT attisdropped)), false, true, '')))[1]::text
+  FROM pg_class k WHERE k.relnamespace = 'kept'::regnamespace AND k.relkind = 'r' ORDER BY k.relname;
+SELECT 'keys issued before are ' || string_agg(DISTINCT scope, ',') FROM authensor.api_keys;
+-- Every function works on the data of the previous release.
+SET authensor.tenant_id = 'tenant-a';
+SELECT 'check ' || action || ' ' || rule_id FROM authensor.check('email.send', '{"to": "z@gmail.com"}');
+SELECT 'published v' || authensor.publish_policy('rules: [{id: mail, tool: email.send, action: escalate}, {id: reads, tool: file.read, action: allow}, {id: calendar, tool: calendar.read, action: allow}]');
+SELECT 'approval ' || authensor.approve((SELECT receipt_id FROM authensor.approvals WHERE status = 'pending' LIMIT 1));
+SELECT 'agent key ' || left(authensor.create_agent_key('after update'), 3);
+SELECT 'channel ' || (authensor.alert_route() LIKE 'authensor\_%');
+SELECT 'sentinel ' || authensor.sentinel_scan();
+RESET authensor.tenant_id;
+CREATE ROLE upgrade_agent LOGIN;
+SET ROLE upgrade_agent;
+BEGIN;
+SELECT 'authenticated ' || authensor.authenticate(:'key');
+SELECT 'decision ' || action || ' ' || layer || ' v' || tenant_version FROM authensor.evaluate('calendar.read');
+SELECT 'consumed ' || authensor.consume_approval(
+    (SELECT receipt_id FROM authensor.approvals WHERE status = 'approved' ORDER BY requested_at LIMIT 1),
+    'email.send', '{"amount": 10.5, "to": "x@gmail.com"}');
+SELECT 'receipts seen ' || count(*) FROM authensor.receipts;
+SAVEPOINT s;
+SELECT authensor.publish_policy('default: allow');
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+RESET ROLE;
+BEGIN;
+DROP EXTENSION authensor CASCADE;
+ROLLBACK;
+SQL
+)
+echo "$out"
+grep -q '^version 0.2.0$' <<<"$out"
+! grep -E '^changed rows in .*: [1-9]' <<<"$out"
+[[ $(grep -c '^changed rows in .*: 0$' <<<"$out") == 9 ]]
+grep -q '^keys issued before are agent$' <<<"$out"
+grep -q '^check escalate mail$' <<<"$out"
+grep -q '^published v2$' <<<"$out"
+grep -q '^approval approved$' <<<"$out"
+grep -q '^agent key ak_$' <<<"$out"
+grep -q '^channel true$' <<<"$out"
+grep -q '^authenticated tenant-a$' <<<"$out"
+grep -q '^decision allow tenant v2$' <<<"$out"
+grep -q '^consumed true$' <<<"$out"
+grep -q 'may not be called with an agent key' <<<"$out"
+grep -q 'authensor holds receipts' <<<"$out"
+
+# The updated extension's objects, grants and settings are a fresh one's.
+catalogue() {
+    "${psql[@]}" -d "$1" -At <<'SQL'
+SELECT 'function ' || p.oid::regprocedure || ' owner=' || pg_get_userbyid(p.proowner) || ' secdef=' || p.prosecdef
+       || ' volatile=' || p.provolatile::text || ' strict=' || p.proisstrict || ' config=' || coalesce(p.proconfig::text, '')
+       || ' acl=' || coalesce(p.proacl::text, '') || ' args=' || pg_get_function_arguments(p.oid)
+       || ' body=' || md5(p.prosrc)
+  FROM pg_proc p WHERE p.pronamespace = 'authensor'::regnamespace
+UNION ALL
+SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+       || ' notnull=' || a.attnotnull || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+  FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+ WHERE c.relnamespace = 'authensor'::regnamespace
+UNION ALL
+SELECT 'relation ' || c.relname || ' kind=' || c.relkind::text || ' rls=' || c.relrowsecurity || ' force=' || c.relforcerowsecurity
+       || ' acl=' || coalesce(c.relacl::text, '')
+  FROM pg_class c WHERE c.relnamespace = 'authensor'::regnamespace
+UNION ALL
+SELECT 'constraint ' || conrelid::regclass || ' ' || pg_get_constraintdef(oid)
+  FROM pg_constraint WHERE connamespace = 'authensor'::regnamespace
+UNION ALL
+SELECT 'policy ' || tablename || '.' || policyname || ' ' || cmd || ' ' || roles::text || ' ' || coalesce(qual, '') || ' ' || coalesce(with_check, '')
+  FROM pg_policies WHERE schemaname = 'authensor'
+UNION ALL
+SELECT 'trigger ' || tgrelid::regclass || ' ' || pg_get_triggerdef(oid)
+  FROM pg_trigger WHERE NOT tgisinternal AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'authensor'::regnamespace)
+UNION ALL
+SELECT 'event trigger ' || evtname || ' ' || evtevent || ' ' || evtfoid::regproc || ' ' || coalesce(evttags::text, '')
+  FROM pg_event_trigger
+UNION ALL
+SELECT 'dumped ' || t.oid::regclass FROM pg_extension e, unnest(e.extconfig) AS t(oid) WHERE e.extname = 'authensor'
+UNION ALL
+SELECT 'comment ' || obj_description(p.oid, 'pg_proc') FROM pg_proc p WHERE p.pronamespace = 'authensor'::regnamespace
+ ORDER BY 1;
+SQL
+}
+catalogue authensor_fresh >"$socket_dir/catalogue-fresh.txt"
+catalogue authensor_upgrade >"$socket_dir/catalogue-updated.txt"
+diff "$socket_dir/catalogue-fresh.txt" "$socket_dir/catalogue-updated.txt"
+echo "updated from $previous: every row kept, every function works, the catalogue of a fresh installation"
