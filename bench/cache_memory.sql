@@ -7,7 +7,7 @@ SET authensor.cache_size = 1000;
 SET authensor.cache_max_bytes = '1GB';
 SET client_min_messages = warning;
 -- The library is loaded and the platform policy cached before the baseline.
-SELECT authensor.check('warm.up') IS NOT NULL FROM (SELECT set_config('authensor.tenant_id', 'mem-1', false)) AS s \gset
+SELECT authensor.check('warm.up') IS NOT NULL AS warmed FROM (SELECT set_config('authensor.tenant_id', 'mem-1', false)) AS s \gset
 SELECT pg_read_file(:'status') AS before \gset
 SELECT count(authensor.check('tool.100.run', '{"n": 100}'))
   FROM (SELECT set_config('authensor.tenant_id', 'mem-' || n, false) FROM generate_series(1, 1000) AS n) AS s \gset
