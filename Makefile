@@ -6,7 +6,7 @@ SCRATCH := $(shell scripts/scratch-dir.sh)
 PGRX_TEST_DATA := $(SCRATCH)/pgrx-test-data
 export USER ?= root
 
-.PHONY: deps install install-dev demo test test-core test-pg test-sql bench
+.PHONY: deps install install-dev demo test lint test-core test-pg test-sql bench
 
 deps:
 	@scripts/install-deps.sh
@@ -24,7 +24,13 @@ demo: install
 	@scripts/demo.sh
 
 ## Every test tier; exits non-zero on any failure.
-test: deps test-core test-pg test-sql
+test: deps lint test-core test-pg test-sql
+
+## Formatting, and clippy with every unsafe block's SAFETY comment required.
+lint:
+	cargo fmt --all --check
+	cargo clippy -p authensor-policy --all-targets -- -D warnings
+	cargo clippy -p authensor --features pg15 --no-deps -- -D warnings -W clippy::undocumented_unsafe_blocks
 
 ## Tier 1: the pure policy core.
 test-core:

@@ -175,6 +175,7 @@ fn authenticate(api_key: Option<&str>) -> String {
             None,
         )
     }
+    // SAFETY: reads the backend's transaction state (xact.c IsTransactionBlock).
     if unsafe { !pg_sys::IsTransactionBlock() } {
         pgrx::warning!(
             "authensor.authenticate() outside a transaction block binds tenant \"{tenant_id}\" for this statement only"
@@ -216,6 +217,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 fn random_hex(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
+    // SAFETY: fills exactly `bytes` bytes of `buffer` (pg_strong_random.c).
     if !unsafe { pg_sys::pg_strong_random(buffer.as_mut_ptr().cast(), bytes) } {
         raise(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,

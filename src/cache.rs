@@ -90,6 +90,8 @@ thread_local! {
 
 /// Registers the relcache callback. Called once per backend from `_PG_init`.
 pub fn register_invalidation_callback() {
+    // SAFETY: registers a callback that only bumps a counter, for the
+    // backend's lifetime (inval.c CacheRegisterRelcacheCallback).
     unsafe {
         pg_sys::CacheRegisterRelcacheCallback(
             Some(on_relcache_invalidation),
@@ -111,6 +113,8 @@ unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid:
 
 /// The platform policy and `tenant_id`'s policy in force now.
 pub fn active_layers(tenant_id: &str) -> Layers {
+    // SAFETY: processes pending invalidations, as every statement start does
+    // (inval.c AcceptInvalidationMessages); inside a transaction.
     unsafe { pg_sys::AcceptInvalidationMessages() };
     CACHE.with(|cell| {
         let mut cache = cell.borrow_mut();
@@ -254,6 +258,7 @@ fn heads_bounds() -> Bounds {
 }
 
 fn uses_transaction_snapshot() -> bool {
+    // SAFETY: reads the backend-global isolation level (xact.c XactIsoLevel).
     unsafe { pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32 }
 }
 

@@ -211,6 +211,7 @@ fn json_object(function: &str, name: &str, value: Option<JsonbArg>) -> Map<Strin
 }
 
 fn now() -> TimestampWithTimeZone {
+    // SAFETY: reads the clock (timestamp.c GetCurrentTimestamp).
     let micros = unsafe { pg_sys::GetCurrentTimestamp() };
     TimestampWithTimeZone::try_from(micros)
         .unwrap_or_else(|_| internal_error("the clock is out of range"))
@@ -226,6 +227,8 @@ impl Outcome {
     /// name, no re-forming per field). The order is the order of the type's columns in sql/schema.sql.
     fn into_row(self, fcinfo: pg_sys::FunctionCallInfo) -> DecisionRow {
         let mut tupdesc: pg_sys::TupleDesc = std::ptr::null_mut();
+        // SAFETY: fcinfo is this call's, as PostgreSQL passed it (funcapi.c
+        // get_call_result_type); tupdesc receives a copy or NULL.
         let kind =
             unsafe { pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut tupdesc) };
         if kind != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || tupdesc.is_null() {

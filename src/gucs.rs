@@ -172,6 +172,8 @@ pub fn init() {
     );
     // Typos such as `authensor.tenantid` become errors instead of silently
     // creating a placeholder that nothing reads.
+    // SAFETY: called once from _PG_init with a static C string (guc.c
+    // MarkGUCPrefixReserved).
     unsafe { pg_sys::MarkGUCPrefixReserved(c"authensor".as_ptr()) };
 }
 

@@ -24,14 +24,18 @@ impl FromDatum for JsonbArg {
     }
 }
 
+// SAFETY: a JsonbArg is built only from the datum of an argument declared
+// jsonb (impl_sql_translatable below), as pgrx's own jsonb type is.
 unsafe impl<'fcx> ArgAbi<'fcx> for JsonbArg {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
+        // SAFETY: the argument is a jsonb datum (see the impl's SAFETY).
         unsafe { arg.unbox_arg_using_from_datum() }
             .unwrap_or_else(|| panic!("argument {index} must not be null"))
     }
 
     unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
+        // SAFETY: as above.
         unsafe { arg.unbox_arg_using_from_datum().into() }
     }
 }
@@ -92,6 +96,8 @@ enum Open {
 /// bottom-up on an explicit stack (no recursion, whatever the depth).
 unsafe fn convert(container: *mut pg_sys::JsonbContainer) -> Value {
     use pg_sys::JsonbIteratorToken::*;
+    // SAFETY: the caller passes a detoasted container; the iterator walks it
+    // as jsonb's own functions do (jsonb_util.c JsonbIteratorNext).
     unsafe {
         let mut iterator = pg_sys::JsonbIteratorInit(container);
         let mut token_value: pg_sys::JsonbValue = std::mem::zeroed();
@@ -136,6 +142,7 @@ unsafe fn convert(container: *mut pg_sys::JsonbContainer) -> Value {
 
 unsafe fn scalar(value: &pg_sys::JsonbValue) -> Value {
     use pg_sys::jbvType;
+    // SAFETY: the union member read is the one the type tag names.
     unsafe {
         match value.type_ {
             jbvType::jbvString => Value::String(string(value)),
@@ -147,6 +154,7 @@ unsafe fn scalar(value: &pg_sys::JsonbValue) -> Value {
 }
 
 unsafe fn string(value: &pg_sys::JsonbValue) -> String {
+    // SAFETY: a string JsonbValue points at `len` bytes inside its container.
     unsafe {
         let bytes = std::slice::from_raw_parts(
             value.val.string.val as *const u8,
@@ -157,6 +165,7 @@ unsafe fn string(value: &pg_sys::JsonbValue) -> String {
 }
 
 unsafe fn number(numeric: pg_sys::Numeric) -> Value {
+    // SAFETY: numeric_normalize returns a palloc'd C string (numeric.c).
     let text = unsafe { CStr::from_ptr(pg_sys::numeric_normalize(numeric)) };
     let text = text.to_str().unwrap_or_default();
     match text.parse::<Number>() {

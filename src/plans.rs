@@ -45,6 +45,9 @@ pub fn read<R>(
 /// a cached decision; the setting is restored when `f` returns, and by
 /// PostgreSQL itself if `f` raises.
 pub fn pinned<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: as fmgr_security_definer (fmgr.c) applies a function's SET
+    // clause: a new GUC nest level, one assignment at it, undone below or by
+    // transaction abort if `f` raises.
     let level = unsafe {
         let level = pg_sys::NewGUCNestLevel();
         pg_sys::set_config_option(
@@ -60,6 +63,7 @@ pub fn pinned<R>(f: impl FnOnce() -> R) -> R {
         level
     };
     let result = f();
+    // SAFETY: closes the nest level opened above (guc.c AtEOXact_GUC).
     unsafe { pg_sys::AtEOXact_GUC(true, level) };
     result
 }

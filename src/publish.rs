@@ -86,6 +86,8 @@ fn activate(
 fn policy_tables_changed<'a>(
     trigger: &'a PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
+    // SAFETY: queues an invalidation of a relation that exists, in the
+    // writing transaction (inval.c CacheInvalidateRelcacheByRelid).
     unsafe { pg_sys::CacheInvalidateRelcacheByRelid(trigger.relid()?) };
     Ok(None)
 }

@@ -266,6 +266,9 @@ unsafe fn open_result_relation(
     rel: pg_sys::Relation,
     estate: *mut pg_sys::EState,
 ) -> *mut pg_sys::ResultRelInfo {
+    // SAFETY: builds, in the executor state's memory, the range table and
+    // result relation that ExecInitModifyTable would, as logical
+    // replication's apply worker does (worker.c create_edata_for_relation).
     unsafe {
         let mut rte = PgBox::<pg_sys::RangeTblEntry>::alloc_node(pg_sys::NodeTag::T_RangeTblEntry);
         rte.rtekind = pg_sys::RTEKind::RTE_RELATION;
@@ -295,6 +298,9 @@ unsafe fn column_default(
     index: usize,
     estate: *mut pg_sys::EState,
 ) -> Option<Datum> {
+    // SAFETY: the default is planned and evaluated in the executor state's
+    // memory, as the apply worker fills missing columns (worker.c
+    // slot_fill_defaults).
     unsafe {
         let expression = pg_sys::build_column_default(rel, index as i32 + 1);
         if expression.is_null() {
@@ -335,6 +341,7 @@ fn with_tenant(context: Datum, tenant_id: &str) -> Datum {
 }
 
 fn wrong_type(column: &CStr, found: pg_sys::Oid, written: pg_sys::Oid) -> ! {
+    // SAFETY: format_type_be returns a palloc'd C string for any oid.
     let type_name = |oid| unsafe { CStr::from_ptr(pg_sys::format_type_be(oid)) }.to_string_lossy();
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,

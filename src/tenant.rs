@@ -138,6 +138,7 @@ pub fn refuse_agent(function: &str) {
 /// Binds `tenant_id` to the current transaction (after a verified API key),
 /// until the transaction ends or the subtransaction that bound it rolls back.
 pub fn bind_for_transaction(tenant_id: String, scope: Scope) {
+    // SAFETY: reads the transaction state (xact.c GetCurrentSubTransactionId).
     let subtransaction = unsafe { pg_sys::GetCurrentSubTransactionId() };
     BINDINGS.with(|bindings| {
         bindings.borrow_mut().push(Binding {
@@ -175,6 +176,8 @@ pub fn validate_tenant_id(tenant_id: &str) {
 /// The role in effect for the caller: the session user or the role chosen
 /// with SET ROLE, never the owner a SECURITY DEFINER function runs as.
 pub fn caller_name() -> String {
+    // SAFETY: the outer user exists while its session runs; the name is a
+    // palloc'd C string (miscinit.c GetUserNameFromId).
     unsafe {
         let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), false);
         CStr::from_ptr(name).to_string_lossy().into_owned()
@@ -184,6 +187,8 @@ pub fn caller_name() -> String {
 /// Registers the callbacks that forget bindings when a transaction ends or a
 /// subtransaction rolls back. Called once per backend from `_PG_init`.
 pub fn register_transaction_callback() {
+    // SAFETY: registers callbacks for the backend's lifetime (xact.c
+    // RegisterXactCallback, RegisterSubXactCallback).
     unsafe {
         pg_sys::RegisterXactCallback(Some(on_transaction_end), std::ptr::null_mut());
         pg_sys::RegisterSubXactCallback(Some(on_subtransaction_end), std::ptr::null_mut());
@@ -244,6 +249,8 @@ fn requested_tenant() -> Option<String> {
 /// Whether the role in effect has the privileges of authensor_trusted
 /// (superusers always do).
 pub fn caller_is_trusted() -> bool {
+    // SAFETY: catalogue lookups by a static C string and an oid (acl.c
+    // get_role_oid, has_privs_of_role).
     unsafe {
         let trusted = pg_sys::get_role_oid(TRUSTED_ROLE.as_ptr(), true);
         trusted != pg_sys::InvalidOid

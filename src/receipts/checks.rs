@@ -92,6 +92,8 @@ pub unsafe fn check_and_lend(
     result_rel: *mut pg_sys::ResultRelInfo,
     slot: *mut pg_sys::TupleTableSlot,
 ) -> Loan {
+    // SAFETY: reads the relation's constraints and evaluates prepared states
+    // on the slot as ExecRelCheck does (execMain.c); see the caller's contract.
     unsafe {
         let constr = (*(*rel).rd_att).constr;
         if constr.is_null() || (*constr).num_check == 0 || (*constr).has_generated_stored {
@@ -165,6 +167,8 @@ unsafe fn prepare(
     generation: u64,
     checks: &[pg_sys::ConstrCheck],
 ) -> Prepared {
+    // SAFETY: prepares each constraint as ExecRelCheck does (execMain.c), in
+    // a context of its own that is parented to TopMemoryContext at the end.
     unsafe {
         let context = pg_sys::AllocSetContextCreateInternal(
             pg_sys::CurrentMemoryContext,
