@@ -164,6 +164,9 @@ SELECT authensor.reject_change();
 SELECT reloptions FROM pg_class WHERE oid = 'authensor.policy_versions'::regclass;
 SELECT p.proname, p.prosecdef, p.proconfig
   FROM pg_proc p WHERE p.pronamespace = 'authensor'::regnamespace AND p.prosecdef ORDER BY 1;
+-- Who may call each function: PUBLIC only where the README says so.
+SELECT p.oid::regprocedure AS function, p.proacl
+  FROM pg_proc p WHERE p.pronamespace = 'authensor'::regnamespace ORDER BY p.oid::regprocedure::text;
 -- A temporary table named like an extension table captures nothing.
 BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
