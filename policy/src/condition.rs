@@ -21,8 +21,8 @@ use crate::template::{Rendered, Template};
 /// A condition map: field tests combined with `all`, `any` and `not`.
 #[derive(Debug, Clone)]
 pub(crate) enum Condition {
-    All(Vec<Condition>),
-    Any(Vec<Condition>),
+    All(Box<[Condition]>),
+    Any(Box<[Condition]>),
     Not(Box<Condition>),
     Field(FieldPath, Test),
 }
@@ -30,8 +30,8 @@ pub(crate) enum Condition {
 /// An operator map, applied to the value of one field.
 #[derive(Debug, Clone)]
 pub(crate) enum Test {
-    All(Vec<Test>),
-    Any(Vec<Test>),
+    All(Box<[Test]>),
+    Any(Box<[Test]>),
     Not(Box<Test>),
     Op(Op),
 }
@@ -53,14 +53,17 @@ pub(crate) enum Op {
 /// A value to compare a field with; strings may hold placeholders.
 #[derive(Debug, Clone)]
 pub(crate) enum Operand {
-    Json(Value),
+    Number(Number),
     Text(Template),
+    /// Null, a boolean, a list or a mapping: boxed, as a `Value` is several
+    /// times the size of the common operands.
+    Json(Box<Value>),
 }
 
 /// The operand of `in` and `notIn`.
 #[derive(Debug, Clone)]
 pub(crate) struct Choices {
-    options: Vec<Operand>,
+    options: Box<[Operand]>,
     /// Whether any option has placeholders, all of which must then resolve.
     interpolated: bool,
 }
@@ -76,6 +79,7 @@ pub(crate) enum Comparison {
 /// An operand with its placeholders filled in.
 enum Resolved<'a> {
     Json(&'a Value),
+    Number(&'a Number),
     Text(Cow<'a, str>),
     /// Text longer than any the field offers, which therefore equals, starts,
     /// ends and is contained in nothing there (see [`Template::render`]).
@@ -158,14 +162,14 @@ impl Op {
     }
 }
 
-fn conjunction<T>(mut parts: Vec<T>, wrap: fn(Vec<T>) -> T) -> T {
+fn conjunction<T>(mut parts: Vec<T>, wrap: fn(Box<[T]>) -> T) -> T {
     match parts.pop() {
         Some(only) if parts.is_empty() => only,
         Some(last) => {
             parts.push(last);
-            wrap(parts)
+            wrap(parts.into_boxed_slice())
         }
-        None => wrap(parts),
+        None => wrap(Box::default()),
     }
 }
 
@@ -202,9 +206,14 @@ fn contains(field: Field, needle: &Resolved) -> bool {
 }
 
 impl Operand {
+    pub(crate) fn json(value: Value) -> Self {
+        Operand::Json(Box::new(value))
+    }
+
     /// See [`Template::render`] for `max_len`.
     fn resolve<'a>(&'a self, request: &Request<'a>, max_len: usize) -> Option<Resolved<'a>> {
         match self {
+            Operand::Number(number) => Some(Resolved::Number(number)),
             Operand::Json(value) => Some(Resolved::Json(value)),
             Operand::Text(template) => Some(match template.render(request, max_len)? {
                 Rendered::Text(text) => Resolved::Text(text),
@@ -222,7 +231,7 @@ impl Choices {
     pub(crate) fn new(options: Vec<Operand>) -> Self {
         let interpolated = options.iter().any(Operand::is_interpolated);
         Choices {
-            options,
+            options: options.into_boxed_slice(),
             interpolated,
         }
     }
@@ -232,7 +241,7 @@ impl Choices {
     fn include(&self, field: Field, request: &Request) -> Option<bool> {
         let mut found = false;
         let max_len = text_len(field);
-        for option in &self.options {
+        for option in &*self.options {
             interrupt::check();
             found |= option.resolve(request, max_len)?.equals_field(field);
             if found && !self.interpolated {
@@ -247,6 +256,9 @@ impl Resolved<'_> {
     fn equals_value(&self, value: &Value) -> bool {
         match self {
             Resolved::Json(operand) => json::equal(value, operand),
+            Resolved::Number(operand) => value
+                .as_number()
+                .is_some_and(|number| json::equal_numbers(number, operand)),
             Resolved::Text(text) => value.as_str() == Some(text.as_ref()),
             Resolved::TooLong => false,
         }
@@ -258,7 +270,7 @@ impl Resolved<'_> {
             Field::Text(text) => match self {
                 Resolved::Json(operand) => operand.as_str() == Some(text),
                 Resolved::Text(operand) => operand == text,
-                Resolved::TooLong => false,
+                Resolved::Number(_) | Resolved::TooLong => false,
             },
         }
     }
@@ -302,6 +314,7 @@ impl HeapSize for Op {
 impl HeapSize for Operand {
     fn heap_bytes(&self) -> usize {
         match self {
+            Operand::Number(_) => 0,
             Operand::Json(value) => value.heap_bytes(),
             Operand::Text(template) => template.heap_bytes(),
         }

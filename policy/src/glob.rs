@@ -4,22 +4,24 @@
 //! and `*` inside a segment (`send_*`) matches any run of characters within that
 //! segment. Everything else is literal.
 
+use crate::dotted;
 use crate::error::PolicyError;
 use crate::heap::HeapSize;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Glob {
-    source: String,
-    segments: Vec<Segment>,
+    source: Box<str>,
+    /// Empty for a pattern without `*`, which matches only its source.
+    segments: Box<[Segment]>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum Segment {
-    Literal(String),
+    Literal(Box<str>),
     /// Any single segment.
     One,
     /// Literal pieces separated by in-segment `*`s (at least two pieces).
-    Within(Vec<String>),
+    Within(Box<[Box<str>]>),
     /// Zero or more further segments; `**` compiles to `One` followed by this.
     Rest,
 }
@@ -42,6 +44,7 @@ impl Glob {
         if source.is_empty() {
             return Err(PolicyError::invalid("empty tool pattern").with_hint(GLOB_HINT));
         }
+        let literal = !source.contains('*');
         let mut segments = Vec::new();
         for part in source.split('.') {
             match part {
@@ -51,6 +54,8 @@ impl Glob {
                     ))
                     .with_hint(GLOB_HINT));
                 }
+                // Matched whole, as `source`.
+                _ if literal => {}
                 "*" => segments.push(Segment::One),
                 "**" => segments.extend([Segment::One, Segment::Rest]),
                 _ if part.contains("**") => {
@@ -60,28 +65,20 @@ impl Glob {
                     .with_hint(GLOB_HINT));
                 }
                 _ if part.contains('*') => {
-                    segments.push(Segment::Within(
-                        part.split('*').map(str::to_owned).collect(),
-                    ));
+                    segments.push(Segment::Within(part.split('*').map(Box::from).collect()));
                 }
-                _ => segments.push(Segment::Literal(part.to_owned())),
+                _ => segments.push(Segment::Literal(part.into())),
             }
         }
         Ok(Glob {
-            source: source.to_owned(),
-            segments,
+            source: source.into(),
+            segments: segments.into_boxed_slice(),
         })
     }
 
     pub(crate) fn index_key(&self) -> IndexKey<'_> {
         match self.segments.first() {
-            _ if self
-                .segments
-                .iter()
-                .all(|s| matches!(s, Segment::Literal(_))) =>
-            {
-                IndexKey::Exact(&self.source)
-            }
+            None => IndexKey::Exact(&self.source),
             Some(Segment::Literal(first)) => IndexKey::FirstSegment(first),
             _ => IndexKey::Unindexed,
         }
@@ -90,6 +87,9 @@ impl Glob {
     /// Matches without allocating: the classic wildcard walk with one backtrack
     /// point, in which `Rest` plays the part of a star over whole segments.
     pub(crate) fn matches(&self, name: &str) -> bool {
+        if self.segments.is_empty() {
+            return *self.source == *name;
+        }
         let mut next = 0;
         let mut unmatched = Some(name);
         // Where to resume after letting the last `Rest` swallow one more segment.
@@ -102,7 +102,7 @@ impl Glob {
                     continue;
                 }
                 (Some(segment), Some(text)) => {
-                    let (head, tail) = split_first_segment(text);
+                    let (head, tail) = dotted::split_first(text);
                     if segment.matches(head) {
                         next += 1;
                         unmatched = tail;
@@ -114,7 +114,7 @@ impl Glob {
             }
             match backtrack {
                 Some((resume, Some(text))) => {
-                    let tail = split_first_segment(text).1;
+                    let tail = dotted::split_first(text).1;
                     backtrack = Some((resume, tail));
                     next = resume;
                     unmatched = tail;
@@ -144,39 +144,32 @@ impl HeapSize for Segment {
 impl Segment {
     fn matches(&self, segment: &str) -> bool {
         match self {
-            Segment::Literal(literal) => literal == segment,
+            Segment::Literal(literal) => **literal == *segment,
             Segment::One | Segment::Rest => true,
             Segment::Within(pieces) => matches_within(pieces, segment),
         }
     }
 }
 
-fn split_first_segment(name: &str) -> (&str, Option<&str>) {
-    match name.split_once('.') {
-        Some((head, tail)) => (head, Some(tail)),
-        None => (name, None),
-    }
-}
-
 /// `pieces` are the literal parts around `*`s: the first must be a prefix, the
 /// last a suffix, and the middle ones must occur in order between them.
-fn matches_within(pieces: &[String], segment: &str) -> bool {
+fn matches_within(pieces: &[Box<str>], segment: &str) -> bool {
     let Some((first, rest)) = pieces.split_first() else {
         return true;
     };
-    let Some(mut remaining) = segment.strip_prefix(first.as_str()) else {
+    let Some(mut remaining) = segment.strip_prefix(&**first) else {
         return false;
     };
     let Some((last, middle)) = rest.split_last() else {
         return remaining.is_empty();
     };
     for piece in middle {
-        match remaining.split_once(piece.as_str()) {
+        match remaining.split_once(&**piece) {
             Some((_, after)) => remaining = after,
             None => return false,
         }
     }
-    remaining.ends_with(last.as_str())
+    remaining.ends_with(&**last)
 }
 
 #[cfg(test)]

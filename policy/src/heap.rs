@@ -29,16 +29,27 @@ impl HeapSize for String {
     }
 }
 
-impl<T: HeapSize> HeapSize for Vec<T> {
+impl HeapSize for str {
     fn heap_bytes(&self) -> usize {
-        allocation(self.capacity() * size_of::<T>())
-            + self.iter().map(HeapSize::heap_bytes).sum::<usize>()
+        0
     }
 }
 
-impl<T: HeapSize> HeapSize for Box<T> {
+impl<T: HeapSize> HeapSize for [T] {
     fn heap_bytes(&self) -> usize {
-        allocation(size_of::<T>()) + T::heap_bytes(self)
+        self.iter().map(HeapSize::heap_bytes).sum()
+    }
+}
+
+impl<T: HeapSize> HeapSize for Vec<T> {
+    fn heap_bytes(&self) -> usize {
+        allocation(self.capacity() * size_of::<T>()) + self.as_slice().heap_bytes()
+    }
+}
+
+impl<T: HeapSize + ?Sized> HeapSize for Box<T> {
+    fn heap_bytes(&self) -> usize {
+        allocation(size_of_val::<T>(self)) + T::heap_bytes(self)
     }
 }
 

@@ -7,9 +7,7 @@ use serde_json::{Number, Value};
 /// Equality of JSON values, comparing numbers numerically at every depth.
 pub(crate) fn equal(left: &Value, right: &Value) -> bool {
     match (left, right) {
-        (Value::Number(left), Value::Number(right)) => {
-            compare_numbers(left, right) == Some(Ordering::Equal)
-        }
+        (Value::Number(left), Value::Number(right)) => equal_numbers(left, right),
         (Value::Array(left), Value::Array(right)) => {
             left.len() == right.len() && left.iter().zip(right).all(|(l, r)| equal(l, r))
         }
@@ -21,6 +19,10 @@ pub(crate) fn equal(left: &Value, right: &Value) -> bool {
         }
         _ => left == right,
     }
+}
+
+pub(crate) fn equal_numbers(left: &Number, right: &Number) -> bool {
+    compare_numbers(left, right) == Some(Ordering::Equal)
 }
 
 /// Integers compare exactly; anything involving a float compares as `f64`.

@@ -70,6 +70,7 @@ mod action;
 mod compile;
 mod condition;
 mod decide;
+mod dotted;
 mod error;
 mod glob;
 mod heap;

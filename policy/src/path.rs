@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use serde_json::{Number, Value};
 
+use crate::dotted;
 use crate::error::PolicyError;
 use crate::heap::HeapSize;
 use crate::request::Request;
@@ -13,7 +14,9 @@ use crate::request::Request;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct FieldPath {
     root: Root,
-    segments: Vec<Segment>,
+    /// The keys after the root, dot-separated and none of them empty: one
+    /// allocation however deep the path. Empty for the root itself.
+    keys: Box<str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,13 +27,6 @@ enum Root {
     /// `context.tenantId`, which is bound to [`Request::tenant_id`] so that a caller
     /// cannot claim another tenant's identity through `context`.
     TenantId,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct Segment {
-    key: String,
-    /// The key as an array index, when it is numeric.
-    index: Option<usize>,
 }
 
 /// The value found at a path.
@@ -46,8 +42,8 @@ const PATH_HINT: &str =
 
 impl FieldPath {
     pub(crate) fn parse(source: &str) -> Result<Self, PolicyError> {
-        let mut parts = source.split('.');
-        let root = match parts.next().unwrap_or_default() {
+        let (root, keys) = dotted::split_first(source);
+        let mut root = match root {
             "tool" => Root::Tool,
             "args" => Root::Args,
             "context" => Root::Context,
@@ -60,41 +56,35 @@ impl FieldPath {
                 )));
             }
         };
-        let mut path = FieldPath {
-            root,
-            segments: Vec::new(),
-        };
-        for key in parts {
-            if key.is_empty() {
-                return Err(
-                    PolicyError::invalid(format!("path {source:?} has an empty segment"))
-                        .with_hint(PATH_HINT),
-                );
-            }
-            path.segments.push(Segment {
-                key: key.to_owned(),
-                index: key.parse().ok(),
-            });
+        if keys.is_some_and(|keys| keys.split('.').any(str::is_empty)) {
+            return Err(
+                PolicyError::invalid(format!("path {source:?} has an empty segment"))
+                    .with_hint(PATH_HINT),
+            );
         }
-        if path.root == Root::Tool && !path.segments.is_empty() {
+        let mut keys = keys.unwrap_or_default();
+        if root == Root::Tool && !keys.is_empty() {
             return Err(PolicyError::invalid(format!(
                 "path {source:?} reads into the tool name, which has no fields"
             ))
             .with_hint("use `tool` alone"));
         }
-        if path.root == Root::Context && path.segments.first().is_some_and(|s| s.key == "tenantId")
-        {
-            path.root = Root::TenantId;
-            path.segments.remove(0);
+        let (first, rest) = dotted::split_first(keys);
+        if root == Root::Context && first == "tenantId" {
+            root = Root::TenantId;
+            keys = rest.unwrap_or_default();
         }
-        Ok(path)
+        Ok(FieldPath {
+            root,
+            keys: keys.into(),
+        })
     }
 
     /// Whether the path names something under `context` (including `context.tenantId`).
     pub(crate) fn is_within_context(&self) -> bool {
         match self.root {
             Root::TenantId => true,
-            Root::Context => !self.segments.is_empty(),
+            Root::Context => !self.keys.is_empty(),
             Root::Tool | Root::Args => false,
         }
     }
@@ -103,18 +93,17 @@ impl FieldPath {
     pub(crate) fn resolve<'r>(&self, request: &Request<'r>) -> Option<Field<'r>> {
         let start = match self.root {
             Root::Tool => return Some(Field::Text(request.tool)),
-            Root::TenantId if self.segments.is_empty() => {
+            Root::TenantId if self.keys.is_empty() => {
                 return Some(Field::Text(request.tenant_id));
             }
             Root::TenantId => return None,
             Root::Args => request.args,
             Root::Context => request.context,
         };
-        self.segments
-            .iter()
-            .try_fold(start, |value, segment| match value {
-                Value::Object(map) => map.get(&segment.key),
-                Value::Array(items) => items.get(segment.index?),
+        dotted::segments(&self.keys)
+            .try_fold(start, |value, key| match value {
+                Value::Object(map) => map.get(key),
+                Value::Array(items) => items.get(key.parse::<usize>().ok()?),
                 _ => None,
             })
             .map(Field::Json)
@@ -123,13 +112,7 @@ impl FieldPath {
 
 impl HeapSize for FieldPath {
     fn heap_bytes(&self) -> usize {
-        self.segments.heap_bytes()
-    }
-}
-
-impl HeapSize for Segment {
-    fn heap_bytes(&self) -> usize {
-        self.key.heap_bytes()
+        self.keys.heap_bytes()
     }
 }
 

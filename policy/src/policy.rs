@@ -11,7 +11,7 @@ use crate::rule::Rule;
 /// A compiled policy: immutable, `Send + Sync`, and cheap to share behind an `Arc`.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    rules: Vec<Rule>,
+    rules: Box<[Rule]>,
     default: Option<Action>,
     index: ToolIndex,
     approx_bytes: usize,
@@ -29,8 +29,8 @@ pub struct Verdict<'p> {
 impl Policy {
     /// `rules_bytes` estimates the memory of the rules, one `Rule` each and
     /// what they own, and of their regexes (see [`Policy::approx_bytes`]).
-    pub(crate) fn new(mut rules: Vec<Rule>, default: Option<Action>, rules_bytes: usize) -> Self {
-        rules.shrink_to_fit();
+    pub(crate) fn new(rules: Vec<Rule>, default: Option<Action>, rules_bytes: usize) -> Self {
+        let rules = rules.into_boxed_slice();
         let index = ToolIndex::build(&rules);
         let approx_bytes = size_of::<Policy>() + rules_bytes + index.approx_bytes();
         Policy {
@@ -72,8 +72,8 @@ impl Policy {
         match matched {
             Some(rule) => Some(Verdict {
                 action: rule.action,
-                rule_id: Some(&rule.id),
-                reason: Cow::Borrowed(&rule.reason),
+                rule_id: Some(rule.label.id()),
+                reason: Cow::Borrowed(rule.label.reason()),
             }),
             None => self.default.map(|action| Verdict {
                 action,

@@ -8,22 +8,48 @@ use crate::request::Request;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Rule {
-    /// The rule's `id`, or `rules[N]` when it has none.
-    pub(crate) id: String,
+    pub(crate) label: Label,
     /// `None` matches every tool; otherwise any of the globs must match.
-    pub(crate) tools: Option<Vec<Glob>>,
+    pub(crate) tools: Option<Box<[Glob]>>,
     pub(crate) action: Action,
-    /// The rule's `reason`, or `rule "<id>" matched` when it has none.
-    pub(crate) reason: String,
     pub(crate) when: Option<Condition>,
+}
+
+/// A rule's reason and id, in one allocation as a policy may hold thousands.
+/// The default reason is formatted here, once, rather than for each decision.
+#[derive(Debug, Clone)]
+pub(crate) struct Label {
+    /// The reason, then the id.
+    text: Box<str>,
+    reason_len: usize,
+}
+
+impl Label {
+    /// `id` is the rule's `id`, or `rules[N]` when it has none; without a
+    /// `reason`, the reason is `rule "<id>" matched`.
+    pub(crate) fn new(id: &str, reason: Option<&str>) -> Self {
+        let text = match reason {
+            Some(reason) => [reason, id].concat(),
+            None => format!("rule \"{id}\" matched{id}"),
+        };
+        Label {
+            reason_len: text.len() - id.len(),
+            text: text.into_boxed_str(),
+        }
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        &self.text[self.reason_len..]
+    }
+
+    pub(crate) fn reason(&self) -> &str {
+        &self.text[..self.reason_len]
+    }
 }
 
 impl HeapSize for Rule {
     fn heap_bytes(&self) -> usize {
-        self.id.heap_bytes()
-            + self.tools.heap_bytes()
-            + self.reason.heap_bytes()
-            + self.when.heap_bytes()
+        self.label.text.heap_bytes() + self.tools.heap_bytes() + self.when.heap_bytes()
     }
 }
 
@@ -33,5 +59,37 @@ impl Rule {
             .as_ref()
             .is_none_or(|globs| globs.iter().any(|glob| glob.matches(request.tool)))
             && self.when.as_ref().is_none_or(|when| when.holds(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::condition::{Op, Operand, Test};
+    use crate::path::FieldPath;
+
+    /// A policy may hold thousands of rules, each of them in one array.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn rules_stay_small() {
+        assert!(size_of::<Rule>() <= 104, "{}", size_of::<Rule>());
+        assert!(size_of::<Condition>() <= 56);
+        assert!(size_of::<FieldPath>() <= 24);
+        assert!(size_of::<Test>() <= 32);
+        assert!(size_of::<Op>() <= 32);
+        assert!(size_of::<Operand>() <= 24);
+        assert!(size_of::<Glob>() <= 32);
+    }
+
+    #[test]
+    fn labels_keep_ids_and_reasons_apart() {
+        let label = Label::new("rules[3]", None);
+        assert_eq!(label.id(), "rules[3]");
+        assert_eq!(label.reason(), "rule \"rules[3]\" matched");
+        let label = Label::new("no-shell", Some("Shell access is disabled"));
+        assert_eq!(label.id(), "no-shell");
+        assert_eq!(label.reason(), "Shell access is disabled");
+        let label = Label::new("x", Some(""));
+        assert_eq!((label.id(), label.reason()), ("x", ""));
     }
 }

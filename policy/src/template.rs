@@ -11,7 +11,7 @@ use crate::request::Request;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Template {
-    pieces: Vec<Piece>,
+    pieces: Box<[Piece]>,
 }
 
 /// A template's text, or word that it is longer than the caller can use.
@@ -24,7 +24,7 @@ pub(crate) enum Rendered<'a> {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Piece {
-    Text(String),
+    Text(Box<str>),
     Variable(FieldPath),
 }
 
@@ -56,7 +56,9 @@ impl Template {
             rest = after_close;
         }
         push_text(&mut pieces, rest);
-        Ok(Template { pieces })
+        Ok(Template {
+            pieces: pieces.into_boxed_slice(),
+        })
     }
 
     pub(crate) fn has_placeholders(&self) -> bool {
@@ -81,9 +83,9 @@ impl Template {
         request: &Request<'a>,
         max_len: usize,
     ) -> Option<Rendered<'a>> {
-        let text = match self.pieces.as_slice() {
+        let text = match &*self.pieces {
             [] => Cow::Borrowed(""),
-            [Piece::Text(text)] => Cow::Borrowed(text.as_str()),
+            [Piece::Text(text)] => Cow::Borrowed(&**text),
             [Piece::Variable(path)] => path.resolve(request)?.interpolation_text()?,
             pieces => return render_pieces(pieces, request, max_len),
         };
@@ -105,7 +107,7 @@ fn render_pieces<'a>(
     for piece in pieces {
         interrupt::check();
         let text = match piece {
-            Piece::Text(text) => Cow::Borrowed(text.as_str()),
+            Piece::Text(text) => Cow::Borrowed(&**text),
             Piece::Variable(path) => path.resolve(request)?.interpolation_text()?,
         };
         // Once too long, only whether every placeholder resolves still matters.
@@ -138,7 +140,7 @@ impl HeapSize for Piece {
 
 fn push_text(pieces: &mut Vec<Piece>, text: &str) {
     if !text.is_empty() {
-        pieces.push(Piece::Text(text.to_owned()));
+        pieces.push(Piece::Text(text.into()));
     }
 }
 

@@ -1,6 +1,6 @@
-//! `Policy::approx_bytes` against the heap a compiled policy really holds, as
-//! counted by the allocator. A single test, so that nothing else allocates
-//! while it measures.
+//! The heap a compiled policy really holds, as counted by the allocator:
+//! against `Policy::approx_bytes`, and for the policy the backend cache is sized
+//! by. A single test, so that nothing else allocates while it measures.
 
 mod common;
 
@@ -109,6 +109,62 @@ fn haystacks() -> Vec<String> {
 }
 
 #[test]
+fn footprint() {
+    approx_bytes_follows_the_heap();
+    benchmark_policy_stays_small();
+}
+
+/// The tenant policy of `bench.tenant_policy(rules, description)` in
+/// bench/setup.sql, of which a backend caches 1,000 distinct 100-rule copies.
+fn benchmark_policy(rules: usize, description: &str) -> String {
+    let mut source = format!(
+        r#"{{"description": "{description}", "default": "block", "rules": [
+  {{"id": "internal-email", "tool": "email.send", "action": "allow", "reason": "Internal recipient", "when": {{"args.to": {{"endsWith": "@${{context.tenantId}}.com"}}}}}},
+  {{"id": "external-email", "tool": "email.send", "action": "escalate", "reason": "External emails need approval"}},
+  {{"id": "tenant-filter", "tool": "database.query", "action": "block", "reason": "Queries must include tenant_id filter", "when": {{"args.query": {{"not": {{"contains": "tenant_id = '${{context.tenantId}}'"}}}}}}}},
+  {{"id": "scoped-queries", "tool": "database.query", "action": "allow", "reason": "Query is scoped to the tenant"}},
+  {{"id": "deletes", "tool": "**.delete", "action": "escalate", "reason": "Deletes need approval"}}"#
+    );
+    for n in 6..=rules {
+        let _ = write!(
+            source,
+            r#",
+  {{"tool": "tool.{n}.run", "action": "allow", "when": {{"args.n": {{"equals": {n}}}}}}}"#
+        );
+    }
+    source.push_str("\n]}\n");
+    source
+}
+
+/// A backend caching 1,000 of the 100-rule benchmark policies is to stay
+/// within 64 MiB, so each may hold at most about 55 KB. It holds about 31 KB;
+/// the bound leaves some room, and catches a return to the 89 KB of old.
+fn benchmark_policy_stays_small() {
+    const POLICIES: usize = 20;
+    // Anything compiling sets up once, such as lazily initialised statics.
+    drop(compiled(&benchmark_policy(100, "warm-up")));
+    let sources: Vec<String> = (0..POLICIES)
+        .map(|n| benchmark_policy(100, &format!("memory {n}")))
+        .collect();
+    let before = heap_in_use();
+    let policies: Vec<Policy> = sources
+        .iter()
+        .map(|source| compile(source).unwrap())
+        .collect();
+    // Less the vector's own allocation, but with each policy's `size_of`, as
+    // `approx_bytes` counts it.
+    let held = (heap_in_use() - before - 16) / POLICIES;
+    let approx_bytes = policies[0].approx_bytes();
+    let ratio = approx_bytes as f64 / held as f64;
+    println!(
+        "the 100-rule benchmark policy: heap {held} bytes ({} per rule), approx_bytes {approx_bytes}, ratio {ratio:.2}",
+        held / 100
+    );
+    assert_eq!(policies[0].rule_count(), 100);
+    assert!(held <= 40_000, "{held} bytes");
+    assert!((0.95..1.05).contains(&ratio), "ratio {ratio:.2}");
+}
+
 fn approx_bytes_follows_the_heap() {
     for (name, source) in plain_policies() {
         let (policy, held) = compiled(&source);

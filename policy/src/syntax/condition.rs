@@ -50,8 +50,12 @@ impl<'de> Shape<'de> for ConditionShape {
             map.next_key_seed(Node::new(reader, ConditionKeyShape { seen: &mut seen }))?
         {
             parts.push(match key {
-                ConditionKey::All => Condition::All(map.next_value_seed(Node::new(reader, list))?),
-                ConditionKey::Any => Condition::Any(map.next_value_seed(Node::new(reader, list))?),
+                ConditionKey::All => {
+                    Condition::All(map.next_value_seed(Node::new(reader, list))?.into())
+                }
+                ConditionKey::Any => {
+                    Condition::Any(map.next_value_seed(Node::new(reader, list))?.into())
+                }
                 ConditionKey::Not => {
                     Condition::Not(Box::new(map.next_value_seed(Node::new(reader, inner))?))
                 }
@@ -177,8 +181,8 @@ impl<'de> Shape<'de> for TestShape {
             map.next_key_seed(Node::new(reader, OperatorKeyShape { seen: &mut seen }))?
         {
             parts.push(match key {
-                OperatorKey::All => Test::All(map.next_value_seed(Node::new(reader, list))?),
-                OperatorKey::Any => Test::Any(map.next_value_seed(Node::new(reader, list))?),
+                OperatorKey::All => Test::All(map.next_value_seed(Node::new(reader, list))?.into()),
+                OperatorKey::Any => Test::Any(map.next_value_seed(Node::new(reader, list))?.into()),
                 OperatorKey::Not => {
                     Test::Not(Box::new(map.next_value_seed(Node::new(reader, inner))?))
                 }

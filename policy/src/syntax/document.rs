@@ -12,7 +12,7 @@ use crate::error::PolicyError;
 use crate::glob::Glob;
 use crate::heap::HeapSize;
 use crate::interrupt;
-use crate::rule::Rule;
+use crate::rule::{Label, Rule};
 
 pub(super) fn empty() -> PolicyError {
     PolicyError::invalid("the policy document is empty")
@@ -196,12 +196,10 @@ impl<'de> Shape<'de> for RuleShape<'_> {
                 id
             }
         };
-        let reason = reason.unwrap_or_else(|| format!("rule \"{id}\" matched"));
         Ok(Rule {
-            id,
+            label: Label::new(&id, reason.as_deref()),
             tools,
             action,
-            reason,
             when,
         })
     }
@@ -266,17 +264,19 @@ impl<'de> Shape<'de> for ActionShape {
 struct ToolShape;
 
 impl<'de> Shape<'de> for ToolShape {
-    type Value = Vec<Glob>;
+    type Value = Box<[Glob]>;
 
     fn expected(&self) -> &'static str {
         "a tool pattern or a list of tool patterns"
     }
 
-    fn string<E: de::Error>(self, reader: &Reader, pattern: &str) -> Result<Vec<Glob>, E> {
-        GlobShape.string(reader, pattern).map(|glob| vec![glob])
+    fn string<E: de::Error>(self, reader: &Reader, pattern: &str) -> Result<Box<[Glob]>, E> {
+        GlobShape
+            .string(reader, pattern)
+            .map(|glob| Box::from([glob]))
     }
 
-    fn sequence<A: SeqAccess<'de>>(self, reader: &Reader, seq: A) -> Result<Vec<Glob>, A::Error> {
+    fn sequence<A: SeqAccess<'de>>(self, reader: &Reader, seq: A) -> Result<Box<[Glob]>, A::Error> {
         let globs = ListOf {
             item: GlobShape,
             expected: self.expected(),
@@ -287,7 +287,7 @@ impl<'de> Shape<'de> for ToolShape {
                 .with_hint("omit `tool` to match every tool")
                 .into_yaml());
         }
-        Ok(globs)
+        Ok(globs.into_boxed_slice())
     }
 }
 

@@ -60,9 +60,9 @@ impl OperandShape {
 fn operand(reader: &Reader, scalar: Scalar) -> Result<Operand, PolicyError> {
     Ok(match scalar {
         Scalar::Text(text) => Operand::Text(template(reader, text)?),
-        Scalar::Bool(flag) => Operand::Json(Value::Bool(flag)),
-        Scalar::Number(number) => Operand::Json(Value::Number(number)),
-        Scalar::Null => Operand::Json(Value::Null),
+        Scalar::Bool(flag) => Operand::json(Value::Bool(flag)),
+        Scalar::Number(number) => Operand::Number(number),
+        Scalar::Null => Operand::json(Value::Null),
     })
 }
 
@@ -135,8 +135,8 @@ impl<'de> Shape<'de> for OperandShape {
                     Op::NotIn(choices)
                 });
             }
-            OpKind::Equals => |value| Op::Equals(Operand::Json(value)),
-            OpKind::NotEquals => |value| Op::NotEquals(Operand::Json(value)),
+            OpKind::Equals => |value| Op::Equals(Operand::json(value)),
+            OpKind::NotEquals => |value| Op::NotEquals(Operand::json(value)),
             _ => return Err(self.wrong("a list").into_yaml()),
         };
         JsonShape.sequence(reader, seq).map(wrap)
@@ -144,8 +144,8 @@ impl<'de> Shape<'de> for OperandShape {
 
     fn mapping<A: MapAccess<'de>>(self, reader: &Reader, map: A) -> Result<Op, A::Error> {
         let wrap: fn(Value) -> Op = match self.0 {
-            OpKind::Equals => |value| Op::Equals(Operand::Json(value)),
-            OpKind::NotEquals => |value| Op::NotEquals(Operand::Json(value)),
+            OpKind::Equals => |value| Op::Equals(Operand::json(value)),
+            OpKind::NotEquals => |value| Op::NotEquals(Operand::json(value)),
             _ => return Err(self.wrong("a mapping").into_yaml()),
         };
         JsonShape.mapping(reader, map).map(wrap)
@@ -180,11 +180,11 @@ impl<'de> Shape<'de> for ChoiceShape {
     }
 
     fn sequence<A: SeqAccess<'de>>(self, reader: &Reader, seq: A) -> Result<Operand, A::Error> {
-        JsonShape.sequence(reader, seq).map(Operand::Json)
+        JsonShape.sequence(reader, seq).map(Operand::json)
     }
 
     fn mapping<A: MapAccess<'de>>(self, reader: &Reader, map: A) -> Result<Operand, A::Error> {
-        JsonShape.mapping(reader, map).map(Operand::Json)
+        JsonShape.mapping(reader, map).map(Operand::json)
     }
 }
 
