@@ -76,38 +76,56 @@ $$;
 
 -- A secret that only the extension's functions read: default channel names
 -- are derived from it, so that no one can compute another tenant's channel
--- from its id and LISTEN to it. Made on first use rather than at
--- installation, so that a restored dump brings back the original secret (and
--- with it every tenant's channel) instead of clashing with a new one.
+-- from its id and LISTEN to it. Made at installation. The oldest row is the
+-- secret: a restored dump adds the original row beside the one its CREATE
+-- EXTENSION made, and the original, being older, goes on naming the channels.
 CREATE TABLE @extschema@.channel_secret (
-    secret bytea NOT NULL CHECK (octet_length(secret) = 32)
+    secret  bytea       NOT NULL CHECK (octet_length(secret) = 32),
+    made_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
-CREATE UNIQUE INDEX channel_secret_one_row ON @extschema@.channel_secret ((true));
+INSERT INTO @extschema@.channel_secret (secret)
+VALUES (pg_catalog.uuid_send(pg_catalog.gen_random_uuid()) || pg_catalog.uuid_send(pg_catalog.gen_random_uuid()));
 REVOKE ALL ON @extschema@.channel_secret FROM PUBLIC;
-GRANT SELECT, INSERT ON @extschema@.channel_secret TO authensor_definer;
+GRANT SELECT ON @extschema@.channel_secret TO authensor_definer;
 ALTER TABLE @extschema@.channel_secret ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.channel_secret FORCE ROW LEVEL SECURITY;
-CREATE POLICY extension_functions ON @extschema@.channel_secret TO authensor_definer USING (true) WITH CHECK (true);
+CREATE POLICY extension_functions ON @extschema@.channel_secret FOR SELECT TO authensor_definer USING (true);
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.channel_secret', '');
 
 CREATE FUNCTION @extschema@.channel_secret() RETURNS bytea
-LANGUAGE sql VOLATILE SET search_path = pg_catalog AS $$
-    INSERT INTO @extschema@.channel_secret
-    VALUES (uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()))   -- 244 random bits
-    ON CONFLICT ((true)) DO NOTHING;
-    SELECT secret FROM @extschema@.channel_secret;
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
+    SELECT secret FROM @extschema@.channel_secret ORDER BY made_at, secret LIMIT 1
+$$;
+
+-- Notifications are hints (see README, Channels). Any role can LISTEN on a
+-- channel and never read it, which fills PostgreSQL's one NOTIFY queue, and a
+-- transaction that notifies on a full queue fails at commit. So when the
+-- queue is half full, a notification is skipped with a WARNING instead:
+-- publishing, approvals and alerts never wait for another session to read.
+CREATE FUNCTION @extschema@.announce(channel text, payload text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog AS $$
+BEGIN
+    IF pg_notification_queue_usage() < 0.5 THEN
+        PERFORM pg_notify(channel, payload);
+        RETURN true;
+    END IF;
+    RAISE WARNING 'the NOTIFY queue is % full, so no notification is sent on channel %',
+        to_char(100 * pg_notification_queue_usage(), 'FM990%'), channel
+        USING HINT = 'A session that LISTENs and never reads holds the queue; pg_stat_activity shows it. The rows themselves are written.';
+    RETURN false;
+END
 $$;
 
 -- The channel a tenant's approvals and alerts are announced on: the one set
 -- with set_alert_route(), or a name derived from the secret and the tenant id.
 CREATE FUNCTION @extschema@.tenant_channel(tenant_id text) RETURNS text
-LANGUAGE sql VOLATILE STRICT SET search_path = pg_catalog AS $$
+LANGUAGE sql STABLE STRICT SET search_path = pg_catalog AS $$
     SELECT coalesce((SELECT s.alert_channel FROM @extschema@.tenant_settings s WHERE s.tenant_id = $1),
                     'authensor_' || left(encode(sha256(@extschema@.channel_secret() || convert_to($1, 'UTF8')),
                                                 'hex'), 24))
 $$;
 REVOKE ALL ON FUNCTION @extschema@.request_hash(text, text, jsonb), @extschema@.tenant_channel(text),
-                       @extschema@.channel_secret() FROM PUBLIC;
+                       @extschema@.channel_secret(), @extschema@.announce(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.request_hash(text, text, jsonb), @extschema@.tenant_channel(text),
-                          @extschema@.channel_secret()
+                          @extschema@.channel_secret(), @extschema@.announce(text, text)
     TO authensor_definer;

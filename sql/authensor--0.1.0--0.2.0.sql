@@ -55,35 +55,54 @@ CREATE POLICY extension_functions ON @extschema@.approval_requests TO authensor_
 CREATE POLICY extension_functions ON @extschema@.sentinel_baselines TO authensor_definer USING (true) WITH CHECK (true);
 CREATE POLICY extension_functions ON @extschema@.alerts TO authensor_definer USING (true) WITH CHECK (true);
 
--- Default channel names come from a secret only the extension reads.
+-- Default channel names come from a secret only the extension reads, and
+-- notifications are skipped rather than fail a commit on a full queue.
 CREATE TABLE @extschema@.channel_secret (
-    secret bytea NOT NULL CHECK (octet_length(secret) = 32)
+    secret  bytea       NOT NULL CHECK (octet_length(secret) = 32),
+    made_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
-CREATE UNIQUE INDEX channel_secret_one_row ON @extschema@.channel_secret ((true));
+INSERT INTO @extschema@.channel_secret (secret)
+VALUES (pg_catalog.uuid_send(pg_catalog.gen_random_uuid()) || pg_catalog.uuid_send(pg_catalog.gen_random_uuid()));
 REVOKE ALL ON @extschema@.channel_secret FROM PUBLIC;
-GRANT SELECT, INSERT ON @extschema@.channel_secret TO authensor_definer;
+GRANT SELECT ON @extschema@.channel_secret TO authensor_definer;
 ALTER TABLE @extschema@.channel_secret ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.channel_secret FORCE ROW LEVEL SECURITY;
-CREATE POLICY extension_functions ON @extschema@.channel_secret TO authensor_definer USING (true) WITH CHECK (true);
+CREATE POLICY extension_functions ON @extschema@.channel_secret FOR SELECT TO authensor_definer USING (true);
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.channel_secret', '');
 
 CREATE FUNCTION @extschema@.channel_secret() RETURNS bytea
-LANGUAGE sql VOLATILE SET search_path = pg_catalog AS $$
-    INSERT INTO @extschema@.channel_secret
-    VALUES (uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()))   -- 244 random bits
-    ON CONFLICT ((true)) DO NOTHING;
-    SELECT secret FROM @extschema@.channel_secret;
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
+    SELECT secret FROM @extschema@.channel_secret ORDER BY made_at, secret LIMIT 1
+$$;
+
+-- Notifications are hints (see README, Channels). Any role can LISTEN on a
+-- channel and never read it, which fills PostgreSQL's one NOTIFY queue, and a
+-- transaction that notifies on a full queue fails at commit. So when the
+-- queue is half full, a notification is skipped with a WARNING instead:
+-- publishing, approvals and alerts never wait for another session to read.
+CREATE FUNCTION @extschema@.announce(channel text, payload text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog AS $$
+BEGIN
+    IF pg_notification_queue_usage() < 0.5 THEN
+        PERFORM pg_notify(channel, payload);
+        RETURN true;
+    END IF;
+    RAISE WARNING 'the NOTIFY queue is % full, so no notification is sent on channel %',
+        to_char(100 * pg_notification_queue_usage(), 'FM990%'), channel
+        USING HINT = 'A session that LISTENs and never reads holds the queue; pg_stat_activity shows it. The rows themselves are written.';
+    RETURN false;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION @extschema@.tenant_channel(tenant_id text) RETURNS text
-LANGUAGE sql VOLATILE STRICT SET search_path = pg_catalog AS $$
+LANGUAGE sql STABLE STRICT SET search_path = pg_catalog AS $$
     SELECT coalesce((SELECT s.alert_channel FROM @extschema@.tenant_settings s WHERE s.tenant_id = $1),
                     'authensor_' || left(encode(sha256(@extschema@.channel_secret() || convert_to($1, 'UTF8')),
                                                 'hex'), 24))
 $$;
-REVOKE ALL ON FUNCTION @extschema@.channel_secret() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.channel_secret(), @extschema@.announce(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.request_hash(text, text, jsonb), @extschema@.tenant_channel(text),
-                          @extschema@.channel_secret()
+                          @extschema@.channel_secret(), @extschema@.announce(text, text)
     TO authensor_definer;
 
 -- The scan checks its arguments against its settings' bounds.
@@ -221,7 +240,7 @@ BEGIN
         -- Each alert goes to its own tenant's channel, with ids only.
         SELECT count(*) INTO n
           FROM inserted i
-         WHERE pg_notify(@extschema@.tenant_channel(i.tenant_id),
+         WHERE @extschema@.announce(@extschema@.tenant_channel(i.tenant_id),
                          json_build_object('alertId', i.id, 'kind', i.kind)::text) IS NOT NULL;
         raised := raised + n;
     END LOOP;
@@ -277,7 +296,7 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'revoke_agent_key_wrapper';
 
--- alert_route() may make the channel secret on first use.
+-- alert_route() is volatile, as a function that reads another's settings.
 ALTER FUNCTION @extschema@.alert_route() VOLATILE;
 
 -- DROP EXTENSION is refused while receipts exist.

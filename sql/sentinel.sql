@@ -218,7 +218,7 @@ BEGIN
         -- Each alert goes to its own tenant's channel, with ids only.
         SELECT count(*) INTO n
           FROM inserted i
-         WHERE pg_notify(@extschema@.tenant_channel(i.tenant_id),
+         WHERE @extschema@.announce(@extschema@.tenant_channel(i.tenant_id),
                          json_build_object('alertId', i.id, 'kind', i.kind)::text) IS NOT NULL;
         raised := raised + n;
     END LOOP;

@@ -26,7 +26,7 @@ pub fn open(receipt_id: Uuid, tenant_id: &str, tool: &str, args: pg_sys::Datum) 
                FROM (SELECT clock_timestamp() AS at) AS clock
              RETURNING id)
          SELECT id FROM opened
-          WHERE pg_notify(authensor.tenant_channel($2),
+          WHERE authensor.announce(authensor.tenant_channel($2),
                           json_build_object('kind', 'approval', 'approvalId', id, 'receiptId', $1)::text) IS NOT NULL",
         &[
             receipt_id.into(),

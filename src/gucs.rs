@@ -34,6 +34,9 @@ pub static MAX_COMPILED_BYTES: GucSetting<i32> = GucSetting::<i32>::new(16 * 102
 pub static MAX_CONDITIONS: GucSetting<i32> = GucSetting::<i32>::new(50_000);
 pub static MAX_INTERPOLATIONS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 
+/// Longest value a `matches` regex searches, in bytes.
+pub static MAX_MATCH_BYTES: GucSetting<i32> = GucSetting::<i32>::new(16 * 1024);
+
 /// Largest args plus context, in bytes of stored jsonb, that a decision accepts.
 pub static MAX_ARGS_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1024 * 1024);
 
@@ -143,6 +146,16 @@ pub fn init() {
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
+        c"authensor.max_match_bytes",
+        c"Longest value a matches condition searches, in bytes.",
+        c"A decision that would search a longer value with a regex fails with SQLSTATE 54000: one regex search cannot be interrupted, and its worst case grows with the value's length.",
+        &MAX_MATCH_BYTES,
+        1,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_BYTE,
+    );
+    GucRegistry::define_int_guc(
         c"authensor.max_args_bytes",
         c"Largest args plus context a decision accepts, in bytes of jsonb.",
         c"evaluate(), check() and guard() fail with SQLSTATE 54000 for larger arguments, before deciding or writing anything.",
@@ -186,5 +199,21 @@ pub fn policy_limits() -> Limits {
         max_compiled_bytes: MAX_COMPILED_BYTES.get().max(1) as usize,
         max_conditions: MAX_CONDITIONS.get().max(1) as usize,
         max_interpolations: MAX_INTERPOLATIONS.get().max(0) as usize,
+    }
+}
+
+/// Refuses a `matches` search of a value longer than authensor.max_match_bytes.
+pub fn refuse_long_match(len: usize) {
+    let limit = MAX_MATCH_BYTES.get().max(1) as usize;
+    if len > limit {
+        crate::errors::raise(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!(
+                "a matches condition would search a value of {len} bytes, more than authensor.max_match_bytes ({limit})"
+            ),
+            Some(
+                "Pass a shorter value, or have the operator raise authensor.max_match_bytes: one regex search runs to its end, and its worst case grows with the value.",
+            ),
+        )
     }
 }

@@ -55,6 +55,7 @@ pub extern "C-unwind" fn _PG_init() {
     // and pg_terminate_backend: the policy core calls this as it works, and
     // the ERROR it may raise unwinds out of the core as a panic.
     authensor_policy::set_interrupt_check(check_for_interrupts);
+    authensor_policy::set_match_guard(gucs::refuse_long_match);
     cache::register_invalidation_callback();
     tenant::register_transaction_callback();
 }

@@ -211,7 +211,7 @@ pub fn activate_version(
     )
     .unwrap_or_else(|e| raise_spi("activate the policy version", e));
     Spi::run_with_args(
-        "SELECT pg_catalog.pg_notify('authensor_policy', $1)",
+        "SELECT authensor.announce('authensor_policy', $1)",
         &[payload.into()],
     )
     .unwrap_or_else(|e| raise_spi("announce the policy change", e));

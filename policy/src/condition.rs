@@ -148,7 +148,10 @@ impl Op {
                 }
                 Rendered::TooLong => false,
             },
-            Op::Matches(regex) => field.as_str().is_some_and(|text| regex.is_match(text)),
+            Op::Matches(regex) => field.as_str().is_some_and(|text| {
+                interrupt::guard_match(text.len());
+                regex.is_match(text)
+            }),
             Op::Compare(comparison, bound) => field
                 .as_number()
                 .and_then(|number| json::compare_numbers(number, bound))

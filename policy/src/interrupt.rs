@@ -39,3 +39,27 @@ fn call(hook: *mut ()) {
     let hook = unsafe { std::mem::transmute::<*mut (), fn()>(hook) };
     hook();
 }
+
+/// The installed match guard as a `fn(usize)` cast to a pointer; null when
+/// none is.
+static MATCH_GUARD: AtomicPtr<()> = AtomicPtr::new(ptr::null_mut());
+
+/// Installs `guard`, called with a value's length in bytes before a `matches`
+/// regex searches it. One regex search cannot be interrupted, and its worst
+/// case grows with the value's length times the regex's size, so a host
+/// bounds it here: the guard panics (raises) to refuse a value too long.
+pub fn set_match_guard(guard: fn(usize)) {
+    MATCH_GUARD.store(guard as *mut (), Ordering::Relaxed);
+}
+
+/// Calls the match guard, if one is installed.
+#[inline]
+pub(crate) fn guard_match(len: usize) {
+    let guard = MATCH_GUARD.load(Ordering::Relaxed);
+    if !guard.is_null() {
+        // SAFETY: `MATCH_GUARD` only ever holds null or a `fn(usize)` stored by
+        // `set_match_guard`, and function pointers are valid forever.
+        let guard = unsafe { std::mem::transmute::<*mut (), fn(usize)>(guard) };
+        guard(len);
+    }
+}

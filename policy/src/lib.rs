@@ -93,7 +93,7 @@ pub use action::Action;
 pub use compile::{compile, compile_with_limits};
 pub use decide::{Decision, FAIL_CLOSED_REASON, Layer, decide};
 pub use error::{ErrorKind, PolicyError};
-pub use interrupt::set_interrupt_check;
+pub use interrupt::{set_interrupt_check, set_match_guard};
 pub use limits::Limits;
 pub use policy::{Policy, Verdict};
 pub use request::Request;

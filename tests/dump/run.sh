@@ -56,7 +56,11 @@ SELECT c.relname || ' ' || x.rows || ' ' || x.digest
       SELECT (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', t.oid::regclass), false, true, '')))[1]::text AS rows,
              (xpath('/row/d/text()', query_to_xml(format('SELECT md5(coalesce(string_agg(r::text, %L ORDER BY r::text), %L)) AS d FROM %s r', '|', '', t.oid::regclass), false, true, '')))[1]::text AS digest
   ) AS x
- WHERE e.extname = 'authensor'
+ WHERE e.extname = 'authensor' AND c.relname <> 'channel_secret'
+UNION ALL
+-- A restore keeps the original secret beside the one its CREATE EXTENSION
+-- made; the oldest is the one in use.
+SELECT 'channel secret ' || md5(authensor.channel_secret())
  ORDER BY 1;
 SQL
 }

@@ -13,28 +13,42 @@ previous=0.1.0
 ext_dir=$("$pg_config" --sharedir)/extension
 psql=(psql -X -q -v ON_ERROR_STOP=1 -h "$socket_dir" -p "$port" -U postgres)
 
-# The previous release's script runs against this release's library only
-# here, and only through the functions whose signatures did not change.
+# The previous release's script is installed for this test only.
 cp "$here/authensor--$previous.sql" "$ext_dir/"
 trap 'rm -f "$ext_dir/authensor--$previous.sql"' EXIT
 
 "${psql[@]}" -d postgres -c "CREATE DATABASE authensor_upgrade" -c "CREATE DATABASE authensor_fresh"
 "${psql[@]}" -d authensor_fresh -c "CREATE EXTENSION authensor"
 secret=$(printf 'ab%.0s' $(seq 32))
+# The data is written as the previous release stored it, with plain INSERTs:
+# this release's library serves the previous release's SQL only until the
+# update, and some of its functions need objects that only the update makes.
 "${psql[@]}" -d authensor_upgrade -v secret="$secret" >/dev/null <<SQL
 CREATE EXTENSION authensor VERSION '$previous';
-SELECT authensor.publish_platform_policy('rules: [{id: no-shell, tool: "shell.*", action: block}]');
-SET authensor.tenant_id = 'tenant-a';
-SELECT authensor.publish_policy('rules: [{id: mail, tool: email.send, action: escalate}, {id: reads, tool: file.read, action: allow}]');
-SELECT authensor.evaluate('email.send', '{"to": "x@gmail.com", "amount": 10.50}');
-SELECT authensor.evaluate('email.send', '{"to": "y@gmail.com"}');
-SELECT authensor.evaluate('file.read', '{"path": "/a"}');
-SELECT authensor.approve((SELECT receipt_id FROM authensor.approvals ORDER BY requested_at LIMIT 1), 'ok');
-SET authensor.tenant_id = 'tenant-b';
-SELECT authensor.publish_policy('default: allow');
-SELECT authensor.set_alert_route('tenant_b_alerts');
-SELECT authensor.evaluate('file.read');
-RESET authensor.tenant_id;
+INSERT INTO authensor.policies (layer, tenant_id, version, source, digest, created_by)
+SELECT layer, tenant, 1, source, sha256(convert_to(source, 'UTF8')), 'postgres'
+  FROM (VALUES ('platform', NULL, 'rules: [{id: no-shell, tool: "shell.*", action: block}]'),
+               ('tenant', 'tenant-a', 'rules: [{id: mail, tool: email.send, action: escalate}, {id: reads, tool: file.read, action: allow}]'),
+               ('tenant', 'tenant-b', 'default: allow')) AS p(layer, tenant, source);
+INSERT INTO authensor.active_policies (layer, tenant_id, version, activated_by)
+VALUES ('platform', NULL, 1, 'postgres'), ('tenant', 'tenant-a', 1, 'postgres'), ('tenant', 'tenant-b', 1, 'postgres');
+INSERT INTO authensor.receipts (id, tenant_id, tool, args, context, action, reason, layer, rule_id, platform_version, tenant_version)
+VALUES ('00000000-0000-7000-8000-000000000001', 'tenant-a', 'email.send', '{"to": "x@gmail.com", "amount": 10.50}',
+        '{"tenantId": "tenant-a"}', 'escalate', 'rule "mail" matched', 'tenant', 'mail', 1, 1),
+       ('00000000-0000-7000-8000-000000000002', 'tenant-a', 'email.send', '{"to": "y@gmail.com"}',
+        '{"tenantId": "tenant-a"}', 'escalate', 'rule "mail" matched', 'tenant', 'mail', 1, 1),
+       ('00000000-0000-7000-8000-000000000003', 'tenant-a', 'file.read', '{"path": "/a"}',
+        '{"tenantId": "tenant-a"}', 'allow', 'rule "reads" matched', 'tenant', 'reads', 1, 1),
+       ('00000000-0000-7000-8000-000000000004', 'tenant-b', 'file.read', '{}',
+        '{"tenantId": "tenant-b"}', 'allow', 'no rule matched; the policy default is allow', 'tenant', NULL, 1, 1);
+INSERT INTO authensor.approval_requests (receipt_id, tenant_id, tool, request_hash, status, expires_at, decided_at, decided_by, note)
+SELECT r.id, r.tenant_id, r.tool, authensor.request_hash(r.tenant_id, r.tool, r.args), a.status,
+       clock_timestamp() + interval '1 day', a.decided_at, a.decided_by, a.note
+  FROM authensor.receipts r
+  JOIN (VALUES ('00000000-0000-7000-8000-000000000001'::uuid, 'approved', clock_timestamp(), 'postgres', 'ok'),
+               ('00000000-0000-7000-8000-000000000002'::uuid, 'pending', NULL, NULL, NULL))
+       AS a(id, status, decided_at, decided_by, note) ON a.id = r.id;
+INSERT INTO authensor.tenant_settings (tenant_id, alert_channel, updated_by) VALUES ('tenant-b', 'tenant_b_alerts', 'postgres');
 -- A key as the previous release stored it: a row and the hash of its secret.
 INSERT INTO authensor.api_keys (id, tenant_id, label, created_by)
 VALUES ('00000000-0000-4000-8000-0000000000a1', 'tenant-a', 'issued by $previous', 'postgres');

@@ -297,14 +297,24 @@ SET LOCAL authensor.tenant_id = 'tenant-a';
 SELECT max(version) AS versions_before FROM authensor.policy_versions WHERE layer = 'tenant' \gset
 SAVEPOINT s;
 SELECT authensor.publish_policy(
-    'rules:' || string_agg(format(E'\n  - tool: t.%s\n    action: block\n    when: {args.x: {matches: "(%s|[a-z]{1,60}){1,40}"}}', n, n), '')
+    'rules:' || string_agg(format(E'\n  - tool: t.%s\n    action: block\n    when: {args.x: {matches: "(%s|[a-z]{1,20}){1,10}"}}', n, n), '')
 ) FROM generate_series(1, 1000) AS n;
 ROLLBACK TO SAVEPOINT s;
 SELECT authensor.publish_policy(E'rules:\n  - tool: a\n    action: block\n    when: &c {all: [{args.a: {contains: "${context.x}"}}, {args.b: {contains: "${context.x}"}}]}\n'
     || string_agg(format(E'  - tool: a%s\n    action: block\n    when: {all: [*c, *c, *c, *c, *c, *c, *c, *c]}\n', n), '')
 ) FROM generate_series(1, 2000) AS n;
 ROLLBACK TO SAVEPOINT s;
+-- A regex whose search could run for minutes is refused at publish: one
+-- search cannot be interrupted, and costs the value's length times its size.
+SELECT authensor.publish_policy('rules: [{tool: rx, action: block, when: {args.s: {matches: "[a-y]{14560}z"}}}]');
+ROLLBACK TO SAVEPOINT s;
 SELECT max(version) = :versions_before AS nothing_stored FROM authensor.policy_versions WHERE layer = 'tenant';
+-- And a value longer than authensor.max_match_bytes is never searched: the
+-- decision fails (54000) rather than run long or answer without the rule.
+SELECT authensor.publish_policy('rules: [{id: rx, tool: rx, action: block, when: {args.s: {matches: "secret"}}}, {tool: rx, action: allow}]') > 0 AS published;
+SELECT action, rule_id FROM authensor.check('rx', jsonb_build_object('s', 'a secret'));
+SELECT action, rule_id FROM authensor.check('rx', jsonb_build_object('s', repeat('a', 20000) || ' secret'));
+ROLLBACK TO SAVEPOINT s;
 SELECT action FROM authensor.check('file.read');
 SELECT (authensor.cache_stats()->>'bytes')::bigint > 0 AS bytes_reported,
        (authensor.cache_stats()->>'capacity_bytes')::bigint AS capacity_bytes;
