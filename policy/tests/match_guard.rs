@@ -14,12 +14,24 @@ fn the_guard_is_asked_before_each_regex_search_and_may_refuse() {
     .unwrap();
     let decide_on = |text: &str| {
         let (args, context) = (json!({ "s": text }), json!({}));
-        let request = Request { tool: "t", args: &args, context: &context, tenant_id: "x" };
+        let request = Request {
+            tool: "t",
+            args: &args,
+            context: &context,
+            tenant_id: "x",
+        };
         decide(Some(&policy), None, &request).action
     };
     assert_eq!(decide_on("a secret"), Action::Block);
     assert_eq!(decide_on("nothing"), Action::Allow);
     let refused = catch_unwind(|| decide_on("a secret that is long"));
-    assert!(refused.is_err(), "a value over the guard's bound is refused");
-    assert_eq!(decide_on("secret"), Action::Block, "the policy is usable after a refusal");
+    assert!(
+        refused.is_err(),
+        "a value over the guard's bound is refused"
+    );
+    assert_eq!(
+        decide_on("secret"),
+        Action::Block,
+        "the policy is usable after a refusal"
+    );
 }
