@@ -126,7 +126,7 @@ fn insert(receipt: &NewReceipt) -> Uuid {
         let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
         // Where each known column is, by position in `known`.
         let mut attnums = [None; 12];
-        for (index, attribute) in (*tupdesc).attrs.as_slice(natts).iter().enumerate() {
+        for (index, attribute) in attributes(tupdesc).iter().enumerate() {
             let value = if attribute.attisdropped {
                 None
             } else {
@@ -234,6 +234,33 @@ impl Drop for AsCaller {
     }
 }
 
+/// The columns of `tupdesc`, dropped ones included, in order: what
+/// TupleDescAttr() (access/tupdesc.h) returns for 0..natts.
+///
+/// 15 and 16: the array that ends the descriptor.
+#[cfg(any(feature = "pg15", feature = "pg16"))]
+unsafe fn attributes<'a>(tupdesc: pg_sys::TupleDesc) -> &'a [pg_sys::FormData_pg_attribute] {
+    // SAFETY: a valid descriptor holds natts attributes.
+    unsafe { (*tupdesc).attrs.as_slice((*tupdesc).natts as usize) }
+}
+
+/// 18: the full attributes follow the natts compact ones (TupleDescAttr() of
+/// PostgreSQL 18).
+#[cfg(feature = "pg18")]
+unsafe fn attributes<'a>(tupdesc: pg_sys::TupleDesc) -> &'a [pg_sys::FormData_pg_attribute] {
+    // SAFETY: a valid descriptor holds natts compact attributes, then natts
+    // full ones.
+    unsafe {
+        let natts = (*tupdesc).natts as usize;
+        let full = (*tupdesc)
+            .compact_attrs
+            .as_ptr()
+            .add(natts)
+            .cast::<pg_sys::FormData_pg_attribute>();
+        std::slice::from_raw_parts(full, natts)
+    }
+}
+
 /// A text column of the row in `slot`, the column at `attnum`.
 unsafe fn stored_text(slot: *mut pg_sys::TupleTableSlot, attnum: Option<i32>) -> Option<String> {
     let attnum = attnum?;
@@ -275,8 +302,9 @@ unsafe fn open_result_relation(
         rte.relid = (*rel).rd_id;
         rte.relkind = (*(*rel).rd_rel).relkind;
         rte.rellockmode = pg_sys::RowExclusiveLock as i32;
-        let range_table = pg_sys::lappend(std::ptr::null_mut(), rte.into_pg().cast());
-        pg_sys::ExecInitRangeTable(estate, range_table);
+        let rte = rte.into_pg();
+        let range_table = pg_sys::lappend(std::ptr::null_mut(), rte.cast());
+        init_range_table(estate, range_table, rte);
         let result_rel =
             PgBox::<pg_sys::ResultRelInfo>::alloc_node(pg_sys::NodeTag::T_ResultRelInfo).into_pg();
         pg_sys::InitResultRelInfo(result_rel, rel, 1, std::ptr::null_mut(), 0);
@@ -286,6 +314,52 @@ unsafe fn open_result_relation(
         (*estate).es_output_cid = pg_sys::GetCurrentCommandId(true);
         pg_sys::AfterTriggerBeginQuery();
         result_rel
+    }
+}
+
+/// ExecInitRangeTable() for a range table of the one relation `rte`, as the
+/// logical replication apply worker sets it up to apply a row
+/// (create_edata_for_relation() in replication/logical/worker.c, checked
+/// against PostgreSQL 15, 16 and 18).
+///
+/// 15: the range table alone; permissions live in the RangeTblEntry.
+#[cfg(feature = "pg15")]
+unsafe fn init_range_table(
+    estate: *mut pg_sys::EState,
+    range_table: *mut pg_sys::List,
+    _rte: *mut pg_sys::RangeTblEntry,
+) {
+    unsafe { pg_sys::ExecInitRangeTable(estate, range_table) }
+}
+
+/// 16 and later: the entry gets an (empty) RTEPermissionInfo, as
+/// addRTEPermissionInfo() makes it. The executor reads it back on the insert
+/// path, for the inserted columns and the role to check them as, when a
+/// constraint violation describes the failing row (ExecGetInsertedCols(),
+/// ExecGetResultRelCheckAsUser()); with none, that error would become
+/// "invalid perminfoindex 0". Nothing is checked against it here: as on 15,
+/// the executor's permission checks (ExecCheckPermissions) are not run.
+/// 18 also takes the range table entries the executor may open
+/// (es_unpruned_relids: ExecGetRangeTableRelation() refuses any other that is
+/// not a result relation): the one entry, as the apply worker passes it.
+#[cfg(any(feature = "pg16", feature = "pg18"))]
+unsafe fn init_range_table(
+    estate: *mut pg_sys::EState,
+    range_table: *mut pg_sys::List,
+    rte: *mut pg_sys::RangeTblEntry,
+) {
+    unsafe {
+        let mut perm_infos: *mut pg_sys::List = std::ptr::null_mut();
+        pg_sys::addRTEPermissionInfo(&mut perm_infos, rte);
+        #[cfg(feature = "pg16")]
+        pg_sys::ExecInitRangeTable(estate, range_table, perm_infos);
+        #[cfg(feature = "pg18")]
+        pg_sys::ExecInitRangeTable(
+            estate,
+            range_table,
+            perm_infos,
+            pg_sys::bms_make_singleton(1),
+        );
     }
 }
 

@@ -19,6 +19,13 @@
 //! fails a check here is also left to the executor, which raises the usual
 //! check_violation error.
 //!
+//! Which constraints are checked and how each is prepared follows
+//! ExecRelCheck() in executor/execMain.c of the major built against (checked
+//! against PostgreSQL 15, 16 and 18): from 18 on, NOT ENFORCED constraints are
+//! skipped and virtual generated columns are expanded in the expressions.
+//! NOT VALID constraints are checked on every major, as the executor checks
+//! them on new rows.
+//!
 //! They are prepared with search_path pinned (receipts.rs), as the calling
 //! role, kept per role, and dropped whenever a function, type or the table changes
 //! (syscache and relcache callbacks), so no caller's name resolution and no
@@ -34,9 +41,12 @@ struct Prepared {
     /// rights then, never again, so each role gets states of its own.
     user: pg_sys::Oid,
     generation: u64,
-    expressions: Vec<CString>,
+    /// Each constraint's expression and whether it is enforced.
+    expressions: Vec<(CString, bool)>,
     /// Holds everything below; a child of TopMemoryContext.
     context: pg_sys::MemoryContext,
+    /// One per constraint; null for one the executor skips, as in
+    /// ExecRelCheck's own array.
     states: Vec<*mut pg_sys::ExprState>,
     /// Where the states run; its per-query memory is `context`.
     econtext: *mut pg_sys::ExprContext,
@@ -117,15 +127,19 @@ pub unsafe fn check_and_lend(
                     && p.user == user
                     && p.generation == generation
                     && p.expressions.len() == checks.len()
-                    && p.expressions.iter().zip(checks).all(|(expression, check)| {
-                        expression.as_c_str() == CStr::from_ptr(check.ccbin)
-                    })
+                    && p.expressions
+                        .iter()
+                        .zip(checks)
+                        .all(|((expression, enforced), check)| {
+                            expression.as_c_str() == CStr::from_ptr(check.ccbin)
+                                && *enforced == is_enforced(check)
+                        })
             });
             if !current {
                 if let Some(stale) = prepared.take() {
                     pg_sys::MemoryContextDelete(stale.context);
                 }
-                *prepared = Some(prepare((*rel).rd_id, user, generation, checks));
+                *prepared = Some(prepare(rel, user, generation, checks));
             }
             let p = prepared.as_mut()?;
             p.in_use = true;
@@ -140,15 +154,68 @@ pub unsafe fn check_and_lend(
         (*econtext).ecxt_scantuple = slot;
         let all_pass = states.iter().all(|&state| {
             pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
-            pg_sys::ExecCheck(state, econtext)
+            state.is_null() || pg_sys::ExecCheck(state, econtext)
         });
         pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
         (*econtext).ecxt_scantuple = std::ptr::null_mut();
         if !all_pass {
             return loan_released(loan);
         }
-        (*result_rel).ri_ConstraintExprs = passed;
+        lend(result_rel, passed);
         loan
+    }
+}
+
+/// Sets the states ExecRelCheck() uses for `result_rel`'s CHECK constraints
+/// (it prepares its own only while none are set).
+/// 15 and 16: ResultRelInfo.ri_ConstraintExprs.
+#[cfg(any(feature = "pg15", feature = "pg16"))]
+unsafe fn lend(result_rel: *mut pg_sys::ResultRelInfo, passed: *mut *mut pg_sys::ExprState) {
+    unsafe { (*result_rel).ri_ConstraintExprs = passed }
+}
+
+/// 18: renamed ri_CheckConstraintExprs.
+#[cfg(feature = "pg18")]
+unsafe fn lend(result_rel: *mut pg_sys::ResultRelInfo, passed: *mut *mut pg_sys::ExprState) {
+    unsafe { (*result_rel).ri_CheckConstraintExprs = passed }
+}
+
+/// Whether the executor checks the constraint on new rows.
+/// 15 and 16: every CHECK constraint is enforced.
+#[cfg(any(feature = "pg15", feature = "pg16"))]
+fn is_enforced(_check: &pg_sys::ConstrCheck) -> bool {
+    true
+}
+
+/// 18: NOT ENFORCED constraints are skipped (ExecRelCheck of 18:
+/// `if (!check[i].ccenforced) continue;`). ccvalid is not consulted: a NOT
+/// VALID constraint still holds for new rows.
+#[cfg(feature = "pg18")]
+fn is_enforced(check: &pg_sys::ConstrCheck) -> bool {
+    check.ccenforced
+}
+
+/// The constraint's expression as ExecRelCheck() prepares it.
+/// 15 and 16: as stored.
+#[cfg(any(feature = "pg15", feature = "pg16"))]
+unsafe fn check_expression(
+    _rel: pg_sys::Relation,
+    check: &pg_sys::ConstrCheck,
+) -> *mut pg_sys::Expr {
+    unsafe { pg_sys::stringToNode(check.ccbin).cast::<pg_sys::Expr>() }
+}
+
+/// 18: with virtual generated columns replaced by their expressions, which
+/// the row as formed does not hold (a check on such a column would otherwise
+/// see NULL, and pass).
+#[cfg(feature = "pg18")]
+unsafe fn check_expression(
+    rel: pg_sys::Relation,
+    check: &pg_sys::ConstrCheck,
+) -> *mut pg_sys::Expr {
+    unsafe {
+        let expression = pg_sys::stringToNode(check.ccbin).cast::<pg_sys::Node>();
+        pg_sys::expand_generated_columns_in_expr(expression, rel, 1).cast::<pg_sys::Expr>()
     }
 }
 
@@ -162,7 +229,7 @@ fn loan_released(loan: Loan) -> Loan {
 /// the transaction. The context is attached to TopMemoryContext only once
 /// every state is built, so an error on the way frees it with the transaction.
 unsafe fn prepare(
-    relation: pg_sys::Oid,
+    rel: pg_sys::Relation,
     user: pg_sys::Oid,
     generation: u64,
     checks: &[pg_sys::ConstrCheck],
@@ -181,7 +248,10 @@ unsafe fn prepare(
         let states = checks
             .iter()
             .map(|check| {
-                let expression = pg_sys::stringToNode(check.ccbin).cast::<pg_sys::Expr>();
+                if !is_enforced(check) {
+                    return std::ptr::null_mut();
+                }
+                let expression = check_expression(rel, check);
                 pg_sys::ExecInitExpr(pg_sys::expression_planner(expression), std::ptr::null_mut())
             })
             .collect();
@@ -191,12 +261,12 @@ unsafe fn prepare(
         pg_sys::MemoryContextSwitchTo(caller);
         pg_sys::MemoryContextSetParent(context, pg_sys::TopMemoryContext);
         Prepared {
-            relation,
+            relation: (*rel).rd_id,
             user,
             generation,
             expressions: checks
                 .iter()
-                .map(|check| CStr::from_ptr(check.ccbin).to_owned())
+                .map(|check| (CStr::from_ptr(check.ccbin).to_owned(), is_enforced(check)))
                 .collect(),
             context,
             states,

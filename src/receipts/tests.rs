@@ -58,4 +58,30 @@ mod tests {
             3
         );
     }
+
+    /// PostgreSQL 18: a NOT ENFORCED constraint does not hold receipts back,
+    /// as it does not hold back an INSERT (ExecRelCheck of 18 skips it).
+    #[cfg(feature = "pg18")]
+    #[pg_test]
+    fn a_not_enforced_check_is_skipped() {
+        allow_all();
+        run("ALTER TABLE authensor.receipts ADD CONSTRAINT never CHECK (false) NOT ENFORCED");
+        run("SELECT authensor.evaluate('a.b')");
+        run("SELECT authensor.evaluate('a.b')");
+        assert_eq!(one::<i64>("SELECT count(*) FROM authensor.receipts"), 2);
+    }
+
+    /// PostgreSQL 18: a check on a virtual generated column sees the column's
+    /// value, which the row as formed does not hold (it would pass as NULL):
+    /// the first receipt passes, the second is refused as an INSERT would be.
+    #[cfg(feature = "pg18")]
+    #[pg_test(error = "new row for relation \"receipts\" violates check constraint \"short_tool\"")]
+    fn a_check_on_a_virtual_generated_column_holds() {
+        allow_all();
+        run("ALTER TABLE authensor.receipts
+               ADD COLUMN tool_length integer GENERATED ALWAYS AS (length(tool)) VIRTUAL,
+               ADD CONSTRAINT short_tool CHECK (tool_length < 5)");
+        run("SELECT authensor.evaluate('a.b')");
+        run("SELECT authensor.evaluate('a.long.tool')");
+    }
 }
