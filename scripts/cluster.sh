@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A scratch PostgreSQL 15 cluster run by the `postgres` OS user, for the demo,
-# the SQL-level tests and the benchmarks.
+# A scratch PostgreSQL cluster run by the `postgres` OS user, for the demo,
+# the SQL-level tests and the benchmarks: Debian's PostgreSQL 15, or the build
+# whose programs are in PG_BINDIR.
 #   scripts/cluster.sh start DIR PORT [setting=value ...]   fresh initdb + start
 #   scripts/cluster.sh stop DIR
 set -euo pipefail

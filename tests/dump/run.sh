@@ -8,7 +8,7 @@
 # Usage: run.sh SOCKET_DIR PORT
 set -euo pipefail
 socket_dir=$1 port=$2
-bindir=/usr/lib/postgresql/15/bin
+bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 work=$socket_dir/dump
 mkdir -p "$work" && chown postgres: "$work"
 psql=(psql -X -q -v ON_ERROR_STOP=1 -h "$socket_dir" -p "$port" -U postgres)
@@ -48,13 +48,22 @@ key_a=$("${psql[@]}" -d authensor_dump -Atc "SELECT authensor.create_api_key('te
 # What each table holds, as a superuser sees it: row count and a digest.
 fingerprint() {
     "${psql[@]}" -d "$1" -At <<'SQL'
+-- The one value a query returns (a temporary function: it leaves nothing in the
+-- database, and needs no libxml, which not every PostgreSQL build has).
+CREATE FUNCTION pg_temp.value_of(query text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE result text;
+BEGIN
+    EXECUTE query INTO result;
+    RETURN result;
+END
+$f$;
 SELECT c.relname || ' ' || x.rows || ' ' || x.digest
   FROM pg_extension e
   CROSS JOIN LATERAL unnest(e.extconfig) AS t(oid)
   JOIN pg_class c ON c.oid = t.oid
   CROSS JOIN LATERAL (
-      SELECT (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', t.oid::regclass), false, true, '')))[1]::text AS rows,
-             (xpath('/row/d/text()', query_to_xml(format('SELECT md5(coalesce(string_agg(r::text, %L ORDER BY r::text), %L)) AS d FROM %s r', '|', '', t.oid::regclass), false, true, '')))[1]::text AS digest
+      SELECT pg_temp.value_of(format('SELECT count(*) FROM %s', t.oid::regclass)) AS rows,
+             pg_temp.value_of(format('SELECT md5(coalesce(string_agg(r::text, %L ORDER BY r::text), %L)) FROM %s r', '|', '', t.oid::regclass)) AS digest
   ) AS x
  WHERE e.extname = 'authensor' AND c.relname <> 'channel_secret'
 UNION ALL

@@ -6,7 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 socket_dir=$1 port=$2
 standby_port=$((port + 200))
-bindir=/usr/lib/postgresql/15/bin
+bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 standby=$socket_dir/standby
 as_postgres() { runuser -u postgres -- "$@"; }
 

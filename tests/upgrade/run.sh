@@ -71,13 +71,22 @@ SQL
 
 out=$("${psql[@]}" -d authensor_upgrade -At -v ON_ERROR_STOP=0 -v key="ak_000000000000400080000000000000a1_$secret" 2>&1 <<'SQL'
 SELECT 'version ' || extversion FROM pg_extension WHERE extname = 'authensor';
+-- The one value a query returns (a temporary function: it leaves nothing in the
+-- database, and needs no libxml, which not every PostgreSQL build has).
+CREATE FUNCTION pg_temp.value_of(query text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE result text;
+BEGIN
+    EXECUTE query INTO result;
+    RETURN result;
+END
+$f$;
 -- Every row kept: the same rows in the columns the previous release had.
 SELECT 'changed rows in ' || k.relname || ': ' ||
-       (xpath('/row/n/text()', query_to_xml(format(
-           'SELECT count(*) AS n FROM ((SELECT * FROM kept.%1$I EXCEPT ALL SELECT %2$s FROM authensor.%1$I)
-                                      UNION ALL (SELECT %2$s FROM authensor.%1$I EXCEPT ALL SELECT * FROM kept.%1$I)) AS d',
+       pg_temp.value_of(format(
+           'SELECT count(*) FROM ((SELECT * FROM kept.%1$I EXCEPT ALL SELECT %2$s FROM authensor.%1$I)
+                                  UNION ALL (SELECT %2$s FROM authensor.%1$I EXCEPT ALL SELECT * FROM kept.%1$I)) AS d',
            k.relname, (SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
-                         WHERE attrelid = k.oid AND attnum > 0 AND NOT attisdropped)), false, true, '')))[1]::text
+                         WHERE attrelid = k.oid AND attnum > 0 AND NOT attisdropped)))
   FROM pg_class k WHERE k.relnamespace = 'kept'::regnamespace AND k.relkind = 'r' ORDER BY k.relname;
 SELECT 'keys issued before are ' || string_agg(DISTINCT scope, ',') FROM authensor.api_keys;
 -- Every function works on the data of the previous release.

@@ -6,14 +6,18 @@
 -- The settings exist once the library is loaded: LOAD here, and any call
 -- of an authensor function in the sessions below.
 LOAD 'authensor';
-SELECT name, setting, unit, context FROM pg_settings
+SELECT name, setting, unit, min_val, max_val, context FROM pg_settings
  WHERE name LIKE 'authensor.sentinel%' ORDER BY name;
 
--- Out-of-range settings are refused, even to a superuser.
+-- Out-of-range settings are refused (22023), even to a superuser. The
+-- message is PostgreSQL's own (18 adds units to the range), so only the
+-- SQLSTATE is shown.
+\set VERBOSITY sqlstate
 SET authensor.sentinel_window = 0;
 SET authensor.sentinel_alpha = 1.5;
 SET authensor.sentinel_block_ratio = -0.1;
 SET authensor.sentinel_warmup = 0;
+\set VERBOSITY default
 
 -- Like the platform layer, scanning belongs to the operator.
 GRANT EXECUTE ON FUNCTION authensor.sentinel_scan() TO authensor_operator;
