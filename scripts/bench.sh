@@ -39,7 +39,9 @@ awk '/^[a-z]/ { name = $1 } /time:/ { print "  " name " " substr($0, index($0, "
 # install of another build elsewhere cannot swap the library mid-run.
 echo "==> release build in a private PostgreSQL installation"
 rm -rf "$out/package" "$out/postgresql"
-logged package cargo pgrx package --pg-config "$pg_config" --out-dir "$out/package"
+features=()
+[[ ${PG:-15} == 15 ]] || features=(--no-default-features --features "pg$PG")
+logged package cargo pgrx package --pg-config "$pg_config" "${features[@]}" --out-dir "$out/package"
 for dir in "$("$pg_config" --bindir)" "$("$pg_config" --pkglibdir)" "$("$pg_config" --sharedir)"; do
     mkdir -p "$out/postgresql$(dirname "$dir")"
     cp -a "$dir" "$out/postgresql$dir"

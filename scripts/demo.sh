@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# `make demo`: the multi-tenant scenario in a scratch PostgreSQL 15 cluster.
+# `make demo`: the multi-tenant scenario in a scratch PostgreSQL cluster (15,
+# or the major of PG_CONFIG).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 dir=$(scripts/scratch-dir.sh)/demo-cluster
 port=${AUTHENSOR_DEMO_PORT:-54320}
+pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+export PG_BINDIR=$("$pg_config" --bindir)
+export PATH=$PG_BINDIR:$PATH
 
 bold() { printf '\033[1m%s\033[0m\n' "$*"; }
 
 bold "authensor demo: two tenants' AI agents, one platform policy"
-echo "Starting a scratch PostgreSQL 15 cluster on port $port (data in ${dir#$root/}) ..."
+echo "Starting a scratch $("$pg_config" --version) cluster on port $port (data in ${dir#$root/}) ..."
 scripts/cluster.sh start "$dir" "$port"
 trap 'scripts/cluster.sh stop "$dir" && echo && echo "Cluster stopped. Its data and log stay in ${dir#$root/}."' EXIT
 

@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # Installs what building and testing authensor needs on Debian 12 with
 # PostgreSQL 15, skipping whatever is already present. Runs as root.
+# PG=16 or PG=18 also installs that PostgreSQL major for cargo-pgrx
+# (scripts/install-pg-major.sh).
 set -euo pipefail
 
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+root=$(cd "$(dirname "$0")/.." && pwd)
+PG=${PG:-15}
+# The pg15 entry of cargo-pgrx's config stays Debian's (or PG_CONFIG with PG=15).
+case "$PG" in
+15) PG15_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config} ;;
+16 | 18) PG15_CONFIG=/usr/lib/postgresql/15/bin/pg_config ;;
+*)
+    echo "install-deps.sh: PG=$PG: authensor builds against PostgreSQL 15, 16 and 18" >&2
+    exit 2
+    ;;
+esac
 PGRX_VERSION=0.18.1
 PACKAGES=(postgresql-server-dev-15 libclang-dev clang sudo pgbouncer postgresql-15-cron)
 
@@ -30,7 +42,11 @@ if [[ "$(cargo pgrx --version 2>/dev/null)" != "cargo-pgrx $PGRX_VERSION" ]]; th
 fi
 
 PGRX_CONFIG=${PGRX_HOME:-$HOME/.pgrx}/config.toml
-if ! grep -qs "^pg15 = \"$PG_CONFIG\"" "$PGRX_CONFIG"; then
-    echo "==> cargo pgrx init --pg15 $PG_CONFIG"
-    cargo pgrx init --pg15 "$PG_CONFIG" >/dev/null
+if ! grep -qs "^pg15 = \"$PG15_CONFIG\"" "$PGRX_CONFIG"; then
+    echo "==> cargo pgrx init --pg15 $PG15_CONFIG"
+    cargo pgrx init --pg15 "$PG15_CONFIG" >/dev/null
+fi
+
+if [[ $PG != 15 ]]; then
+    "$root/scripts/install-pg-major.sh" "$PG" >/dev/null
 fi
