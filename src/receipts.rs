@@ -235,7 +235,8 @@ impl Drop for AsCaller {
 }
 
 /// The columns of `tupdesc`, dropped ones included, in order: what
-/// TupleDescAttr() (access/tupdesc.h) returns for 0..natts.
+/// TupleDescAttr() (access/tupdesc.h) returns for 0..natts, checked against
+/// PostgreSQL 15, 16 and 18.
 ///
 /// 15 and 16: the array that ends the descriptor.
 #[cfg(any(feature = "pg15", feature = "pg16"))]
