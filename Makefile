@@ -43,7 +43,7 @@ test: deps lint test-core test-pg test-sql
 lint:
 	cargo fmt --all --check
 	cargo clippy -p authensor-policy --all-targets -- -D warnings
-	cargo clippy -p authensor --features pg15 --no-deps -- -D warnings -W clippy::undocumented_unsafe_blocks
+	cargo clippy -p authensor $(or $(PG_FEATURES),--features pg15) --no-deps -- -D warnings -W clippy::undocumented_unsafe_blocks
 
 ## Tier 1: the pure policy core (the same on every PostgreSQL major).
 test-core:

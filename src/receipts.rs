@@ -330,6 +330,8 @@ unsafe fn init_range_table(
     range_table: *mut pg_sys::List,
     _rte: *mut pg_sys::RangeTblEntry,
 ) {
+    // SAFETY: a fresh executor state and a range table of one relation entry,
+    // as worker.c passes them.
     unsafe { pg_sys::ExecInitRangeTable(estate, range_table) }
 }
 
@@ -349,6 +351,10 @@ unsafe fn init_range_table(
     range_table: *mut pg_sys::List,
     rte: *mut pg_sys::RangeTblEntry,
 ) {
+    // SAFETY: `rte` is the range table's one relation entry, without
+    // permission info yet (addRTEPermissionInfo asserts as much); the list and
+    // the bitmapset are made in the executor state's memory, the current
+    // context, and live as long as it.
     unsafe {
         let mut perm_infos: *mut pg_sys::List = std::ptr::null_mut();
         pg_sys::addRTEPermissionInfo(&mut perm_infos, rte);

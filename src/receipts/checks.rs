@@ -171,12 +171,15 @@ pub unsafe fn check_and_lend(
 /// 15 and 16: ResultRelInfo.ri_ConstraintExprs.
 #[cfg(any(feature = "pg15", feature = "pg16"))]
 unsafe fn lend(result_rel: *mut pg_sys::ResultRelInfo, passed: *mut *mut pg_sys::ExprState) {
+    // SAFETY: `result_rel` is valid (check_and_lend's contract) and `passed`
+    // holds one null state per constraint, outliving the insert.
     unsafe { (*result_rel).ri_ConstraintExprs = passed }
 }
 
 /// 18: renamed ri_CheckConstraintExprs.
 #[cfg(feature = "pg18")]
 unsafe fn lend(result_rel: *mut pg_sys::ResultRelInfo, passed: *mut *mut pg_sys::ExprState) {
+    // SAFETY: as for 15 and 16 above.
     unsafe { (*result_rel).ri_CheckConstraintExprs = passed }
 }
 
@@ -202,6 +205,7 @@ unsafe fn check_expression(
     _rel: pg_sys::Relation,
     check: &pg_sys::ConstrCheck,
 ) -> *mut pg_sys::Expr {
+    // SAFETY: ccbin is the relcache's nodeToString() text of an expression.
     unsafe { pg_sys::stringToNode(check.ccbin).cast::<pg_sys::Expr>() }
 }
 
@@ -213,6 +217,8 @@ unsafe fn check_expression(
     rel: pg_sys::Relation,
     check: &pg_sys::ConstrCheck,
 ) -> *mut pg_sys::Expr {
+    // SAFETY: as for 15 and 16 above; `rel` is the relation the constraint
+    // belongs to, open and locked, its range table index 1 as in ExecRelCheck.
     unsafe {
         let expression = pg_sys::stringToNode(check.ccbin).cast::<pg_sys::Node>();
         pg_sys::expand_generated_columns_in_expr(expression, rel, 1).cast::<pg_sys::Expr>()
