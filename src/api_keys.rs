@@ -5,7 +5,7 @@
 //! stored, in a table no role can read; the key itself is shown once, by
 //! create_api_key(). A secret of 256 random bits needs no slow hash.
 
-use crate::errors::{raise, raise_spi, required};
+use crate::errors::{corrupted, raise, raise_spi, required};
 use crate::tenant::{
     Scope, bind_for_transaction, caller_name, refuse_agent, require_admin, validate_tenant_id,
 };
@@ -182,13 +182,8 @@ fn authenticate(api_key: Option<&str>) -> String {
         );
     }
     // The table's CHECK admits only known scopes; anything else binds nothing.
-    let scope = Scope::parse(&scope).unwrap_or_else(|| {
-        raise(
-            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-            "an API key has an unknown scope",
-            None,
-        )
-    });
+    let scope =
+        Scope::parse(&scope).unwrap_or_else(|| corrupted("an API key has an unknown scope"));
     bind_for_transaction(tenant_id.clone(), scope);
     tenant_id
 }

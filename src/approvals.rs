@@ -46,7 +46,7 @@ pub fn open(receipt_id: Uuid, tenant_id: &str, tool: &str, args: pg_sys::Datum) 
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn approve(receipt_id: Option<Uuid>, note: default!(Option<&str>, "NULL")) -> String {
-    decide("approve", receipt_id, note, "approved", &["pending"])
+    settle("approve", receipt_id, note, "approved", &["pending"])
 }
 
 /// Rejects an approval that is pending or approved but not yet used. A
@@ -54,7 +54,7 @@ fn approve(receipt_id: Option<Uuid>, note: default!(Option<&str>, "NULL")) -> St
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn reject(receipt_id: Option<Uuid>, note: default!(Option<&str>, "NULL")) -> String {
-    decide(
+    settle(
         "reject",
         receipt_id,
         note,
@@ -100,7 +100,9 @@ fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<J
     .unwrap_or(false)
 }
 
-fn decide(
+/// Moves an approval from one of the `from` states to `to`, for approve()
+/// and reject().
+fn settle(
     function: &str,
     receipt_id: Option<Uuid>,
     note: Option<&str>,

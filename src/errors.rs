@@ -49,3 +49,10 @@ pub fn required<T>(value: Option<T>, function: &str, argument: &str) -> T {
         )
     })
 }
+
+/// Raises the ERROR for a stored row the extension could not have written (a
+/// version active but not stored, a key of an unknown scope): SQLSTATE XX001
+/// data_corrupted, which no input can cause.
+pub fn corrupted(message: impl Into<String>) -> ! {
+    raise(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, message, None)
+}

@@ -29,7 +29,7 @@ fn evaluate(
     context: default!(Option<JsonbArg>, "'{}'"),
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pgrx::composite_type!('static, "decision") {
-    decide("evaluate", tool, args, context, Receipt::Write).into_row(fcinfo)
+    decide_and_record("evaluate", tool, args, context, Receipt::Write).into_row(fcinfo)
 }
 
 /// The same decision as evaluate(), without a receipt: for dry runs.
@@ -40,7 +40,7 @@ fn check(
     context: default!(Option<JsonbArg>, "'{}'"),
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pgrx::composite_type!('static, "decision") {
-    decide("check", tool, args, context, Receipt::Skip).into_row(fcinfo)
+    decide_and_record("check", tool, args, context, Receipt::Skip).into_row(fcinfo)
 }
 
 /// evaluate() in the shape of the Authensor SDK's guard():
@@ -51,7 +51,7 @@ fn guard(
     args: default!(Option<JsonbArg>, "'{}'"),
     context: default!(Option<JsonbArg>, "'{}'"),
 ) -> JsonB {
-    JsonB(decide("guard", tool, args, context, Receipt::Write).into_json())
+    JsonB(decide_and_record("guard", tool, args, context, Receipt::Write).into_json())
 }
 
 #[derive(PartialEq)]
@@ -71,7 +71,9 @@ struct Outcome {
     decided_at: TimestampWithTimeZone,
 }
 
-fn decide(
+/// Decides a tool call for the current tenant and, unless `receipt` says to
+/// skip it, writes its receipt (and the approval an escalation opens).
+fn decide_and_record(
     function: &str,
     tool: Option<&str>,
     args_arg: Option<JsonbArg>,

@@ -109,11 +109,11 @@ fn insert(receipt: &NewReceipt) -> Uuid {
     unsafe {
         let rel = pg_sys::table_open(
             store::table_oid(c"receipts")
-                .unwrap_or_else(|| corrupted("authensor.receipts does not exist")),
+                .unwrap_or_else(|| not_as_made("authensor.receipts does not exist")),
             pg_sys::RowExclusiveLock as pg_sys::LOCKMODE,
         );
         if (*(*rel).rd_rel).relkind != pg_sys::RELKIND_RELATION as std::ffi::c_char {
-            corrupted("authensor.receipts is not a plain table")
+            not_as_made("authensor.receipts is not a plain table")
         }
         let as_caller = AsCaller::switch();
         let estate = pg_sys::CreateExecutorState();
@@ -284,7 +284,7 @@ unsafe fn stored_id(slot: *mut pg_sys::TupleTableSlot, attnum: Option<i32>) -> U
     };
     // SAFETY: the id column is a uuid (checked when the slot was filled).
     unsafe { Uuid::from_datum(datum, is_null) }
-        .unwrap_or_else(|| corrupted("a receipt was stored without an id"))
+        .unwrap_or_else(|| not_as_made("a receipt was stored without an id"))
 }
 
 /// Sets up `estate` to insert into `rel` as its only result relation, as the
@@ -401,7 +401,7 @@ unsafe fn column_default(
         let econtext = pg_sys::CreateExprContext(estate);
         let evaluate = (*state)
             .evalfunc
-            .unwrap_or_else(|| corrupted("a column default has no evaluator"));
+            .unwrap_or_else(|| not_as_made("a column default has no evaluator"));
         let mut is_null = false;
         let value = evaluate(state, econtext, &mut is_null);
         (!is_null).then_some(value)
@@ -418,7 +418,7 @@ fn with_tenant(context: Datum, tenant_id: &str) -> Datum {
             &[Some(context), tenant.into_datum()],
         )
     }
-    .unwrap_or_else(|| corrupted("jsonb concatenation returned NULL"))
+    .unwrap_or_else(|| not_as_made("jsonb concatenation returned NULL"))
 }
 
 fn wrong_type(column: &CStr, found: pg_sys::Oid, written: pg_sys::Oid) -> ! {
@@ -436,7 +436,9 @@ fn wrong_type(column: &CStr, found: pg_sys::Oid, written: pg_sys::Oid) -> ! {
     )
 }
 
-fn corrupted(message: impl Into<String>) -> ! {
+/// Raises the ERROR for a receipts table an operator changed so that a
+/// receipt cannot be written (55000: the object is not in the state needed).
+fn not_as_made(message: impl Into<String>) -> ! {
     raise(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         message,

@@ -5,7 +5,7 @@
 //! extension's owner and filter by tenant explicitly; all table names are
 //! schema-qualified.
 
-use crate::errors::{raise, raise_spi};
+use crate::errors::{corrupted, raise, raise_spi};
 use crate::plans;
 use pgrx::prelude::*;
 use std::ffi::CStr;
@@ -86,14 +86,10 @@ pub fn policy_source(layer: LayerKind, tenant_id: Option<&str>, version: i32) ->
     })
     .unwrap_or_else(|e| raise_spi("read a policy version", e));
     source.unwrap_or_else(|| {
-        raise(
-            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-            format!(
-                "{} policy version {version} is active but not stored",
-                layer.as_str()
-            ),
-            None,
-        )
+        corrupted(format!(
+            "{} policy version {version} is active but not stored",
+            layer.as_str()
+        ))
     })
 }
 
