@@ -42,6 +42,19 @@ if [[ "$(cargo pgrx --version 2>/dev/null)" != "cargo-pgrx $PGRX_VERSION" ]]; th
 fi
 
 PGRX_CONFIG=${PGRX_HOME:-$HOME/.pgrx}/config.toml
+# pgrx's build checks every pg_config its config names, so an entry left by
+# a checkout since deleted breaks every build: forget such entries (the
+# major is registered again when PG= asks for it).
+if [[ -f "$PGRX_CONFIG" ]]; then
+    while IFS= read -r line; do
+        path=${line#*= \"} path=${path%\"}
+        if [[ ! -x "$path" ]]; then
+            echo "==> forgetting $line: no such pg_config"
+            grep -vxF "$line" "$PGRX_CONFIG" >"$PGRX_CONFIG.new" || true
+            mv "$PGRX_CONFIG.new" "$PGRX_CONFIG"
+        fi
+    done < <(grep -E '^pg[0-9]+ = "' "$PGRX_CONFIG")
+fi
 if ! grep -qs "^pg15 = \"$PG15_CONFIG\"" "$PGRX_CONFIG"; then
     echo "==> cargo pgrx init --pg15 $PG15_CONFIG"
     cargo pgrx init --pg15 "$PG15_CONFIG" >/dev/null
