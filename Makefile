@@ -42,12 +42,13 @@ test: deps lint test-core test-pg test-sql
 ## Formatting, and clippy with every unsafe block's SAFETY comment required.
 lint:
 	cargo fmt --all --check
-	cargo clippy -p authensor-policy --all-targets -- -D warnings
+	cargo clippy -p authensor-policy -p authensor-chain --all-targets -- -D warnings
 	cargo clippy -p authensor $(or $(PG_FEATURES),--features pg15) --no-deps -- -D warnings -W clippy::undocumented_unsafe_blocks
 
-## Tier 1: the pure policy core (the same on every PostgreSQL major).
+## Tier 1: the pure crates, the policy core and the receipts' chain (the
+## same on every PostgreSQL major).
 test-core:
-	cargo test -p authensor-policy
+	cargo test -p authensor-policy -p authensor-chain
 
 ## Tier 2: #[pg_test]s inside a real PostgreSQL (initdb'd fresh each run).
 test-pg: deps
