@@ -7,7 +7,7 @@ use serde::de::{self, MapAccess};
 use super::Reader;
 use super::operand::OperandShape;
 use super::shape::{ListOf, Node, Shape};
-use crate::condition::{Condition, Test};
+use crate::condition::{Condition, FieldTest, Test};
 use crate::error::PolicyError;
 use crate::path::FieldPath;
 
@@ -63,7 +63,10 @@ impl<'de> Shape<'de> for ConditionShape {
                     let test = TestShape {
                         depth: self.depth + 1,
                     };
-                    Condition::Field(path, map.next_value_seed(Node::new(reader, test))?)
+                    Condition::Leaf(FieldTest {
+                        path,
+                        test: map.next_value_seed(Node::new(reader, test))?,
+                    })
                 }
             });
         }
@@ -191,7 +194,7 @@ impl<'de> Shape<'de> for TestShape {
                         .tally
                         .spend_condition()
                         .map_err(PolicyError::into_yaml)?;
-                    Test::Op(map.next_value_seed(Node::new(reader, OperandShape(kind)))?)
+                    Test::Leaf(map.next_value_seed(Node::new(reader, OperandShape(kind)))?)
                 }
             });
         }
