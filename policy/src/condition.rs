@@ -84,7 +84,7 @@ enum Resolved<'a> {
 
 impl Condition {
     pub(crate) fn holds(&self, request: &Request) -> bool {
-        self.holds_if(&|FieldTest { path, test }: &FieldTest| {
+        self.holds_if(|FieldTest { path, test }: &FieldTest| {
             test.holds(path.resolve(request), request)
         })
     }
@@ -92,7 +92,7 @@ impl Condition {
 
 impl Test {
     fn holds(&self, field: Option<Field>, request: &Request) -> bool {
-        self.holds_if(&|op: &Op| {
+        self.holds_if(|op: &Op| {
             interrupt::check();
             field
                 .and_then(|field| op.holds(field, request))

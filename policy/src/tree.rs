@@ -28,9 +28,12 @@ impl<L> BoolTree<L> {
     }
 
     /// Whether the tree holds when each leaf holds as `leaf` says; `all` and
-    /// `any` stop at the first part that settles them.
+    /// `any` stop at the first part that settles them. `leaf` is copied into
+    /// each call rather than passed by reference: the closures given here hold
+    /// only references, and one indirection less keeps evaluation as fast as
+    /// a hand-written recursion.
     #[inline]
-    pub(crate) fn holds_if<F: Fn(&L) -> bool>(&self, leaf: &F) -> bool {
+    pub(crate) fn holds_if<F: Fn(&L) -> bool + Copy>(&self, leaf: F) -> bool {
         match self {
             BoolTree::All(parts) => parts.iter().all(|part| part.holds_if(leaf)),
             BoolTree::Any(parts) => parts.iter().any(|part| part.holds_if(leaf)),
@@ -61,7 +64,7 @@ mod tests {
     }
 
     fn holds(tree: &Tree) -> bool {
-        tree.holds_if(&|value: &bool| *value)
+        tree.holds_if(|value: &bool| *value)
     }
 
     impl HeapSize for bool {
@@ -101,11 +104,11 @@ mod tests {
             *value
         };
         let tree = BoolTree::Any(vec![leaf(false), leaf(true), leaf(false)].into());
-        assert!(tree.holds_if(&count));
+        assert!(tree.holds_if(count));
         assert_eq!(visited.get(), 2);
         visited.set(0);
         let tree = Tree::all(vec![leaf(false), leaf(true)]);
-        assert!(!tree.holds_if(&count));
+        assert!(!tree.holds_if(count));
         assert_eq!(visited.get(), 1);
     }
 
