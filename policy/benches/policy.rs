@@ -1,5 +1,6 @@
 //! Compile and evaluation costs for generated policies of growing size.
 
+use std::fmt::Write;
 use std::hint::black_box;
 
 use authensor_policy::bench_support::{PLATFORM_POLICY, generated_policy, tool_near_the_end};
@@ -48,6 +49,36 @@ fn evaluate_near_the_end(c: &mut Criterion) {
     group.finish();
 }
 
+/// 50 rules for any tool, each with `all`, `any` and `not` in both its
+/// condition map and its operator maps, none of which matches: every rule's
+/// conditions are evaluated.
+fn evaluate_combinators(c: &mut Criterion) {
+    let mut source = String::from("rules:\n");
+    for n in 0..50 {
+        let _ = writeln!(
+            source,
+            "  - action: block\n    when:\n      any:\n        - args.a: {{not: {{equals: v{n}}}}}\n          args.b: {{all: [{{gt: 1}}, {{lt: 5}}], any: [{{eq: 9}}, {{in: [1, 2, 3]}}]}}\n        - not: {{args.c: {{any: [{{eq: 1}}, {{eq: 2}}, {{not: {{exists: true}}}}]}}}}"
+        );
+    }
+    let policy = compile(&source).expect("compiles");
+    let args = json!({"a": "v7", "b": 4, "c": 2});
+    let context = json!({});
+    let request = Request {
+        tool: "t",
+        args: &args,
+        context: &context,
+        tenant_id: "tenant-a",
+    };
+    assert_eq!(policy.evaluate(&request), None);
+    c.bench_function("evaluate/combinators", |b| {
+        b.iter(|| {
+            policy
+                .evaluate(black_box(&request))
+                .map(|verdict| verdict.action)
+        });
+    });
+}
+
 fn decide_two_layers(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide");
     let platform = compile(PLATFORM_POLICY).expect("compiles");
@@ -73,6 +104,7 @@ criterion_group!(
     benches,
     compile_cold,
     evaluate_near_the_end,
+    evaluate_combinators,
     decide_two_layers
 );
 criterion_main!(benches);

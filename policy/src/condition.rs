@@ -17,23 +17,19 @@ use crate::path::{Field, FieldPath};
 use crate::regex::Regex;
 use crate::request::Request;
 use crate::template::{Rendered, Template};
+use crate::tree::BoolTree;
 
 /// A condition map: field tests combined with `all`, `any` and `not`.
-#[derive(Debug, Clone)]
-pub(crate) enum Condition {
-    All(Box<[Condition]>),
-    Any(Box<[Condition]>),
-    Not(Box<Condition>),
-    Field(FieldPath, Test),
-}
+pub(crate) type Condition = BoolTree<FieldTest>;
 
 /// An operator map, applied to the value of one field.
+pub(crate) type Test = BoolTree<Op>;
+
+/// One entry of a condition map: a field path and its operator map.
 #[derive(Debug, Clone)]
-pub(crate) enum Test {
-    All(Box<[Test]>),
-    Any(Box<[Test]>),
-    Not(Box<Test>),
-    Op(Op),
+pub(crate) struct FieldTest {
+    pub(crate) path: FieldPath,
+    pub(crate) test: Test,
 }
 
 #[derive(Debug, Clone)]
@@ -87,39 +83,21 @@ enum Resolved<'a> {
 }
 
 impl Condition {
-    /// All of `parts`, without the wrapper when there is only one.
-    pub(crate) fn all(parts: Vec<Condition>) -> Condition {
-        conjunction(parts, Condition::All)
-    }
-
     pub(crate) fn holds(&self, request: &Request) -> bool {
-        match self {
-            Condition::All(parts) => parts.iter().all(|part| part.holds(request)),
-            Condition::Any(parts) => parts.iter().any(|part| part.holds(request)),
-            Condition::Not(inner) => !inner.holds(request),
-            Condition::Field(path, test) => test.holds(path.resolve(request), request),
-        }
+        self.holds_if(|FieldTest { path, test }: &FieldTest| {
+            test.holds(path.resolve(request), request)
+        })
     }
 }
 
 impl Test {
-    /// All of `parts`, without the wrapper when there is only one.
-    pub(crate) fn all(parts: Vec<Test>) -> Test {
-        conjunction(parts, Test::All)
-    }
-
     fn holds(&self, field: Option<Field>, request: &Request) -> bool {
-        match self {
-            Test::All(parts) => parts.iter().all(|part| part.holds(field, request)),
-            Test::Any(parts) => parts.iter().any(|part| part.holds(field, request)),
-            Test::Not(inner) => !inner.holds(field, request),
-            Test::Op(op) => {
-                interrupt::check();
-                field
-                    .and_then(|field| op.holds(field, request))
-                    .unwrap_or_else(|| op.holds_when_missing())
-            }
-        }
+        self.holds_if(|op: &Op| {
+            interrupt::check();
+            field
+                .and_then(|field| op.holds(field, request))
+                .unwrap_or_else(|| op.holds_when_missing())
+        })
     }
 }
 
@@ -162,17 +140,6 @@ impl Op {
 
     fn holds_when_missing(&self) -> bool {
         matches!(self, Op::NotEquals(_) | Op::NotIn(_) | Op::Exists(false))
-    }
-}
-
-fn conjunction<T>(mut parts: Vec<T>, wrap: fn(Box<[T]>) -> T) -> T {
-    match parts.pop() {
-        Some(only) if parts.is_empty() => only,
-        Some(last) => {
-            parts.push(last);
-            wrap(parts.into_boxed_slice())
-        }
-        None => wrap(Box::default()),
     }
 }
 
@@ -279,23 +246,9 @@ impl Resolved<'_> {
     }
 }
 
-impl HeapSize for Condition {
+impl HeapSize for FieldTest {
     fn heap_bytes(&self) -> usize {
-        match self {
-            Condition::All(parts) | Condition::Any(parts) => parts.heap_bytes(),
-            Condition::Not(inner) => inner.heap_bytes(),
-            Condition::Field(path, test) => path.heap_bytes() + test.heap_bytes(),
-        }
-    }
-}
-
-impl HeapSize for Test {
-    fn heap_bytes(&self) -> usize {
-        match self {
-            Test::All(parts) | Test::Any(parts) => parts.heap_bytes(),
-            Test::Not(inner) => inner.heap_bytes(),
-            Test::Op(op) => op.heap_bytes(),
-        }
+        self.path.heap_bytes() + self.test.heap_bytes()
     }
 }
 

@@ -85,6 +85,7 @@ mod request;
 mod rule;
 mod syntax;
 mod template;
+mod tree;
 
 #[doc(hidden)]
 pub mod bench_support;

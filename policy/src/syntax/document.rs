@@ -177,7 +177,7 @@ impl<'de> Shape<'de> for RuleShape<'_> {
                 }
                 RuleField::When => {
                     when =
-                        Some(map.next_value_seed(Node::new(reader, ConditionShape { depth: 1 }))?);
+                        Some(map.next_value_seed(Node::new(reader, ConditionShape::at_depth(1)))?);
                 }
             }
         }
