@@ -12,8 +12,8 @@ mod drop_guard;
 mod errors;
 mod evaluate;
 mod gucs;
-mod jsonb;
 mod lru;
+mod pg;
 mod plans;
 mod publish;
 mod receipts;
@@ -67,6 +67,9 @@ fn check_for_interrupts() {
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
+/// Where pg_tests.rs finds JsonbArg.
+#[cfg(any(test, feature = "pg_test"))]
+use pg::jsonb;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]
