@@ -4,9 +4,9 @@ use crate::approvals;
 use crate::cache::{self, ActivePolicy};
 use crate::errors::{raise, required};
 use crate::gucs::MAX_ARGS_BYTES;
-use crate::pg::FunctionCallInfo;
 use crate::pg::jsonb::JsonbArg;
 use crate::pg::result_row::{RowError, result_row};
+use crate::pg::{FunctionCallInfo, backend};
 use crate::receipts::{self, NewReceipt};
 use crate::tenant::{require_admin, require_tenant};
 use authensor_policy::{Action, Decision, Request};
@@ -213,9 +213,7 @@ fn json_object(function: &str, name: &str, value: Option<JsonbArg>) -> Map<Strin
 }
 
 fn now() -> TimestampWithTimeZone {
-    // SAFETY: reads the clock (timestamp.c GetCurrentTimestamp).
-    let micros = unsafe { pg_sys::GetCurrentTimestamp() };
-    TimestampWithTimeZone::try_from(micros)
+    TimestampWithTimeZone::try_from(backend::now_micros())
         .unwrap_or_else(|_| internal_error("the clock is out of range"))
 }
 

@@ -1,9 +1,9 @@
-//! Settings the extension assigns.
+//! Settings the extension assigns or reserves.
 //!
 //! Follows fmgr_security_definer() (utils/fmgr/fmgr.c) applying a
 //! function's SET clause, with NewGUCNestLevel(), set_config_option() and
-//! AtEOXact_GUC() of utils/misc/guc.c; checked against PostgreSQL 15, 16 and
-//! 18.
+//! AtEOXact_GUC() of utils/misc/guc.c, and MarkGUCPrefixReserved() of the
+//! same file; checked against PostgreSQL 15, 16 and 18.
 
 use pgrx::pg_sys;
 use std::ffi::CStr;
@@ -33,4 +33,13 @@ pub fn with_setting<R>(name: &CStr, value: &CStr, f: impl FnOnce() -> R) -> R {
     // SAFETY: closes the nest level opened above (guc.c AtEOXact_GUC).
     unsafe { pg_sys::AtEOXact_GUC(true, level) };
     result
+}
+
+/// Makes settings `<prefix>.<anything>` that no module defined errors
+/// instead of placeholders. Called from `_PG_init`, after the module's own
+/// settings are defined.
+pub fn reserve_prefix(prefix: &'static CStr) {
+    // SAFETY: a static C string; removes placeholders and marks the prefix
+    // reserved, as an extension's _PG_init does.
+    unsafe { pg_sys::MarkGUCPrefixReserved(prefix.as_ptr()) };
 }

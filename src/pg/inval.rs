@@ -1,8 +1,9 @@
-//! Cache invalidation: the callbacks that hear the messages a transaction
-//! queues for every backend at commit.
+//! Cache invalidation: the messages a transaction queues for every backend
+//! at commit, and the callbacks that hear them.
 //!
 //! Follows utils/cache/inval.c (CacheRegisterRelcacheCallback,
-//! CacheRegisterSyscacheCallback, AcceptInvalidationMessages), checked against PostgreSQL 15, 16 and 18.
+//! CacheRegisterSyscacheCallback, AcceptInvalidationMessages,
+//! CacheInvalidateRelcacheByRelid), checked against PostgreSQL 15, 16 and 18.
 //! A callback is a plain Rust function, passed to PostgreSQL as the
 //! callback's argument and called from a trampoline here. It runs inside
 //! invalidation processing, so it must not query, raise or allocate much.
@@ -62,4 +63,13 @@ pub fn accept_invalidation_messages() {
     // SAFETY: callable anywhere inside a transaction; it runs the callbacks
     // registered above, which neither query nor raise.
     unsafe { pg_sys::AcceptInvalidationMessages() };
+}
+
+/// Queues an invalidation of relation `relation` that PostgreSQL broadcasts
+/// to every backend when (and only if) this transaction commits. Raises if
+/// no such relation exists.
+pub fn invalidate_relcache(relation: Oid) {
+    // SAFETY: looks the relation up in the syscache and raises if it is
+    // missing; the message is queued in the current transaction.
+    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(relation) };
 }

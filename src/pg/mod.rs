@@ -9,16 +9,20 @@
 //! PostgreSQL's C API themselves. When a new major comes out, this folder is
 //! what to check against its source.
 
+pub mod backend;
 pub mod catalog;
+pub mod event_trigger;
 pub mod guc;
 pub mod inval;
 pub mod jsonb;
 pub mod relation_insert;
 pub mod result_row;
+pub mod roles;
 pub mod xact;
 
 mod rel_check;
 mod security_context;
 
 /// PostgreSQL types the feature modules name, without calling into C.
-pub use pgrx::pg_sys::{FunctionCallInfo, Oid};
+pub use pgrx::pg_sys::panic::ErrorReport;
+pub use pgrx::pg_sys::{FunctionCallInfo, Oid, SubTransactionId};
