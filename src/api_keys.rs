@@ -6,6 +6,7 @@
 //! create_api_key(). A secret of 256 random bits needs no slow hash.
 
 use crate::errors::{corrupted, raise, raise_spi, required};
+use crate::pg::{backend, xact};
 use crate::tenant::{
     Scope, bind_for_transaction, caller_name, refuse_agent, require_admin, validate_tenant_id,
 };
@@ -175,8 +176,7 @@ fn authenticate(api_key: Option<&str>) -> String {
             None,
         )
     }
-    // SAFETY: reads the backend's transaction state (xact.c IsTransactionBlock).
-    if unsafe { !pg_sys::IsTransactionBlock() } {
+    if !xact::in_transaction_block() {
         pgrx::warning!(
             "authensor.authenticate() outside a transaction block binds tenant \"{tenant_id}\" for this statement only"
         );
@@ -212,8 +212,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 fn random_hex(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
-    // SAFETY: fills exactly `bytes` bytes of `buffer` (pg_strong_random.c).
-    if !unsafe { pg_sys::pg_strong_random(buffer.as_mut_ptr().cast(), bytes) } {
+    if !backend::strong_random(&mut buffer) {
         raise(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
             "could not generate random bytes for the API key",

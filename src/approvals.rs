@@ -7,15 +7,15 @@
 
 use crate::errors::{raise, raise_spi, required};
 use crate::gucs::APPROVAL_TTL;
-use crate::jsonb::JsonbArg;
+use crate::pg::jsonb::JsonbArg;
 use crate::plans;
 use crate::tenant::{caller_name, require_admin, require_tenant};
-use pgrx::datum::{DatumWithOid, Uuid};
+use pgrx::datum::Uuid;
 use pgrx::prelude::*;
 
 /// Opens the approval for an escalated receipt and announces it on the
 /// tenant's channel, with ids only. Returns the approval id.
-pub fn open(receipt_id: Uuid, tenant_id: &str, tool: &str, args: pg_sys::Datum) -> Uuid {
+pub fn open(receipt_id: Uuid, tenant_id: &str, tool: &str, args: JsonbArg) -> Uuid {
     let ttl_seconds = APPROVAL_TTL.get().max(1);
     // Runs inside evaluate(), which has no fixed search_path.
     let id = plans::pinned(|| Spi::get_one_with_args::<Uuid>(
@@ -32,8 +32,7 @@ pub fn open(receipt_id: Uuid, tenant_id: &str, tool: &str, args: pg_sys::Datum) 
             receipt_id.into(),
             tenant_id.into(),
             tool.into(),
-            // SAFETY: the caller's jsonb args, as evaluate() received them.
-            unsafe { DatumWithOid::new(args, pg_sys::JSONBOID) },
+            args.into(),
             (ttl_seconds as f64).into(),
         ],
     ))
@@ -92,8 +91,7 @@ fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<J
             receipt_id.into(),
             tenant_id.as_str().into(),
             tool.into(),
-            // SAFETY: a JsonbArg holds the caller's non-NULL jsonb datum.
-            unsafe { DatumWithOid::new(args.0, pg_sys::JSONBOID) },
+            args.into(),
         ],
     )
     .unwrap_or_else(|e| raise_spi("consume the approval", e))

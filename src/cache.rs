@@ -24,6 +24,7 @@
 use crate::errors::raise_policy_error;
 use crate::gucs::{CACHE_MAX_BYTES, CACHE_SIZE, CACHE_TTL};
 use crate::lru::{Bounds, Lru};
+use crate::pg::{Oid, inval, xact};
 use crate::store::{self, LayerKind};
 use authensor_policy::{Limits, Policy};
 use pgrx::JsonB;
@@ -85,27 +86,20 @@ thread_local! {
     });
     /// Oids of the two policy tables, learnt when heads are loaded. Until then
     /// every relcache message counts as a policy change.
-    static WATCHED: Cell<Option<[pg_sys::Oid; 2]>> = const { Cell::new(None) };
+    static WATCHED: Cell<Option<[Oid; 2]>> = const { Cell::new(None) };
 }
 
 /// Registers the relcache callback. Called once per backend from `_PG_init`.
 pub fn register_invalidation_callback() {
-    // SAFETY: registers a callback that only bumps a counter, for the
-    // backend's lifetime (inval.c CacheRegisterRelcacheCallback).
-    unsafe {
-        pg_sys::CacheRegisterRelcacheCallback(
-            Some(on_relcache_invalidation),
-            pg_sys::Datum::from(0),
-        )
-    };
+    inval::on_relcache_invalidation(on_relcache_invalidation);
 }
 
 /// Runs inside PostgreSQL's invalidation processing: it must not allocate much,
-/// query or raise, so it only bumps a counter.
-#[pg_guard]
-unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
-    let relevant = relid == pg_sys::InvalidOid
-        || WATCHED.with(|w| w.get().is_none_or(|oids| oids.contains(&relid)));
+/// query or raise, so it only bumps a counter. `None`: every relation.
+fn on_relcache_invalidation(relation: Option<Oid>) {
+    let relevant = relation.is_none_or(|relation| {
+        WATCHED.with(|w| w.get().is_none_or(|oids| oids.contains(&relation)))
+    });
     if relevant {
         GENERATION.fetch_add(1, Ordering::Relaxed);
     }
@@ -113,9 +107,8 @@ unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid:
 
 /// The platform policy and `tenant_id`'s policy in force now.
 pub fn active_layers(tenant_id: &str) -> Layers {
-    // SAFETY: processes pending invalidations, as every statement start does
-    // (inval.c AcceptInvalidationMessages); inside a transaction.
-    unsafe { pg_sys::AcceptInvalidationMessages() };
+    // As every statement start does.
+    inval::accept_invalidation_messages();
     CACHE.with(|cell| {
         let mut cache = cell.borrow_mut();
         cache.sync_generation();
@@ -182,7 +175,7 @@ impl Cache {
         // Under REPEATABLE READ or SERIALIZABLE the read used the transaction's
         // snapshot, which may predate a commit this backend was already told
         // about; such a result is used for this call but never cached.
-        if !uses_transaction_snapshot() {
+        if !xact::uses_transaction_snapshot() {
             let bounds = heads_bounds();
             let loaded_at = Instant::now();
             self.stats.evictions += self.heads.insert(
@@ -255,11 +248,6 @@ fn heads_bounds() -> Bounds {
         entries: CACHE_SIZE.get().max(1) as usize,
         weight: usize::MAX,
     }
-}
-
-fn uses_transaction_snapshot() -> bool {
-    // SAFETY: reads the backend-global isolation level (xact.c XactIsoLevel).
-    unsafe { pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32 }
 }
 
 /// Counters of this backend's policy cache.

@@ -1,7 +1,7 @@
 //! Raising PostgreSQL errors with a SQLSTATE, detail and hint.
 
+use crate::pg::ErrorReport;
 use authensor_policy::{ErrorKind, PolicyError};
-use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 /// Raises `ERROR` and does not return.

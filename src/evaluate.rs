@@ -4,13 +4,15 @@ use crate::approvals;
 use crate::cache::{self, ActivePolicy};
 use crate::errors::{raise, required};
 use crate::gucs::MAX_ARGS_BYTES;
-use crate::jsonb::JsonbArg;
+use crate::pg::jsonb::JsonbArg;
+use crate::pg::result_row::{RowError, result_row};
+use crate::pg::{FunctionCallInfo, backend};
 use crate::receipts::{self, NewReceipt};
 use crate::tenant::{require_admin, require_tenant};
 use authensor_policy::{Action, Decision, Request};
+use pgrx::JsonB;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgTupleDesc};
 use serde_json::{Map, Value};
 
 type DecisionRow = PgHeapTuple<'static, AllocatedByRust>;
@@ -27,7 +29,7 @@ fn evaluate(
     tool: Option<&str>,
     args: default!(Option<JsonbArg>, "'{}'"),
     context: default!(Option<JsonbArg>, "'{}'"),
-    fcinfo: pg_sys::FunctionCallInfo,
+    fcinfo: FunctionCallInfo,
 ) -> pgrx::composite_type!('static, "decision") {
     decide_and_record("evaluate", tool, args, context, Receipt::Write).into_row(fcinfo)
 }
@@ -38,7 +40,7 @@ fn check(
     tool: Option<&str>,
     args: default!(Option<JsonbArg>, "'{}'"),
     context: default!(Option<JsonbArg>, "'{}'"),
-    fcinfo: pg_sys::FunctionCallInfo,
+    fcinfo: FunctionCallInfo,
 ) -> pgrx::composite_type!('static, "decision") {
     decide_and_record("check", tool, args, context, Receipt::Skip).into_row(fcinfo)
 }
@@ -122,9 +124,8 @@ fn decide_and_record(
     let decided_at = now();
 
     // The receipt stores the caller's jsonb as it came, not a re-encoding.
-    let (args_datum, context_datum) = (args_arg.map(|a| a.0), context_arg.map(|c| c.0));
-    let call = args_datum
-        .zip(context_datum)
+    let call = args_arg
+        .zip(context_arg)
         .filter(|_| receipt == Receipt::Write);
     let receipt_id = call.map(|(args, context)| {
         receipts::append(&NewReceipt {
@@ -165,11 +166,10 @@ const MAX_TOOL_BYTES: usize = 512;
 /// anything reads them. The size is that of the stored jsonb, uncompressed.
 fn check_size(function: &str, args: Option<JsonbArg>, context: Option<JsonbArg>) {
     let limit = MAX_ARGS_BYTES.get().max(1) as usize;
-    // SAFETY: a JsonbArg holds a non-NULL varlena datum.
     let size: usize = [args, context]
         .into_iter()
         .flatten()
-        .map(|arg| unsafe { pg_sys::toast_raw_datum_size(arg.0) })
+        .map(JsonbArg::raw_size)
         .sum();
     if size > limit {
         raise(
@@ -213,9 +213,7 @@ fn json_object(function: &str, name: &str, value: Option<JsonbArg>) -> Map<Strin
 }
 
 fn now() -> TimestampWithTimeZone {
-    // SAFETY: reads the clock (timestamp.c GetCurrentTimestamp).
-    let micros = unsafe { pg_sys::GetCurrentTimestamp() };
-    TimestampWithTimeZone::try_from(micros)
+    TimestampWithTimeZone::try_from(backend::now_micros())
         .unwrap_or_else(|_| internal_error("the clock is out of range"))
 }
 
@@ -227,32 +225,25 @@ impl Outcome {
     /// The `authensor.decision` row, built in one step from the row type the
     /// function is declared to return (one type-cache lookup, no lookup by
     /// name, no re-forming per field). The order is the order of the type's columns in sql/schema.sql.
-    fn into_row(self, fcinfo: pg_sys::FunctionCallInfo) -> DecisionRow {
-        let mut tupdesc: pg_sys::TupleDesc = std::ptr::null_mut();
-        // SAFETY: fcinfo is this call's, as PostgreSQL passed it (funcapi.c
-        // get_call_result_type); tupdesc receives a copy or NULL.
-        let kind =
-            unsafe { pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut tupdesc) };
-        if kind != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || tupdesc.is_null() {
-            internal_error("the function does not return authensor.decision")
-        }
-        // SAFETY: get_call_result_type returns a copy, ours to keep.
-        let tupdesc = unsafe { PgTupleDesc::from_pg_copy(tupdesc) };
-        let datums = [
-            self.decision.action.as_str().into_datum(),
-            self.decision.reason.into_datum(),
-            self.decision.layer.as_str().into_datum(),
-            self.decision.rule_id.into_datum(),
-            self.tenant_id.into_datum(),
-            self.platform_version.into_datum(),
-            self.tenant_version.into_datum(),
-            self.receipt_id.into_datum(),
-            self.decided_at.into_datum(),
-            self.approval_id.into_datum(),
+    fn into_row(self, fcinfo: FunctionCallInfo) -> DecisionRow {
+        let values = [
+            self.decision.action.as_str().into(),
+            self.decision.reason.into(),
+            self.decision.layer.as_str().into(),
+            self.decision.rule_id.into(),
+            self.tenant_id.into(),
+            self.platform_version.into(),
+            self.tenant_version.into(),
+            self.receipt_id.into(),
+            self.decided_at.into(),
+            self.approval_id.into(),
         ];
-        // SAFETY: each datum was made from the Rust type matching its column.
-        unsafe { PgHeapTuple::from_datums(tupdesc, datums) }
-            .unwrap_or_else(|e| internal_error(format!("could not build the decision: {e}")))
+        result_row(fcinfo, values).unwrap_or_else(|error| match error {
+            RowError::NotComposite => {
+                internal_error("the function does not return authensor.decision")
+            }
+            RowError::Mismatch(e) => internal_error(format!("could not build the decision: {e}")),
+        })
     }
 
     fn into_json(self) -> Value {

@@ -1,5 +1,6 @@
 //! The extension's settings. Each is documented in the README under "Settings".
 
+use crate::pg::guc;
 use authensor_policy::Limits;
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
@@ -185,9 +186,7 @@ pub fn init() {
     );
     // Typos such as `authensor.tenantid` become errors instead of silently
     // creating a placeholder that nothing reads.
-    // SAFETY: called once from _PG_init with a static C string (guc.c
-    // MarkGUCPrefixReserved).
-    unsafe { pg_sys::MarkGUCPrefixReserved(c"authensor".as_ptr()) };
+    guc::reserve_prefix(c"authensor");
 }
 
 /// The publishing limits in force.

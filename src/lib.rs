@@ -12,8 +12,8 @@ mod drop_guard;
 mod errors;
 mod evaluate;
 mod gucs;
-mod jsonb;
 mod lru;
+mod pg;
 mod plans;
 mod publish;
 mod receipts;
@@ -43,12 +43,7 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    // pgrx attaches a Rust backtrace to the DETAIL of every error that passes
-    // through Rust when RUST_BACKTRACE is set in the server's environment; a
-    // client must never see one, nor the build paths it holds. The library's
-    // own setting wins over RUST_BACKTRACE and is read at the first capture.
-    // SAFETY: a backend runs one thread, and this runs before any capture.
-    unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    pg::backend::hide_backtraces();
     sentinel::init(); // before gucs::init(), which reserves the prefix
     gucs::init();
     // Long compiles and decisions honour statement_timeout, pg_cancel_backend
@@ -67,6 +62,9 @@ fn check_for_interrupts() {
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
+/// Where pg_tests.rs finds JsonbArg.
+#[cfg(any(test, feature = "pg_test"))]
+use pg::jsonb;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

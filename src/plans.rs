@@ -3,6 +3,7 @@
 //! A saved SPI plan stays valid across transactions; PostgreSQL's plan cache
 //! replans it by itself when the tables it uses change.
 
+use crate::pg::guc;
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiResult, SpiTupleTable};
@@ -45,25 +46,5 @@ pub fn read<R>(
 /// a cached decision; the setting is restored when `f` returns, and by
 /// PostgreSQL itself if `f` raises.
 pub fn pinned<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: as fmgr_security_definer (fmgr.c) applies a function's SET
-    // clause: a new GUC nest level, one assignment at it, undone below or by
-    // transaction abort if `f` raises.
-    let level = unsafe {
-        let level = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            c"search_path".as_ptr(),
-            c"pg_catalog, pg_temp".as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
-        level
-    };
-    let result = f();
-    // SAFETY: closes the nest level opened above (guc.c AtEOXact_GUC).
-    unsafe { pg_sys::AtEOXact_GUC(true, level) };
-    result
+    guc::with_setting(c"search_path", c"pg_catalog, pg_temp", f)
 }

@@ -2,6 +2,7 @@
 
 use crate::errors::{raise_policy_error, required};
 use crate::gucs::policy_limits;
+use crate::pg::inval;
 use crate::store::{self, LayerKind};
 use crate::tenant::{caller_name, refuse_agent, require_admin};
 use pgrx::prelude::*;
@@ -86,8 +87,6 @@ fn activate(
 fn policy_tables_changed<'a>(
     trigger: &'a PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgTriggerError> {
-    // SAFETY: queues an invalidation of a relation that exists, in the
-    // writing transaction (inval.c CacheInvalidateRelcacheByRelid).
-    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(trigger.relid()?) };
+    inval::invalidate_relcache(trigger.relid()?);
     Ok(None)
 }

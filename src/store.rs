@@ -6,6 +6,7 @@
 //! schema-qualified.
 
 use crate::errors::{corrupted, raise, raise_spi};
+use crate::pg::{Oid, catalog};
 use crate::plans;
 use pgrx::prelude::*;
 use std::ffi::CStr;
@@ -95,21 +96,13 @@ pub fn policy_source(layer: LayerKind, tenant_id: Option<&str>, version: i32) ->
 
 /// The oid of table `authensor.<name>` from the syscache (no query), or
 /// `None` while the extension is not installed.
-pub fn table_oid(name: &CStr) -> Option<pg_sys::Oid> {
-    // SAFETY: name lookups with C strings.
-    let oid = unsafe {
-        let schema = pg_sys::get_namespace_oid(c"authensor".as_ptr(), true);
-        if schema == pg_sys::InvalidOid {
-            return None;
-        }
-        pg_sys::get_relname_relid(name.as_ptr(), schema)
-    };
-    (oid != pg_sys::InvalidOid).then_some(oid)
+pub fn table_oid(name: &CStr) -> Option<Oid> {
+    catalog::relation_oid(c"authensor", name)
 }
 
 /// Oids of `authensor.policies` and `authensor.active_policies`, for
 /// filtering relcache invalidations.
-pub fn policy_table_oids() -> Option<[pg_sys::Oid; 2]> {
+pub fn policy_table_oids() -> Option<[Oid; 2]> {
     Some([table_oid(c"policies")?, table_oid(c"active_policies")?])
 }
 

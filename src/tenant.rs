@@ -14,6 +14,8 @@
 
 use crate::errors::raise;
 use crate::gucs::TENANT_ID;
+use crate::pg::backend::in_holdable_cursor;
+use crate::pg::{SubTransactionId, roles, xact};
 use pgrx::prelude::*;
 use std::cell::RefCell;
 use std::ffi::CStr;
@@ -56,7 +58,7 @@ impl Scope {
 struct Binding {
     tenant_id: String,
     scope: Scope,
-    subtransaction: pg_sys::SubTransactionId,
+    subtransaction: SubTransactionId,
 }
 
 thread_local! {
@@ -138,8 +140,7 @@ pub fn refuse_agent(function: &str) {
 /// Binds `tenant_id` to the current transaction (after a verified API key),
 /// until the transaction ends or the subtransaction that bound it rolls back.
 pub fn bind_for_transaction(tenant_id: String, scope: Scope) {
-    // SAFETY: reads the transaction state (xact.c GetCurrentSubTransactionId).
-    let subtransaction = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    let subtransaction = xact::current_subtransaction();
     BINDINGS.with(|bindings| {
         bindings.borrow_mut().push(Binding {
             tenant_id,
@@ -176,68 +177,28 @@ pub fn validate_tenant_id(tenant_id: &str) {
 /// The role in effect for the caller: the session user or the role chosen
 /// with SET ROLE, never the owner a SECURITY DEFINER function runs as.
 pub fn caller_name() -> String {
-    // SAFETY: the outer user exists while its session runs; the name is a
-    // palloc'd C string (miscinit.c GetUserNameFromId).
-    unsafe {
-        let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), false);
-        CStr::from_ptr(name).to_string_lossy().into_owned()
-    }
+    roles::outer_user_name()
 }
 
 /// Registers the callbacks that forget bindings when a transaction ends or a
 /// subtransaction rolls back. Called once per backend from `_PG_init`.
 pub fn register_transaction_callback() {
-    // SAFETY: registers callbacks for the backend's lifetime (xact.c
-    // RegisterXactCallback, RegisterSubXactCallback).
-    unsafe {
-        pg_sys::RegisterXactCallback(Some(on_transaction_end), std::ptr::null_mut());
-        pg_sys::RegisterSubXactCallback(Some(on_subtransaction_end), std::ptr::null_mut());
-    }
+    xact::on_transaction_end(on_transaction_end);
+    xact::on_subtransaction_abort(on_subtransaction_abort);
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_transaction_end(
-    event: pg_sys::XactEvent::Type,
-    _arg: *mut std::ffi::c_void,
-) {
-    use pg_sys::XactEvent::*;
-    if matches!(
-        event,
-        XACT_EVENT_COMMIT
-            | XACT_EVENT_ABORT
-            | XACT_EVENT_PREPARE
-            | XACT_EVENT_PARALLEL_COMMIT
-            | XACT_EVENT_PARALLEL_ABORT
-    ) {
-        BINDINGS.with(|bindings| bindings.borrow_mut().clear());
-    }
+fn on_transaction_end() {
+    BINDINGS.with(|bindings| bindings.borrow_mut().clear());
 }
 
 /// ROLLBACK TO SAVEPOINT undoes what the savepoint saw: bindings made in the
 /// aborted subtransaction or in any it started (their ids are not smaller).
-#[pg_guard]
-unsafe extern "C-unwind" fn on_subtransaction_end(
-    event: pg_sys::SubXactEvent::Type,
-    aborted: pg_sys::SubTransactionId,
-    _parent: pg_sys::SubTransactionId,
-    _arg: *mut std::ffi::c_void,
-) {
-    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
-        BINDINGS.with(|bindings| {
-            bindings
-                .borrow_mut()
-                .retain(|binding| binding.subtransaction < aborted)
-        });
-    }
-}
-
-/// Whether the statement running now reads through a WITH HOLD cursor.
-fn in_holdable_cursor() -> bool {
-    // SAFETY: ActivePortal is NULL or the portal PostgreSQL is running now.
-    unsafe {
-        let portal = pg_sys::ActivePortal;
-        !portal.is_null() && (*portal).cursorOptions & pg_sys::CURSOR_OPT_HOLD as i32 != 0
-    }
+fn on_subtransaction_abort(aborted: SubTransactionId) {
+    BINDINGS.with(|bindings| {
+        bindings
+            .borrow_mut()
+            .retain(|binding| binding.subtransaction < aborted)
+    });
 }
 
 /// The value of `authensor.tenant_id`, or `None` when unset or empty.
@@ -249,11 +210,5 @@ fn requested_tenant() -> Option<String> {
 /// Whether the role in effect has the privileges of authensor_trusted
 /// (superusers always do).
 pub fn caller_is_trusted() -> bool {
-    // SAFETY: catalogue lookups by a static C string and an oid (acl.c
-    // get_role_oid, has_privs_of_role).
-    unsafe {
-        let trusted = pg_sys::get_role_oid(TRUSTED_ROLE.as_ptr(), true);
-        trusted != pg_sys::InvalidOid
-            && pg_sys::has_privs_of_role(pg_sys::GetOuterUserId(), trusted)
-    }
+    roles::outer_user_has_privs_of(TRUSTED_ROLE)
 }

@@ -7,6 +7,7 @@
 //! strong random source, which costs microseconds a call when asked directly.
 
 use crate::errors::raise;
+use crate::pg::backend;
 use chacha20::ChaCha20Rng;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
@@ -35,8 +36,7 @@ pub fn new_id(created_at: TimestampWithTimeZone) -> Uuid {
 }
 
 fn fill_random(bytes: &mut [u8]) {
-    // SAFETY: MyProcPid is set once when the process starts.
-    let pid = unsafe { pg_sys::MyProcPid };
+    let pid = backend::process_id();
     GENERATOR.with(|generator| {
         let mut generator = generator.borrow_mut();
         if generator
@@ -53,8 +53,7 @@ fn fill_random(bytes: &mut [u8]) {
 
 fn strong_seed() -> [u8; 32] {
     let mut seed = [0u8; 32];
-    // SAFETY: writes exactly seed.len() bytes into seed.
-    if !unsafe { pg_sys::pg_strong_random(seed.as_mut_ptr().cast(), seed.len()) } {
+    if !backend::strong_random(&mut seed) {
         raise(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
             "could not obtain random bits for receipt ids",

@@ -1,8 +1,15 @@
 //! jsonb arguments taken as they come, and read straight into serde_json
 //! without printing them as text and parsing the text again. A decision needs
 //! args and context as values, and its receipt stores them unchanged.
+//!
+//! Follows how jsonb's own functions walk a value (JsonbIteratorInit() and
+//! JsonbIteratorNext() of utils/adt/jsonb_util.c, JsonbExtractScalar() of
+//! jsonb.c, numeric_normalize() of numeric.c), and calls jsonb_concat()
+//! (jsonfuncs.c) and toast_raw_datum_size() (access/common/detoast.c);
+//! checked against PostgreSQL 15, 16 and 18.
 
 use crate::errors::raise;
+use pgrx::JsonB;
 use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::nullable::Nullable;
 use pgrx::pg_sys;
@@ -10,9 +17,10 @@ use pgrx::prelude::*;
 use serde_json::{Map, Number, Value};
 use std::ffi::CStr;
 
-/// A non-NULL jsonb argument, not yet converted.
+/// A non-NULL jsonb argument, not yet converted. The datum is visible to the
+/// crate for pg_tests.rs, which reads jsonb datums it made itself.
 #[derive(Clone, Copy)]
-pub struct JsonbArg(pub pg_sys::Datum);
+pub struct JsonbArg(pub(crate) pg_sys::Datum);
 
 impl FromDatum for JsonbArg {
     unsafe fn from_polymorphic_datum(
@@ -25,7 +33,8 @@ impl FromDatum for JsonbArg {
 }
 
 // SAFETY: a JsonbArg is built only from the datum of an argument declared
-// jsonb (impl_sql_translatable below), as pgrx's own jsonb type is.
+// jsonb (impl_sql_translatable below), as pgrx's own jsonb type is, or from
+// what jsonb_concat returns (concat below).
 unsafe impl<'fcx> ArgAbi<'fcx> for JsonbArg {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
@@ -42,6 +51,17 @@ unsafe impl<'fcx> ArgAbi<'fcx> for JsonbArg {
 
 pgrx::impl_sql_translatable!(JsonbArg, arg_only = "jsonb");
 
+/// Passed on as it came, to SPI or into a row.
+impl IntoDatum for JsonbArg {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        Some(self.0)
+    }
+
+    fn type_oid() -> pg_sys::Oid {
+        pg_sys::JSONBOID
+    }
+}
+
 impl JsonbArg {
     /// The object this argument holds, or `None` when it holds anything else.
     pub fn object(self) -> Option<Map<String, Value>> {
@@ -56,6 +76,24 @@ impl JsonbArg {
                 _ => None,
             }
         }
+    }
+
+    /// The size of the jsonb, uncompressed.
+    pub fn raw_size(self) -> usize {
+        // SAFETY: a JsonbArg holds a non-NULL varlena datum.
+        unsafe { pg_sys::toast_raw_datum_size(self.0) }
+    }
+
+    /// `self || other`, or `None` if jsonb_concat returned NULL.
+    pub fn concat(self, other: JsonB) -> Option<JsonbArg> {
+        // SAFETY: both arguments are non-NULL jsonb datums.
+        unsafe {
+            pgrx::direct_function_call::<pg_sys::Datum>(
+                pg_sys::jsonb_concat,
+                &[Some(self.0), other.into_datum()],
+            )
+        }
+        .map(JsonbArg)
     }
 
     /// What kind of JSON value the argument holds, for error messages; read

@@ -26,11 +26,12 @@
 //! NOT VALID constraints are checked on every major, as the executor checks
 //! them on new rows.
 //!
-//! They are prepared with search_path pinned (receipts.rs), as the calling
+//! They are prepared with search_path pinned (plans::pinned), as the calling
 //! role, kept per role, and dropped whenever a function, type or the table changes
 //! (syscache and relcache callbacks), so no caller's name resolution and no
 //! replaced function body is carried from one call to the next.
 
+use super::inval::{self, SysCacheIdentifier};
 use pgrx::pg_sys;
 use std::cell::{Cell, RefCell};
 use std::ffi::{CStr, CString};
@@ -290,38 +291,23 @@ fn register_callbacks() {
     if CALLBACKS_REGISTERED.with(|registered| registered.replace(true)) {
         return;
     }
-    // SAFETY: registering callbacks that only bump a counter; the registry
-    // lives as long as the backend.
-    unsafe {
-        for cache in [
-            pg_sys::SysCacheIdentifier::PROCOID,
-            pg_sys::SysCacheIdentifier::TYPEOID,
-        ] {
-            pg_sys::CacheRegisterSyscacheCallback(
-                cache as i32,
-                Some(on_syscache_invalidation),
-                pg_sys::Datum::from(0),
-            );
-        }
-        pg_sys::CacheRegisterRelcacheCallback(
-            Some(on_relcache_invalidation),
-            pg_sys::Datum::from(0),
-        );
+    for cache in [SysCacheIdentifier::PROCOID, SysCacheIdentifier::TYPEOID] {
+        inval::on_syscache_invalidation(cache, on_syscache_invalidation);
     }
+    inval::on_relcache_invalidation(on_relcache_invalidation);
 }
 
-/// Runs inside invalidation processing: it must not allocate, query or raise.
-unsafe extern "C-unwind" fn on_syscache_invalidation(_arg: pg_sys::Datum, _cache: i32, _hash: u32) {
+fn on_syscache_invalidation() {
     GENERATION.with(|generation| generation.set(generation.get() + 1));
 }
 
-unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+fn on_relcache_invalidation(relation: Option<pg_sys::Oid>) {
     let prepared_for = PREPARED.with(|cell| {
         cell.try_borrow()
             .ok()
             .and_then(|prepared| prepared.as_ref().map(|p| p.relation))
     });
-    if relid == pg_sys::InvalidOid || prepared_for.is_none_or(|oid| oid == relid) {
+    if relation.is_none_or(|relation| prepared_for.is_none_or(|oid| oid == relation)) {
         GENERATION.with(|generation| generation.set(generation.get() + 1));
     }
 }

@@ -1,0 +1,48 @@
+//! State of the backend process, read as PostgreSQL's own code reads it.
+//!
+//! MyProcPid (utils/init/globals.c), pg_strong_random()
+//! (port/pg_strong_random.c), GetCurrentTimestamp()
+//! (utils/adt/timestamp.c) and ActivePortal's cursor options
+//! (utils/portal.h), checked against PostgreSQL 15, 16 and 18; and the
+//! environment of the process, which a backend, running one thread, may set.
+
+use pgrx::pg_sys;
+
+/// The backend's process id.
+pub fn process_id() -> i32 {
+    // SAFETY: MyProcPid is set once when the process starts.
+    unsafe { pg_sys::MyProcPid }
+}
+
+/// Fills `buffer` from PostgreSQL's strong random source; false if it
+/// failed.
+pub fn strong_random(buffer: &mut [u8]) -> bool {
+    // SAFETY: writes exactly buffer.len() bytes into buffer.
+    unsafe { pg_sys::pg_strong_random(buffer.as_mut_ptr().cast(), buffer.len()) }
+}
+
+/// The clock now, in microseconds since 2000-01-01 (clock_timestamp(), not
+/// the transaction's start).
+pub fn now_micros() -> i64 {
+    // SAFETY: reads the clock.
+    unsafe { pg_sys::GetCurrentTimestamp() }
+}
+
+/// Whether the statement running now reads through a WITH HOLD cursor.
+pub fn in_holdable_cursor() -> bool {
+    // SAFETY: ActivePortal is NULL or the portal PostgreSQL is running now.
+    unsafe {
+        let portal = pg_sys::ActivePortal;
+        !portal.is_null() && (*portal).cursorOptions & pg_sys::CURSOR_OPT_HOLD as i32 != 0
+    }
+}
+
+/// Keeps Rust backtraces out of the errors clients see. pgrx attaches one to
+/// the DETAIL of every error that passes through Rust when RUST_BACKTRACE is
+/// set in the server's environment; a client must never see one, nor the
+/// build paths it holds. The library's own setting wins over RUST_BACKTRACE
+/// and is read at the first capture. Called from `_PG_init`.
+pub fn hide_backtraces() {
+    // SAFETY: a backend runs one thread, and this runs before any capture.
+    unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+}

@@ -1,0 +1,30 @@
+//! Names looked up in the system catalogues, through the syscache (no query).
+//!
+//! Follows get_namespace_oid() (catalog/namespace.c), get_relname_relid()
+//! (utils/cache/lsyscache.c) and format_type_be()
+//! (utils/adt/format_type.c), checked against PostgreSQL 15, 16 and 18.
+
+use super::Oid;
+use pgrx::pg_sys;
+use std::ffi::CStr;
+
+/// The oid of relation `schema.name`, or `None` if either does not exist.
+pub fn relation_oid(schema: &CStr, name: &CStr) -> Option<Oid> {
+    // SAFETY: name lookups with C strings.
+    let oid = unsafe {
+        let schema = pg_sys::get_namespace_oid(schema.as_ptr(), true);
+        if schema == pg_sys::InvalidOid {
+            return None;
+        }
+        pg_sys::get_relname_relid(name.as_ptr(), schema)
+    };
+    (oid != pg_sys::InvalidOid).then_some(oid)
+}
+
+/// The SQL name of type `oid`, as error messages write it.
+pub fn type_name(oid: Oid) -> String {
+    // SAFETY: format_type_be returns a palloc'd C string for any oid.
+    unsafe { CStr::from_ptr(pg_sys::format_type_be(oid)) }
+        .to_string_lossy()
+        .into_owned()
+}
