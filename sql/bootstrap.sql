@@ -4,7 +4,8 @@
 -- feature's tables, row-level security, triggers, grants and comments are in
 -- a file of its own (policies.sql, receipts.sql, keys.sql, approvals.sql,
 -- sentinel.sql); finalize.sql hands the SECURITY DEFINER functions to
--- authensor_definer.
+-- authensor_definer and checks that none is left callable by PUBLIC by
+-- accident.
 
 COMMENT ON SCHEMA @extschema@ IS 'authensor: safety policies for multi-tenant AI agents';
 
