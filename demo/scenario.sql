@@ -1,12 +1,12 @@
 \set ON_ERROR_STOP 1
 \pset footer off
 \pset null '—'
-\set platform `cat demo/platform.yaml`
+\set platform `cat tests/fixtures/platform.yaml`
 \set tenant_a `cat demo/tenant-a.yaml`
 \set tenant_b `cat demo/tenant-b.yaml`
 
 \echo
-\echo '1. The operator publishes the platform policy (demo/platform.yaml).'
+\echo '1. The operator publishes the platform policy (tests/fixtures/platform.yaml).'
 \echo '   Tenants cannot override it; a platform block is final.'
 \c - authensor_operator
 SELECT authensor.publish_platform_policy(:'platform') AS "platform version";

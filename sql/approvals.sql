@@ -1,5 +1,7 @@
--- Escalations become approvals, and each tenant has one notification channel
--- for its approvals and alerts. Loaded after current_tenant() exists.
+-- Approvals: every escalation evaluate() writes opens one, which an admin key
+-- or a trusted member of the tenant approves or rejects and the agent
+-- consumes once (src/approvals.rs). And each tenant's notification channel,
+-- for its approvals and alerts (src/alert_route.rs).
 
 -- Per-tenant settings: where the tenant's notifications go.
 CREATE TABLE @extschema@.tenant_settings (
@@ -129,3 +131,11 @@ REVOKE ALL ON FUNCTION @extschema@.request_hash(text, text, jsonb), @extschema@.
 GRANT EXECUTE ON FUNCTION @extschema@.request_hash(text, text, jsonb), @extschema@.tenant_channel(text),
                           @extschema@.channel_secret(), @extschema@.announce(text, text)
     TO authensor_definer;
+
+COMMENT ON VIEW @extschema@.approvals IS 'Approvals opened by escalate decisions, with their status; visible to their tenant only';
+COMMENT ON FUNCTION @extschema@.approve(uuid, text) IS
+    'Approve the pending approval of an escalated receipt (members of authensor_trusted, within their tenant)';
+COMMENT ON FUNCTION @extschema@.reject(uuid, text) IS
+    'Reject an approval that is pending or approved and not yet used; final';
+COMMENT ON FUNCTION @extschema@.consume_approval(uuid, text, jsonb) IS
+    'True exactly once, for an approved, unexpired approval presented with the same tool and args';

@@ -23,21 +23,64 @@ mod tenant;
 
 ::pgrx::pg_module_magic!(name, version);
 
-extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+// sql/: the roles and what every feature needs first, then one file per
+// feature, each after the functions its grants and comments name, and last
+// the check on every SECURITY DEFINER function. The features load in a fixed
+// order, which is also the order pg_extension.extconfig lists their tables in.
+extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 extension_sql_file!(
-    "../sql/row_security.sql",
-    name = "row_security",
-    requires = [tenant::current_tenant]
+    "../sql/policies.sql",
+    name = "policies",
+    requires = [
+        tenant::current_tenant,
+        publish::policy_tables_changed,
+        publish::publish_policy,
+        publish::publish_platform_policy,
+        publish::activate_platform_policy,
+        evaluate::evaluate,
+        evaluate::check,
+        evaluate::guard
+    ]
+);
+extension_sql_file!(
+    "../sql/receipts.sql",
+    name = "receipts",
+    requires = [tenant::current_tenant, "policies"]
+);
+extension_sql_file!(
+    "../sql/keys.sql",
+    name = "keys",
+    requires = [
+        tenant::current_tenant,
+        "receipts",
+        api_keys::authenticate,
+        api_keys::create_api_key,
+        api_keys::revoke_api_key,
+        api_keys::create_agent_key,
+        api_keys::revoke_agent_key
+    ]
 );
 extension_sql_file!(
     "../sql/approvals.sql",
     name = "approvals",
-    requires = [tenant::current_tenant]
+    requires = [
+        tenant::current_tenant,
+        "receipts",
+        "keys",
+        approvals::approve,
+        approvals::reject,
+        approvals::consume_approval
+    ]
 );
 extension_sql_file!(
     "../sql/sentinel.sql",
     name = "sentinel",
-    requires = [tenant::current_tenant, "approvals", sentinel::sentinel_scan]
+    requires = [
+        tenant::current_tenant,
+        "receipts",
+        "approvals",
+        sentinel::sentinel_scan
+    ]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

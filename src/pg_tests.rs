@@ -6,15 +6,7 @@
 mod tests {
     use pgrx::prelude::*;
 
-    const PLATFORM: &str = r#"
-    rules:
-      - tool: "system.*"
-        action: block
-        reason: "System tools are blocked for all tenants"
-      - tool: "shell.execute"
-        action: block
-        reason: "Shell access is disabled"
-    "#;
+    const PLATFORM: &str = include_str!("../tests/fixtures/platform.yaml");
 
     const TENANT_A: &str = r#"
     rules:

@@ -24,6 +24,9 @@ major=$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
 echo "sql tests on $("$PG_CONFIG" --version) ($bindir)"
 dir=$("$root/scripts/scratch-dir.sh")/sql-tests
 port=${AUTHENSOR_TEST_PORT:-54329}
+# The policies the tests share, each in one file, for psql's \set `cat ...`
+# in the scenarios and for the scripts.
+export AUTHENSOR_FIXTURES=$root/tests/fixtures
 
 # pg_cron, for the Sentinel's scheduled scan (tests/sentinel), where this
 # build has it: Debian packages it for its PostgreSQL 15 only, the builds of

@@ -7,6 +7,7 @@
 # and go on deciding with the same versions and the same keys and channels.
 # Usage: run.sh SOCKET_DIR PORT
 set -euo pipefail
+fixtures=$(cd "$(dirname "$0")/../fixtures" && pwd)
 socket_dir=$1 port=$2
 bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 work=$socket_dir/dump
@@ -15,7 +16,8 @@ psql=(psql -X -q -v ON_ERROR_STOP=1 -h "$socket_dir" -p "$port" -U postgres)
 as_postgres() { runuser -u postgres -- "$@"; }
 
 "${psql[@]}" -d postgres -c "CREATE DATABASE authensor_dump"
-"${psql[@]}" -d authensor_dump >/dev/null <<'SQL'
+"${psql[@]}" -d authensor_dump -v platform="$(cat "$fixtures/no-shell.yaml")" \
+    -v tenant_a="$(cat "$fixtures/mail-and-reads.yaml")" >/dev/null <<'SQL'
 CREATE EXTENSION authensor;
 DO $$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dump_app') THEN
@@ -25,11 +27,11 @@ DO $$ BEGIN
         CREATE ROLE dump_agent LOGIN;
     END IF;
 END $$;
-SELECT authensor.publish_platform_policy('rules: [{id: no-shell, tool: "shell.*", action: block}]');
+SELECT authensor.publish_platform_policy(:'platform');
 SELECT authensor.publish_platform_policy('rules: [{id: no-shell-v2, tool: "shell.*", action: block}]');
 SELECT authensor.activate_platform_policy(1);
 SET authensor.tenant_id = 'tenant-a';
-SELECT authensor.publish_policy('rules: [{id: mail, tool: email.send, action: escalate}, {id: reads, tool: file.read, action: allow}]');
+SELECT authensor.publish_policy(:'tenant_a');
 SELECT authensor.evaluate('email.send', '{"to": "x@gmail.com", "amount": 10.50}');
 SELECT authensor.evaluate('email.send', '{"to": "y@gmail.com"}');
 SELECT authensor.evaluate('file.read', '{"path": "/a"}');

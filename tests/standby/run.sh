@@ -12,9 +12,9 @@ as_postgres() { runuser -u postgres -- "$@"; }
 
 psql=(psql -X -q -v ON_ERROR_STOP=1 -h "$socket_dir" -U postgres)
 "${psql[@]}" -p "$port" -d postgres -c "CREATE DATABASE authensor_standby"
-"${psql[@]}" -p "$port" -d authensor_standby <<'SQL'
+"${psql[@]}" -p "$port" -d authensor_standby -v platform="$(cat "$root/tests/fixtures/no-shell.yaml")" <<'SQL'
 CREATE EXTENSION authensor;
-SELECT authensor.publish_platform_policy('rules: [{id: no-shell, tool: "shell.*", action: block}]');
+SELECT authensor.publish_platform_policy(:'platform');
 SQL
 
 rm -rf "$standby"

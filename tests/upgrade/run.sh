@@ -23,12 +23,13 @@ secret=$(printf 'ab%.0s' $(seq 32))
 # The data is written as the previous release stored it, with plain INSERTs:
 # this release's library serves the previous release's SQL only until the
 # update, and some of its functions need objects that only the update makes.
-"${psql[@]}" -d authensor_upgrade -v secret="$secret" >/dev/null <<SQL
+"${psql[@]}" -d authensor_upgrade -v secret="$secret" -v platform="$(cat "$here/../fixtures/no-shell.yaml")" \
+    -v tenant_a="$(cat "$here/../fixtures/mail-and-reads.yaml")" >/dev/null <<SQL
 CREATE EXTENSION authensor VERSION '$previous';
 INSERT INTO authensor.policies (layer, tenant_id, version, source, digest, created_by)
 SELECT layer, tenant, 1, source, sha256(convert_to(source, 'UTF8')), 'postgres'
-  FROM (VALUES ('platform', NULL, 'rules: [{id: no-shell, tool: "shell.*", action: block}]'),
-               ('tenant', 'tenant-a', 'rules: [{id: mail, tool: email.send, action: escalate}, {id: reads, tool: file.read, action: allow}]'),
+  FROM (VALUES ('platform', NULL, :'platform'),
+               ('tenant', 'tenant-a', :'tenant_a'),
                ('tenant', 'tenant-b', 'default: allow')) AS p(layer, tenant, source);
 INSERT INTO authensor.active_policies (layer, tenant_id, version, activated_by)
 VALUES ('platform', NULL, 1, 'postgres'), ('tenant', 'tenant-a', 1, 'postgres'), ('tenant', 'tenant-b', 1, 'postgres');

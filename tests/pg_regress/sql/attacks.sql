@@ -168,8 +168,11 @@ SELECT authensor.reject_change();
 SELECT reloptions FROM pg_class WHERE oid = 'authensor.policy_versions'::regclass;
 SELECT p.proname, p.prosecdef, p.proconfig
   FROM pg_proc p WHERE p.pronamespace = 'authensor'::regnamespace AND p.prosecdef ORDER BY 1;
--- Who may call each function: PUBLIC only where the README says so.
-SELECT p.oid::regprocedure AS function, p.proacl
+-- Who may call each function, and as whom it runs: PUBLIC only where the
+-- README says so (an empty proacl is PostgreSQL's default, EXECUTE for PUBLIC
+-- and the owner), every SECURITY DEFINER function owned by authensor_definer.
+SELECT p.oid::regprocedure AS function, pg_get_userbyid(p.proowner) AS owner, p.prosecdef,
+       has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute, p.proacl
   FROM pg_proc p WHERE p.pronamespace = 'authensor'::regnamespace ORDER BY p.oid::regprocedure::text;
 -- A temporary table named like an extension table captures nothing.
 BEGIN;

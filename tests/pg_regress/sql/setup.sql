@@ -15,16 +15,8 @@ CREATE ROLE agent_untrusted LOGIN NOSUPERUSER NOBYPASSRLS;
 SELECT rolname, rolsuper, rolbypassrls, pg_has_role(rolname, 'authensor_trusted', 'USAGE') AS trusted
   FROM pg_roles WHERE rolname IN ('authensor_operator', 'agent_app', 'agent_untrusted') ORDER BY 1;
 
--- The seed's platform policy, published by the operator.
+-- The seed's platform policy, published by the operator. AUTHENSOR_FIXTURES
+-- is tests/fixtures (set by tests/run-sql-tests.sh).
 \c - authensor_operator
-SELECT authensor.publish_platform_policy($$
-rules:
-  - id: no-system-tools
-    tool: "system.*"
-    action: block
-    reason: "System tools are blocked for all tenants"
-  - id: no-shell
-    tool: "shell.execute"
-    action: block
-    reason: "Shell access is disabled"
-$$) AS platform_version;
+\set platform `cat "$AUTHENSOR_FIXTURES/platform.yaml"`
+SELECT authensor.publish_platform_policy(:'platform') AS platform_version;
