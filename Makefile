@@ -4,22 +4,35 @@
 # PG=16 or PG=18 builds and tests against that PostgreSQL major instead, from
 # a build that scripts/install-pg-major.sh unpacks under target/ (e.g.
 # `make test PG=18`). PG=15, the default, is Debian's.
+#
+# `make test` never writes into the machine's PostgreSQL: with PG=15 its tiers
+# install into a private copy of it (scripts/private-pg.sh), and it ends by
+# checking that the machine's authensor files are those it started with.
 
 PG ?= 15
 SCRATCH := $(shell scripts/scratch-dir.sh)
 ifeq ($(PG),15)
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PG_FEATURES :=
+# Where scripts/private-pg.sh puts the tests' copy, and cargo-pgrx's config
+# that names it.
+TEST_PG_CONFIG := $(SCRATCH)/pg15$(shell $(PG_CONFIG) --bindir 2>/dev/null)/pg_config
+TEST_ENV := PGRX_HOME=$(SCRATCH)/pg15/pgrx
 else
 # Where scripts/install-pg-major.sh puts it.
 PG_CONFIG ?= $(SCRATCH)/pg$(PG)/pgserver/pginstall/bin/pg_config
 PG_FEATURES := --no-default-features --features pg$(PG)
+# Already private to this checkout.
+TEST_PG_CONFIG := $(PG_CONFIG)
+TEST_ENV :=
 endif
+# The installation `make test` must leave as it was: the machine's.
+SYSTEM_PG_CONFIG := $(if $(filter 15,$(PG)),$(PG_CONFIG),/usr/lib/postgresql/15/bin/pg_config)
 PGRX_TEST_DATA := $(SCRATCH)/pgrx-test-data-pg$(PG)
 export PG PG_CONFIG
 export USER ?= root
 
-.PHONY: deps install install-dev demo test lint test-core test-pg test-sql bench
+.PHONY: deps install install-dev test-postgres demo test system-pg-before lint test-core test-pg test-sql bench
 
 deps:
 	@scripts/install-deps.sh
@@ -28,16 +41,29 @@ deps:
 install: deps
 	cargo pgrx install --release --pg-config $(PG_CONFIG) $(PG_FEATURES)
 
-## Debug build for the SQL-level tests (faster to build).
-install-dev: deps
-	cargo pgrx install --pg-config $(PG_CONFIG) $(PG_FEATURES)
+## The PostgreSQL the tests install into: with PG=15 a private copy of the
+## machine's, under target/pg15.
+test-postgres: deps
+ifeq ($(PG),15)
+	@scripts/private-pg.sh $(PG_CONFIG) >/dev/null
+endif
+
+## Debug build for the SQL-level tests (faster to build), into the tests'
+## PostgreSQL.
+install-dev: test-postgres
+	$(TEST_ENV) cargo pgrx install --pg-config $(TEST_PG_CONFIG) $(PG_FEATURES)
 
 ## The multi-tenant scenario in a scratch cluster.
 demo: install
 	@scripts/demo.sh
 
-## Every test tier; exits non-zero on any failure.
-test: deps lint test-core test-pg test-sql
+## Every test tier; exits non-zero on any failure, or if the machine's
+## PostgreSQL does not end with the authensor files it started with.
+test: deps system-pg-before lint test-core test-pg test-sql
+	@scripts/system-pg-unchanged.sh check $(SCRATCH)/system-pg.sha256 $(SYSTEM_PG_CONFIG)
+
+system-pg-before:
+	@scripts/system-pg-unchanged.sh record $(SCRATCH)/system-pg.sha256 $(SYSTEM_PG_CONFIG)
 
 ## Formatting, and clippy with every unsafe block's SAFETY comment required.
 lint:
@@ -51,14 +77,14 @@ test-core:
 	cargo test -p authensor-policy -p authensor-chain
 
 ## Tier 2: #[pg_test]s inside a real PostgreSQL (initdb'd fresh each run).
-test-pg: deps
+test-pg: test-postgres
 	rm -rf $(PGRX_TEST_DATA)
 	mkdir -p $(PGRX_TEST_DATA) && chown postgres: $(PGRX_TEST_DATA)
-	cargo pgrx test pg$(PG) --runas postgres --pgdata $(PGRX_TEST_DATA)
+	$(TEST_ENV) cargo pgrx test pg$(PG) --runas postgres --pgdata $(PGRX_TEST_DATA)
 
 ## Tier 3: SQL scenarios and multi-session specs over real client connections.
 test-sql: install-dev
-	tests/run-sql-tests.sh
+	PG_CONFIG=$(TEST_PG_CONFIG) tests/run-sql-tests.sh
 
 bench: deps
 	@scripts/bench.sh

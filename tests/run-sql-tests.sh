@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # SQL-level tests against a real PostgreSQL cluster with the installed
-# extension, of the build PG_CONFIG names (Debian's PostgreSQL 15 by default;
-# `make test-sql PG=16` sets it to another major's, see
-# scripts/install-pg-major.sh): pg_regress scenarios (tests/pg_regress) and multi-session
-# pg_isolation_regress specs (tests/isolation), tenant isolation behind
-# pgbouncer in transaction pooling mode (tests/pgbouncer), and the Sentinel's
-# alerts over real windows with pg_cron (tests/sentinel), a hot standby
-# (tests/standby), a driver that binds parameters (tests/clients) and
-# pg_dump/pg_restore round trips (tests/dump) and ALTER EXTENSION UPDATE from
-# the previous release with data in place (tests/upgrade). Usage:
+# extension, of the build PG_CONFIG names: by default the tests' private copy
+# of Debian's PostgreSQL 15 (scripts/private-pg.sh), where `make install-dev`
+# installs, never the machine's own installation; `make test-sql PG=16` sets
+# it to another major's, see scripts/install-pg-major.sh. pg_regress
+# scenarios (tests/pg_regress) and multi-session pg_isolation_regress specs
+# (tests/isolation), tenant isolation behind pgbouncer in transaction pooling
+# mode (tests/pgbouncer), and the Sentinel's alerts over real windows with
+# pg_cron (tests/sentinel), a hot standby (tests/standby), a driver that
+# binds parameters (tests/clients) and pg_dump/pg_restore round trips
+# (tests/dump) and ALTER EXTENSION UPDATE from the previous release with data
+# in place (tests/upgrade). Usage:
 #   tests/run-sql-tests.sh              every test
 #   tests/run-sql-tests.sh seed_scenario only the named pg_regress tests
 set -euo pipefail
@@ -16,7 +18,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # Server, pg_regress, pg_isolation_regress and every client (psql, pg_dump,
 # pgbench, ...) of one and the same build.
-export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+export PG_CONFIG=${PG_CONFIG:-$("$root/scripts/private-pg.sh")}
 bindir=$("$PG_CONFIG" --bindir)
 export PG_BINDIR=$bindir PATH=$bindir:$PATH
 pgxs=$(dirname "$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")")
