@@ -86,5 +86,7 @@ test-pg: test-postgres
 test-sql: install-dev
 	PG_CONFIG=$(TEST_PG_CONFIG) tests/run-sql-tests.sh
 
+## Benchmarks of PG's major: BENCHMARKS.md for 15, target/bench-pg16/ or
+## target/bench-pg18/ for the others.
 bench: deps
 	@scripts/bench.sh
