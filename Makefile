@@ -32,7 +32,7 @@ PGRX_TEST_DATA := $(SCRATCH)/pgrx-test-data-pg$(PG)
 export PG PG_CONFIG
 export USER ?= root
 
-.PHONY: deps install install-dev test-postgres demo test system-pg-before lint test-core test-pg test-sql bench
+.PHONY: deps install install-dev test-postgres demo test system-pg-before lint test-core test-pg test-sql bench bench-majors
 
 deps:
 	@scripts/install-deps.sh
@@ -90,3 +90,8 @@ test-sql: install-dev
 ## target/bench-pg18/ for the others.
 bench: deps
 	@scripts/bench.sh
+
+## P1 and P2 on PostgreSQL 15, 16 and 18 side by side: the "Per PostgreSQL
+## major" section of BENCHMARKS.md.
+bench-majors: deps
+	@scripts/bench-majors.sh

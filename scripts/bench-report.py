@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Renders BENCHMARKS.md from one `make bench` run: pgbench medians, criterion
-medians, and the ratios the project tracks against their goals.
+medians, and the ratios the project tracks against their goals. With
+--majors, renders instead the "Per PostgreSQL major" section from one
+`make bench-majors` run, in place in BENCHMARKS.md.
 
-usage: bench-report.py RESULTS META CRITERION_DIR BINDIR
+usage: bench-report.py RESULTS META CRITERION_DIR BINDIR [PREVIOUS]
+       bench-report.py --majors BENCHMARKS META MAJOR RESULTS BINDIR [MAJOR RESULTS BINDIR ...]
   RESULTS: one line per scenario, its name then the tps of every round
-  META: key=value lines (clients, seconds, runs, receipts, commit)"""
+  META: key=value lines (clients, seconds, runs, receipts, commit)
+  PREVIOUS: the BENCHMARKS.md this report replaces, whose per-major section it keeps"""
 import datetime
 import json
 import os
@@ -14,13 +18,96 @@ import statistics
 import subprocess
 import sys
 
+MAJORS_HEADING = "## Per PostgreSQL major"
+
+
+def load_results(path):
+    runs = {}
+    for line in open(path):
+        name, *values = line.split()
+        runs[name] = [float(v) for v in values]
+    return runs, {name: statistics.median(values) for name, values in runs.items()}
+
+
+def load_meta(path):
+    return dict(line.strip().split("=", 1) for line in open(path) if "=" in line)
+
+
+def postgres_version(bindir):
+    return subprocess.run([f"{bindir}/postgres", "--version"], capture_output=True, text=True).stdout.strip()
+
+
+def ratio_of_medians(runs, tps, numerator, denominator):
+    """The ratio of the medians, and the range of the ratio taken within each round."""
+    rounds = [a / b for a, b in zip(runs[numerator], runs[denominator])]
+    return tps[numerator] / tps[denominator], min(rounds), max(rounds)
+
+
+def majors_section(lines):
+    """The per-major section of a BENCHMARKS.md, as lines; empty if it has none."""
+    if MAJORS_HEADING not in lines:
+        return []
+    start = lines.index(MAJORS_HEADING)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return lines[start:end]
+
+
+def with_majors_section(lines, section):
+    """lines with their per-major section replaced by section, or section put before the pgbench table."""
+    old = majors_section(lines)
+    if old:
+        start = lines.index(MAJORS_HEADING)
+        return lines[:start] + section + lines[start + len(old):]
+    before = next((i for i, line in enumerate(lines) if line.startswith("## In the database")), len(lines))
+    return lines[:before] + section + lines[before:]
+
+
+def render_majors(benchmarks, meta_file, triples):
+    meta = load_meta(meta_file)
+    rows = []
+    for major, results_file, bindir in triples:
+        runs, tps = load_results(results_file)
+        p1 = ratio_of_medians(runs, tps, "check", "select_1")
+        p2 = ratio_of_medians(runs, tps, "evaluate", "insert_receipt")
+        version = postgres_version(bindir).removeprefix("postgres (PostgreSQL) ")
+        cells = [major, version]
+        cells += [f"{value:.2f} ({low:.2f} – {high:.2f})" for value, low, high in (p1, p2)]
+        cells += [f"{tps[name]:,.0f}" for name in ("select_1", "check", "insert_receipt", "evaluate")]
+        rows.append(cells)
+    section = [MAJORS_HEADING, ""]
+    section.append(f"Measured by `make bench-majors` on {datetime.date.today().isoformat()}, commit "
+                   f"{meta['commit']}, on the machine above: P1 (`check()` throughput ÷ `SELECT 1`, goal ≥ 0.85) "
+                   f"and P2 (`evaluate()` throughput ÷ bare INSERT of the same receipt, goal ≥ 0.75), the "
+                   f"scenarios `select_1`, `check`, `insert_receipt` and `evaluate` of the table below, on each "
+                   f"major. pgbench -M prepared, {meta['clients']} clients, {meta['seconds']} s × {meta['runs']} "
+                   f"rounds; each round ran the four scenarios on 15, then 16, then 18, each major in its own "
+                   f"private installation and scratch cluster with the settings of `make bench`.")
+    section.append("")
+    section.append("| major | PostgreSQL | P1 (range) | P2 (range) | `select_1` tps | `check` tps "
+                   "| `insert_receipt` tps | `evaluate` tps |")
+    section.append("|---|---|---:|---:|---:|---:|---:|---:|")
+    section += ["| " + " | ".join(cells) + " |" for cells in rows]
+    section.append("")
+    section.append("Ratios are of medians over rounds; the range is that of the same ratio within each round. "
+                   "15 is Debian's package; 16 and 18 are the PyPI builds of `scripts/install-pg-major.sh` "
+                   "(`-O2`, no assertions, as Debian's), so a difference between majors may come from the build "
+                   "as well as from the version.")
+    section.append("")
+    path = pathlib.Path(benchmarks)
+    lines = path.read_text().splitlines() if path.exists() else ["# Benchmarks", ""]
+    path.write_text("\n".join(with_majors_section(lines, section)) + "\n")
+    print("\n".join(section))
+
+
+if sys.argv[1] == "--majors":
+    benchmarks, meta_file, *rest = sys.argv[2:]
+    render_majors(benchmarks, meta_file, [rest[i:i + 3] for i in range(0, len(rest), 3)])
+    sys.exit(0)
+
 results_file, meta_file, criterion_dir, bindir = sys.argv[1:5]
-runs = {}
-for line in open(results_file):
-    name, *values = line.split()
-    runs[name] = [float(v) for v in values]
-tps = {name: statistics.median(values) for name, values in runs.items()}
-meta = dict(line.strip().split("=", 1) for line in open(meta_file) if "=" in line)
+previous = pathlib.Path(sys.argv[5]) if len(sys.argv) > 5 else None
+runs, tps = load_results(results_file)
+meta = load_meta(meta_file)
 
 # What each pgbench scenario runs, and how many decisions one transaction makes.
 SCENARIOS = {
@@ -52,7 +139,7 @@ def micros(name):
 def machine():
     mem_kb = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
-    pg = subprocess.run([f"{bindir}/postgres", "--version"], capture_output=True, text=True).stdout.strip()
+    pg = postgres_version(bindir)
     return f"{os.cpu_count()} cores ({cpu}), {mem_kb / 1024 / 1024:.0f} GiB memory, {pg}"
 
 
@@ -86,9 +173,8 @@ def throughput_ratio(label, numerator, denominator, goal, at_least=True, inverse
     if numerator not in tps or denominator not in tps:
         return
     pair = (denominator, numerator) if inverse else (numerator, denominator)
-    value = tps[pair[0]] / tps[pair[1]]
-    rounds = [a / b for a, b in zip(runs[pair[0]], runs[pair[1]])]
-    spread = f"{min(rounds):.2f} – {max(rounds):.2f}"
+    value, low, high = ratio_of_medians(runs, tps, *pair)
+    spread = f"{low:.2f} – {high:.2f}"
     goal_text = f"{'≥' if at_least else '≤'} {goal:g}" + ("×" if goal >= 2 else "")
     ratios.append((label, f"{value:.2f}", spread, goal_text, verdict(value, goal, at_least)))
 
@@ -142,6 +228,9 @@ if all(name in tps for name in ("args_only", "check", "check_action")):
 if all(name in tps for name in ("plpgsql_evaluate", "check", "plpgsql_check")):
     out.append(f"Informative: on the decision alone, without receipts, `check()` has "
                f"{tps['check'] / tps['plpgsql_check']:.1f}× the throughput of the baseline's `check()`.\n")
+
+if previous and previous.exists():
+    out += majors_section(previous.read_text().splitlines())
 
 out.append(f"## In the database (pgbench -M prepared, {meta['clients']} clients, "
            f"{meta['seconds']} s × {meta['runs']} rounds)\n")

@@ -14,7 +14,8 @@ cd "$root"
 . scripts/bench-lib.sh
 # PG=15 (Debian's) is the one BENCHMARKS.md reports; PG=16 and PG=18 run the
 # same benchmark on the builds of scripts/install-pg-major.sh and write their
-# report under target/.
+# report under target/ (`make bench-majors` puts the main ratios of all three
+# side by side in BENCHMARKS.md).
 major=${PG:-15}
 case "$major" in
 15)
@@ -84,6 +85,7 @@ echo "==> memory of 1,000 cached 100-rule policies in one backend"
     echo "commit=$(commit)"
 } >"$work/meta"
 mkdir -p "$(dirname "$report")"
-scripts/bench-report.py "$work/results" "$work/meta" "$root/target/criterion" "$bindir" >"$work/report.md"
+# The report keeps the per-major section of `make bench-majors`, a run of its own.
+scripts/bench-report.py "$work/results" "$work/meta" "$root/target/criterion" "$bindir" "$report" >"$work/report.md"
 tee "$report" <"$work/report.md"
 echo "==> wrote ${report#"$root/"}"
