@@ -31,15 +31,18 @@ dirs=(
 copy=$dest$("$pg_config" --bindir)/pg_config
 
 # Every file's name, size and time, but authensor's own, which `make install`
-# rewrites without changing the installation the tests need.
+# rewrites without changing the installation the tests need (nor directories,
+# whose times change with it).
 state=$(
     "$pg_config" --version
-    find "${dirs[@]}" -name 'authensor*' -prune -o -printf '%p %s %T@\n' | sort | md5sum
+    find "${dirs[@]}" -name 'authensor*' -prune -o ! -type d -printf '%p %s %T@\n' | sort | md5sum
 )
 if [[ "$(cat "$dest/.copied" 2>/dev/null)" != "$state" ]] || ! "$copy" --version >/dev/null 2>&1; then
     echo "==> private copy of $("$pg_config" --version) in $dest" >&2
-    rm -rf "$dest"
+    # All but cargo-pgrx's config: rewriting it would make Cargo run pgrx's
+    # build script, and rebuild everything above it, again.
     mkdir -p "$dest"
+    find "$dest" -mindepth 1 -maxdepth 1 ! -name pgrx -exec rm -rf {} +
     tar -C / -cf - --exclude='authensor*' "${dirs[@]#/}" | tar -C "$dest" -xf -
     chmod go+rx "$dest"
     echo "$state" >"$dest/.copied"
