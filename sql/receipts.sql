@@ -14,10 +14,19 @@ CREATE TABLE @extschema@.receipts (
     layer            text        NOT NULL CHECK (layer IN ('platform', 'tenant', 'default')),
     rule_id          text,
     platform_version integer,
-    tenant_version   integer
+    tenant_version   integer,
+    -- False for a decision whose transaction or savepoint rolled back: its
+    -- receipt is written again afterwards (src/receipts/held.rs).
+    committed        boolean     NOT NULL DEFAULT true,
+    -- When the row was written, after its transaction had an id: what
+    -- seal_receipts() bounds its search by (src/chain.rs).
+    recorded_at      timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX receipts_tenant_created_idx
     ON @extschema@.receipts (tenant_id, created_at);
+-- Rows arrive in recorded_at order, which is what a BRIN index needs.
+CREATE INDEX receipts_recorded_brin ON @extschema@.receipts
+    USING brin (recorded_at) WITH (autosummarize = on);
 
 -- Everyone reads their tenant's; the functions, running as
 -- authensor_definer, only ever add.

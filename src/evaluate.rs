@@ -129,6 +129,8 @@ fn decide_and_record(
         .filter(|_| receipt == Receipt::Write);
     let receipt_id = call.map(|(args, context)| {
         receipts::append(&NewReceipt {
+            id: None,
+            committed: true,
             tenant_id: &tenant_id,
             created_at: decided_at,
             tool,

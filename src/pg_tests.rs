@@ -191,7 +191,7 @@ mod tests {
         );
         assert_eq!(
             text(
-                "SELECT context->>'tenantId' FROM authensor.receipts ORDER BY created_at DESC LIMIT 1"
+                "SELECT context->>'tenantId' FROM authensor.receipts WHERE committed ORDER BY created_at DESC LIMIT 1"
             ),
             "tenant-b"
         );
@@ -205,11 +205,13 @@ mod tests {
         decision("tenant-b", "file.read", "{}");
         run("SET LOCAL authensor.tenant_id = 'tenant-a'");
         assert_eq!(
-            one::<i64>("SELECT count(*) FROM authensor.receipts"),
+            one::<i64>("SELECT count(*) FROM authensor.receipts WHERE committed"),
             Some(2)
         );
         assert_eq!(
-            one::<i64>("SELECT count(*) FROM authensor.receipts WHERE tenant_id = 'tenant-b'"),
+            one::<i64>(
+                "SELECT count(*) FROM authensor.receipts WHERE committed AND tenant_id = 'tenant-b'"
+            ),
             Some(0)
         );
         assert_eq!(
@@ -221,7 +223,7 @@ mod tests {
         );
         run("SET LOCAL authensor.tenant_id = 'tenant-b'");
         assert_eq!(
-            one::<i64>("SELECT count(*) FROM authensor.receipts"),
+            one::<i64>("SELECT count(*) FROM authensor.receipts WHERE committed"),
             Some(1)
         );
         assert_eq!(
@@ -230,7 +232,7 @@ mod tests {
         );
         run("RESET authensor.tenant_id");
         assert_eq!(
-            one::<i64>("SELECT count(*) FROM authensor.receipts"),
+            one::<i64>("SELECT count(*) FROM authensor.receipts WHERE committed"),
             Some(0)
         );
     }
@@ -301,7 +303,7 @@ mod tests {
             Some(true)
         );
         assert_eq!(
-            one::<i64>("SELECT count(*) FROM authensor.receipts"),
+            one::<i64>("SELECT count(*) FROM authensor.receipts WHERE committed"),
             Some(0)
         );
         let (id, decided_at) = Spi::get_two::<String, String>(
@@ -316,7 +318,7 @@ mod tests {
         ));
         assert_eq!(matches, Some(true));
         assert_eq!(
-            one::<i64>("SELECT count(*) FROM authensor.receipts"),
+            one::<i64>("SELECT count(*) FROM authensor.receipts WHERE committed"),
             Some(1)
         );
     }
@@ -411,7 +413,7 @@ mod tests {
         run("SET LOCAL authensor.tenant_id = 'tenant-b'");
         assert_eq!(one::<String>("SELECT authensor.current_tenant()"), None);
         assert_eq!(
-            one::<i64>("SELECT count(*) FROM authensor.receipts"),
+            one::<i64>("SELECT count(*) FROM authensor.receipts WHERE committed"),
             Some(0)
         );
         assert_eq!(
@@ -451,11 +453,15 @@ mod tests {
             "allow/tenant-b"
         );
         assert_eq!(
-            one::<i64>("SELECT count(*) FROM authensor.receipts WHERE tenant_id = 'tenant-b'"),
+            one::<i64>(
+                "SELECT count(*) FROM authensor.receipts WHERE committed AND tenant_id = 'tenant-b'"
+            ),
             Some(1)
         );
         assert_eq!(
-            one::<i64>("SELECT count(*) FROM authensor.receipts WHERE tenant_id = 'tenant-a'"),
+            one::<i64>(
+                "SELECT count(*) FROM authensor.receipts WHERE committed AND tenant_id = 'tenant-a'"
+            ),
             Some(0)
         );
         assert_eq!(

@@ -16,10 +16,18 @@ use pgrx::datum::{DatumWithOid, TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
 use std::ffi::CStr;
 
+mod held;
 mod ids;
+
+pub use held::register as register_transaction_callbacks;
 
 /// One receipt, as written by evaluate().
 pub struct NewReceipt<'a> {
+    /// None for a new decision; the original id when a rolled-back decision
+    /// is written again.
+    pub id: Option<Uuid>,
+    /// False when a rolled-back decision is written again.
+    pub committed: bool,
     pub tenant_id: &'a str,
     pub created_at: TimestampWithTimeZone,
     pub tool: &'a str,
@@ -45,8 +53,22 @@ pub struct NewReceipt<'a> {
 /// pinned to `pg_catalog, pg_temp`. A caller who makes a name in such code
 /// resolve to an object of its own (a temporary table, say) runs its object
 /// with no more than its own rights.
+///
+/// The backend keeps a copy until the transaction ends: if it, or the
+/// savepoint around this call, rolls back, the receipt is written again,
+/// marked as not committed (see held.rs).
 pub fn append(receipt: &NewReceipt) -> Uuid {
-    plans::pinned(|| insert(receipt))
+    held::refuse_if_full(
+        receipt.args.raw_size() + receipt.context.raw_size() + receipt.reason.len(),
+    );
+    let id = plans::pinned(|| insert(receipt));
+    held::hold(receipt, id);
+    id
+}
+
+/// Writes again the receipt of a rolled-back decision.
+fn append_rolled_back(receipt: &NewReceipt) {
+    plans::pinned(|| insert(receipt));
 }
 
 /// Refuses, as an INSERT would (SQLSTATE 25006), to write a receipt where no
@@ -70,7 +92,14 @@ pub fn refuse_if_read_only(function: &str) {
 }
 
 fn insert(receipt: &NewReceipt) -> Uuid {
-    let new_id = ids::new_id(receipt.created_at);
+    let id = receipt
+        .id
+        .unwrap_or_else(|| ids::new_id(receipt.created_at));
+    // recorded_at is read after the transaction has its id: the seal's
+    // horizon relies on that order (see chain.rs).
+    xact::assign_transaction_id();
+    let recorded_at = TimestampWithTimeZone::try_from(crate::pg::backend::now_micros())
+        .unwrap_or_else(|_| not_as_made("the clock is out of range"));
     let context = receipt
         .context
         .concat(pgrx::JsonB(
@@ -78,8 +107,8 @@ fn insert(receipt: &NewReceipt) -> Uuid {
         ))
         .unwrap_or_else(|| not_as_made("jsonb concatenation returned NULL"));
     // (column, value); a None value is a NULL of the value's type.
-    let row: [(&CStr, DatumWithOid); 12] = [
-        (c"id", new_id.into()),
+    let row: [(&CStr, DatumWithOid); 14] = [
+        (c"id", id.into()),
         (c"tenant_id", receipt.tenant_id.into()),
         (c"created_at", receipt.created_at.into()),
         (c"tool", receipt.tool.into()),
@@ -91,6 +120,8 @@ fn insert(receipt: &NewReceipt) -> Uuid {
         (c"rule_id", receipt.rule_id.into()),
         (c"platform_version", receipt.platform_version.into()),
         (c"tenant_version", receipt.tenant_version.into()),
+        (c"committed", receipt.committed.into()),
+        (c"recorded_at", recorded_at.into()),
     ];
     let table = store::table_oid(c"receipts")
         .unwrap_or_else(|| not_as_made("authensor.receipts does not exist"));

@@ -46,3 +46,27 @@ pub fn hide_backtraces() {
     // SAFETY: a backend runs one thread, and this runs before any capture.
     unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
 }
+
+/// Calls `callback` when the backend exits normally or after a FATAL error,
+/// while it is still connected to its database (before_shmem_exit() of
+/// storage/ipc/ipc.c; callbacks run in the reverse order of registration, so
+/// one registered by a library runs before PostgreSQL's own ShutdownPostgres
+/// rolls back an open transaction). Not called when the process is killed
+/// (SIGKILL) or the server stops in immediate mode.
+pub fn at_exit(callback: fn()) {
+    // SAFETY: registers a trampoline for the backend's lifetime; its argument
+    // is `callback`, a function pointer, which lives as long.
+    unsafe {
+        pg_sys::before_shmem_exit(
+            Some(exit_trampoline),
+            pg_sys::Datum::from(callback as usize),
+        )
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn exit_trampoline(_code: std::ffi::c_int, arg: pg_sys::Datum) {
+    // SAFETY: `arg` is the fn() registered in at_exit.
+    let callback = unsafe { std::mem::transmute::<usize, fn()>(arg.value()) };
+    callback();
+}

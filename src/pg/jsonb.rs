@@ -62,6 +62,30 @@ impl IntoDatum for JsonbArg {
     }
 }
 
+/// The bytes of a detoasted jsonb, copied out of PostgreSQL's memory by
+/// JsonbArg::copy (and only by it).
+#[derive(Debug, Clone)]
+pub struct JsonbCopy(Vec<u8>);
+
+impl JsonbCopy {
+    /// A jsonb datum of the copy, allocated in the current memory context.
+    pub fn to_arg(&self) -> JsonbArg {
+        // SAFETY: the bytes are those of a detoasted jsonb varlena (see
+        // JsonbArg::copy); copied whole into a palloc'd block they are a
+        // valid jsonb datum again.
+        unsafe {
+            let copy = pg_sys::palloc(self.0.len()) as *mut u8;
+            std::ptr::copy_nonoverlapping(self.0.as_ptr(), copy, self.0.len());
+            JsonbArg(pg_sys::Datum::from(copy))
+        }
+    }
+
+    /// Bytes held.
+    pub fn size(&self) -> usize {
+        self.0.len()
+    }
+}
+
 impl JsonbArg {
     /// The object this argument holds, or `None` when it holds anything else.
     pub fn object(self) -> Option<Map<String, Value>> {
@@ -75,6 +99,29 @@ impl JsonbArg {
                 Value::Object(map) => Some(map),
                 _ => None,
             }
+        }
+    }
+
+    /// A copy of the jsonb held by Rust, which outlives the transaction.
+    pub fn copy(self) -> JsonbCopy {
+        // SAFETY: a JsonbArg holds a non-NULL varlena datum; detoasted, it is
+        // one allocation of VARSIZE bytes (fmgr.h PG_DETOAST_DATUM, varatt.h
+        // VARSIZE).
+        unsafe {
+            let value = pg_sys::pg_detoast_datum(self.0.cast_mut_ptr());
+            let size = pgrx::varsize(value as *const pg_sys::varlena);
+            JsonbCopy(std::slice::from_raw_parts(value as *const u8, size).to_vec())
+        }
+    }
+
+    /// The jsonb as text (jsonb_out).
+    pub fn to_text(self) -> String {
+        // SAFETY: jsonb_out takes a non-NULL jsonb datum and returns a
+        // palloc'd C string.
+        unsafe {
+            let text = pgrx::direct_function_call::<&CStr>(pg_sys::jsonb_out, &[Some(self.0)]);
+            text.map(|text| text.to_string_lossy().into_owned())
+                .unwrap_or_default()
         }
     }
 

@@ -101,3 +101,150 @@ unsafe extern "C-unwind" fn subtransaction_trampoline(
         callback(aborted);
     }
 }
+
+/// A point in the life of a top-level transaction, for
+/// on_transaction_event (parallel workers' events are not passed on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionEvent {
+    /// About to commit: the transaction can still write, and fail.
+    PreCommit,
+    /// Committed.
+    Commit,
+    /// Rolled back, by ROLLBACK, an error, or the session ending.
+    Abort,
+    /// About to be prepared (PREPARE TRANSACTION): can still fail.
+    PrePrepare,
+}
+
+/// Calls `callback` at each TransactionEvent of every top-level transaction.
+/// Registered for the backend's lifetime.
+pub fn on_transaction_event(callback: fn(TransactionEvent)) {
+    // SAFETY: as for on_transaction_end.
+    unsafe {
+        pg_sys::RegisterXactCallback(Some(event_trampoline), callback as *mut _);
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn event_trampoline(
+    event: pg_sys::XactEvent::Type,
+    arg: *mut std::ffi::c_void,
+) {
+    use pg_sys::XactEvent::*;
+    let event = match event {
+        XACT_EVENT_PRE_COMMIT => TransactionEvent::PreCommit,
+        XACT_EVENT_COMMIT => TransactionEvent::Commit,
+        XACT_EVENT_ABORT => TransactionEvent::Abort,
+        XACT_EVENT_PRE_PREPARE => TransactionEvent::PrePrepare,
+        _ => return,
+    };
+    // SAFETY: `arg` is the fn(TransactionEvent) registered above.
+    let callback =
+        unsafe { std::mem::transmute::<*mut std::ffi::c_void, fn(TransactionEvent)>(arg) };
+    callback(event);
+}
+
+/// Gives the transaction its id now if it has none (GetCurrentTransactionId()),
+/// as its first write would. Whatever happens after this call happens after
+/// the id was assigned, which is what the receipts' seal horizon relies on.
+pub fn assign_transaction_id() {
+    // SAFETY: called inside a transaction that may write (the caller checked
+    // it is not read-only and not in recovery); assigns and returns the id.
+    unsafe {
+        pg_sys::GetCurrentTransactionId();
+    }
+}
+
+/// Runs `f` in a subtransaction of its own and keeps what it did, or, if it
+/// raises an ERROR, rolls the subtransaction back and returns the error; the transaction goes on either way. This is what PL/pgSQL does
+/// for a block with an EXCEPTION clause (exec_stmt_block() in pl_exec.c:
+/// BeginInternalSubTransaction(), then ReleaseCurrentSubTransaction() or
+/// RollbackAndReleaseCurrentSubTransaction(), restoring the memory context
+/// and resource owner). BeginInternalSubTransaction() also accepts a
+/// transaction that is committing, so this may run at PreCommit.
+pub fn in_subtransaction<R>(f: impl FnOnce() -> R) -> Result<R, Caught> {
+    // SAFETY: saves the memory context and resource owner that the
+    // subtransaction calls change, and puts them back on both paths, as
+    // exec_stmt_block() does; an ERROR inside `f` is caught by PgTryBuilder
+    // (which copies and flushes the error state) before the subtransaction
+    // is rolled back.
+    unsafe {
+        let context = pg_sys::CurrentMemoryContext;
+        let owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        let f = std::panic::AssertUnwindSafe(f);
+        let result = PgTryBuilder::new(move || Ok(f()))
+            .catch_others(|error| Err(caught_message(error)))
+            .execute();
+        match result {
+            Ok(_) => pg_sys::ReleaseCurrentSubTransaction(),
+            Err(_) => pg_sys::RollbackAndReleaseCurrentSubTransaction(),
+        }
+        pg_sys::MemoryContextSwitchTo(context);
+        pg_sys::CurrentResourceOwner = owner;
+        result
+    }
+}
+
+/// Runs `f` in a transaction of its own, after rolling back whatever
+/// transaction is open, and commits it; returns the error's message if `f`
+/// or the commit raised (the transaction is then rolled back). For a backend
+/// that is exiting: RemoveTempRelationsCallback() (catalog/namespace.c) runs
+/// its cleanup the same way from before_shmem_exit.
+pub fn in_own_transaction(f: impl FnOnce()) -> Result<(), Caught> {
+    // SAFETY: AbortOutOfAnyTransaction() leaves no transaction open; the new
+    // one gets an active snapshot for the executor, popped before commit; on
+    // ERROR the transaction is aborted, which also releases the snapshot.
+    unsafe {
+        pg_sys::AbortOutOfAnyTransaction();
+        pg_sys::StartTransactionCommand();
+        let f = std::panic::AssertUnwindSafe(f);
+        PgTryBuilder::new(move || {
+            pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+            f();
+            pg_sys::PopActiveSnapshot();
+            pg_sys::CommitTransactionCommand();
+            Ok(())
+        })
+        .catch_others(|error| {
+            pg_sys::AbortCurrentTransaction();
+            Err(caught_message(error))
+        })
+        .execute()
+    }
+}
+
+/// Runs `f` with an active snapshot, as a statement would have one: at
+/// PreCommit the statement's own is already gone, and the executor and
+/// triggers need one.
+pub fn with_active_snapshot<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: pushes a snapshot and pops it after `f`; if `f` raises, the
+    // (sub)transaction's abort pops it.
+    unsafe {
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+        let result = f();
+        pg_sys::PopActiveSnapshot();
+        result
+    }
+}
+
+/// An ERROR caught by in_subtransaction or in_own_transaction.
+#[derive(Debug)]
+pub struct Caught {
+    pub code: PgSqlErrorCode,
+    pub message: String,
+}
+
+fn caught_message(error: pgrx::pg_sys::panic::CaughtError) -> Caught {
+    use pgrx::pg_sys::panic::CaughtError;
+    match error {
+        CaughtError::PostgresError(report)
+        | CaughtError::ErrorReport(report)
+        | CaughtError::RustPanic {
+            ereport: report, ..
+        } => Caught {
+            code: report.sql_error_code(),
+            message: report.message().to_owned(),
+        },
+    }
+}

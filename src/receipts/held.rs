@@ -1,0 +1,308 @@
+//! Decisions whose transaction rolls back still leave a receipt.
+//!
+//! A receipt is written in the caller's transaction, so that a committed
+//! decision and the caller's work commit together. Each backend also keeps a
+//! copy of the receipts its open transaction wrote. When the transaction or
+//! the savepoint that made them rolls back, the copies wait in the backend and
+//! are written again, marked `committed = false`:
+//!
+//! - by the next transaction this backend commits, just before it commits, in
+//!   a subtransaction of their own, so that a receipt that cannot be written
+//!   never fails that transaction;
+//! - or, if none comes, when the backend exits (the client disconnects, or
+//!   the session ends with FATAL), in a transaction of their own.
+//!
+//! A rolled-back decision is also logged at LOG level when it rolls back, with
+//! its id, tenant, tool, action and rule but not its args. What a `kill -9`
+//! of the backend or an immediate shutdown loses is the decisions of
+//! transactions still open, and of rolled-back ones not yet written again;
+//! the log line of the latter was written.
+
+use super::NewReceipt;
+use crate::pg::SubTransactionId;
+use crate::pg::backend;
+use crate::pg::jsonb::JsonbCopy;
+use crate::pg::xact::{self, TransactionEvent};
+use pgrx::datum::{TimestampWithTimeZone, Uuid};
+use pgrx::prelude::*;
+use std::cell::{Cell, RefCell};
+
+/// Rolled-back receipts a backend keeps waiting at most, in number and in
+/// bytes; beyond that, the oldest are logged in full and dropped.
+const MAX_WAITING: usize = 10_000;
+const MAX_WAITING_BYTES: usize = 64 << 20;
+
+/// Bytes of copies one transaction may hold: a decision beyond that is
+/// refused (54000), so that a transaction cannot grow the backend without
+/// bound.
+const MAX_HELD_BYTES: usize = 64 << 20;
+
+/// Failed attempts to write a rolled-back receipt before it is logged in full
+/// and dropped.
+const MAX_ATTEMPTS: u8 = 3;
+
+/// A receipt's contents, held by Rust, outside any transaction's memory.
+#[derive(Clone)]
+struct Copy {
+    id: Uuid,
+    tenant_id: String,
+    created_at: TimestampWithTimeZone,
+    tool: String,
+    args: JsonbCopy,
+    context: JsonbCopy,
+    action: String,
+    reason: String,
+    layer: String,
+    rule_id: Option<String>,
+    platform_version: Option<i32>,
+    tenant_version: Option<i32>,
+    attempts: u8,
+}
+
+thread_local! {
+    /// Receipts written by the open transaction, with the subtransaction
+    /// that wrote each.
+    static HELD: RefCell<Vec<(SubTransactionId, Copy)>> = const { RefCell::new(Vec::new()) };
+    /// Bytes of HELD's copies.
+    static HELD_BYTES: Cell<usize> = const { Cell::new(0) };
+    /// Receipts of rolled-back decisions, waiting to be written again.
+    static WAITING: RefCell<Vec<Copy>> = const { RefCell::new(Vec::new()) };
+    /// Waiting receipts written by the committing transaction: forgotten when
+    /// it commits, waiting again if it fails after all.
+    static WRITTEN: RefCell<Vec<Copy>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Registers the callbacks that follow the transaction's outcome. Called once
+/// per backend from `_PG_init`.
+pub fn register() {
+    xact::on_transaction_event(on_transaction_event);
+    xact::on_subtransaction_abort(on_subtransaction_abort);
+    backend::at_exit(on_exit);
+}
+
+/// Refuses a decision whose receipt would take the copies the transaction
+/// holds past their limit. Called before the receipt is written.
+pub(super) fn refuse_if_full(receipt_bytes: usize) {
+    if HELD_BYTES.get() + receipt_bytes > MAX_HELD_BYTES {
+        crate::errors::raise(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            "this transaction holds too many decisions",
+            Some(
+                "A transaction may hold 64 MB of receipts (each kept until it commits, to be written again if it rolls back); commit more often.",
+            ),
+        )
+    }
+}
+
+/// Keeps a copy of `receipt`, just written with `id`, until its transaction
+/// ends.
+pub(super) fn hold(receipt: &NewReceipt, id: Uuid) {
+    let copy = Copy {
+        id,
+        tenant_id: receipt.tenant_id.to_owned(),
+        created_at: receipt.created_at,
+        tool: receipt.tool.to_owned(),
+        args: receipt.args.copy(),
+        context: receipt.context.copy(),
+        action: receipt.action.to_owned(),
+        reason: receipt.reason.to_owned(),
+        layer: receipt.layer.to_owned(),
+        rule_id: receipt.rule_id.map(str::to_owned),
+        platform_version: receipt.platform_version,
+        tenant_version: receipt.tenant_version,
+        attempts: 0,
+    };
+    HELD_BYTES.set(HELD_BYTES.get() + copy.bytes());
+    HELD.with(|held| {
+        held.borrow_mut()
+            .push((xact::current_subtransaction(), copy))
+    });
+}
+
+fn on_transaction_event(event: TransactionEvent) {
+    match event {
+        TransactionEvent::PreCommit => write_waiting(),
+        TransactionEvent::Commit => {
+            HELD.with(|held| held.borrow_mut().clear());
+            HELD_BYTES.set(0);
+            WRITTEN.with(|written| written.borrow_mut().clear());
+        }
+        TransactionEvent::Abort => {
+            let rolled_back = HELD.with(|held| std::mem::take(&mut *held.borrow_mut()));
+            HELD_BYTES.set(0);
+            wait(rolled_back.into_iter().map(|(_, copy)| copy));
+            let unwritten = WRITTEN.with(|written| std::mem::take(&mut *written.borrow_mut()));
+            WAITING.with(|waiting| waiting.borrow_mut().extend(unwritten));
+        }
+        TransactionEvent::PrePrepare => {
+            if HELD.with(|held| !held.borrow().is_empty()) {
+                crate::errors::raise(
+                    PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                    "a transaction that made decisions cannot be prepared",
+                    Some(
+                        "A prepared transaction may be rolled back by another session, which would lose its receipts; call evaluate() outside two-phase transactions.",
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// ROLLBACK TO SAVEPOINT rolls back the receipts written since the savepoint:
+/// by the aborted subtransaction or any it started (their ids are not
+/// smaller).
+fn on_subtransaction_abort(aborted: SubTransactionId) {
+    let rolled_back = HELD.with(|held| {
+        let mut held = held.borrow_mut();
+        let (kept, rolled_back): (Vec<_>, Vec<_>) = std::mem::take(&mut *held)
+            .into_iter()
+            .partition(|(subtransaction, _)| *subtransaction < aborted);
+        *held = kept;
+        rolled_back
+    });
+    let freed: usize = rolled_back.iter().map(|(_, copy)| copy.bytes()).sum();
+    HELD_BYTES.set(HELD_BYTES.get().saturating_sub(freed));
+    wait(rolled_back.into_iter().map(|(_, copy)| copy));
+}
+
+/// Logs each rolled-back receipt and queues it to be written again.
+fn wait(rolled_back: impl Iterator<Item = Copy>) {
+    WAITING.with(|waiting| {
+        let mut waiting = waiting.borrow_mut();
+        for copy in rolled_back {
+            pgrx::log!("authensor: decision rolled back: {}", summary(&copy));
+            waiting.push(copy);
+        }
+        let mut bytes: usize = waiting.iter().map(Copy::bytes).sum();
+        while waiting.len() > MAX_WAITING || bytes > MAX_WAITING_BYTES {
+            let copy = waiting.remove(0);
+            bytes -= copy.bytes();
+            lost(&copy, "too many rolled-back receipts wait in this backend");
+        }
+    });
+}
+
+/// Writes the waiting receipts in the committing transaction, each in a
+/// subtransaction of its own.
+fn write_waiting() {
+    let waiting = WAITING.with(|waiting| std::mem::take(&mut *waiting.borrow_mut()));
+    if waiting.is_empty() {
+        return;
+    }
+    if xact::read_only() || xact::recovery_in_progress() {
+        WAITING.with(|kept| kept.borrow_mut().extend(waiting));
+        return;
+    }
+    for mut copy in waiting {
+        let result = xact::in_subtransaction(|| {
+            xact::with_active_snapshot(|| super::append_rolled_back(&copy.as_new()))
+        });
+        match result {
+            Ok(()) => WRITTEN.with(|written| written.borrow_mut().push(copy)),
+            // Written already (an earlier attempt that committed after all).
+            Err(caught) if caught.code == PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION => {}
+            Err(caught) => {
+                copy.attempts += 1;
+                if copy.attempts >= MAX_ATTEMPTS {
+                    lost(&copy, &caught.message);
+                } else {
+                    pgrx::log!(
+                        "authensor: a rolled-back receipt could not be written yet ({}); it is tried again at the next commit",
+                        caught.message
+                    );
+                    WAITING.with(|waiting| waiting.borrow_mut().push(copy));
+                }
+            }
+        }
+    }
+}
+
+/// At exit, writes what waits (and what the open transaction wrote, which
+/// rolls back now) in a transaction of its own.
+fn on_exit() {
+    let pending = HELD.with(|held| !held.borrow().is_empty())
+        || WAITING.with(|waiting| !waiting.borrow().is_empty());
+    if !pending {
+        return;
+    }
+    // Rolling back the open transaction queues its receipts, and the commit
+    // writes every waiting one (on_transaction_event).
+    if let Err(caught) = xact::in_own_transaction(|| {}) {
+        pgrx::log!(
+            "authensor: rolled-back receipts could not be written at exit: {}",
+            caught.message
+        );
+    }
+    let left = WAITING.with(|waiting| std::mem::take(&mut *waiting.borrow_mut()));
+    for copy in left {
+        lost(&copy, "the backend exited before it could write it");
+    }
+}
+
+/// Logs a receipt that will not be written, in full, as the last record of it.
+fn lost(copy: &Copy, why: &str) {
+    pgrx::log!(
+        "authensor: receipt of a rolled-back decision not written ({why}): {} args={} context={}",
+        summary(copy),
+        copy.args_text(),
+        copy.context_text()
+    );
+}
+
+/// The receipt's fields as JSON, without args and context.
+fn summary(copy: &Copy) -> String {
+    serde_json::json!({
+        "id": copy.id.to_string(),
+        "tenant_id": copy.tenant_id,
+        "created_at": copy.created_at.to_iso_string(),
+        "tool": copy.tool,
+        "action": copy.action,
+        "reason": copy.reason,
+        "layer": copy.layer,
+        "rule_id": copy.rule_id,
+        "platform_version": copy.platform_version,
+        "tenant_version": copy.tenant_version,
+    })
+    .to_string()
+}
+
+impl Copy {
+    /// Bytes the copy takes, roughly.
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Copy>()
+            + self.tenant_id.len()
+            + self.tool.len()
+            + self.args.size()
+            + self.context.size()
+            + self.action.len()
+            + self.reason.len()
+            + self.layer.len()
+            + self.rule_id.as_ref().map_or(0, String::len)
+    }
+
+    fn as_new(&self) -> NewReceipt<'_> {
+        NewReceipt {
+            id: Some(self.id),
+            committed: false,
+            tenant_id: &self.tenant_id,
+            created_at: self.created_at,
+            tool: &self.tool,
+            args: self.args.to_arg(),
+            context: self.context.to_arg(),
+            action: &self.action,
+            reason: &self.reason,
+            layer: &self.layer,
+            rule_id: self.rule_id.as_deref(),
+            platform_version: self.platform_version,
+            tenant_version: self.tenant_version,
+        }
+    }
+
+    fn args_text(&self) -> String {
+        self.args.to_arg().to_text()
+    }
+
+    fn context_text(&self) -> String {
+        self.context.to_arg().to_text()
+    }
+}
