@@ -8,6 +8,7 @@ mod alert_route;
 mod api_keys;
 mod approvals;
 mod cache;
+mod chain;
 mod drop_guard;
 mod errors;
 mod evaluate;
@@ -82,6 +83,19 @@ extension_sql_file!(
         sentinel::sentinel_scan
     ]
 );
+extension_sql_file!(
+    "../sql/receipt_chain.sql",
+    name = "receipt_chain",
+    requires = [
+        tenant::current_tenant,
+        "receipts",
+        "approvals",
+        "sentinel",
+        chain::seal_receipts,
+        chain::verify_receipts,
+        chain::verify_all_receipts
+    ]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
@@ -96,6 +110,7 @@ pub extern "C-unwind" fn _PG_init() {
     authensor_policy::set_match_guard(gucs::refuse_long_match);
     cache::register_invalidation_callback();
     tenant::register_transaction_callback();
+    receipts::register_transaction_callbacks();
 }
 
 /// CHECK_FOR_INTERRUPTS(): raises the ERROR of a pending cancel or timeout.
