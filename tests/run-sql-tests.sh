@@ -77,7 +77,9 @@ script_tests=(
     hot_standby standby/run.sh
     key_secrecy clients/run.sh
     dump_restore dump/run.sh
-    upgrade_from_0.1.0 upgrade/run.sh
+    receipt_chain_concurrency chain/run.sh
+    receipt_faults faults/run.sh
+    upgrade_from_each_release upgrade/run.sh
 )
 if ((! $#)); then
     for ((i = 0; i < ${#script_tests[@]}; i += 2)); do

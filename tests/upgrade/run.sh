@@ -4,12 +4,22 @@
 # policies, keys, receipts, approvals, alert routes and Sentinel baselines;
 # after the update every row is intact, every function works, and the
 # catalogue of the updated extension is that of a fresh installation.
-# Usage: run.sh SOCKET_DIR PORT
+# Usage: run.sh SOCKET_DIR PORT [PREVIOUS]; without PREVIOUS, from every
+# release kept here in turn.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 socket_dir=$1 port=$2
+if (($# == 2)); then
+    for script in "$here"/authensor--*.sql; do
+        version=${script##*/authensor--}
+        "$0" "$socket_dir" "$port" "${version%.sql}"
+    done
+    exit
+fi
 pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-previous=0.1.0
+previous=$3
+current=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$here/../../Cargo.toml" | head -1)
+upgraded=authensor_upgrade_${previous//./_} fresh=authensor_fresh_${previous//./_}
 ext_dir=$("$pg_config" --sharedir)/extension
 psql=(psql -X -q -v ON_ERROR_STOP=1 -h "$socket_dir" -p "$port" -U postgres)
 
@@ -17,13 +27,13 @@ psql=(psql -X -q -v ON_ERROR_STOP=1 -h "$socket_dir" -p "$port" -U postgres)
 cp "$here/authensor--$previous.sql" "$ext_dir/"
 trap 'rm -f "$ext_dir/authensor--$previous.sql"' EXIT
 
-"${psql[@]}" -d postgres -c "CREATE DATABASE authensor_upgrade" -c "CREATE DATABASE authensor_fresh"
-"${psql[@]}" -d authensor_fresh -c "CREATE EXTENSION authensor"
+"${psql[@]}" -d postgres -c "CREATE DATABASE $upgraded" -c "CREATE DATABASE $fresh"
+"${psql[@]}" -d "$fresh" -c "CREATE EXTENSION authensor"
 secret=$(printf 'ab%.0s' $(seq 32))
 # The data is written as the previous release stored it, with plain INSERTs:
 # this release's library serves the previous release's SQL only until the
 # update, and some of its functions need objects that only the update makes.
-"${psql[@]}" -d authensor_upgrade -v secret="$secret" -v platform="$(cat "$here/../fixtures/no-shell.yaml")" \
+"${psql[@]}" -d "$upgraded" -v secret="$secret" -v platform="$(cat "$here/../fixtures/no-shell.yaml")" \
     -v tenant_a="$(cat "$here/../fixtures/mail-and-reads.yaml")" >/dev/null <<SQL
 CREATE EXTENSION authensor VERSION '$previous';
 INSERT INTO authensor.policies (layer, tenant_id, version, source, digest, created_by)
@@ -68,9 +78,9 @@ END
 \$\$;
 SQL
 
-"${psql[@]}" -d authensor_upgrade -c "ALTER EXTENSION authensor UPDATE"
+"${psql[@]}" -d "$upgraded" -c "ALTER EXTENSION authensor UPDATE"
 
-out=$("${psql[@]}" -d authensor_upgrade -At -v ON_ERROR_STOP=0 -v key="ak_000000000000400080000000000000a1_$secret" 2>&1 <<'SQL'
+out=$("${psql[@]}" -d "$upgraded" -At -v ON_ERROR_STOP=0 -v key="ak_000000000000400080000000000000a1_$secret" 2>&1 <<'SQL'
 SELECT 'version ' || extversion FROM pg_extension WHERE extname = 'authensor';
 -- The one value a query returns (a temporary function: it leaves nothing in the
 -- database, and needs no libxml, which not every PostgreSQL build has).
@@ -99,7 +109,10 @@ SELECT 'agent key ' || left(authensor.create_agent_key('after update'), 3);
 SELECT 'channel ' || (authensor.alert_route() LIKE 'authensor\_%');
 SELECT 'sentinel ' || authensor.sentinel_scan();
 RESET authensor.tenant_id;
+SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upgrade_agent') AS make_role \gset
+\if :make_role
 CREATE ROLE upgrade_agent LOGIN;
+\endif
 SET ROLE upgrade_agent;
 BEGIN;
 SELECT 'authenticated ' || authensor.authenticate(:'key');
@@ -113,13 +126,25 @@ SELECT authensor.publish_policy('default: allow');
 ROLLBACK TO SAVEPOINT s;
 COMMIT;
 RESET ROLE;
+-- A decision rolled back is recorded; the seal takes the receipts of the
+-- previous release with the rest, and the chain verifies.
+BEGIN;
+SET LOCAL authensor.tenant_id = 'tenant-a';
+SELECT action FROM authensor.evaluate('shell.exec');
+ROLLBACK;
+SELECT 'the next transaction writes it';
+SELECT 'rolled back decisions recorded ' || count(*) FROM authensor.receipts WHERE NOT committed;
+SELECT 'sealed ' || authensor.seal_receipts();
+SET authensor.tenant_id = 'tenant-a';
+SELECT 'verified ' || checked || ' problems ' || problems || ' unsealed ' || unsealed FROM authensor.verify_receipts();
+RESET authensor.tenant_id;
 BEGIN;
 DROP EXTENSION authensor CASCADE;
 ROLLBACK;
 SQL
 )
 echo "$out"
-grep -q '^version 0.2.0$' <<<"$out"
+grep -q "^version $current\$" <<<"$out"
 ! grep -E '^changed rows in .*: [1-9]' <<<"$out"
 [[ $(grep -c '^changed rows in .*: 0$' <<<"$out") == 9 ]]
 grep -q '^keys issued before are agent$' <<<"$out"
@@ -133,6 +158,9 @@ grep -q '^decision allow tenant v2$' <<<"$out"
 grep -q '^consumed true$' <<<"$out"
 grep -q 'may not be called with an agent key' <<<"$out"
 grep -q 'authensor holds receipts' <<<"$out"
+grep -q '^rolled back decisions recorded 1$' <<<"$out"
+grep -q '^sealed 6$' <<<"$out"
+grep -q '^verified 5 problems 0 unsealed 0$' <<<"$out"
 
 # The updated extension's objects, grants and settings are a fresh one's.
 catalogue() {
@@ -171,7 +199,7 @@ SELECT 'comment ' || obj_description(p.oid, 'pg_proc') FROM pg_proc p WHERE p.pr
  ORDER BY 1;
 SQL
 }
-catalogue authensor_fresh >"$socket_dir/catalogue-fresh.txt"
-catalogue authensor_upgrade >"$socket_dir/catalogue-updated.txt"
+catalogue "$fresh" >"$socket_dir/catalogue-fresh.txt"
+catalogue "$upgraded" >"$socket_dir/catalogue-updated.txt"
 diff "$socket_dir/catalogue-fresh.txt" "$socket_dir/catalogue-updated.txt"
 echo "updated from $previous: every row kept, every function works, the catalogue of a fresh installation"
