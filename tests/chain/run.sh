@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The receipts' chain under concurrency: 8 clients decide for 2 tenants
+# (10,000 transactions each, about 30 s here),
+# committing, rolling back and rolling back to savepoints, while seals run
+# every 200 ms. Afterwards: every committed decision has exactly one receipt,
+# every rolled-back one a receipt marked committed = false, every receipt is
+# sealed exactly once, each tenant's chain has no fork or gap, and it
+# verifies. Usage: run.sh SOCKET_DIR PORT
+set -euo pipefail
+socket_dir=$1 port=$2
+transactions=${CHAIN_TRANSACTIONS:-10000}
+work=$socket_dir/chain
+mkdir -p "$work"
+psql=(psql -X -q -v ON_ERROR_STOP=1 -h "$socket_dir" -p "$port" -U postgres)
+
+"${psql[@]}" -d postgres -c "CREATE DATABASE authensor_chain"
+"${psql[@]}" -d authensor_chain <<'SQL'
+CREATE EXTENSION authensor;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'chain_app') THEN
+        CREATE ROLE chain_app LOGIN IN ROLE authensor_trusted;
+    END IF;
+END $$;
+SELECT authensor.publish_platform_policy('rules: [{id: no-shell, tool: "shell.*", action: block}]');
+SQL
+
+# Three kinds of transaction, each for one of the two tenants at random.
+# commit: two decisions committed. rollback: one decision rolled back.
+# savepoint: one committed, one rolled back to a savepoint.
+cat >"$work/commit.sql" <<'SQL'
+\set t random(1, 2)
+BEGIN;
+SELECT set_config('authensor.tenant_id', 'tenant-' || :t, true);
+SELECT action FROM authensor.evaluate('file.read', '{"path": "/a"}');
+SELECT action FROM authensor.evaluate('shell.run', '{"cmd": "ls"}');
+COMMIT;
+SQL
+cat >"$work/rollback.sql" <<'SQL'
+\set t random(1, 2)
+BEGIN;
+SELECT set_config('authensor.tenant_id', 'tenant-' || :t, true);
+SELECT action FROM authensor.evaluate('email.send', '{"to": "x@example.com"}');
+ROLLBACK;
+SQL
+cat >"$work/savepoint.sql" <<'SQL'
+\set t random(1, 2)
+BEGIN;
+SELECT set_config('authensor.tenant_id', 'tenant-' || :t, true);
+SELECT action FROM authensor.evaluate('file.read', '{"path": "/b"}');
+SAVEPOINT s;
+SELECT action FROM authensor.evaluate('file.write', '{"path": "/b"}');
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SQL
+
+# Seals while the clients run.
+(
+    while [[ ! -e $work/done ]]; do
+        "${psql[@]}" -d authensor_chain -Atc "SELECT authensor.seal_receipts()" >>"$work/seals.log"
+        sleep 0.2
+    done
+) &
+sealer=$!
+pgbench -n -c 8 -j 2 -t "$transactions" -h "$socket_dir" -p "$port" -U chain_app \
+    -f "$work/commit.sql@2" -f "$work/rollback.sql@1" -f "$work/savepoint.sql@1" \
+    authensor_chain >"$work/pgbench.log" 2>&1 || { cat "$work/pgbench.log"; exit 1; }
+touch "$work/done"
+wait "$sealer"
+
+# Transactions of each script, from pgbench's report ("SQL script N: …"
+# then " - N transactions (…)").
+count() {
+    awk -v script="$1" '/^SQL script [0-9]+:/ {current = $3} current == script":" && / - [0-9]+ transactions/ {print $2; exit}' "$work/pgbench.log"
+}
+commits=$(count 1) rollbacks=$(count 2) savepoints=$(count 3)
+failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$work/pgbench.log")
+echo "transactions: $commits commit, $rollbacks rollback, $savepoints savepoint; failed ${failed:-0}; seals run: $(wc -l <"$work/seals.log")"
+[[ ${failed:-0} == 0 ]]
+
+# The clients' connections are closed; their backends write what is left
+# as they exit.
+for _ in $(seq 100); do
+    left=$("${psql[@]}" -d authensor_chain -Atc "SELECT count(*) FROM pg_stat_activity WHERE usename = 'chain_app'")
+    [[ $left == 0 ]] && break
+    sleep 0.1
+done
+"${psql[@]}" -d authensor_chain -Atc "SELECT authensor.seal_receipts()" >/dev/null
+
+expected_committed=$((2 * commits + savepoints))
+expected_rolled_back=$((rollbacks + savepoints))
+out=$("${psql[@]}" -d authensor_chain -At <<'SQL'
+SELECT 'committed ' || count(*) FILTER (WHERE committed) || ' rolled back ' || count(*) FILTER (WHERE NOT committed)
+  FROM authensor.receipts;
+SELECT 'links ' || count(*) || ' distinct receipts ' || count(DISTINCT receipt_id)
+       || ' unlinked ' || (SELECT count(*) FROM authensor.receipts r
+                            WHERE NOT EXISTS (SELECT FROM authensor.receipt_links l WHERE l.receipt_id = r.id))
+  FROM authensor.receipt_links;
+-- No fork and no gap: each chain's positions are exactly 1..n.
+SELECT 'chain ' || tenant_id || ' ' || (count(*) = max(seq) AND count(DISTINCT seq) = count(*) AND min(seq) = 1)
+  FROM authensor.receipt_links GROUP BY tenant_id ORDER BY tenant_id;
+SELECT 'verified ' || tenant_id || ' checked ' || checked || ' problems ' || problems || ' unsealed ' || unsealed
+  FROM authensor.verify_all_receipts() ORDER BY tenant_id;
+SQL
+)
+echo "$out"
+grep -q "^committed $expected_committed rolled back $expected_rolled_back\$" <<<"$out"
+total=$((expected_committed + expected_rolled_back))
+grep -q "^links $total distinct receipts $total unlinked 0\$" <<<"$out"
+[[ $(grep -c '^chain tenant-[12] true$' <<<"$out") == 2 ]]
+[[ $(grep -cE '^verified tenant-[12] checked [0-9]+ problems 0 unsealed 0$' <<<"$out") == 2 ]]
+echo "under concurrency: every decision recorded once, every receipt sealed once, no fork, both chains verify"
