@@ -37,6 +37,7 @@ seconds=${BENCH_SECONDS:-8}
 clients=${BENCH_CLIENTS:-4}
 threads=$((clients < 2 ? clients : 2))
 receipts=${BENCH_RECEIPTS:-10000000}
+chain_rows=${BENCH_CHAIN_RECEIPTS:-500000}
 out=$root/target/bench$([[ $major == 15 ]] || echo "-pg$major")
 work=$out/work
 cluster=$out/cluster
@@ -76,12 +77,17 @@ echo "==> memory of 1,000 cached 100-rule policies in one backend"
     echo "SELECT '/proc/' || pg_backend_pid() || '/status' AS status \\gset"
     cat bench/cache_memory.sql
 } | "${psql[@]}" -d bench -At -f - | tee "$work/memory"
+echo "==> sealing and verifying $chain_rows receipts of 100 tenants"
+"${psql[@]}" -d postgres -c "CREATE DATABASE bench_chain"
+"${psql[@]}" -d bench_chain -c "CREATE EXTENSION authensor"
+"${psql[@]}" -d bench_chain -At -v rows="$chain_rows" -f bench/chain.sql | tee "$work/chain"
 {
     echo "clients=$clients"
     echo "seconds=$seconds"
     echo "runs=$runs"
     echo "receipts=$receipts"
     cat "$work/memory"
+    cat "$work/chain"
     echo "commit=$(commit)"
 } >"$work/meta"
 mkdir -p "$(dirname "$report")"
