@@ -77,13 +77,15 @@ mod tests {
     /// PostgreSQL 18: a check on a virtual generated column sees the column's
     /// value, which the row as formed does not hold (it would pass as NULL):
     /// the first receipt passes, the second is refused as an INSERT would be.
+    /// NOT VALID: receipts of earlier tests' rolled-back decisions, written
+    /// since, are in the table.
     #[cfg(feature = "pg18")]
     #[pg_test(error = "new row for relation \"receipts\" violates check constraint \"short_tool\"")]
     fn a_check_on_a_virtual_generated_column_holds() {
         allow_all();
         run("ALTER TABLE authensor.receipts
                ADD COLUMN tool_length integer GENERATED ALWAYS AS (length(tool)) VIRTUAL,
-               ADD CONSTRAINT short_tool CHECK (tool_length < 5)");
+               ADD CONSTRAINT short_tool CHECK (tool_length < 5) NOT VALID");
         run("SELECT authensor.evaluate('a.b')");
         run("SELECT authensor.evaluate('a.long.tool')");
     }
