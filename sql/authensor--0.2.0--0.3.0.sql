@@ -63,11 +63,12 @@ CREATE TABLE @extschema@.chain_heads (
     sealed_at timestamptz NOT NULL
 );
 
--- One row per seal_receipts() run. next_xid and oldest_running are full
+-- One row per seal_receipts() run, numbered by it (no sequence: a restored
+-- dump goes on from its last seal). next_xid and oldest_running are full
 -- transaction ids (xid8 as bigint); horizon bounds the receipts the next
 -- seal looks at (see src/chain.rs).
 CREATE TABLE @extschema@.receipt_seals (
-    id             bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id             bigint      PRIMARY KEY,
     sealed_at      timestamptz NOT NULL,
     next_xid       bigint      NOT NULL,
     oldest_running bigint      NOT NULL,
@@ -133,7 +134,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
                'link', encode(l.link, 'hex'),
                'id', r.id,
                'tenant_id', r.tenant_id,
-               'created_at', r.created_at,
+               'created_at', to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
                'created_at_us', ((extract(epoch FROM r.created_at) - 946684800) * 1000000)::bigint,
                'tool', r.tool,
                'args', r.args,

@@ -9,25 +9,38 @@
 //! a seal must look at is bounded by a horizon on `recorded_at`, the time a
 //! receipt was written, taken after its transaction had its id:
 //!
-//! - seal k notes the clock T_k, then takes its own transaction id s_k, then
-//!   the oldest transaction id X_k still running in its snapshot;
+//! - seal k notes the clock T_k, then the next transaction id to be assigned
+//!   N_k, then the oldest transaction id X_k still running in its snapshot;
 //! - every receipt seal k cannot see was written by a transaction with an id
-//!   of at least X_k; an id above s_j was assigned after T_j, so any such
-//!   receipt has recorded_at ≥ T_j for the latest earlier seal j with
-//!   s_j + 1 ≤ X_k;
+//!   of at least X_k; an id of at least N_j was assigned after T_j, so any
+//!   such receipt has recorded_at ≥ T_j for the latest earlier seal j with
+//!   N_j ≤ X_k;
 //! - that T_j is seal k's horizon: seal k+1 looks only at receipts recorded
 //!   since, and a receipt recorded before the last horizon that is still
 //!   unsealed was put there by hand ("inserted").
 
 use crate::errors::raise_spi;
+use crate::pg::xact;
 use authensor_chain::{Entry, GENESIS, Hash, Receipt, Report, Walk, from_hex, to_hex};
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
 use pgrx::spi::{SpiHeapTupleData, SpiResult};
 use std::collections::HashMap;
 
-/// Rows read from a cursor at a time.
-const BATCH: i64 = 10_000;
+/// Rows read from a cursor at a time: as many as fit in BATCH_BYTES of
+/// receipts of the size seen so far, between 1 and MAX_BATCH.
+const MAX_BATCH: i64 = 10_000;
+const BATCH_BYTES: usize = 32 << 20;
+
+/// How many rows to fetch next, after a batch of `rows` rows and `bytes`
+/// bytes of receipts.
+fn next_batch(rows: usize, bytes: usize) -> i64 {
+    if rows == 0 {
+        return 100;
+    }
+    let per_row = (bytes / rows).max(1);
+    ((BATCH_BYTES / per_row) as i64).clamp(1, MAX_BATCH)
+}
 
 /// The receipt columns the chain hashes, after the first `offset` columns
 /// of a row: see RECEIPT_COLUMNS.
@@ -40,6 +53,17 @@ const RECEIPT_COLUMNS: &str = "r.id, r.tenant_id, r.created_at, r.tool, r.args::
 #[search_path(pg_catalog, pg_temp)]
 fn seal_receipts() -> i64 {
     crate::tenant::refuse_agent("seal_receipts");
+    // A seal must see every receipt committed before it started, and the
+    // links of every earlier seal: a snapshot of its own.
+    if xact::uses_transaction_snapshot() {
+        crate::errors::raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "authensor.seal_receipts() must run at READ COMMITTED",
+            Some(
+                "Call it in a READ COMMITTED transaction: under REPEATABLE READ or SERIALIZABLE it would miss receipts and links committed since the transaction began.",
+            ),
+        )
+    }
     Spi::connect_mut(seal).unwrap_or_else(|e| raise_spi("seal receipts", e))
 }
 
@@ -55,11 +79,9 @@ fn seal(client: &mut pgrx::spi::SpiClient<'_>) -> SpiResult<i64> {
         .first()
         .get_one()?
         .unwrap_or_else(|| crate::errors::corrupted("the clock returned NULL"));
-    let own_xid: i64 = client
-        .update("SELECT pg_current_xact_id()::text::bigint", None, &[])?
-        .first()
-        .get_one()?
-        .unwrap_or_default();
+    // Read after the clock: every transaction id from it on is assigned
+    // after sealed_at, whatever this transaction did before.
+    let next_xid = i64::try_from(xact::next_transaction_id()).unwrap_or(i64::MAX);
     let oldest_running: i64 = client
         .select(
             "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
@@ -79,19 +101,18 @@ fn seal(client: &mut pgrx::spi::SpiClient<'_>) -> SpiResult<i64> {
         )?
         .first()
         .get_one()?;
+    // Seals are numbered under the lock, so a restored database goes on from
+    // its last seal.
     let seal_id: i64 = client
         .update(
-            "INSERT INTO authensor.receipt_seals (sealed_at, next_xid, oldest_running, horizon)
-             SELECT $1, $2, $3, coalesce(max(s.sealed_at), '-infinity')
+            "INSERT INTO authensor.receipt_seals (id, sealed_at, next_xid, oldest_running, horizon)
+             SELECT coalesce((SELECT max(id) FROM authensor.receipt_seals), 0) + 1, $1, $2, $3,
+                    coalesce(max(s.sealed_at), '-infinity')
                FROM authensor.receipt_seals s
               WHERE s.next_xid <= $3
              RETURNING id",
             None,
-            &[
-                sealed_at.into(),
-                (own_xid + 1).into(),
-                oldest_running.into(),
-            ],
+            &[sealed_at.into(), next_xid.into(), oldest_running.into()],
         )?
         .first()
         .get_one()?
@@ -109,14 +130,18 @@ fn seal(client: &mut pgrx::spi::SpiClient<'_>) -> SpiResult<i64> {
     let mut cursor = client.open_cursor(candidates.as_str(), &[horizon.into()]);
     let mut heads: HashMap<String, (i64, Hash)> = HashMap::new();
     let mut sealed = 0i64;
+    let mut fetch = next_batch(0, 0);
     loop {
-        let table = cursor.fetch(BATCH)?;
+        let table = cursor.fetch(fetch)?;
         if table.is_empty() {
             break;
         }
+        let (mut rows, mut bytes) = (0, 0);
         let mut batch = LinkBatch::default();
         for row in table {
             let receipt = receipt_at(&row, 0)?;
+            rows += 1;
+            bytes += receipt.args.len() + receipt.context.len() + receipt.reason.len();
             let head = match heads.get(&receipt.tenant_id) {
                 Some(head) => *head,
                 None => head_of(&receipt.tenant_id)?,
@@ -127,7 +152,9 @@ fn seal(client: &mut pgrx::spi::SpiClient<'_>) -> SpiResult<i64> {
             batch.push(&receipt, seq, leaf, link);
             heads.insert(receipt.tenant_id, (seq, link));
         }
+        crate::pg::spi::free_last_result();
         sealed += batch.insert(seal_id)?;
+        fetch = next_batch(rows, bytes);
     }
     drop(cursor);
     for (tenant, (seq, link)) in &heads {
@@ -355,12 +382,15 @@ fn verify(witness: Option<(String, i64, Hash)>) -> Vec<VerifyRow> {
         );
         let mut cursor = client.open_cursor(entries.as_str(), &[]);
         let mut current: Option<(String, Walk)> = None;
+        let mut fetch = next_batch(0, 0);
         loop {
-            let table = cursor.fetch(BATCH)?;
+            let table = cursor.fetch(fetch)?;
             if table.is_empty() {
                 break;
             }
+            let (mut rows, mut bytes) = (0, 0);
             for row in table {
+                rows += 1;
                 let tenant = row.get::<String>(1)?.unwrap_or_default();
                 if current.as_ref().is_none_or(|(name, _)| *name != tenant) {
                     if let Some((name, walk)) = current.take() {
@@ -383,10 +413,16 @@ fn verify(witness: Option<(String, i64, Hash)>) -> Vec<VerifyRow> {
                     leaf: hash_from(&row.get::<Vec<u8>>(4)?.unwrap_or_default()),
                     link: hash_from(&row.get::<Vec<u8>>(5)?.unwrap_or_default()),
                 };
+                bytes += entry
+                    .receipt
+                    .as_ref()
+                    .map_or(0, |r| r.args.len() + r.context.len() + r.reason.len());
                 if let Some((_, walk)) = current.as_mut() {
                     walk.push(entry);
                 }
             }
+            crate::pg::spi::free_last_result();
+            fetch = next_batch(rows, bytes);
         }
         if let Some((name, walk)) = current.take() {
             reports.push((name, walk.finish()));

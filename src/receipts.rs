@@ -126,26 +126,51 @@ fn insert(receipt: &NewReceipt) -> Uuid {
     let table = store::table_oid(c"receipts")
         .unwrap_or_else(|| not_as_made("authensor.receipts does not exist"));
     relation_insert::insert(table, &row, refuse, |stored| {
-        // A BEFORE trigger may add to the row, never change what it records.
+        // A BEFORE trigger may add to the row, never change what it records
+        // (everything the chain hashes but the id, which it may set).
         if stored.had_before_row_triggers() {
-            let decision = [
-                (1, "tenant_id", receipt.tenant_id),
-                (3, "tool", receipt.tool),
-                (6, "action", receipt.action),
-                (8, "layer", receipt.layer),
+            let text = |position: usize, written: Option<&str>| {
+                stored.get::<String>(position).as_deref() == written
+            };
+            let jsonb = |position: usize, written: JsonbArg| {
+                stored.get::<JsonbArg>(position).map(JsonbArg::copy) == Some(written.copy())
+            };
+            let unchanged = [
+                ("tenant_id", text(1, Some(receipt.tenant_id))),
+                (
+                    "created_at",
+                    stored.get::<TimestampWithTimeZone>(2) == Some(receipt.created_at),
+                ),
+                ("tool", text(3, Some(receipt.tool))),
+                ("args", jsonb(4, receipt.args)),
+                ("context", jsonb(5, context)),
+                ("action", text(6, Some(receipt.action))),
+                ("reason", text(7, Some(receipt.reason))),
+                ("layer", text(8, Some(receipt.layer))),
+                ("rule_id", text(9, receipt.rule_id)),
+                (
+                    "platform_version",
+                    stored.get::<i32>(10) == receipt.platform_version,
+                ),
+                (
+                    "tenant_version",
+                    stored.get::<i32>(11) == receipt.tenant_version,
+                ),
+                (
+                    "committed",
+                    stored.get::<bool>(12).unwrap_or(receipt.committed) == receipt.committed,
+                ),
             ];
-            for (position, column, written) in decision {
-                if stored.get::<String>(position).as_deref() != Some(written) {
-                    raise(
-                        PgSqlErrorCode::ERRCODE_TRIGGERED_ACTION_EXCEPTION,
-                        format!(
-                            "a trigger on authensor.receipts changed the receipt's {column}, so the decision is refused"
-                        ),
-                        Some(
-                            "BEFORE INSERT triggers on authensor.receipts may fill columns of their own, never the decision's.",
-                        ),
-                    )
-                }
+            if let Some((column, _)) = unchanged.iter().find(|(_, same)| !same) {
+                raise(
+                    PgSqlErrorCode::ERRCODE_TRIGGERED_ACTION_EXCEPTION,
+                    format!(
+                        "a trigger on authensor.receipts changed the receipt's {column}, so the decision is refused"
+                    ),
+                    Some(
+                        "BEFORE INSERT triggers on authensor.receipts may fill columns of their own, never the decision's.",
+                    ),
+                )
             }
         }
         // The id as stored: a BEFORE trigger may have changed it.

@@ -100,6 +100,13 @@ pub fn table_oid(name: &CStr) -> Option<Oid> {
     catalog::relation_oid(c"authensor", name)
 }
 
+/// Whether authensor.receipts can record a rolled-back decision: it has the
+/// `committed` column (from 0.3.0 on; until ALTER EXTENSION UPDATE has run,
+/// the library may serve an older schema).
+pub fn receipts_record_rollbacks() -> bool {
+    table_oid(c"receipts").is_some_and(|table| catalog::has_column(table, c"committed"))
+}
+
 /// Oids of `authensor.policies` and `authensor.active_policies`, for
 /// filtering relcache invalidations.
 pub fn policy_table_oids() -> Option<[Oid; 2]> {

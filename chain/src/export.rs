@@ -10,9 +10,10 @@
 //! ```
 //!
 //! `prev` is the link before this one, so an export that starts in the
-//! middle of a chain can be verified on its own. `created_at` is for people;
-//! `created_at_us` (microseconds since 1970-01-01 UTC) is what the leaf
-//! hashes.
+//! middle of a chain can be verified from an earlier head. `created_at_us`
+//! (microseconds since 2000-01-01 00:00 UTC, PostgreSQL's own timestamp) is
+//! what the leaf hashes; `created_at` is the same instant for people, in UTC
+//! (`2026-11-29T10:13:20.123456Z`), and must agree with it.
 
 use crate::json::{Json, JsonRef};
 use crate::receipt::{Hash, Receipt, from_hex};
@@ -80,10 +81,14 @@ pub fn parse_line(text: &str) -> Result<Line, String> {
         }
         Ok(value.canonical())
     };
+    let created_at = integer("created_at_us")?;
+    if text("created_at")? != crate::receipt::format_utc(created_at) {
+        return Err("\"created_at\" is not the instant \"created_at_us\" holds".to_owned());
+    }
     let receipt = Receipt {
         id: uuid("id", &text("id")?)?,
         tenant_id: text("tenant_id")?,
-        created_at: integer("created_at_us")?,
+        created_at,
         tool: text("tool")?,
         args: object("args")?,
         context: object("context")?,
@@ -121,7 +126,7 @@ mod tests {
     fn a_line_reads_back_the_receipt_it_was_made_from() {
         let line = r#"{"seq": 1, "prev": "PREV", "leaf": "LEAF", "link": "LINK",
             "id": "07070707-0707-0707-0707-070707070707", "tenant_id": "tenant-a",
-            "created_at": "2026-11-29 10:13:20+00", "created_at_us": 1796000000000000,
+            "created_at": "2056-11-29T00:53:20.000000Z", "created_at_us": 1796000000000000,
             "tool": "email.send", "args": {"to": "x@gmail.com"},
             "context": {"tenantId": "tenant-a"}, "action": "block",
             "reason": "external mail", "layer": "platform", "rule_id": "no-external",
@@ -139,8 +144,18 @@ mod tests {
     }
 
     #[test]
+    fn a_line_whose_readable_time_was_edited_is_refused() {
+        let line = r#"{"created_at": "2020-01-01T00:00:00.000000Z", "created_at_us": 0}"#;
+        assert!(parse_line(line).unwrap_err().contains("not the instant"));
+    }
+
+    #[test]
     fn names_what_is_wrong_with_a_line() {
         assert!(parse_line("[]").unwrap_err().contains("not a JSON object"));
-        assert!(parse_line("{}").unwrap_err().contains("\"id\" is missing"));
+        assert!(
+            parse_line("{}")
+                .unwrap_err()
+                .contains("\"created_at_us\" is missing")
+        );
     }
 }

@@ -9,7 +9,8 @@
 //! its bytes, or 0xFFFFFFFF alone for an absent (NULL) field:
 //!   id                16 bytes
 //!   tenant_id         UTF-8
-//!   created_at        8 bytes, microseconds since 1970-01-01 UTC, signed, big-endian
+//!   created_at        8 bytes, microseconds since 2000-01-01 00:00 UTC (PostgreSQL's
+//!                     timestamp), signed, big-endian
 //!   tool              UTF-8
 //!   args              canonical JSON (see json.rs)
 //!   context           canonical JSON
@@ -40,7 +41,8 @@ pub const GENESIS: Hash = [0; 32];
 pub struct Receipt {
     pub id: [u8; 16],
     pub tenant_id: String,
-    /// Microseconds since 1970-01-01 UTC.
+    /// Microseconds since 2000-01-01 00:00 UTC, as PostgreSQL stores a
+    /// timestamp.
     pub created_at: i64,
     pub tool: String,
     /// Canonical JSON.
@@ -129,6 +131,36 @@ pub fn link(previous: &Hash, seq: i64, leaf: &Hash) -> Hash {
     hasher.update(seq.to_be_bytes());
     hasher.update(leaf);
     hasher.finalize().into()
+}
+
+/// `micros` (since 2000-01-01 00:00 UTC) as `YYYY-MM-DDTHH:MM:SS.ffffffZ`,
+/// the form of an export's `created_at`.
+pub fn format_utc(micros: i64) -> String {
+    const DAY: i64 = 86_400_000_000;
+    let (days, time) = (micros.div_euclid(DAY), micros.rem_euclid(DAY));
+    // Days since 2000-03-01, then the civil date (Howard Hinnant's algorithm).
+    let shifted = days - 60;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = 2000 + era * 400 + year_of_era + i64::from(month <= 2);
+    let seconds = time / 1_000_000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60,
+        time % 1_000_000
+    )
 }
 
 /// Lower-case hex of `bytes`.
@@ -236,6 +268,22 @@ pub(crate) mod tests {
         assert_ne!(forward, swapped);
         assert_ne!(link(&GENESIS, 1, &one), link(&GENESIS, 2, &one));
         assert_ne!(link(&GENESIS, 1, &one), link(&one, 1, &one));
+    }
+
+    #[test]
+    fn times_read_as_postgresql_prints_them_in_utc() {
+        assert_eq!(format_utc(0), "2000-01-01T00:00:00.000000Z");
+        assert_eq!(format_utc(-1), "1999-12-31T23:59:59.999999Z");
+        assert_eq!(format_utc(5_108_400_000_000), "2000-02-29T03:00:00.000000Z");
+        // 2026-11-29 10:13:20.123456 UTC
+        assert_eq!(
+            format_utc(849_262_400_123_456),
+            "2026-11-29T10:13:20.123456Z"
+        );
+        assert_eq!(
+            format_utc(-946_684_800_000_000),
+            "1970-01-01T00:00:00.000000Z"
+        );
     }
 
     #[test]

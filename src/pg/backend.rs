@@ -70,3 +70,30 @@ unsafe extern "C-unwind" fn exit_trampoline(_code: std::ffi::c_int, arg: pg_sys:
     let callback = unsafe { std::mem::transmute::<usize, fn()>(arg.value()) };
     callback();
 }
+
+/// Writes `message` to the server log at LOG level without the statement
+/// that was running (errhidestmt() of utils/error/elog.c): the statement may
+/// be large, and whoever runs it decides how often it runs.
+pub fn log_without_statement(message: &str) {
+    let message = std::ffi::CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    // SAFETY: the ereport(LOG, errmsg_internal("%s", message),
+    // errhidestmt(true)) sequence of elog.h; at LOG level errfinish returns.
+    unsafe {
+        if errstart(pg_sys::LOG as std::ffi::c_int, std::ptr::null()) {
+            pg_sys::errmsg_internal(c"%s".as_ptr(), message.as_ptr());
+            pg_sys::errhidestmt(true);
+            errfinish(c"backend.rs".as_ptr(), 0, c"log_without_statement".as_ptr());
+        }
+    }
+}
+
+// elog.h's entry points, which pgrx's bindings leave out (pgrx declares them
+// the same way for its own ereport).
+unsafe extern "C-unwind" {
+    fn errstart(elevel: std::ffi::c_int, domain: *const std::ffi::c_char) -> bool;
+    fn errfinish(
+        filename: *const std::ffi::c_char,
+        lineno: std::ffi::c_int,
+        funcname: *const std::ffi::c_char,
+    );
+}

@@ -1,7 +1,7 @@
 //! Names looked up in the system catalogues, through the syscache (no query).
 //!
 //! Follows get_namespace_oid() (catalog/namespace.c), get_relname_relid()
-//! (utils/cache/lsyscache.c) and format_type_be()
+//! and get_attnum() (utils/cache/lsyscache.c) and format_type_be()
 //! (utils/adt/format_type.c), checked against PostgreSQL 15, 16 and 18.
 
 use super::Oid;
@@ -19,6 +19,13 @@ pub fn relation_oid(schema: &CStr, name: &CStr) -> Option<Oid> {
         pg_sys::get_relname_relid(name.as_ptr(), schema)
     };
     (oid != pg_sys::InvalidOid).then_some(oid)
+}
+
+/// Whether relation `relation` has a column `column` (not dropped).
+pub fn has_column(relation: Oid, column: &CStr) -> bool {
+    // SAFETY: a syscache lookup by relation oid and C string; get_attnum
+    // skips dropped columns and returns InvalidAttrNumber for none.
+    unsafe { pg_sys::get_attnum(relation, column.as_ptr()) != pg_sys::InvalidAttrNumber as i16 }
 }
 
 /// The SQL name of type `oid`, as error messages write it.

@@ -64,7 +64,7 @@ impl IntoDatum for JsonbArg {
 
 /// The bytes of a detoasted jsonb, copied out of PostgreSQL's memory by
 /// JsonbArg::copy (and only by it).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonbCopy(Vec<u8>);
 
 impl JsonbCopy {

@@ -18,6 +18,7 @@ pub mod jsonb;
 pub mod relation_insert;
 pub mod result_row;
 pub mod roles;
+pub mod spi;
 pub mod xact;
 
 mod rel_check;

@@ -144,6 +144,14 @@ unsafe extern "C-unwind" fn event_trampoline(
     callback(event);
 }
 
+/// The transaction id the next transaction to need one will get
+/// (ReadNextFullTransactionId() of access/transam/varsup.c): every id from it
+/// on is assigned after this call.
+pub fn next_transaction_id() -> u64 {
+    // SAFETY: reads the shared counter under its lock, as the C function does.
+    unsafe { pg_sys::ReadNextFullTransactionId().value }
+}
+
 /// Gives the transaction its id now if it has none (GetCurrentTransactionId()),
 /// as its first write would. Whatever happens after this call happens after
 /// the id was assigned, which is what the receipts' seal horizon relies on.
@@ -198,6 +206,11 @@ pub fn in_own_transaction(f: impl FnOnce()) -> Result<(), Caught> {
     unsafe {
         pg_sys::AbortOutOfAnyTransaction();
         pg_sys::StartTransactionCommand();
+        if !pg_sys::RecoveryInProgress() {
+            // What check_transaction_read_only() allows at the start of a
+            // transaction (utils/misc/variable.c), set as its GUC would.
+            pg_sys::XactReadOnly = false;
+        }
         let f = std::panic::AssertUnwindSafe(f);
         PgTryBuilder::new(move || {
             pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());

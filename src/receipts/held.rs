@@ -13,10 +13,10 @@
 //!   the session ends with FATAL), in a transaction of their own.
 //!
 //! A rolled-back decision is also logged at LOG level when it rolls back, with
-//! its id, tenant, tool, action and rule but not its args. What a `kill -9`
-//! of the backend or an immediate shutdown loses is the decisions of
-//! transactions still open, and of rolled-back ones not yet written again;
-//! the log line of the latter was written.
+//! its id, tenant, tool, action and rule but neither its args nor the
+//! statement. What a `kill -9` of the backend or an immediate shutdown loses
+//! is the decisions of transactions still open, and of rolled-back ones not
+//! yet written again; the log line of the latter was written.
 
 use super::NewReceipt;
 use crate::pg::SubTransactionId;
@@ -27,15 +27,12 @@ use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
 
-/// Rolled-back receipts a backend keeps waiting at most, in number and in
-/// bytes; beyond that, the oldest are logged in full and dropped.
-const MAX_WAITING: usize = 10_000;
-const MAX_WAITING_BYTES: usize = 64 << 20;
-
-/// Bytes of copies one transaction may hold: a decision beyond that is
-/// refused (54000), so that a transaction cannot grow the backend without
-/// bound.
-const MAX_HELD_BYTES: usize = 64 << 20;
+/// Copies a backend keeps at most, held by its open transaction and waiting
+/// to be written, in number and in bytes: a decision beyond that is refused
+/// (54000) until a commit writes the waiting ones, so that nothing is
+/// dropped and the backend cannot grow without bound.
+const MAX_COPIES: usize = 10_000;
+const MAX_COPY_BYTES: usize = 64 << 20;
 
 /// Failed attempts to write a rolled-back receipt before it is logged in full
 /// and dropped.
@@ -80,15 +77,23 @@ pub fn register() {
     backend::at_exit(on_exit);
 }
 
-/// Refuses a decision whose receipt would take the copies the transaction
-/// holds past their limit. Called before the receipt is written.
+/// Refuses a decision whose receipt would take the backend's copies past
+/// their limit. Called before the receipt is written.
 pub(super) fn refuse_if_full(receipt_bytes: usize) {
-    if HELD_BYTES.get() + receipt_bytes > MAX_HELD_BYTES {
+    let (waiting_count, waiting_bytes) = WAITING.with(|waiting| {
+        let waiting = waiting.borrow();
+        (
+            waiting.len(),
+            waiting.iter().map(Copy::bytes).sum::<usize>(),
+        )
+    });
+    let count = HELD.with(|held| held.borrow().len()) + waiting_count + 1;
+    if count > MAX_COPIES || HELD_BYTES.get() + waiting_bytes + receipt_bytes > MAX_COPY_BYTES {
         crate::errors::raise(
             PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-            "this transaction holds too many decisions",
+            "this session holds too many receipts not yet committed",
             Some(
-                "A transaction may hold 64 MB of receipts (each kept until it commits, to be written again if it rolls back); commit more often.",
+                "A session keeps at most 10,000 receipts or 64 MB of them until they commit, or, for rolled-back decisions, until its next commit writes them; commit (any transaction) to go on.",
             ),
         )
     }
@@ -170,14 +175,11 @@ fn wait(rolled_back: impl Iterator<Item = Copy>) {
     WAITING.with(|waiting| {
         let mut waiting = waiting.borrow_mut();
         for copy in rolled_back {
-            pgrx::log!("authensor: decision rolled back: {}", summary(&copy));
+            backend::log_without_statement(&format!(
+                "authensor: decision rolled back: {}",
+                summary(&copy)
+            ));
             waiting.push(copy);
-        }
-        let mut bytes: usize = waiting.iter().map(Copy::bytes).sum();
-        while waiting.len() > MAX_WAITING || bytes > MAX_WAITING_BYTES {
-            let copy = waiting.remove(0);
-            bytes -= copy.bytes();
-            lost(&copy, "too many rolled-back receipts wait in this backend");
         }
     });
 }
@@ -189,7 +191,13 @@ fn write_waiting() {
     if waiting.is_empty() {
         return;
     }
-    if xact::read_only() || xact::recovery_in_progress() {
+    // Not in a read-only transaction; and not into a table without the
+    // `committed` column (a 0.2.0 schema whose ALTER EXTENSION UPDATE has not
+    // run yet), where a rolled-back decision would read as committed.
+    if xact::read_only()
+        || xact::recovery_in_progress()
+        || !crate::store::receipts_record_rollbacks()
+    {
         WAITING.with(|kept| kept.borrow_mut().extend(waiting));
         return;
     }
@@ -206,10 +214,10 @@ fn write_waiting() {
                 if copy.attempts >= MAX_ATTEMPTS {
                     lost(&copy, &caught.message);
                 } else {
-                    pgrx::log!(
+                    backend::log_without_statement(&format!(
                         "authensor: a rolled-back receipt could not be written yet ({}); it is tried again at the next commit",
                         caught.message
-                    );
+                    ));
                     WAITING.with(|waiting| waiting.borrow_mut().push(copy));
                 }
             }
@@ -241,12 +249,12 @@ fn on_exit() {
 
 /// Logs a receipt that will not be written, in full, as the last record of it.
 fn lost(copy: &Copy, why: &str) {
-    pgrx::log!(
+    backend::log_without_statement(&format!(
         "authensor: receipt of a rolled-back decision not written ({why}): {} args={} context={}",
         summary(copy),
         copy.args_text(),
         copy.context_text()
-    );
+    ));
 }
 
 /// The receipt's fields as JSON, without args and context.

@@ -5,8 +5,10 @@
 # every 200 ms. Afterwards: every committed decision has exactly one receipt,
 # every rolled-back one a receipt marked committed = false, every receipt is
 # sealed exactly once, each tenant's chain has no fork or gap, and it
-# verifies. Usage: run.sh SOCKET_DIR PORT
+# verifies, in the database and off line (authensor-chain verify), which
+# also refuses an export edited, cut or extended. Usage: run.sh SOCKET_DIR PORT
 set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
 socket_dir=$1 port=$2
 transactions=${CHAIN_TRANSACTIONS:-10000}
 work=$socket_dir/chain
@@ -116,3 +118,38 @@ grep -q "^links $total distinct receipts $total unlinked 0\$" <<<"$out"
 [[ $(grep -c '^chain tenant-[12] true$' <<<"$out") == 2 ]]
 [[ $(grep -cE '^verified tenant-[12] checked [0-9]+ problems 0 unsealed 0$' <<<"$out") == 2 ]]
 echo "under concurrency: every decision recorded once, every receipt sealed once, no fork, both chains verify"
+
+# Off line: tenant-1's export verifies against its head, and no edit of it
+# does.
+cargo build -q --manifest-path "$root/Cargo.toml" -p authensor-chain
+verifier=$root/target/debug/authensor-chain
+"${psql[@]}" -d authensor_chain -At -o "$work/export.ndjson" \
+    -c "SET authensor.tenant_id = 'tenant-1'" -c "SELECT authensor.export_receipts()"
+head=$("${psql[@]}" -d authensor_chain -At -c "SET authensor.tenant_id = 'tenant-1'" -c "SELECT seq || ' ' || hash FROM authensor.chain_head()")
+read -r head_seq head_hash <<<"$head"
+refused() { # name, then the verifier's arguments: it must exit 1
+    if "$verifier" verify "${@:2}" >"$work/$1.out" 2>&1; then
+        echo "the verifier accepted $1"; cat "$work/$1.out"; exit 1
+    elif [[ $? != 1 ]]; then
+        echo "the verifier could not read $1"; cat "$work/$1.out"; exit 1
+    fi
+    echo "refused $1: $(grep -m1 FAILED "$work/$1.out")"
+}
+"$verifier" verify "$work/export.ndjson" --head "$head_hash" | tail -2
+sed '2s/"committed": true/"committed": false/' "$work/export.ndjson" >"$work/edited.ndjson"
+refused edited "$work/edited.ndjson" --head "$head_hash"
+sed 2d "$work/export.ndjson" >"$work/cut.ndjson"
+refused cut "$work/cut.ndjson" --head "$head_hash"
+tail -n +101 "$work/export.ndjson" >"$work/start_cut.ndjson"
+refused start_cut "$work/start_cut.ndjson" --head "$head_hash"
+anchor=$(sed -n 100p "$work/export.ndjson" | grep -o '"link": "[0-9a-f]*"' | cut -d'"' -f4)
+"$verifier" verify "$work/start_cut.ndjson" --head "$head_hash" --after "100:$anchor" | tail -1
+head -n "$((head_seq - 1))" "$work/export.ndjson" >"$work/short.ndjson"
+refused short "$work/short.ndjson" --head "$head_hash"
+earlier=$(sed -n "$((head_seq - 1))p" "$work/export.ndjson" | grep -o '"link": "[0-9a-f]*"' | cut -d'"' -f4)
+refused past_head "$work/export.ndjson" --head "$earlier"
+sed '3s/"created_at": "[^"]*"/"created_at": "2020-01-01T00:00:00.000000Z"/' "$work/export.ndjson" >"$work/time.ndjson"
+if "$verifier" verify "$work/time.ndjson" --head "$head_hash" >"$work/time.out" 2>&1 || [[ $? != 2 ]]; then
+    echo "the verifier read an export whose created_at was edited"; cat "$work/time.out"; exit 1
+fi
+echo "off line: the export verifies; edited, cut, started late, short, past the head and retimed exports do not"

@@ -43,6 +43,9 @@ SELECT authensor.set_alert_route('tenant_b_alerts');
 SELECT authensor.evaluate('file.read');
 RESET authensor.tenant_id;
 SELECT authensor.sentinel_scan_windows(clock_timestamp() + interval '2 minutes', 60, 0.3, 3, 10, 0.3, 5, 60);
+-- Two seals: a restore goes on from the last.
+SELECT authensor.seal_receipts();
+SELECT authensor.seal_receipts();
 SQL
 key_a=$("${psql[@]}" -d authensor_dump -Atc "SELECT authensor.create_api_key('tenant-a', 'dump agent')")
 "${psql[@]}" -d authensor_dump -Atc "SELECT authensor.create_api_key('tenant-a', 'dump admin', 'admin')" >/dev/null
@@ -88,6 +91,10 @@ SELECT 'decision ' || action || ' ' || layer || ' ' || rule_id || ' platform v' 
   FROM authensor.evaluate('shell.exec');
 SELECT 'approvals ' || string_agg(status, ',' ORDER BY status) FROM authensor.approvals;
 COMMIT;
+RESET ROLE;
+SELECT 'sealed ' || authensor.seal_receipts();
+SELECT 'verified ' || tenant_id || ' ' || checked || ' problems ' || problems || ' unsealed ' || unsealed
+  FROM authensor.verify_all_receipts() ORDER BY tenant_id;
 SQL
     "${psql[@]}" -d "$1" -At -v ON_ERROR_STOP=0 2>&1 <<'SQL' | sed 's/^psql:[^E]*//'
 SET ROLE dump_agent;
@@ -123,3 +130,5 @@ grep -q "^receipts seen [0-9]*, of other tenants 0$" "$work/behaviour-before.txt
 grep -q "permission denied for table api_key_hashes" "$work/behaviour-before.txt"
 grep -q "authensor.receipts is append-only" "$work/behaviour-before.txt"
 grep -q "authensor holds receipts" "$work/behaviour-before.txt"
+grep -q "^sealed 1$" "$work/behaviour-before.txt"
+grep -q "^verified tenant-a 5 problems 0 unsealed 0$" "$work/behaviour-before.txt"

@@ -78,6 +78,25 @@ grep -q '^committed decision kept 1$' <<<"$out"
 grep -q "authensor: decision rolled back: .*$lost_id" "$dir/server.log"
 echo "kill -9: the open and the waiting decision are lost, the waiting one's LOG line is written, the rest kept"
 
+# A session whose transactions are read-only by default: a decision it
+# rolls back is written when it disconnects, in a read-write transaction.
+"${app[@]}" -At >"$dir/read_only.out" 2>&1 <<'SQL'
+SET default_transaction_read_only = on;
+SET authensor.tenant_id = 'tenant-1';
+BEGIN READ WRITE;
+SELECT receipt_id FROM authensor.evaluate('read_only.rolled_back', '{}');
+ROLLBACK;
+SELECT 'read-only transactions do not write it';
+SQL
+read_only_id=$(head -1 "$dir/read_only.out")
+for _ in $(seq 50); do
+    written=$("${psql[@]}" -Atc "SELECT count(*) FROM authensor.receipts WHERE id = '$read_only_id' AND NOT committed")
+    [[ $written == 1 ]] && break
+    sleep 0.1
+done
+[[ $written == 1 ]]
+echo "a read-only session's rolled-back decision is written as it disconnects"
+
 # Clients committing and rolling back, seals every 100 ms, then an
 # immediate shutdown.
 cat >"$dir/commit.sql" <<'SQL'

@@ -78,7 +78,16 @@ END
 \$\$;
 SQL
 
-"${psql[@]}" -d "$upgraded" -c "ALTER EXTENSION authensor UPDATE"
+# A decision rolled back before the update, while the table cannot yet say
+# so, is written after it, as rolled back.
+"${psql[@]}" -d "$upgraded" -At <<'SQL'
+BEGIN;
+SET LOCAL authensor.tenant_id = 'tenant-b';
+SELECT action FROM authensor.evaluate('before.update');
+ROLLBACK;
+SELECT 'a commit before the update leaves it waiting';
+ALTER EXTENSION authensor UPDATE;
+SQL
 
 out=$("${psql[@]}" -d "$upgraded" -At -v ON_ERROR_STOP=0 -v key="ak_000000000000400080000000000000a1_$secret" 2>&1 <<'SQL'
 SELECT 'version ' || extversion FROM pg_extension WHERE extname = 'authensor';
@@ -91,13 +100,15 @@ BEGIN
     RETURN result;
 END
 $f$;
--- Every row kept: the same rows in the columns the previous release had.
+-- Every row kept: the same rows in the columns the previous release had
+-- (and, in receipts, the one the update's commit wrote: see above).
 SELECT 'changed rows in ' || k.relname || ': ' ||
        pg_temp.value_of(format(
-           'SELECT count(*) FROM ((SELECT * FROM kept.%1$I EXCEPT ALL SELECT %2$s FROM authensor.%1$I)
-                                  UNION ALL (SELECT %2$s FROM authensor.%1$I EXCEPT ALL SELECT * FROM kept.%1$I)) AS d',
+           'SELECT count(*) FROM ((SELECT * FROM kept.%1$I EXCEPT ALL SELECT %2$s FROM authensor.%1$I %3$s)
+                                  UNION ALL (SELECT %2$s FROM authensor.%1$I %3$s EXCEPT ALL SELECT * FROM kept.%1$I)) AS d',
            k.relname, (SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
-                         WHERE attrelid = k.oid AND attnum > 0 AND NOT attisdropped)))
+                         WHERE attrelid = k.oid AND attnum > 0 AND NOT attisdropped),
+           CASE k.relname WHEN 'receipts' THEN 'WHERE tool <> ''before.update''' ELSE '' END))
   FROM pg_class k WHERE k.relnamespace = 'kept'::regnamespace AND k.relkind = 'r' ORDER BY k.relname;
 SELECT 'keys issued before are ' || string_agg(DISTINCT scope, ',') FROM authensor.api_keys;
 -- Every function works on the data of the previous release.
@@ -134,6 +145,7 @@ SELECT action FROM authensor.evaluate('shell.exec');
 ROLLBACK;
 SELECT 'the next transaction writes it';
 SELECT 'rolled back decisions recorded ' || count(*) FROM authensor.receipts WHERE NOT committed;
+SELECT 'rolled back before the update ' || string_agg(committed::text, ',') FROM authensor.receipts WHERE tool = 'before.update';
 SELECT 'sealed ' || authensor.seal_receipts();
 SET authensor.tenant_id = 'tenant-a';
 SELECT 'verified ' || checked || ' problems ' || problems || ' unsealed ' || unsealed FROM authensor.verify_receipts();
@@ -158,8 +170,9 @@ grep -q '^decision allow tenant v2$' <<<"$out"
 grep -q '^consumed true$' <<<"$out"
 grep -q 'may not be called with an agent key' <<<"$out"
 grep -q 'authensor holds receipts' <<<"$out"
-grep -q '^rolled back decisions recorded 1$' <<<"$out"
-grep -q '^sealed 6$' <<<"$out"
+grep -q '^rolled back decisions recorded 2$' <<<"$out"
+grep -q '^rolled back before the update false$' <<<"$out"
+grep -q '^sealed 7$' <<<"$out"
 grep -q '^verified 5 problems 0 unsealed 0$' <<<"$out"
 
 # The updated extension's objects, grants and settings are a fresh one's.

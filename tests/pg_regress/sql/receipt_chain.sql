@@ -109,6 +109,44 @@ ROLLBACK;
 -- Untouched, the chain verifies clean.
 SELECT problems, problem, unsealed FROM pg_temp.report();
 
+-- A seal needs a snapshot of its own.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT authensor.seal_receipts();
+ROLLBACK;
+
+-- A BEFORE trigger may not mark a decision as rolled back, nor change what
+-- it records.
+BEGIN;
+CREATE FUNCTION pg_temp.uncommit() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN NEW.committed := false; RETURN NEW; END $$;
+CREATE TRIGGER uncommit BEFORE INSERT ON authensor.receipts FOR EACH ROW EXECUTE FUNCTION pg_temp.uncommit();
+SET LOCAL authensor.tenant_id = 'chain-a';
+SELECT action FROM authensor.evaluate('file.read');
+ROLLBACK;
+BEGIN;
+CREATE FUNCTION pg_temp.reargue() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN NEW.args := '{"path": "/elsewhere"}'; RETURN NEW; END $$;
+CREATE TRIGGER reargue BEFORE INSERT ON authensor.receipts FOR EACH ROW EXECUTE FUNCTION pg_temp.reargue();
+SET LOCAL authensor.tenant_id = 'chain-a';
+SELECT action FROM authensor.evaluate('file.read', '{"path": "/a"}');
+ROLLBACK;
+
+-- A session keeps at most 10,000 receipts until they commit or are written
+-- again: the next decision is refused, and a commit lets it go on.
+\c - agent_app
+SET authensor.tenant_id = 'chain-c';
+BEGIN;
+SELECT count(authensor.evaluate('file.read')) FROM generate_series(1, 10000);
+SELECT action FROM authensor.evaluate('file.read');
+ROLLBACK;
+-- The 10,000 rolled back wait for this connection's next commit.
+SELECT action FROM authensor.evaluate('file.read');
+SELECT 'this commit writes them' AS note;
+SELECT action FROM authensor.evaluate('file.read');
+SELECT count(*) FILTER (WHERE committed) AS committed, count(*) FILTER (WHERE NOT committed) AS rolled_back
+  FROM authensor.receipts;
+\c - postgres
+
 -- Arguments checked.
 SET authensor.tenant_id = 'chain-a';
 SELECT * FROM authensor.verify_receipts(1, 'not hex');
