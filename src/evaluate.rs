@@ -226,7 +226,7 @@ fn internal_error(message: impl Into<String>) -> ! {
 impl Outcome {
     /// The `authensor.decision` row, built in one step from the row type the
     /// function is declared to return (one type-cache lookup, no lookup by
-    /// name, no re-forming per field). The order is the order of the type's columns in sql/schema.sql.
+    /// name, no re-forming per field). The order is the order of the type's columns in sql/bootstrap.sql.
     fn into_row(self, fcinfo: FunctionCallInfo) -> DecisionRow {
         let values = [
             self.decision.action.as_str().into(),

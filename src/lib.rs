@@ -120,9 +120,6 @@ fn check_for_interrupts() {
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
-/// Where pg_tests.rs finds JsonbArg.
-#[cfg(any(test, feature = "pg_test"))]
-use pg::jsonb;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

@@ -550,7 +550,7 @@ mod tests {
 
     #[pg_test]
     fn jsonb_arguments_read_into_the_same_values_as_their_text() {
-        use crate::jsonb::JsonbArg;
+        use crate::pg::jsonb::JsonbArg;
         let documents = [
             r#"{}"#,
             r#"{"to": "x@gmail.com", "n": 3, "neg": -17, "pi": 3.14159, "big": 12345678901234567890, "tiny": 1e-7}"#,
@@ -559,8 +559,8 @@ mod tests {
         ];
         for document in documents {
             let expected: serde_json::Value = serde_json::from_str(document).unwrap();
-            let datum = pgrx::JsonB(expected.clone()).into_datum().unwrap();
-            let read = JsonbArg(datum).object().map(serde_json::Value::Object);
+            let arg = JsonbArg::from_value(pgrx::JsonB(expected.clone()));
+            let read = arg.object().map(serde_json::Value::Object);
             // Compare as text so that 1e-7 and 0.0000001 are the same number.
             assert_eq!(
                 read.map(|v| v.to_string()),
@@ -570,8 +570,8 @@ mod tests {
         }
         for not_an_object in ["[1]", "\"s\"", "3", "null", "true"] {
             let value: serde_json::Value = serde_json::from_str(not_an_object).unwrap();
-            let datum = pgrx::JsonB(value).into_datum().unwrap();
-            assert!(JsonbArg(datum).object().is_none(), "{not_an_object}");
+            let arg = JsonbArg::from_value(pgrx::JsonB(value));
+            assert!(arg.object().is_none(), "{not_an_object}");
         }
     }
 
@@ -579,11 +579,7 @@ mod tests {
     /// policy core calls CHECK_FOR_INTERRUPTS() as it works.
     #[pg_test(error = "canceling statement due to user request")]
     fn a_pending_cancel_stops_a_compile() {
-        // SAFETY: what the SIGINT handler sets for a cancel request.
-        unsafe {
-            pg_sys::QueryCancelPending = 1;
-            pg_sys::InterruptPending = 1;
-        }
+        crate::pg::backend::request_cancel();
         let _ = authensor_policy::compile(PLATFORM);
     }
 
@@ -598,11 +594,7 @@ mod tests {
             context: &context,
             tenant_id: "tenant-a",
         };
-        // SAFETY: as above.
-        unsafe {
-            pg_sys::QueryCancelPending = 1;
-            pg_sys::InterruptPending = 1;
-        }
+        crate::pg::backend::request_cancel();
         let _ = authensor_policy::decide(Some(&platform), None, &request);
     }
 }

@@ -97,3 +97,15 @@ unsafe extern "C-unwind" {
         funcname: *const std::ffi::c_char,
     );
 }
+
+/// Sets what PostgreSQL's SIGINT handler sets for a cancel request
+/// (StatementCancelHandler() of tcop/postgres.c), so that the next
+/// CHECK_FOR_INTERRUPTS() cancels the statement (for tests).
+#[cfg(any(test, feature = "pg_test"))]
+pub fn request_cancel() {
+    // SAFETY: the two flags the handler sets; a backend runs one thread.
+    unsafe {
+        pg_sys::QueryCancelPending = 1;
+        pg_sys::InterruptPending = 1;
+    }
+}

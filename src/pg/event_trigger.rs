@@ -55,7 +55,7 @@ pub extern "C" fn pg_finfo_authensor_drop_guard() -> &'static pg_sys::Pg_finfo_r
     &V1
 }
 
-/// The event trigger function (`authensor.drop_guard()` in sql/finalize.sql).
+/// The event trigger function (`authensor.drop_guard()` in sql/receipts.sql).
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn authensor_drop_guard(

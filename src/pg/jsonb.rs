@@ -17,10 +17,9 @@ use pgrx::prelude::*;
 use serde_json::{Map, Number, Value};
 use std::ffi::CStr;
 
-/// A non-NULL jsonb argument, not yet converted. The datum is visible to the
-/// crate for pg_tests.rs, which reads jsonb datums it made itself.
+/// A non-NULL jsonb argument, not yet converted.
 #[derive(Clone, Copy)]
-pub struct JsonbArg(pub(crate) pg_sys::Datum);
+pub struct JsonbArg(pg_sys::Datum);
 
 impl FromDatum for JsonbArg {
     unsafe fn from_polymorphic_datum(
@@ -87,6 +86,12 @@ impl JsonbCopy {
 }
 
 impl JsonbArg {
+    /// A jsonb datum of `value`, as a caller would pass it (for tests).
+    #[cfg(any(test, feature = "pg_test"))]
+    pub fn from_value(value: JsonB) -> JsonbArg {
+        JsonbArg(value.into_datum().expect("a jsonb value is never NULL"))
+    }
+
     /// The object this argument holds, or `None` when it holds anything else.
     pub fn object(self) -> Option<Map<String, Value>> {
         // SAFETY: a JsonbArg only ever holds a non-NULL jsonb datum.
