@@ -91,9 +91,9 @@ extension_sql_file!(
         "receipts",
         "approvals",
         "sentinel",
-        chain::seal_receipts,
-        chain::verify_receipts,
-        chain::verify_all_receipts
+        chain::seal::seal_receipts,
+        chain::verify::verify_receipts,
+        chain::verify::verify_all_receipts
     ]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
