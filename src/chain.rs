@@ -35,7 +35,7 @@ const BATCH_BYTES: usize = 32 << 20;
 /// bytes of receipts.
 fn next_batch(rows: usize, bytes: usize) -> i64 {
     if rows == 0 {
-        return 100;
+        return 16;
     }
     let per_row = (bytes / rows).max(1);
     ((BATCH_BYTES / per_row) as i64).clamp(1, MAX_BATCH)

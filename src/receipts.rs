@@ -129,6 +129,7 @@ fn insert(receipt: &NewReceipt) -> Uuid {
         // A BEFORE trigger may add to the row, never change what it records
         // (everything the chain hashes but the id, which it may set).
         if stored.had_before_row_triggers() {
+            let new_schema = crate::store::receipts_record_rollbacks();
             let text = |position: usize, written: Option<&str>| {
                 stored.get::<String>(position).as_deref() == written
             };
@@ -156,9 +157,14 @@ fn insert(receipt: &NewReceipt) -> Uuid {
                     "tenant_version",
                     stored.get::<i32>(11) == receipt.tenant_version,
                 ),
+                // Both columns exist from 0.3.0 on (see store.rs).
                 (
                     "committed",
-                    stored.get::<bool>(12).unwrap_or(receipt.committed) == receipt.committed,
+                    !new_schema || stored.get::<bool>(12) == Some(receipt.committed),
+                ),
+                (
+                    "recorded_at",
+                    !new_schema || stored.get::<TimestampWithTimeZone>(13) == Some(recorded_at),
                 ),
             ];
             if let Some((column, _)) = unchanged.iter().find(|(_, same)| !same) {

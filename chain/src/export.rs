@@ -19,6 +19,30 @@ use crate::json::{Json, JsonRef};
 use crate::receipt::{Hash, Receipt, from_hex};
 use crate::verify::Entry;
 
+/// The fields of a line, and no others.
+const FIELDS: [&str; 20] = [
+    "seq",
+    "prev",
+    "leaf",
+    "link",
+    "id",
+    "tenant_id",
+    "created_at",
+    "created_at_us",
+    "tool",
+    "args",
+    "context",
+    "action",
+    "reason",
+    "layer",
+    "rule_id",
+    "platform_version",
+    "tenant_version",
+    "approval_id",
+    "committed",
+    "sealed_at",
+];
+
 /// One exported line: a chain entry and the link before it.
 #[derive(Debug, Clone)]
 pub struct Line {
@@ -30,6 +54,9 @@ pub struct Line {
 pub fn parse_line(text: &str) -> Result<Line, String> {
     let json = Json::parse(text).map_err(|error| error.to_string())?;
     let members = json.members().ok_or("a line is not a JSON object")?;
+    if let Some((key, _)) = members.iter().find(|(key, _)| !FIELDS.contains(key)) {
+        return Err(format!("\"{key}\" is not a field of an exported receipt"));
+    }
     let get = |name: &str| -> Result<JsonRef<'_>, String> {
         members
             .iter()
@@ -147,6 +174,16 @@ mod tests {
     fn a_line_whose_readable_time_was_edited_is_refused() {
         let line = r#"{"created_at": "2020-01-01T00:00:00.000000Z", "created_at_us": 0}"#;
         assert!(parse_line(line).unwrap_err().contains("not the instant"));
+    }
+
+    #[test]
+    fn a_line_with_a_field_of_its_own_is_refused() {
+        let line = r#"{"note": "approved by the CEO"}"#;
+        assert!(
+            parse_line(line)
+                .unwrap_err()
+                .contains("\"note\" is not a field")
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Canonical JSON: the one byte form of a JSON value that the chain hashes.
 //!
 //! - no whitespace;
-//! - object members sorted by the UTF-8 bytes of their keys; of duplicate
-//!   keys the last wins, as in jsonb;
+//! - object members sorted by the UTF-8 bytes of their keys (a text with a
+//!   key twice in one object is refused: jsonb never prints one, and readers
+//!   disagree on which of the two counts);
 //! - strings escape `"` and `\` with a backslash and the control characters
 //!   U+0000–U+001F as `\u00xx` (lower-case hex); every other character is
 //!   written as itself, in UTF-8;
@@ -229,22 +230,20 @@ impl JsonRef<'_> {
     }
 }
 
-/// Members sorted by key bytes, the last of duplicate keys kept.
+/// Members sorted by key bytes (keys are unique: the parser checks).
 fn sorted_members(members: &[(String, usize)]) -> Vec<(&str, usize)> {
-    let mut sorted: Vec<(&str, usize, usize)> = members
+    let mut sorted: Vec<(&str, usize)> = members
         .iter()
-        .enumerate()
-        .map(|(position, (key, value))| (key.as_str(), position, *value))
+        .map(|(key, value)| (key.as_str(), *value))
         .collect();
-    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()).then(a.1.cmp(&b.1)));
-    let mut kept: Vec<(&str, usize)> = Vec::with_capacity(sorted.len());
-    for (key, _, value) in sorted {
-        match kept.last_mut() {
-            Some(last) if last.0 == key => last.1 = value,
-            _ => kept.push((key, value)),
-        }
-    }
-    kept
+    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    sorted
+}
+
+fn has_duplicate_key(members: &[(String, usize)]) -> bool {
+    let mut keys: Vec<&str> = members.iter().map(|(key, _)| key.as_str()).collect();
+    keys.sort_unstable();
+    keys.windows(2).any(|pair| pair[0] == pair[1])
 }
 
 fn write_string(text: &str, out: &mut Vec<u8>) {
@@ -374,6 +373,11 @@ impl Parser<'_> {
                                 break;
                             }
                             Some(b'}') => {
+                                if let Node::Object(members) = &self.nodes[object]
+                                    && has_duplicate_key(members)
+                                {
+                                    return self.error("a key appears twice in one object");
+                                }
                                 self.at += 1;
                                 open.pop();
                                 finished = object;
@@ -547,8 +551,10 @@ mod tests {
     }
 
     #[test]
-    fn keeps_the_last_of_duplicate_keys() {
-        assert_eq!(canonical(r#"{"a": 1, "b": 2, "a": 3}"#), r#"{"a":3,"b":2}"#);
+    fn refuses_a_key_twice_in_one_object() {
+        assert!(Json::parse(r#"{"a": 1, "b": 2, "a": 3}"#).is_err());
+        assert!(Json::parse(r#"[{"a": {"x": 1, "x": 1}}]"#).is_err());
+        assert!(Json::parse(r#"[{"a": 1}, {"a": 1}]"#).is_ok());
     }
 
     #[test]

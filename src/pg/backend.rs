@@ -72,18 +72,26 @@ unsafe extern "C-unwind" fn exit_trampoline(_code: std::ffi::c_int, arg: pg_sys:
 }
 
 /// Writes `message` to the server log at LOG level without the statement
-/// that was running (errhidestmt() of utils/error/elog.c): the statement may
-/// be large, and whoever runs it decides how often it runs.
+/// that was running or its context (errhidestmt() and errhidecontext() of
+/// utils/error/elog.c): statements may be large, and whoever runs them
+/// decides how often. Interrupts are held meanwhile (HOLD_INTERRUPTS() of
+/// miscadmin.h), since errfinish() would otherwise act on a pending cancel
+/// and raise an ERROR from inside the caller's bookkeeping.
 pub fn log_without_statement(message: &str) {
     let message = std::ffi::CString::new(message.replace('\0', "\\0")).unwrap_or_default();
     // SAFETY: the ereport(LOG, errmsg_internal("%s", message),
-    // errhidestmt(true)) sequence of elog.h; at LOG level errfinish returns.
+    // errhidestmt(true), errhidecontext(true)) sequence of elog.h, between
+    // HOLD_INTERRUPTS() and RESUME_INTERRUPTS(); at LOG level errfinish
+    // returns.
     unsafe {
+        pg_sys::InterruptHoldoffCount += 1;
         if errstart(pg_sys::LOG as std::ffi::c_int, std::ptr::null()) {
             pg_sys::errmsg_internal(c"%s".as_ptr(), message.as_ptr());
             pg_sys::errhidestmt(true);
+            pg_sys::errhidecontext(true);
             errfinish(c"backend.rs".as_ptr(), 0, c"log_without_statement".as_ptr());
         }
+        pg_sys::InterruptHoldoffCount -= 1;
     }
 }
 

@@ -185,10 +185,11 @@ fn wait(rolled_back: impl Iterator<Item = Copy>) {
 }
 
 /// Writes the waiting receipts in the committing transaction, each in a
-/// subtransaction of its own.
+/// subtransaction of its own. Each stays in WAITING until it is written, so
+/// an ERROR that escapes (a cancel, say) leaves the rest waiting, and the
+/// transaction's abort puts back those written.
 fn write_waiting() {
-    let waiting = WAITING.with(|waiting| std::mem::take(&mut *waiting.borrow_mut()));
-    if waiting.is_empty() {
+    if WAITING.with(|waiting| waiting.borrow().is_empty()) {
         return;
     }
     // Not in a read-only transaction; and not into a table without the
@@ -198,28 +199,43 @@ fn write_waiting() {
         || xact::recovery_in_progress()
         || !crate::store::receipts_record_rollbacks()
     {
-        WAITING.with(|kept| kept.borrow_mut().extend(waiting));
         return;
     }
-    for mut copy in waiting {
+    // Oldest first; an index moves on past a receipt that stays.
+    let mut index = 0;
+    while let Some(copy) = WAITING.with(|waiting| waiting.borrow().get(index).cloned()) {
         let result = xact::in_subtransaction(|| {
             xact::with_active_snapshot(|| super::append_rolled_back(&copy.as_new()))
         });
+        let remove = || WAITING.with(|waiting| waiting.borrow_mut().remove(index));
         match result {
-            Ok(()) => WRITTEN.with(|written| written.borrow_mut().push(copy)),
+            Ok(()) => {
+                let written = remove();
+                WRITTEN.with(|list| list.borrow_mut().push(written));
+            }
             // Written already (an earlier attempt that committed after all).
-            Err(caught) if caught.code == PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION => {}
+            Err(caught) if caught.code == PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION => {
+                remove();
+            }
+            // A cancel or a shutdown is no fault of the receipt: it waits.
+            Err(caught)
+                if matches!(
+                    caught.code,
+                    PgSqlErrorCode::ERRCODE_QUERY_CANCELED | PgSqlErrorCode::ERRCODE_ADMIN_SHUTDOWN
+                ) =>
+            {
+                index += 1;
+            }
+            Err(caught) if copy.attempts + 1 >= MAX_ATTEMPTS => {
+                lost(&remove(), &caught.message);
+            }
             Err(caught) => {
-                copy.attempts += 1;
-                if copy.attempts >= MAX_ATTEMPTS {
-                    lost(&copy, &caught.message);
-                } else {
-                    backend::log_without_statement(&format!(
-                        "authensor: a rolled-back receipt could not be written yet ({}); it is tried again at the next commit",
-                        caught.message
-                    ));
-                    WAITING.with(|waiting| waiting.borrow_mut().push(copy));
-                }
+                WAITING.with(|waiting| waiting.borrow_mut()[index].attempts += 1);
+                index += 1;
+                backend::log_without_statement(&format!(
+                    "authensor: a rolled-back receipt could not be written yet ({}); it is tried again at the next commit",
+                    caught.message
+                ));
             }
         }
     }

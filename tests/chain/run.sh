@@ -148,8 +148,18 @@ head -n "$((head_seq - 1))" "$work/export.ndjson" >"$work/short.ndjson"
 refused short "$work/short.ndjson" --head "$head_hash"
 earlier=$(sed -n "$((head_seq - 1))p" "$work/export.ndjson" | grep -o '"link": "[0-9a-f]*"' | cut -d'"' -f4)
 refused past_head "$work/export.ndjson" --head "$earlier"
-sed '3s/"created_at": "[^"]*"/"created_at": "2020-01-01T00:00:00.000000Z"/' "$work/export.ndjson" >"$work/time.ndjson"
-if "$verifier" verify "$work/time.ndjson" --head "$head_hash" >"$work/time.out" 2>&1 || [[ $? != 2 ]]; then
-    echo "the verifier read an export whose created_at was edited"; cat "$work/time.out"; exit 1
-fi
-echo "off line: the export verifies; edited, cut, started late, short, past the head and retimed exports do not"
+sed '3s/"prev": "[0-9a-f]*"/"prev": "'"$(printf '0%.0s' $(seq 64))"'"/' "$work/export.ndjson" >"$work/prev.ndjson"
+refused prev "$work/prev.ndjson" --head "$head_hash"
+unreadable() { # name, then the verifier's arguments: it must exit 2
+    if "$verifier" verify "${@:2}" >"$work/$1.out" 2>&1 || [[ $? != 2 ]]; then
+        echo "the verifier read $1"; cat "$work/$1.out"; exit 1
+    fi
+    echo "unreadable $1: $(cat "$work/$1.out")"
+}
+sed '3s/"created_at": "[^"]*"/"created_at": "2020-01-01T00:00:00.000000Z"/' "$work/export.ndjson" >"$work/retimed.ndjson"
+unreadable retimed "$work/retimed.ndjson" --head "$head_hash"
+sed '3s/^{/{"note": "approved", /' "$work/export.ndjson" >"$work/annotated.ndjson"
+unreadable annotated "$work/annotated.ndjson" --head "$head_hash"
+sed '3s/^{/{"committed": false, /' "$work/export.ndjson" >"$work/doubled.ndjson"
+unreadable doubled "$work/doubled.ndjson" --head "$head_hash"
+echo "off line: the export verifies; edited, cut, started late, short, past the head, re-linked, retimed, annotated and doubled exports do not"

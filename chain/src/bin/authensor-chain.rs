@@ -82,7 +82,7 @@ fn run(args: &[String]) -> Result<bool, String> {
     };
     let mut failures = Vec::new();
     let mut walk: Option<Walk> = None;
-    let (mut head_seq, mut anchored) = (None, false);
+    let (mut head_seq, mut anchored, mut last) = (None, false, None);
     for (number, line) in reader.lines().enumerate() {
         let line = line.map_err(|error| format!("{path}: {error}"))?;
         if line.trim().is_empty() {
@@ -95,6 +95,15 @@ fn run(args: &[String]) -> Result<bool, String> {
         if line.entry.link == head {
             head_seq = Some(line.entry.seq);
         }
+        if let Some((seq, link)) = last
+            && line.previous != link
+        {
+            failures.push(format!(
+                "line of link {}: its prev is not the link of the line before (link {seq})",
+                line.entry.seq
+            ));
+        }
+        last = Some((line.entry.seq, line.entry.link));
         let (seq, previous) = (line.entry.seq, line.previous);
         walk.get_or_insert_with(|| Walk::after(seq - 1, previous))
             .push(line.entry);

@@ -130,6 +130,13 @@ CREATE TRIGGER reargue BEFORE INSERT ON authensor.receipts FOR EACH ROW EXECUTE 
 SET LOCAL authensor.tenant_id = 'chain-a';
 SELECT action FROM authensor.evaluate('file.read', '{"path": "/a"}');
 ROLLBACK;
+BEGIN;
+CREATE FUNCTION pg_temp.backdate() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN NEW.recorded_at := '2000-01-01'; RETURN NEW; END $$;
+CREATE TRIGGER backdate BEFORE INSERT ON authensor.receipts FOR EACH ROW EXECUTE FUNCTION pg_temp.backdate();
+SET LOCAL authensor.tenant_id = 'chain-a';
+SELECT action FROM authensor.evaluate('file.read');
+ROLLBACK;
 
 -- A session keeps at most 10,000 receipts until they commit or are written
 -- again: the next decision is refused, and a commit lets it go on.
