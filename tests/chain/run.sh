@@ -128,6 +128,9 @@ verifier=$root/target/debug/authensor-chain
 head=$("${psql[@]}" -d authensor_chain -At -c "SET authensor.tenant_id = 'tenant-1'" -c "SELECT seq || ' ' || hash FROM authensor.chain_head()")
 read -r head_seq head_hash <<<"$head"
 refused() { # name, then the verifier's arguments: it must exit 1
+    if [[ $2 != "$work/export.ndjson" ]] && cmp -s "$work/export.ndjson" "$2"; then
+        echo "the edit for $1 changed nothing"; exit 1
+    fi
     if "$verifier" verify "${@:2}" >"$work/$1.out" 2>&1; then
         echo "the verifier accepted $1"; cat "$work/$1.out"; exit 1
     elif [[ $? != 1 ]]; then
@@ -136,7 +139,7 @@ refused() { # name, then the verifier's arguments: it must exit 1
     echo "refused $1: $(grep -m1 FAILED "$work/$1.out")"
 }
 "$verifier" verify "$work/export.ndjson" --head "$head_hash" | tail -2
-sed '2s/"committed": true/"committed": false/' "$work/export.ndjson" >"$work/edited.ndjson"
+sed '2s/"reason": "/"reason": "edited: /' "$work/export.ndjson" >"$work/edited.ndjson"
 refused edited "$work/edited.ndjson" --head "$head_hash"
 sed 2d "$work/export.ndjson" >"$work/cut.ndjson"
 refused cut "$work/cut.ndjson" --head "$head_hash"
@@ -151,6 +154,9 @@ refused past_head "$work/export.ndjson" --head "$earlier"
 sed '3s/"prev": "[0-9a-f]*"/"prev": "'"$(printf '0%.0s' $(seq 64))"'"/' "$work/export.ndjson" >"$work/prev.ndjson"
 refused prev "$work/prev.ndjson" --head "$head_hash"
 unreadable() { # name, then the verifier's arguments: it must exit 2
+    if cmp -s "$work/export.ndjson" "$2"; then
+        echo "the edit for $1 changed nothing"; exit 1
+    fi
     if "$verifier" verify "${@:2}" >"$work/$1.out" 2>&1 || [[ $? != 2 ]]; then
         echo "the verifier read $1"; cat "$work/$1.out"; exit 1
     fi
