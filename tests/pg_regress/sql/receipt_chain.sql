@@ -31,6 +31,20 @@ SELECT tool, args ->> 'path' AS path, action, committed
 SELECT authensor.seal_receipts();
 \c - authensor_operator
 SELECT authensor.seal_receipts() >= 5 AS sealed;
+-- Even the operator may not seal or verify every tenant in a transaction
+-- bound to an agent key, and a search_path of its own changes nothing.
+SELECT authensor.create_api_key('chain-a', 'chain agent') AS chain_key \gset
+BEGIN;
+SELECT authensor.authenticate(:'chain_key') AS tenant;
+SAVEPOINT s;
+SELECT authensor.seal_receipts();
+ROLLBACK TO s;
+SELECT count(*) FROM authensor.verify_all_receipts();
+ROLLBACK;
+CREATE TEMP TABLE receipt_links (tenant_id text, seq bigint);
+SET search_path = pg_temp, public;
+SELECT authensor.seal_receipts() >= 0 AS sealed_with_a_temp_table_in_the_way;
+RESET search_path;
 \c - agent_app
 SET authensor.tenant_id = 'chain-a';
 SELECT seq, length(hash) AS hash_length FROM authensor.chain_head();
