@@ -37,6 +37,9 @@ pub enum Problem {
     Rewritten,
     /// The chain ends before a head kept outside.
     Truncated,
+    /// A head kept outside lies before where the chain now starts: pruned
+    /// history, which can no longer be checked against it.
+    Pruned,
 }
 
 impl Problem {
@@ -48,6 +51,7 @@ impl Problem {
             Problem::OutOfOrder => "out of order",
             Problem::Rewritten => "rewritten",
             Problem::Truncated => "truncated",
+            Problem::Pruned => "pruned",
         }
     }
 }
@@ -81,6 +85,7 @@ pub struct Report {
 
 /// A walk in progress.
 pub struct Walk {
+    start: (i64, Hash),
     previous_link: Hash,
     previous_leaf: Option<Hash>,
     next_seq: i64,
@@ -95,6 +100,7 @@ impl Walk {
     /// is `link` (GENESIS before the first).
     pub fn after(seq: i64, link: Hash) -> Walk {
         Walk {
+            start: (seq, link),
             previous_link: link,
             previous_leaf: None,
             next_seq: seq + 1,
@@ -110,8 +116,18 @@ impl Walk {
 
     /// Also checks the chain against a head kept outside the database: the
     /// chain must reach link `seq` and hold `link` there.
+    /// A head at or before where the walk starts is checked against the
+    /// start: one before it was pruned, and cannot be checked.
     pub fn against(mut self, witness: Option<(i64, Hash)>) -> Walk {
         self.witness = witness;
+        if let Some((seq, hash)) = witness {
+            let (start, link) = self.start;
+            if seq < start {
+                self.found(seq, None, Problem::Pruned);
+            } else if seq == start && hash != link {
+                self.found(seq, None, Problem::Rewritten);
+            }
+        }
         self
     }
 
@@ -315,6 +331,54 @@ mod tests {
         assert_eq!(
             first(&walk(entries, Some(witness))),
             Some((5, Problem::Truncated))
+        );
+    }
+
+    /// The walk over what is left after links 1 to `pruned` were pruned.
+    fn walk_after_pruning(
+        entries: &[Entry],
+        pruned: usize,
+        witness: Option<(i64, Hash)>,
+    ) -> Report {
+        let checkpoint = &entries[pruned - 1];
+        let mut walk = Walk::after(checkpoint.seq, checkpoint.link).against(witness);
+        for entry in &entries[pruned..] {
+            walk.push(entry.clone());
+        }
+        walk.finish()
+    }
+
+    #[test]
+    fn a_chain_after_its_oldest_links_were_pruned() {
+        let entries = chain(6);
+        let report = walk_after_pruning(&entries, 3, None);
+        assert_eq!((report.checked, report.problems), (3, 0));
+        assert_eq!(report.head, Some((6, entries[5].link)));
+        // A head kept at or after the checkpoint still verifies.
+        assert_eq!(
+            walk_after_pruning(&entries, 3, Some((3, entries[2].link))).problems,
+            0
+        );
+        assert_eq!(
+            walk_after_pruning(&entries, 3, Some((5, entries[4].link))).problems,
+            0
+        );
+        // A checkpoint that does not match the head kept at its position.
+        assert_eq!(
+            first(&walk_after_pruning(&entries, 3, Some((3, entries[1].link)))),
+            Some((3, Problem::Rewritten))
+        );
+        // A head from before the checkpoint can no longer be checked.
+        assert_eq!(
+            first(&walk_after_pruning(&entries, 3, Some((2, entries[1].link)))),
+            Some((2, Problem::Pruned))
+        );
+        // The first link left must follow from the checkpoint.
+        let mut cut = entries.clone();
+        cut.remove(3);
+        assert_eq!(
+            first(&walk_after_pruning(&cut, 3, None)),
+            Some((4, Problem::Missing))
         );
     }
 }
