@@ -16,7 +16,9 @@ CREATE TABLE @extschema@.tenant_settings (
 -- be used for exactly the action that was escalated.
 CREATE TABLE @extschema@.approval_requests (
     id           uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
-    receipt_id   uuid        NOT NULL UNIQUE REFERENCES @extschema@.receipts (id),
+    -- The escalation's receipt (no foreign key: receipts are pruned by
+    -- dropping partitions, and approvals are kept apart from them).
+    receipt_id   uuid        NOT NULL UNIQUE,
     tenant_id    text        NOT NULL,
     tool         text        NOT NULL,
     request_hash bytea       NOT NULL,

@@ -2,3 +2,454 @@
 --
 -- What changes for existing data is said beside each part below.
 \echo Use "ALTER EXTENSION authensor UPDATE TO '0.4.0'" to load this file. \quit
+
+-- Receipts and their links partitioned by month of recorded_at, with
+-- add_receipt_partitions(), prune_receipts() and per-tenant checkpoints.
+--
+-- What changes for existing data:
+-- * The existing receipts and links tables become the default partitions of
+--   the new partitioned tables, without copying a row; their indexes are
+--   built again for the new keys. add_receipt_partitions() then moves their
+--   rows to monthly partitions (receipts from before 0.3.0, recorded at
+--   -infinity, to one partition of everything before the first month).
+-- * Existing links get their receipt's recorded_at (one pass over the links).
+-- * approval_requests.receipt_id no longer has a foreign key: receipts are
+--   pruned by dropping partitions.
+ALTER TABLE @extschema@.approval_requests DROP CONSTRAINT approval_requests_receipt_id_fkey;
+
+-- reject_change() names a partition's partitioned table.
+CREATE OR REPLACE FUNCTION @extschema@.reject_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    -- A partition's trigger names the table it is a partition of.
+    RAISE EXCEPTION '% is append-only', coalesce(pg_partition_root(TG_RELID), TG_RELID)::regclass
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Receipts and policy versions are never changed or deleted; publish a new version or activate an earlier one instead.';
+END
+$$;
+
+DROP TRIGGER receipts_append_only ON @extschema@.receipts;
+DROP TRIGGER receipts_no_truncate ON @extschema@.receipts;
+DROP POLICY own_tenant ON @extschema@.receipts;
+DROP POLICY extension_functions ON @extschema@.receipts;
+ALTER TABLE @extschema@.receipts NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
+REVOKE ALL ON @extschema@.receipts FROM PUBLIC, authensor_definer;
+COMMENT ON TABLE @extschema@.receipts IS NULL;
+-- Its keys and indexes stay, named as a partition's (receipts.sql,
+-- index_receipt_partition()).
+ALTER TABLE @extschema@.receipts RENAME CONSTRAINT receipts_pkey TO receipts_default_pkey;
+ALTER INDEX @extschema@.receipts_tenant_created_idx RENAME TO receipts_default_tenant_created_idx;
+ALTER INDEX @extschema@.receipts_recorded_brin RENAME TO receipts_default_recorded_brin;
+ALTER INDEX @extschema@.receipts_created_brin RENAME TO receipts_default_created_brin;
+ALTER TABLE @extschema@.receipts RENAME TO receipts_default;
+
+-- Constraints are named as a fresh installation names them: the default
+-- partitions, formerly the tables, hold those names already.
+CREATE TABLE @extschema@.receipts (
+    id               uuid        NOT NULL DEFAULT gen_random_uuid(),
+    tenant_id        text        NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    tool             text        NOT NULL,
+    args             jsonb       NOT NULL,
+    context          jsonb       NOT NULL,
+    action           text        NOT NULL CONSTRAINT receipts_action_check CHECK (action IN ('allow', 'escalate', 'block')),
+    reason           text        NOT NULL,
+    layer            text        NOT NULL CONSTRAINT receipts_layer_check CHECK (layer IN ('platform', 'tenant', 'default')),
+    rule_id          text,
+    platform_version integer,
+    tenant_version   integer,
+    committed        boolean     NOT NULL DEFAULT true,
+    recorded_at      timestamptz NOT NULL DEFAULT clock_timestamp()
+) PARTITION BY RANGE (recorded_at);
+ALTER TABLE @extschema@.receipts ATTACH PARTITION @extschema@.receipts_default DEFAULT;
+REVOKE ALL ON @extschema@.receipts FROM PUBLIC;
+GRANT SELECT ON @extschema@.receipts TO PUBLIC;
+GRANT SELECT, INSERT ON @extschema@.receipts TO authensor_definer;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.receipts', '');
+CREATE TRIGGER receipts_append_only
+    BEFORE UPDATE OR DELETE ON @extschema@.receipts
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.reject_change();
+CREATE TRIGGER receipts_no_truncate
+    BEFORE TRUNCATE ON @extschema@.receipts
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change();
+CREATE TRIGGER receipts_no_truncate
+    BEFORE TRUNCATE ON @extschema@.receipts_default
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change();
+ALTER TABLE @extschema@.receipts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.receipts FORCE ROW LEVEL SECURITY;
+CREATE POLICY own_tenant ON @extschema@.receipts FOR SELECT
+    USING (tenant_id = (SELECT @extschema@.current_tenant()));
+CREATE POLICY extension_functions ON @extschema@.receipts TO authensor_definer USING (true) WITH CHECK (true);
+COMMENT ON TABLE @extschema@.receipts IS 'One row per evaluate() call; append-only, visible to its tenant only';
+COMMENT ON TABLE @extschema@.receipts_default IS
+    'Receipts of months without a partition of their own; add_receipt_partitions() moves them';
+
+DROP TRIGGER receipt_links_append_only ON @extschema@.receipt_links;
+DROP TRIGGER receipt_links_no_truncate ON @extschema@.receipt_links;
+DROP POLICY own_tenant ON @extschema@.receipt_links;
+DROP POLICY extension_functions ON @extschema@.receipt_links;
+ALTER TABLE @extschema@.receipt_links NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
+REVOKE ALL ON @extschema@.receipt_links FROM PUBLIC, authensor_definer;
+COMMENT ON TABLE @extschema@.receipt_links IS NULL;
+ALTER TABLE @extschema@.receipt_links RENAME CONSTRAINT receipt_links_pkey TO receipt_links_default_pkey;
+ALTER INDEX @extschema@.receipt_links_receipt RENAME TO receipt_links_default_receipt_idx;
+ALTER TABLE @extschema@.receipt_links ADD COLUMN recorded_at timestamptz;
+UPDATE @extschema@.receipt_links l
+   SET recorded_at = coalesce((SELECT r.recorded_at FROM @extschema@.receipts_default r WHERE r.id = l.receipt_id),
+                              '-infinity');
+ALTER TABLE @extschema@.receipt_links ALTER COLUMN recorded_at SET NOT NULL;
+ALTER TABLE @extschema@.receipt_links RENAME TO receipt_links_default;
+
+CREATE TABLE @extschema@.receipt_links (
+    tenant_id   text        NOT NULL,
+    seq         bigint      NOT NULL CONSTRAINT receipt_links_seq_check CHECK (seq > 0),
+    receipt_id  uuid        NOT NULL,
+    leaf        bytea       NOT NULL CONSTRAINT receipt_links_leaf_check CHECK (octet_length(leaf) = 32),
+    link        bytea       NOT NULL CONSTRAINT receipt_links_link_check CHECK (octet_length(link) = 32),
+    seal_id     bigint      NOT NULL,
+    recorded_at timestamptz NOT NULL
+) PARTITION BY RANGE (recorded_at);
+ALTER TABLE @extschema@.receipt_links ATTACH PARTITION @extschema@.receipt_links_default DEFAULT;
+REVOKE ALL ON @extschema@.receipt_links FROM PUBLIC;
+GRANT SELECT ON @extschema@.receipt_links TO PUBLIC;
+GRANT SELECT, INSERT ON @extschema@.receipt_links TO authensor_definer;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.receipt_links', '');
+CREATE TRIGGER receipt_links_append_only
+    BEFORE UPDATE OR DELETE ON @extschema@.receipt_links
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.reject_change();
+CREATE TRIGGER receipt_links_no_truncate
+    BEFORE TRUNCATE ON @extschema@.receipt_links
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change();
+CREATE TRIGGER receipt_links_no_truncate
+    BEFORE TRUNCATE ON @extschema@.receipt_links_default
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change();
+ALTER TABLE @extschema@.receipt_links ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.receipt_links FORCE ROW LEVEL SECURITY;
+CREATE POLICY own_tenant ON @extschema@.receipt_links FOR SELECT
+    USING (tenant_id = (SELECT @extschema@.current_tenant()));
+CREATE POLICY extension_functions ON @extschema@.receipt_links TO authensor_definer USING (true) WITH CHECK (true);
+COMMENT ON TABLE @extschema@.receipt_links IS
+    'Each tenant''s hash chain of sealed receipts; append-only, visible to its tenant only';
+
+-- Where each tenant's chain now starts, once prune_receipts() (retention.sql)
+-- has dropped its oldest receipts: the last link pruned. Verification walks
+-- on from it.
+CREATE TABLE @extschema@.receipt_checkpoints (
+    tenant_id     text        PRIMARY KEY,
+    seq           bigint      NOT NULL CHECK (seq > 0),
+    link          bytea       NOT NULL CHECK (octet_length(link) = 32),
+    pruned_before timestamptz NOT NULL,  -- receipts recorded before it are gone
+    pruned_at     timestamptz NOT NULL
+);
+ALTER TABLE @extschema@.receipt_checkpoints ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.receipt_checkpoints FORCE ROW LEVEL SECURITY;
+CREATE POLICY own_tenant ON @extschema@.receipt_checkpoints FOR SELECT
+    USING (tenant_id = (SELECT @extschema@.current_tenant()));
+CREATE POLICY extension_functions ON @extschema@.receipt_checkpoints TO authensor_definer USING (true);
+REVOKE ALL ON @extschema@.receipt_checkpoints FROM PUBLIC;
+GRANT SELECT ON @extschema@.receipt_checkpoints TO PUBLIC, authensor_definer;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.receipt_checkpoints', '');
+
+COMMENT ON TABLE @extschema@.receipt_checkpoints IS
+    'Where each tenant''s chain starts after its oldest receipts were pruned; visible to its tenant only';
+
+-- export_receipts(): a chain's first link after a checkpoint follows from it.
+CREATE OR REPLACE FUNCTION @extschema@.export_receipts(sealed_from timestamptz DEFAULT '-infinity',
+                                            sealed_to timestamptz DEFAULT 'infinity')
+RETURNS SETOF jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
+    SELECT jsonb_build_object(
+               'seq', l.seq,
+               'prev', encode(coalesce((SELECT p.link FROM @extschema@.receipt_links p
+                                         WHERE p.tenant_id = l.tenant_id AND p.seq = l.seq - 1),
+                                       (SELECT c.link FROM @extschema@.receipt_checkpoints c
+                                         WHERE c.tenant_id = l.tenant_id AND c.seq = l.seq - 1),
+                                       '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea),
+                              'hex'),
+               'leaf', encode(l.leaf, 'hex'),
+               'link', encode(l.link, 'hex'),
+               'id', r.id,
+               'tenant_id', r.tenant_id,
+               'created_at', to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               'created_at_us', ((extract(epoch FROM r.created_at) - 946684800) * 1000000)::bigint,
+               'tool', r.tool,
+               'args', r.args,
+               'context', r.context,
+               'action', r.action,
+               'reason', r.reason,
+               'layer', r.layer,
+               'rule_id', r.rule_id,
+               'platform_version', r.platform_version,
+               'tenant_version', r.tenant_version,
+               'approval_id', a.id,
+               'committed', r.committed)
+      FROM @extschema@.receipt_links l
+      JOIN @extschema@.receipt_seals s ON s.id = l.seal_id
+      JOIN @extschema@.receipts r ON r.id = l.receipt_id
+      LEFT JOIN @extschema@.approval_requests a ON a.receipt_id = r.id
+     WHERE l.tenant_id = (SELECT @extschema@.current_tenant())
+       AND s.sealed_at >= sealed_from AND s.sealed_at < sealed_to
+     ORDER BY l.seq
+$$;
+
+-- receipts.sql: the keys and indexes each partition has.
+-- The keys and indexes of a partition of receipts or receipt_links. Each
+-- partition has its own, and the partitioned tables none: pg_dump restores
+-- the monthly partitions, which are not part of the extension, onto the
+-- partitioned tables CREATE EXTENSION makes, and an index of those would be
+-- made again on each partition as it is attached, and clash with the
+-- partition's own in the dump. Receipt ids are UUIDv7: unique by themselves.
+CREATE FUNCTION @extschema@.index_receipt_partition(partition regclass)
+RETURNS void
+LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    parent regclass := (SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = partition);
+    name   text := (SELECT c.relname FROM pg_class c WHERE c.oid = partition);
+BEGIN
+    IF parent = '@extschema@.receipts'::regclass THEN
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY (id)', partition, name || '_pkey');
+        EXECUTE format('CREATE INDEX %I ON %s (tenant_id, created_at)', name || '_tenant_created_idx', partition);
+        -- Rows arrive in recorded_at order (and nearly in created_at
+        -- order), which is what a BRIN index needs: the seal and the
+        -- Sentinel read ranges of them.
+        EXECUTE format('CREATE INDEX %I ON %s USING brin (recorded_at) WITH (autosummarize = on)',
+                       name || '_recorded_brin', partition);
+        EXECUTE format('CREATE INDEX %I ON %s USING brin (created_at) WITH (autosummarize = on)',
+                       name || '_created_brin', partition);
+    ELSIF parent = '@extschema@.receipt_links'::regclass THEN
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY (tenant_id, seq)', partition, name || '_pkey');
+        -- A receipt is sealed once; seal_receipts() finds unsealed ones
+        -- through it.
+        EXECUTE format('CREATE UNIQUE INDEX %I ON %s (receipt_id)', name || '_receipt_idx', partition);
+    ELSE
+        RAISE EXCEPTION 'authensor.index_receipt_partition(): % is not a partition of receipts or receipt_links',
+                        partition
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.index_receipt_partition(regclass) FROM PUBLIC;
+
+-- retention.sql
+-- The partitions of `parent` and their bounds. The bounds are read back from
+-- the catalogue's own text, under the session's settings, as they were
+-- printed.
+CREATE FUNCTION @extschema@.receipt_partitions(parent regclass)
+RETURNS TABLE (partition regclass, lower_bound timestamptz, upper_bound timestamptz)
+LANGUAGE sql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+    SELECT c.oid::regclass,
+           substring(b.bound FROM 'FROM \(''([^'']*)''\)')::timestamptz,
+           substring(b.bound FROM 'TO \(''([^'']*)''\)')::timestamptz
+      FROM pg_inherits i
+      JOIN pg_class c ON c.oid = i.inhrelid
+     CROSS JOIN LATERAL (SELECT pg_get_expr(c.relpartbound, c.oid) AS bound) b
+     WHERE i.inhparent = parent AND b.bound <> 'DEFAULT'
+$$;
+
+-- Moves the rows recorded in [lower_bound, upper_bound) from `source` to
+-- `target` (a table not yet attached). The append-only triggers are what
+-- the superuser's replica role sets aside, for this function only.
+CREATE FUNCTION @extschema@.move_receipt_rows(source regclass, target regclass,
+                                              lower_bound timestamptz, upper_bound timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp SET session_replication_role = replica AS $$
+DECLARE
+    columns text;
+    moved   bigint;
+BEGIN
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO columns
+      FROM pg_attribute a
+     WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+    EXECUTE format('WITH moved AS (DELETE FROM %s WHERE recorded_at >= $1 AND recorded_at < $2 RETURNING %s)
+                    INSERT INTO %s (%s) SELECT %s FROM moved',
+                   source, columns, target, columns, columns)
+        USING lower_bound, upper_bound;
+    GET DIAGNOSTICS moved = ROW_COUNT;
+    RETURN moved;
+END
+$$;
+
+-- Makes the partition of `parent` (receipts or receipt_links) for
+-- [lower_bound, upper_bound), named `name`, with the rows of that range
+-- that wait in the parent's default partition.
+CREATE FUNCTION @extschema@.make_receipt_partition(parent regclass, name text,
+                                                   lower_bound timestamptz, upper_bound timestamptz)
+RETURNS void
+LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    default_partition regclass := (SELECT i.inhrelid::regclass
+                                     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                                    WHERE i.inhparent = parent
+                                      AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT');
+    waiting boolean := false;
+BEGIN
+    IF default_partition IS NOT NULL THEN
+        EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE recorded_at >= $1 AND recorded_at < $2)',
+                       default_partition)
+            INTO waiting USING lower_bound, upper_bound;
+    END IF;
+    IF waiting THEN
+        -- A partition cannot be made over rows of its range in the default
+        -- one: the rows move to a table of the parent's shape, which is
+        -- then attached.
+        EXECUTE format('CREATE TABLE @extschema@.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+                                                    INCLUDING GENERATED INCLUDING STORAGE)',
+                       name, parent);
+        PERFORM @extschema@.move_receipt_rows(default_partition, format('@extschema@.%I', name)::regclass,
+                                              lower_bound, upper_bound);
+        EXECUTE format('ALTER TABLE %s ATTACH PARTITION @extschema@.%I FOR VALUES FROM (%L) TO (%L)',
+                       parent, name, lower_bound, upper_bound);
+    ELSE
+        EXECUTE format('CREATE TABLE @extschema@.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
+                       name, parent, lower_bound, upper_bound);
+    END IF;
+    PERFORM @extschema@.index_receipt_partition(format('@extschema@.%I', name)::regclass);
+    -- Statement triggers are not passed on to partitions.
+    EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON @extschema@.%I
+                    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change()',
+                   (SELECT c.relname FROM pg_class c WHERE c.oid = parent) || '_no_truncate', name);
+END
+$$;
+
+-- Making and dropping partitions takes the tables' owner: say so plainly
+-- before anything else fails. Anyone may call it; it only checks.
+CREATE FUNCTION @extschema@.require_receipts_owner(caller text)
+RETURNS void
+LANGUAGE plpgsql STABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT pg_has_role(current_user, (SELECT c.relowner FROM pg_class c
+                                       WHERE c.oid = '@extschema@.receipts'::regclass), 'USAGE') THEN
+        RAISE EXCEPTION 'authensor.%() must be run by the owner of authensor.receipts', caller
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Run it as the role that installed the extension, and schedule it in pg_cron as that role.';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION @extschema@.add_receipt_partitions(months_ahead integer DEFAULT 3)
+RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    -- Months are counted in UTC, whatever the session's time zone.
+    this_month timestamp := date_trunc('month', now() AT TIME ZONE 'UTC');
+    month      timestamp;
+    first      timestamptz;
+    made       integer := 0;
+BEGIN
+    IF months_ahead IS NULL OR months_ahead NOT BETWEEN 0 AND 120 THEN
+        RAISE EXCEPTION 'authensor.add_receipt_partitions(): months_ahead must be between 0 and 120'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The default, 3, makes this month''s partition and the next three months''.';
+    END IF;
+    PERFORM @extschema@.require_receipts_owner('add_receipt_partitions');
+    -- One at a time, and never while a seal writes links.
+    LOCK TABLE @extschema@.chain_heads IN SHARE ROW EXCLUSIVE MODE;
+    FOR month IN
+        SELECT m FROM generate_series(this_month, this_month + make_interval(months => months_ahead),
+                                      interval '1 month') AS m
+        UNION
+        SELECT date_trunc('month', d.recorded_at AT TIME ZONE 'UTC') FROM @extschema@.receipts_default d
+         WHERE isfinite(d.recorded_at)
+        UNION
+        SELECT date_trunc('month', d.recorded_at AT TIME ZONE 'UTC') FROM @extschema@.receipt_links_default d
+         WHERE isfinite(d.recorded_at)
+        ORDER BY 1
+    LOOP
+        CONTINUE WHEN EXISTS (SELECT FROM @extschema@.receipt_partitions('@extschema@.receipts')
+                               WHERE lower_bound <= month AT TIME ZONE 'UTC'
+                                 AND upper_bound > month AT TIME ZONE 'UTC');
+        PERFORM @extschema@.make_receipt_partition('@extschema@.receipts',
+                    'receipts_' || to_char(month, 'YYYY_MM'),
+                    month AT TIME ZONE 'UTC', (month + interval '1 month') AT TIME ZONE 'UTC');
+        PERFORM @extschema@.make_receipt_partition('@extschema@.receipt_links',
+                    'receipt_links_' || to_char(month, 'YYYY_MM'),
+                    month AT TIME ZONE 'UTC', (month + interval '1 month') AT TIME ZONE 'UTC');
+        made := made + 1;
+    END LOOP;
+    -- Receipts written before 0.3.0 were recorded at -infinity: they go to a
+    -- partition of everything before the first month.
+    IF EXISTS (SELECT FROM @extschema@.receipts_default WHERE NOT isfinite(recorded_at))
+       OR EXISTS (SELECT FROM @extschema@.receipt_links_default WHERE NOT isfinite(recorded_at)) THEN
+        SELECT min(lower_bound) INTO first FROM @extschema@.receipt_partitions('@extschema@.receipts');
+        PERFORM @extschema@.make_receipt_partition('@extschema@.receipts',
+                    'receipts_before_' || to_char(first AT TIME ZONE 'UTC', 'YYYY_MM'), '-infinity', first);
+        PERFORM @extschema@.make_receipt_partition('@extschema@.receipt_links',
+                    'receipt_links_before_' || to_char(first AT TIME ZONE 'UTC', 'YYYY_MM'), '-infinity', first);
+        made := made + 1;
+    END IF;
+    RETURN made;
+END
+$$;
+
+CREATE FUNCTION @extschema@.prune_receipts(older_than interval)
+RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    cutoff timestamptz;
+    sealed timestamptz;
+    month  record;
+    pruned integer := 0;
+BEGIN
+    IF older_than IS NULL OR older_than < interval '0' THEN
+        RAISE EXCEPTION 'authensor.prune_receipts(): older_than must be an interval of zero or more'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'prune_receipts(''13 months'') drops every month whose receipts are all older than 13 months.';
+    END IF;
+    PERFORM @extschema@.require_receipts_owner('prune_receipts');
+    cutoff := now() - older_than;
+    -- Rows still in a default partition move to their months' first, so
+    -- that every month goes whole; this also takes the seals' lock.
+    PERFORM @extschema@.add_receipt_partitions(0);
+    -- Only sealed months go: every receipt recorded before the last seal's
+    -- horizon is in its chain.
+    sealed := coalesce((SELECT s.horizon FROM @extschema@.receipt_seals s ORDER BY s.id DESC LIMIT 1),
+                       '-infinity');
+    FOR month IN
+        SELECT r.partition AS receipts, l.partition AS links, r.upper_bound
+          FROM @extschema@.receipt_partitions('@extschema@.receipts') r
+          LEFT JOIN @extschema@.receipt_partitions('@extschema@.receipt_links') l
+                 ON l.upper_bound = r.upper_bound AND l.lower_bound = r.lower_bound
+         WHERE r.upper_bound <= cutoff
+         ORDER BY r.upper_bound
+    LOOP
+        IF month.upper_bound > sealed THEN
+            RAISE NOTICE 'authensor.prune_receipts(): receipts recorded before % are not all sealed yet; kept from there on',
+                         month.upper_bound
+                USING HINT = 'Run authensor.seal_receipts() (scheduled every minute), then prune again.';
+            EXIT;
+        END IF;
+        IF month.links IS NOT NULL THEN
+            -- Each tenant's last link of the month is where its chain now
+            -- starts.
+            EXECUTE format(
+                'INSERT INTO @extschema@.receipt_checkpoints AS c (tenant_id, seq, link, pruned_before, pruned_at)
+                 SELECT h.tenant_id, x.seq, x.link, $1, now()
+                   FROM @extschema@.chain_heads h
+                  CROSS JOIN LATERAL (SELECT l.seq, l.link FROM %s l
+                                       WHERE l.tenant_id = h.tenant_id
+                                       ORDER BY l.seq DESC LIMIT 1) x
+                 ON CONFLICT (tenant_id) DO UPDATE
+                    SET seq = excluded.seq, link = excluded.link,
+                        pruned_before = excluded.pruned_before, pruned_at = excluded.pruned_at
+                  WHERE excluded.seq > c.seq', month.links)
+                USING month.upper_bound;
+            EXECUTE format('DROP TABLE %s', month.links);
+        END IF;
+        EXECUTE format('DROP TABLE %s', month.receipts);
+        pruned := pruned + 1;
+    END LOOP;
+    RETURN pruned;
+END
+$$;
+
+REVOKE ALL ON FUNCTION @extschema@.receipt_partitions(regclass),
+                       @extschema@.move_receipt_rows(regclass, regclass, timestamptz, timestamptz),
+                       @extschema@.make_receipt_partition(regclass, text, timestamptz, timestamptz),
+                       @extschema@.add_receipt_partitions(integer),
+                       @extschema@.prune_receipts(interval)
+    FROM PUBLIC;
+
+COMMENT ON FUNCTION @extschema@.add_receipt_partitions(integer) IS
+    'Make the monthly partitions of receipts and their links from this month to months_ahead ahead, and for rows waiting in the default partitions (operator only)';
+COMMENT ON FUNCTION @extschema@.prune_receipts(interval) IS
+    'Drop every sealed month of receipts older than older_than, keeping each tenant''s chain verifiable from a checkpoint (operator only)';

@@ -67,7 +67,8 @@ CREATE TYPE @extschema@.decision AS (
 CREATE FUNCTION @extschema@.reject_change() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 BEGIN
-    RAISE EXCEPTION '% is append-only', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME
+    -- A partition's trigger names the table it is a partition of.
+    RAISE EXCEPTION '% is append-only', coalesce(pg_partition_root(TG_RELID), TG_RELID)::regclass
         USING ERRCODE = 'insufficient_privilege',
               HINT = 'Receipts and policy versions are never changed or deleted; publish a new version or activate an earlier one instead.';
 END

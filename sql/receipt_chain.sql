@@ -2,18 +2,23 @@
 -- each tenant's committed receipts, sealed in order, each link the hash of
 -- the one before, the receipt's leaf and its position.
 
--- One row per sealed receipt.
+-- One row per sealed receipt, partitioned like the receipts (by the
+-- receipt's recorded_at, retention.sql), so that a month's links go with its
+-- receipts. Each partition's keys are (tenant_id, seq) and receipt_id
+-- (receipts.sql, index_receipt_partition()); seals run one at a time under a
+-- lock (src/chain/seal.rs), and every chain is in recorded_at order, so a
+-- position is never taken twice across partitions either.
 CREATE TABLE @extschema@.receipt_links (
-    tenant_id  text   NOT NULL,
-    seq        bigint NOT NULL CHECK (seq > 0),
-    receipt_id uuid   NOT NULL,
-    leaf       bytea  NOT NULL CHECK (octet_length(leaf) = 32),
-    link       bytea  NOT NULL CHECK (octet_length(link) = 32),
-    seal_id    bigint NOT NULL,
-    PRIMARY KEY (tenant_id, seq)
-);
--- A receipt is sealed once; seal_receipts() finds unsealed ones through it.
-CREATE UNIQUE INDEX receipt_links_receipt ON @extschema@.receipt_links (receipt_id);
+    tenant_id   text        NOT NULL,
+    seq         bigint      NOT NULL CHECK (seq > 0),
+    receipt_id  uuid        NOT NULL,
+    leaf        bytea       NOT NULL CHECK (octet_length(leaf) = 32),
+    link        bytea       NOT NULL CHECK (octet_length(link) = 32),
+    seal_id     bigint      NOT NULL,
+    recorded_at timestamptz NOT NULL  -- the receipt's
+) PARTITION BY RANGE (recorded_at);
+CREATE TABLE @extschema@.receipt_links_default PARTITION OF @extschema@.receipt_links DEFAULT;
+SELECT @extschema@.index_receipt_partition('@extschema@.receipt_links_default');
 
 -- Each tenant's last link: what chain_head() returns.
 CREATE TABLE @extschema@.chain_heads (
@@ -37,6 +42,25 @@ CREATE TABLE @extschema@.receipt_seals (
     tenants        integer     NOT NULL DEFAULT 0
 );
 
+-- Where each tenant's chain now starts, once prune_receipts() (retention.sql)
+-- has dropped its oldest receipts: the last link pruned. Verification walks
+-- on from it.
+CREATE TABLE @extschema@.receipt_checkpoints (
+    tenant_id     text        PRIMARY KEY,
+    seq           bigint      NOT NULL CHECK (seq > 0),
+    link          bytea       NOT NULL CHECK (octet_length(link) = 32),
+    pruned_before timestamptz NOT NULL,  -- receipts recorded before it are gone
+    pruned_at     timestamptz NOT NULL
+);
+ALTER TABLE @extschema@.receipt_checkpoints ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.receipt_checkpoints FORCE ROW LEVEL SECURITY;
+CREATE POLICY own_tenant ON @extschema@.receipt_checkpoints FOR SELECT
+    USING (tenant_id = (SELECT @extschema@.current_tenant()));
+CREATE POLICY extension_functions ON @extschema@.receipt_checkpoints TO authensor_definer USING (true);
+REVOKE ALL ON @extschema@.receipt_checkpoints FROM PUBLIC;
+GRANT SELECT ON @extschema@.receipt_checkpoints TO PUBLIC, authensor_definer;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.receipt_checkpoints', '');
+
 ALTER TABLE @extschema@.receipt_links ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.receipt_links FORCE ROW LEVEL SECURITY;
 CREATE POLICY own_tenant ON @extschema@.receipt_links FOR SELECT
@@ -53,6 +77,7 @@ REVOKE ALL ON @extschema@.receipt_links, @extschema@.chain_heads, @extschema@.re
 GRANT SELECT ON @extschema@.receipt_links, @extschema@.chain_heads TO PUBLIC;
 GRANT SELECT (id, sealed_at, horizon) ON @extschema@.receipt_seals TO PUBLIC;
 GRANT SELECT, INSERT ON @extschema@.receipt_links TO authensor_definer;
+REVOKE ALL ON @extschema@.receipt_links_default FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE ON @extschema@.chain_heads, @extschema@.receipt_seals TO authensor_definer;
 
 -- Sealed links, like receipts, are never changed.
@@ -62,8 +87,12 @@ CREATE TRIGGER receipt_links_append_only
 CREATE TRIGGER receipt_links_no_truncate
     BEFORE TRUNCATE ON @extschema@.receipt_links
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change();
+CREATE TRIGGER receipt_links_no_truncate
+    BEFORE TRUNCATE ON @extschema@.receipt_links_default
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change();
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.receipt_links', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.receipt_links_default', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.chain_heads', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.receipt_seals', '');
 
@@ -88,6 +117,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
                'seq', l.seq,
                'prev', encode(coalesce((SELECT p.link FROM @extschema@.receipt_links p
                                          WHERE p.tenant_id = l.tenant_id AND p.seq = l.seq - 1),
+                                       (SELECT c.link FROM @extschema@.receipt_checkpoints c
+                                         WHERE c.tenant_id = l.tenant_id AND c.seq = l.seq - 1),
                                        '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea),
                               'hex'),
                'leaf', encode(l.leaf, 'hex'),
@@ -125,4 +156,6 @@ COMMENT ON TABLE @extschema@.receipt_seals IS 'One row per seal_receipts() run, 
 COMMENT ON FUNCTION @extschema@.seal_receipts() IS
     'Seal every committed receipt into its tenant''s hash chain (operator only); schedule it every minute';
 COMMENT ON FUNCTION @extschema@.verify_all_receipts() IS 'Verify every tenant''s receipt chain (operator only)';
+COMMENT ON TABLE @extschema@.receipt_checkpoints IS
+    'Where each tenant''s chain starts after its oldest receipts were pruned; visible to its tenant only';
 COMMENT ON FUNCTION @extschema@.chain_head() IS 'The caller''s last sealed link, to keep outside the database';

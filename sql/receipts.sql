@@ -3,7 +3,7 @@
 -- along (src/drop_guard.rs).
 
 CREATE TABLE @extschema@.receipts (
-    id               uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
+    id               uuid        NOT NULL DEFAULT gen_random_uuid(),
     tenant_id        text        NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
     tool             text        NOT NULL,
@@ -19,29 +19,78 @@ CREATE TABLE @extschema@.receipts (
     -- receipt is written again afterwards (src/receipts/held.rs).
     committed        boolean     NOT NULL DEFAULT true,
     -- When the row was written, after its transaction had an id: what
-    -- seal_receipts() bounds its search by (src/chain.rs).
+    -- seal_receipts() bounds its search by (src/chain.rs), and what the
+    -- table is partitioned by (retention.sql).
     recorded_at      timestamptz NOT NULL DEFAULT clock_timestamp()
-);
-CREATE INDEX receipts_tenant_created_idx
-    ON @extschema@.receipts (tenant_id, created_at);
--- Rows arrive in recorded_at order, which is what a BRIN index needs.
-CREATE INDEX receipts_recorded_brin ON @extschema@.receipts
-    USING brin (recorded_at) WITH (autosummarize = on);
+) PARTITION BY RANGE (recorded_at);
+
+-- The keys and indexes of a partition of receipts or receipt_links. Each
+-- partition has its own, and the partitioned tables none: pg_dump restores
+-- the monthly partitions, which are not part of the extension, onto the
+-- partitioned tables CREATE EXTENSION makes, and an index of those would be
+-- made again on each partition as it is attached, and clash with the
+-- partition's own in the dump. Receipt ids are UUIDv7: unique by themselves.
+CREATE FUNCTION @extschema@.index_receipt_partition(partition regclass)
+RETURNS void
+LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    parent regclass := (SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = partition);
+    name   text := (SELECT c.relname FROM pg_class c WHERE c.oid = partition);
+BEGIN
+    IF parent = '@extschema@.receipts'::regclass THEN
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY (id)', partition, name || '_pkey');
+        EXECUTE format('CREATE INDEX %I ON %s (tenant_id, created_at)', name || '_tenant_created_idx', partition);
+        -- Rows arrive in recorded_at order (and nearly in created_at
+        -- order), which is what a BRIN index needs: the seal and the
+        -- Sentinel read ranges of them.
+        EXECUTE format('CREATE INDEX %I ON %s USING brin (recorded_at) WITH (autosummarize = on)',
+                       name || '_recorded_brin', partition);
+        EXECUTE format('CREATE INDEX %I ON %s USING brin (created_at) WITH (autosummarize = on)',
+                       name || '_created_brin', partition);
+    ELSIF parent = '@extschema@.receipt_links'::regclass THEN
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY (tenant_id, seq)', partition, name || '_pkey');
+        -- A receipt is sealed once; seal_receipts() finds unsealed ones
+        -- through it.
+        EXECUTE format('CREATE UNIQUE INDEX %I ON %s (receipt_id)', name || '_receipt_idx', partition);
+    ELSE
+        RAISE EXCEPTION 'authensor.index_receipt_partition(): % is not a partition of receipts or receipt_links',
+                        partition
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.index_receipt_partition(regclass) FROM PUBLIC;
+
+-- Rows of months without a partition of their own (add_receipt_partitions()
+-- makes those and moves such rows there).
+CREATE TABLE @extschema@.receipts_default PARTITION OF @extschema@.receipts DEFAULT;
+SELECT @extschema@.index_receipt_partition('@extschema@.receipts_default');
 
 -- Everyone reads their tenant's; the functions, running as
 -- authensor_definer, only ever add.
 REVOKE ALL ON @extschema@.receipts FROM PUBLIC;
 GRANT SELECT ON @extschema@.receipts TO PUBLIC;
 GRANT SELECT, INSERT ON @extschema@.receipts TO authensor_definer;
+-- Partitions are read through the partitioned table, under its row-level
+-- security; only their owner may read them directly.
+REVOKE ALL ON @extschema@.receipts_default FROM PUBLIC;
 
--- Part of pg_dump's output, so that a restored dump keeps every receipt.
+-- Part of pg_dump's output, so that a restored dump keeps every receipt:
+-- the default partition's rows as the extension's data; the monthly
+-- partitions, made after installation, are ordinary tables to pg_dump.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.receipts', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.receipts_default', '');
 
 CREATE TRIGGER receipts_append_only
     BEFORE UPDATE OR DELETE ON @extschema@.receipts
     FOR EACH ROW EXECUTE FUNCTION @extschema@.reject_change();
 CREATE TRIGGER receipts_no_truncate
     BEFORE TRUNCATE ON @extschema@.receipts
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change();
+-- Statement triggers are not passed on to partitions: each has its own
+-- (add_receipt_partitions() gives one to each partition it makes).
+CREATE TRIGGER receipts_no_truncate
+    BEFORE TRUNCATE ON @extschema@.receipts_default
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change();
 
 -- Row-level security as in policies.sql: the current tenant's rows only.
@@ -61,3 +110,5 @@ CREATE EVENT TRIGGER authensor_drop_guard ON ddl_command_start
     EXECUTE FUNCTION @extschema@.drop_guard();
 
 COMMENT ON TABLE @extschema@.receipts IS 'One row per evaluate() call; append-only, visible to its tenant only';
+COMMENT ON TABLE @extschema@.receipts_default IS
+    'Receipts of months without a partition of their own; add_receipt_partitions() moves them';

@@ -37,11 +37,8 @@ CREATE TABLE @extschema@.alerts (
     CONSTRAINT alerts_once_per_window UNIQUE NULLS NOT DISTINCT (tenant_id, tool, kind, window_end)
 );
 
--- The scan reads one window of receipts at a time. Receipts arrive in
--- created_at order, which is what a BRIN index needs; it costs evaluate()
--- almost nothing.
-CREATE INDEX receipts_created_brin ON @extschema@.receipts
-    USING brin (created_at) WITH (autosummarize = on);
+-- The scan reads one window of receipts at a time, through a BRIN index on
+-- created_at that each partition has (receipts.sql).
 
 ALTER TABLE @extschema@.sentinel_baselines ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.sentinel_baselines FORCE ROW LEVEL SECURITY;

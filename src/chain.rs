@@ -5,19 +5,22 @@
 //!
 //! Sealing runs after commit, never on the decision path: evaluate() only
 //! appends its receipt, and seal_receipts() (pg_cron, or on demand) gives each
-//! committed receipt the next position in its tenant's chain. Which receipts
-//! a seal must look at is bounded by a horizon on `recorded_at`, the time a
-//! receipt was written, taken after its transaction had its id:
+//! committed receipt the next position in its tenant's chain. Each seal takes
+//! the receipts recorded in [its predecessor's horizon, its own horizon), in
+//! `recorded_at` order: every chain is in `recorded_at` order, so the months
+//! that retention drops are a prefix of it. The horizon is a time before
+//! which every receipt is final (committed and visible, or never to be):
 //!
+//! - `recorded_at` is read after the receipt's transaction has its id;
 //! - seal k notes the clock T_k, then the next transaction id to be assigned
-//!   N_k, then the oldest transaction id X_k still running in its snapshot;
-//! - every receipt seal k cannot see was written by a transaction with an id
-//!   of at least X_k; an id of at least N_j was assigned after T_j, so any
-//!   such receipt has recorded_at ≥ T_j for the latest earlier seal j with
-//!   N_j ≤ X_k;
-//! - that T_j is seal k's horizon: seal k+1 looks only at receipts recorded
-//!   since, and a receipt recorded before the last horizon that is still
-//!   unsealed was put there by hand ("inserted").
+//!   N_k, then waits (up to a second) until the oldest transaction id X_k
+//!   still running is at least N_k;
+//! - a receipt recorded before T_j belongs to a transaction with an id below
+//!   N_j; if N_j ≤ X_k, that transaction has ended;
+//! - so seal k's horizon is the latest T_j, its own or an earlier seal's,
+//!   with N_j ≤ X_k (never earlier than its predecessor's). A receipt
+//!   recorded before the last horizon that is still unsealed was put there by
+//!   hand ("inserted").
 
 use authensor_chain::{Hash, Receipt};
 use pgrx::datum::{TimestampWithTimeZone, Uuid};

@@ -20,7 +20,7 @@ pub fn before_ddl_command(statement: &Statement) {
             PgSqlErrorCode::ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
             "authensor holds receipts, and dropping the extension would delete them",
             Some(
-                "Keep them first (pg_dump, or COPY authensor.receipts TO ...); then, in the same transaction, SET LOCAL authensor.allow_drop = on and drop again.",
+                "Keep them first (pg_dump, or COPY (SELECT * FROM authensor.receipts) TO ...); then, in the same transaction, SET LOCAL authensor.allow_drop = on and drop again.",
             ),
         )
     }

@@ -96,6 +96,11 @@ extension_sql_file!(
         chain::verify::verify_all_receipts
     ]
 );
+extension_sql_file!(
+    "../sql/retention.sql",
+    name = "retention",
+    requires = ["receipts", "receipt_chain"]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

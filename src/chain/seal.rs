@@ -45,17 +45,10 @@ fn seal(client: &mut pgrx::spi::SpiClient<'_>) -> SpiResult<i64> {
     // Read after the clock: every transaction id from it on is assigned
     // after sealed_at, whatever this transaction did before.
     let next_xid = i64::try_from(xact::next_transaction_id()).unwrap_or(i64::MAX);
-    let oldest_running: i64 = client
-        .select(
-            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
-            None,
-            &[],
-        )?
-        .first()
-        .get_one()?
-        .unwrap_or_default();
-    // The last seal's horizon; -infinity before the first seal.
-    let horizon: Option<TimestampWithTimeZone> = client
+    let oldest_running = wait_for_older_transactions(client, next_xid)?;
+    // Receipts recorded before the last seal's horizon are sealed already;
+    // -infinity before the first seal.
+    let since: Option<TimestampWithTimeZone> = client
         .select(
             "SELECT coalesce((SELECT horizon FROM authensor.receipt_seals ORDER BY id DESC LIMIT 1),
                              '-infinity'::timestamptz)",
@@ -64,33 +57,42 @@ fn seal(client: &mut pgrx::spi::SpiClient<'_>) -> SpiResult<i64> {
         )?
         .first()
         .get_one()?;
+    let since = since.unwrap_or_else(TimestampWithTimeZone::negative_infinity);
+    // This seal's horizon: the latest clock reading (its own, or an earlier
+    // seal's) such that every transaction that had an id by then has ended.
     // Seals are numbered under the lock, so a restored database goes on from
     // its last seal.
-    let seal_id: i64 = client
+    let (seal_id, horizon) = client
         .update(
             "INSERT INTO authensor.receipt_seals (id, sealed_at, next_xid, oldest_running, horizon)
              SELECT coalesce((SELECT max(id) FROM authensor.receipt_seals), 0) + 1, $1, $2, $3,
-                    coalesce(max(s.sealed_at), '-infinity')
+                    greatest($4, max(s.sealed_at), CASE WHEN $2 <= $3 THEN $1 END)
                FROM authensor.receipt_seals s
               WHERE s.next_xid <= $3
-             RETURNING id",
+             RETURNING id, horizon",
             None,
-            &[sealed_at.into(), next_xid.into(), oldest_running.into()],
+            &[
+                sealed_at.into(),
+                next_xid.into(),
+                oldest_running.into(),
+                since.into(),
+            ],
         )?
         .first()
-        .get_one()?
-        .unwrap_or_default();
+        .get_two::<i64, TimestampWithTimeZone>()?;
+    let seal_id = seal_id.unwrap_or_default();
+    let horizon = horizon.unwrap_or(since);
 
     let candidates = format!(
-        "SELECT {RECEIPT_COLUMNS}
+        "SELECT r.recorded_at, {RECEIPT_COLUMNS}
            FROM authensor.receipts r
            LEFT JOIN authensor.approval_requests a ON a.receipt_id = r.id
-          WHERE r.recorded_at >= $1
-            AND NOT EXISTS (SELECT 1 FROM authensor.receipt_links l WHERE l.receipt_id = r.id)
+          WHERE r.recorded_at >= $1 AND r.recorded_at < $2
+            AND NOT EXISTS (SELECT 1 FROM authensor.receipt_links l
+                             WHERE l.receipt_id = r.id AND l.recorded_at = r.recorded_at)
           ORDER BY r.recorded_at, r.id"
     );
-    let horizon = horizon.unwrap_or_else(TimestampWithTimeZone::negative_infinity);
-    let mut cursor = client.open_cursor(candidates.as_str(), &[horizon.into()]);
+    let mut cursor = client.open_cursor(candidates.as_str(), &[since.into(), horizon.into()]);
     let mut heads: HashMap<String, (i64, Hash)> = HashMap::new();
     let mut sealed = 0i64;
     let mut fetch = next_batch(0, 0);
@@ -102,7 +104,10 @@ fn seal(client: &mut pgrx::spi::SpiClient<'_>) -> SpiResult<i64> {
         let (mut rows, mut bytes) = (0, 0);
         let mut batch = LinkBatch::default();
         for row in table {
-            let receipt = receipt_at(&row, 0)?;
+            let recorded_at = row
+                .get::<TimestampWithTimeZone>(1)?
+                .unwrap_or_else(|| crate::errors::corrupted("a receipt without recorded_at"));
+            let receipt = receipt_at(&row, 1)?;
             rows += 1;
             bytes += receipt.args.len() + receipt.context.len() + receipt.reason.len();
             let head = match heads.get(&receipt.tenant_id) {
@@ -112,7 +117,7 @@ fn seal(client: &mut pgrx::spi::SpiClient<'_>) -> SpiResult<i64> {
             let seq = head.0 + 1;
             let leaf = receipt.leaf();
             let link = authensor_chain::link(&head.1, seq, &leaf);
-            batch.push(&receipt, seq, leaf, link);
+            batch.push(&receipt, recorded_at, seq, leaf, link);
             heads.insert(receipt.tenant_id, (seq, link));
         }
         crate::pg::spi::free_last_result();
@@ -149,6 +154,45 @@ fn seal(client: &mut pgrx::spi::SpiClient<'_>) -> SpiResult<i64> {
     Ok(sealed)
 }
 
+/// How long a seal waits for the transactions that had an id when it
+/// started to end, so that it can seal up to its own start.
+const WAIT_FOR_OLDER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The oldest id of another transaction still running (the next id to be
+/// assigned if none is), once every other transaction with an id below
+/// `next_xid` has ended or WAIT_FOR_OLDER has passed. This transaction's own
+/// receipts are visible to it, whether or not it has an id.
+///
+/// Running transactions are read from their id locks: a transaction holds
+/// the lock on its id from before it can read the clock for a receipt until
+/// it ends. The locks name 32-bit ids, widened here against the next id.
+fn wait_for_older_transactions(
+    client: &mut pgrx::spi::SpiClient<'_>,
+    next_xid: i64,
+) -> SpiResult<i64> {
+    let deadline = std::time::Instant::now() + WAIT_FOR_OLDER;
+    loop {
+        let next_now = i64::try_from(xact::next_transaction_id()).unwrap_or(i64::MAX);
+        let oldest = client
+            .update(
+                "SELECT coalesce(min($1 - (($1 % 4294967296) - l.transactionid::text::bigint
+                                            + 4294967296) % 4294967296), $1)
+                   FROM pg_locks l
+                  WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
+                    AND l.pid IS DISTINCT FROM pg_backend_pid()",
+                None,
+                &[next_now.into()],
+            )?
+            .first()
+            .get_one::<i64>()?
+            .unwrap_or_default();
+        if oldest >= next_xid || std::time::Instant::now() >= deadline {
+            return Ok(oldest);
+        }
+        client.update("SELECT pg_sleep(0.005)", None, &[])?;
+    }
+}
+
 /// The tenant's last link, (0, GENESIS) before its first seal.
 fn head_of(tenant: &str) -> SpiResult<(i64, Hash)> {
     let head = Spi::get_two_with_args::<i64, Vec<u8>>(
@@ -170,24 +214,34 @@ struct LinkBatch {
     receipts: Vec<Uuid>,
     leaves: Vec<Vec<u8>>,
     links: Vec<Vec<u8>>,
+    recorded: Vec<TimestampWithTimeZone>,
 }
 
 impl LinkBatch {
-    fn push(&mut self, receipt: &Receipt, seq: i64, leaf: Hash, link: Hash) {
+    fn push(
+        &mut self,
+        receipt: &Receipt,
+        recorded_at: TimestampWithTimeZone,
+        seq: i64,
+        leaf: Hash,
+        link: Hash,
+    ) {
         self.tenants.push(receipt.tenant_id.clone());
         self.seqs.push(seq);
         self.receipts.push(Uuid::from_bytes(receipt.id));
         self.leaves.push(leaf.to_vec());
         self.links.push(link.to_vec());
+        self.recorded.push(recorded_at);
     }
 
     fn insert(self, seal_id: i64) -> SpiResult<i64> {
         let count = self.seqs.len() as i64;
         Spi::run_with_args(
-            "INSERT INTO authensor.receipt_links (tenant_id, seq, receipt_id, leaf, link, seal_id)
-             SELECT t, s, r, l, k, $6
-               FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::bytea[], $5::bytea[])
-                    AS u(t, s, r, l, k)",
+            "INSERT INTO authensor.receipt_links
+                    (tenant_id, seq, receipt_id, leaf, link, seal_id, recorded_at)
+             SELECT t, s, r, l, k, $6, a
+               FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::bytea[], $5::bytea[],
+                           $7::timestamptz[]) AS u(t, s, r, l, k, a)",
             &[
                 self.tenants.into(),
                 self.seqs.into(),
@@ -195,6 +249,7 @@ impl LinkBatch {
                 self.leaves.into(),
                 self.links.into(),
                 seal_id.into(),
+                self.recorded.into(),
             ],
         )?;
         Ok(count)

@@ -104,6 +104,14 @@ fn verify(witness: Option<(String, i64, Hash)>) -> Vec<VerifyRow> {
             .map(|(_, seq, hash)| (*seq, *hash))
     };
     let mut reports: Vec<(String, Report)> = Vec::new();
+    let mut checkpoints =
+        checkpoints().unwrap_or_else(|e| raise_spi("read the chains' checkpoints", e));
+    // Where a tenant's walk starts: after its checkpoint, if its oldest
+    // receipts were pruned.
+    let start = |checkpoints: &mut HashMap<String, (i64, Hash)>, tenant: &str| {
+        let (seq, link) = checkpoints.remove(tenant).unwrap_or((0, GENESIS));
+        Walk::after(seq, link).against(witness_of(tenant))
+    };
     Spi::connect(|client| -> SpiResult<()> {
         let entries = format!(
             "SELECT l.tenant_id, l.seq, l.receipt_id, l.leaf, l.link, {RECEIPT_COLUMNS}
@@ -128,10 +136,7 @@ fn verify(witness: Option<(String, i64, Hash)>) -> Vec<VerifyRow> {
                     if let Some((name, walk)) = current.take() {
                         reports.push((name, walk.finish()));
                     }
-                    current = Some((
-                        tenant.clone(),
-                        Walk::after(0, GENESIS).against(witness_of(&tenant)),
-                    ));
+                    current = Some((tenant.clone(), start(&mut checkpoints, &tenant)));
                 }
                 let found = row.get::<Uuid>(6)?.is_some();
                 let entry = Entry {
@@ -162,6 +167,12 @@ fn verify(witness: Option<(String, i64, Hash)>) -> Vec<VerifyRow> {
         Ok(())
     })
     .unwrap_or_else(|e| raise_spi("verify receipts", e));
+    // Tenants whose every link left was pruned.
+    let pruned: Vec<String> = checkpoints.keys().cloned().collect();
+    for tenant in pruned {
+        let walk = start(&mut checkpoints, &tenant);
+        reports.push((tenant, walk.finish()));
+    }
     let unsealed = unsealed().unwrap_or_else(|e| raise_spi("count unsealed receipts", e));
     let mut rows: HashMap<String, VerifyRow> = HashMap::new();
     for (tenant, report) in reports {
@@ -228,6 +239,28 @@ fn verify(witness: Option<(String, i64, Hash)>) -> Vec<VerifyRow> {
     let mut rows: Vec<VerifyRow> = rows.into_values().collect();
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     rows
+}
+
+/// Each visible tenant's checkpoint: the last link pruned, (seq, link).
+fn checkpoints() -> SpiResult<HashMap<String, (i64, Hash)>> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT tenant_id, seq, link FROM authensor.receipt_checkpoints",
+                None,
+                &[],
+            )?
+            .map(|row| {
+                Ok((
+                    row.get::<String>(1)?.unwrap_or_default(),
+                    (
+                        row.get::<i64>(2)?.unwrap_or_default(),
+                        hash_from(&row.get::<Vec<u8>>(3)?.unwrap_or_default()),
+                    ),
+                ))
+            })
+            .collect()
+    })
 }
 
 /// A tenant's receipts in no chain.

@@ -23,6 +23,7 @@ pub mod xact;
 
 mod rel_check;
 mod security_context;
+mod tuple_routing;
 
 /// PostgreSQL types the feature modules name, without calling into C.
 pub use pgrx::pg_sys::panic::ErrorReport;

@@ -12,6 +12,7 @@
 use super::catalog::type_name;
 use super::rel_check;
 use super::security_context::AsCaller;
+use super::tuple_routing::Routing;
 use crate::errors::raise;
 use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::{self, Datum, Oid};
@@ -20,7 +21,8 @@ use std::ffi::CStr;
 
 /// Why a row cannot be inserted as the caller formed it.
 pub enum Refusal {
-    /// The relation is not a plain table (a view, a partitioned table …).
+    /// The relation, or the partition the row goes to, is not a table (a
+    /// view, a foreign table …).
     NotAPlainTable,
     /// A column the caller fills has another type than the value written.
     WrongType {
@@ -92,9 +94,11 @@ pub fn insert<R>(
     // relation, the executor state's memory and the after-trigger query level.
     unsafe {
         let rel = pg_sys::table_open(relation, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
-        if (*(*rel).rd_rel).relkind != pg_sys::RELKIND_RELATION as std::ffi::c_char {
-            refuse(Refusal::NotAPlainTable)
-        }
+        let partitioned = match (*(*rel).rd_rel).relkind as u8 {
+            pg_sys::RELKIND_RELATION => false,
+            pg_sys::RELKIND_PARTITIONED_TABLE => true,
+            _ => refuse(Refusal::NotAPlainTable),
+        };
         let as_caller = AsCaller::switch();
         let estate = pg_sys::CreateExecutorState();
         let caller_context = pg_sys::MemoryContextSwitchTo((*estate).es_query_cxt);
@@ -132,11 +136,31 @@ pub fn insert<R>(
             nulls[index] = value.is_none();
         }
         pg_sys::ExecStoreVirtualTuple(slot);
-        pg_sys::ExecOpenIndices(result_rel, false);
-        let triggers = (*result_rel).ri_TrigDesc;
+        // A partitioned table's row goes to its partition, in that
+        // partition's layout, as for an INSERT into the partitioned table.
+        let routing = partitioned.then(|| Routing::open(result_rel, estate));
+        let (target, slot) = match &routing {
+            Some(routing) => {
+                let routed = routing.route(slot, estate);
+                let partition = (*routed.result_rel).ri_RelationDesc;
+                if (*(*partition).rd_rel).relkind != pg_sys::RELKIND_RELATION as std::ffi::c_char {
+                    refuse(Refusal::NotAPlainTable)
+                }
+                for (position, (column, _)) in values.iter().enumerate() {
+                    attnums[position] =
+                        attnums[position].and_then(|_| attnum((*partition).rd_att, column));
+                }
+                (routed.result_rel, routed.slot)
+            }
+            None => {
+                pg_sys::ExecOpenIndices(result_rel, false);
+                (result_rel, slot)
+            }
+        };
+        let triggers = (*target).ri_TrigDesc;
         let before_row_triggers = !triggers.is_null() && (*triggers).trig_insert_before_row;
-        let checks = rel_check::check_and_lend(rel, result_rel, slot);
-        pg_sys::ExecSimpleRelationInsert(result_rel, estate, slot);
+        let checks = rel_check::check_and_lend((*target).ri_RelationDesc, target, slot);
+        pg_sys::ExecSimpleRelationInsert(target, estate, slot);
         drop(checks);
         // The insert sets the slot's tid; a BEFORE trigger that returned NULL
         // leaves it unset.
@@ -149,8 +173,18 @@ pub fn insert<R>(
             attnums: &attnums,
             before_row_triggers,
         });
-        pg_sys::ExecCloseIndices(result_rel);
-        pg_sys::AfterTriggerEndQuery(estate);
+        match routing {
+            // After the after triggers, which find the partition open, as
+            // the executor ends a statement.
+            Some(routing) => {
+                pg_sys::AfterTriggerEndQuery(estate);
+                routing.close();
+            }
+            None => {
+                pg_sys::ExecCloseIndices(result_rel);
+                pg_sys::AfterTriggerEndQuery(estate);
+            }
+        }
         drop(as_caller);
         pg_sys::ExecResetTupleTable((*estate).es_tupleTable, false);
         pg_sys::MemoryContextSwitchTo(caller_context);
@@ -158,6 +192,20 @@ pub fn insert<R>(
         pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
         result
     }
+}
+
+/// The position (from 1) of column `name` in `tupdesc`, if it has one.
+unsafe fn attnum(tupdesc: pg_sys::TupleDesc, name: &CStr) -> Option<i32> {
+    // SAFETY: a valid descriptor.
+    let columns = unsafe { attributes(tupdesc) };
+    columns
+        .iter()
+        .position(|attribute| {
+            // SAFETY: attname is a NUL-terminated NameData.
+            !attribute.attisdropped
+                && unsafe { CStr::from_ptr(attribute.attname.data.as_ptr()) } == name
+        })
+        .map(|index| index as i32 + 1)
 }
 
 /// The columns of `tupdesc`, dropped ones included, in order: what

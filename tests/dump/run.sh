@@ -46,6 +46,9 @@ SELECT authensor.sentinel_scan_windows(clock_timestamp() + interval '2 minutes',
 -- Two seals: a restore goes on from the last.
 SELECT authensor.seal_receipts();
 SELECT authensor.seal_receipts();
+-- The months' partitions, made after installation, are dumped as tables of
+-- their own, and receipts move there from the default partition.
+SELECT authensor.add_receipt_partitions();
 SQL
 key_a=$("${psql[@]}" -d authensor_dump -Atc "SELECT authensor.create_api_key('tenant-a', 'dump agent')")
 "${psql[@]}" -d authensor_dump -Atc "SELECT authensor.create_api_key('tenant-a', 'dump admin', 'admin')" >/dev/null
@@ -71,6 +74,13 @@ SELECT c.relname || ' ' || x.rows || ' ' || x.digest
              pg_temp.value_of(format('SELECT md5(coalesce(string_agg(r::text, %L ORDER BY r::text), %L)) FROM %s r', '|', '', t.oid::regclass)) AS digest
   ) AS x
  WHERE e.extname = 'authensor' AND c.relname <> 'channel_secret'
+UNION ALL
+-- The months' partitions, which are not the extension's, come back too.
+SELECT 'partition ' || p.partition::text
+  FROM authensor.receipt_partitions('authensor.receipts') AS p
+UNION ALL
+SELECT 'partition ' || p.partition::text
+  FROM authensor.receipt_partitions('authensor.receipt_links') AS p
 UNION ALL
 -- A restore keeps the original secret beside the one its CREATE EXTENSION
 -- made; the oldest is the one in use.
@@ -108,6 +118,8 @@ SQL
 fingerprint authensor_dump >"$work/before.txt"
 cat "$work/before.txt"
 grep -q "^receipts 5 " "$work/before.txt"
+grep -q "^receipts_default 0 " "$work/before.txt"
+grep -q "^partition authensor.receipts_[0-9_]* *$" "$work/before.txt"
 grep -q "^sentinel_baselines [1-9]" "$work/before.txt"
 
 as_postgres "$bindir/pg_dump" -h "$socket_dir" -p "$port" -U postgres -Fc -f "$work/authensor.dump" authensor_dump

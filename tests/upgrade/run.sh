@@ -215,4 +215,21 @@ SQL
 catalogue "$fresh" >"$socket_dir/catalogue-fresh.txt"
 catalogue "$upgraded" >"$socket_dir/catalogue-updated.txt"
 diff "$socket_dir/catalogue-fresh.txt" "$socket_dir/catalogue-updated.txt"
+# Then the rows of the tables the update made into default partitions move
+# to monthly ones (partitions the operator makes, not the extension), and
+# the chains still verify.
+out=$("${psql[@]}" -d "$upgraded" -At <<'SQL'
+-- The rows of the tables the update made into default partitions move to
+-- monthly ones, and the chains still verify.
+SELECT 'partitioned ' || (authensor.add_receipt_partitions(0) > 0);
+SELECT 'left in default ' || (SELECT count(*) FROM authensor.receipts_default)
+                          + (SELECT count(*) FROM authensor.receipt_links_default);
+SELECT 'verified after partitioning ' || sum(checked) || ' problems ' || sum(problems) || ' unsealed ' || sum(unsealed)
+  FROM authensor.verify_all_receipts();
+SQL
+)
+echo "$out"
+grep -q '^partitioned true$' <<<"$out"
+grep -q '^left in default 0$' <<<"$out"
+grep -q '^verified after partitioning 7 problems 0 unsealed 0$' <<<"$out"
 echo "updated from $previous: every row kept, every function works, the catalogue of a fresh installation"

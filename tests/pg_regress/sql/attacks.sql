@@ -114,7 +114,7 @@ INSERT INTO authensor.api_key_hashes VALUES (gen_random_uuid(), '\x00');
 BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
 COPY (SELECT count(*) AS copied, count(*) FILTER (WHERE tenant_id = 'tenant-b') AS of_b FROM authensor.receipts) TO STDOUT;
-COPY authensor.receipts (tenant_id) TO STDOUT;
+COPY (SELECT tenant_id FROM authensor.receipts) TO STDOUT;
 COMMIT;
 
 -- 18. A forged tenantId in evaluate()'s context.

@@ -106,13 +106,14 @@ DROP FUNCTION public.retarget_receipt();
 -- survives each change, and a second call reuses what the first prepared.
 -- A stored generated column: computed from the receipt.
 ALTER TABLE authensor.receipts ADD COLUMN tool_upper text GENERATED ALWAYS AS (upper(tool)) STORED;
--- A whole-row CHECK, a CHECK with a long IN list (hashed), and a CHECK
--- calling a function that is replaced later.
-CREATE FUNCTION public.receipt_ok(r authensor.receipts) RETURNS boolean LANGUAGE sql
+-- A whole-row CHECK (on the partition the receipts go to here: a
+-- partitioned table takes none), a CHECK with a long IN list (hashed), and a
+-- CHECK calling a function that is replaced later.
+CREATE FUNCTION public.receipt_ok(r authensor.receipts_default) RETURNS boolean LANGUAGE sql
     AS $$ SELECT r.tool IS NOT NULL $$;
 CREATE FUNCTION public.tool_allowed(tool text) RETURNS boolean LANGUAGE sql
     AS $$ SELECT tool <> 'forbidden.tool' $$;
-ALTER TABLE authensor.receipts ADD CONSTRAINT whole_row CHECK (public.receipt_ok(receipts));
+ALTER TABLE authensor.receipts_default ADD CONSTRAINT whole_row CHECK (public.receipt_ok(receipts_default));
 ALTER TABLE authensor.receipts ADD CONSTRAINT long_in_list
     CHECK (tool NOT IN ('t1', 't2', 't3', 't4', 't5', 't6', 't7', 't8', 't9', 't10', 't11', 't12'));
 ALTER TABLE authensor.receipts ADD CONSTRAINT allowed_tool CHECK (public.tool_allowed(tool));
@@ -157,11 +158,12 @@ SELECT authensor.authenticate(:'agent_a') AS tenant;
 SELECT action FROM authensor.evaluate('file.read', '{"path": "/no-weight"}');
 ROLLBACK;
 \c - postgres
+ALTER TABLE authensor.receipts_default DROP CONSTRAINT whole_row;
 ALTER TABLE authensor.receipts DROP COLUMN weight, DROP COLUMN number, DROP COLUMN tool_upper,
-    DROP CONSTRAINT whole_row, DROP CONSTRAINT long_in_list, DROP CONSTRAINT allowed_tool;
+    DROP CONSTRAINT long_in_list, DROP CONSTRAINT allowed_tool;
 DROP DOMAIN public.positive;
 DROP SEQUENCE public.receipt_numbers;
-DROP FUNCTION public.receipt_ok(authensor.receipts), public.tool_allowed(text);
+DROP FUNCTION public.receipt_ok(authensor.receipts_default), public.tool_allowed(text);
 -- A trigger that raises: its error, no receipt, and the next call works.
 CREATE FUNCTION public.refuse_receipt() RETURNS trigger LANGUAGE plpgsql AS
 $$ BEGIN IF NEW.tool = 'refused.tool' THEN RAISE EXCEPTION 'operator says no' USING ERRCODE = 'P0001'; END IF;
