@@ -14,9 +14,15 @@ ALTER ROLE bench_cold SET authensor.cache_size = 1;
 
 CREATE SCHEMA bench;
 
--- The bare-INSERT baseline: the columns, defaults, constraints and indexes of
--- authensor.receipts, without row-level security.
-CREATE TABLE bench.receipts_plain (LIKE authensor.receipts INCLUDING ALL);
+-- The bare-INSERT baseline: the columns, defaults and constraints of
+-- authensor.receipts, partitioned the same way, and a partition with the
+-- keys and indexes each of its partitions has; without row-level security.
+CREATE TABLE bench.receipts_plain (LIKE authensor.receipts INCLUDING ALL) PARTITION BY RANGE (recorded_at);
+CREATE TABLE bench.receipts_plain_default PARTITION OF bench.receipts_plain DEFAULT;
+ALTER TABLE bench.receipts_plain_default ADD PRIMARY KEY (id);
+CREATE INDEX ON bench.receipts_plain_default (tenant_id, created_at);
+CREATE INDEX ON bench.receipts_plain_default USING brin (recorded_at) WITH (autosummarize = on);
+CREATE INDEX ON bench.receipts_plain_default USING brin (created_at) WITH (autosummarize = on);
 GRANT USAGE ON SCHEMA bench, baseline TO bench_app;
 GRANT SELECT, INSERT ON bench.receipts_plain TO bench_app;
 
