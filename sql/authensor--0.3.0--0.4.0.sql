@@ -275,7 +275,7 @@ $$;
 CREATE FUNCTION @extschema@.make_receipt_partition(parent regclass, name text,
                                                    lower_bound timestamptz, upper_bound timestamptz)
 RETURNS void
-LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp SET lock_timeout = '5s' AS $$
 DECLARE
     default_partition regclass := (SELECT i.inhrelid::regclass
                                      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -283,7 +283,13 @@ DECLARE
                                       AND pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT');
     waiting boolean := false;
 BEGIN
+    -- Locked in the order evaluate() takes them (the partitioned table, then
+    -- a partition), before anything is read: receipts routed to the default
+    -- partition wait until the partition is made, and none can arrive in its
+    -- range after the check below.
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', parent);
     IF default_partition IS NOT NULL THEN
+        EXECUTE format('LOCK TABLE %s IN EXCLUSIVE MODE', default_partition);
         EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE recorded_at >= $1 AND recorded_at < $2)',
                        default_partition)
             INTO waiting USING lower_bound, upper_bound;
@@ -383,7 +389,7 @@ $$;
 
 CREATE FUNCTION @extschema@.prune_receipts(older_than interval)
 RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '5s' AS $$
 DECLARE
     cutoff timestamptz;
     sealed timestamptz;
