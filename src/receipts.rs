@@ -189,7 +189,13 @@ fn insert(receipt: &NewReceipt) -> Uuid {
 /// Raises the ERROR for a receipt the table does not take as written.
 fn refuse(refusal: Refusal) -> ! {
     match refusal {
-        Refusal::NotAPlainTable => not_as_made("authensor.receipts is not a plain table"),
+        Refusal::NotAPlainTable => raise(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "authensor.receipts, or the partition this receipt goes to, is not a table",
+            Some(
+                "Receipts are written to the partitioned table authensor.receipts and to partitions that are ordinary tables (add_receipt_partitions() makes them).",
+            ),
+        ),
         Refusal::WrongType {
             column,
             found,
