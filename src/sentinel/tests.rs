@@ -192,6 +192,89 @@ mod tests {
         );
     }
 
+    /// Receipts of a window already folded in (here written after the scan,
+    /// in the same transaction, so the scan could not see them) are counted
+    /// once, in the next window folded in, and only for their tenant.
+    #[pg_test]
+    fn late_receipts_count_once_in_the_next_window_folded() {
+        steady_warmup(12);
+        assert_eq!(scan_during(12), 0);
+        let b_before = statistics("tenant-b");
+        calls("tenant-a", "probe.ok", 5, 30, 0);
+        calls("tenant-a", "probe.ok", 12, 5, 0);
+        calls("tenant-b", "probe.ok", 12, 5, 0);
+        assert_eq!(
+            scan_during(13),
+            2,
+            "tenant-a's rate, overall and for the tool"
+        );
+        assert_eq!(
+            alerts(&format!(
+                "'%s %s %s %s %s late %s', {}, tenant_id, kind, coalesce(tool, '*'), observed, late",
+                minute("window_start")
+            )),
+            "12 tenant-a rate * 35 late 30; 12 tenant-a rate probe.ok 35 late 30"
+        );
+        assert_eq!(statistics("tenant-b"), b_before);
+
+        // Counted once: the next window learns its own 5 calls, and a scan
+        // of the same windows again changes nothing.
+        calls("tenant-a", "probe.ok", 13, 5, 0);
+        assert_eq!(scan_during(14), 0);
+        let mean = "SELECT format('%s %s', windows, round(rate_mean::numeric, 6))
+                      FROM authensor.sentinel_baselines WHERE tenant_id = 'tenant-a' AND tool IS NULL";
+        // 5 a window, then 35 (mean 14), then 5: 14 + 0.3 * (5 - 14)
+        assert_eq!(one::<String>(mean), "14 11.300000");
+        assert_eq!(scan_during(14), 0);
+        assert_eq!(one::<String>(mean), "14 11.300000");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.alerts WHERE late > 0"),
+            2,
+            "only window 12's alerts have late calls"
+        );
+    }
+
+    /// Late blocked decisions (as rolled-back ones written at a later commit)
+    /// count in the block ratio of the window they are counted in.
+    #[pg_test]
+    fn late_blocked_receipts_count_in_the_block_ratio() {
+        steady_warmup(3);
+        scan_during(3);
+        Spi::run(&format!(
+            "INSERT INTO authensor.receipts (tenant_id, created_at, tool, args, context, action, reason, layer, committed)
+             SELECT 'tenant-a', '{START}'::timestamptz + make_interval(secs => 60 + i * 0.01), 'probe.bad', '{{}}', '{{}}',
+                    'block', 'rolled back', 'tenant', false
+               FROM generate_series(1, 10) AS i"
+        ))
+        .unwrap();
+        calls("tenant-a", "probe.ok", 3, 5, 0);
+        assert_eq!(scan_during(4), 2);
+        assert_eq!(
+            alerts(
+                "'%s %s %s late %s', kind, coalesce(tool, '*'), round(observed::numeric, 4), late"
+            ),
+            "block_ratio * 0.6667 late 10; block_ratio probe.bad 1.0000 late 10"
+        );
+    }
+
+    /// When the windows start over (a new length), the windows folded again
+    /// count the receipts that were late: none is counted twice.
+    #[pg_test]
+    fn a_new_window_length_counts_late_receipts_once() {
+        steady_warmup(3);
+        scan_during(3);
+        calls("tenant-a", "probe.ok", 1, 10, 0);
+        scan_with(4, 30, 20);
+        // 30-second windows from tenant-a's first call to minute 4.5: 9, the
+        // late calls in the one of their own time, and no earlier window made
+        // up for them.
+        assert_eq!(windows("tenant-a"), 9);
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.alerts WHERE late > 0"),
+            0
+        );
+    }
+
     #[pg_test]
     fn a_new_window_length_starts_the_baselines_over() {
         steady_warmup(3);

@@ -78,3 +78,13 @@ BEGIN;
 SET LOCAL authensor.tenant_id = 'tenant-a';
 UPDATE authensor.sentinel_baselines SET rate_mean = 0;
 ROLLBACK;
+-- What the scan keeps to count late receipts covers every tenant: no tenant
+-- reads it.
+BEGIN;
+SET LOCAL authensor.tenant_id = 'tenant-a';
+SELECT count(*) FROM authensor.sentinel_counted;
+ROLLBACK;
+BEGIN;
+SET LOCAL authensor.tenant_id = 'tenant-a';
+SELECT count(*) FROM authensor.sentinel_scan_state;
+ROLLBACK;
