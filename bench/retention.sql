@@ -15,7 +15,8 @@ SELECT p.partition AS oldest, p.upper_bound AS oldest_end
  ORDER BY p.lower_bound LIMIT 1 \gset
 SELECT count(*) AS oldest_receipts FROM :oldest \gset
 SELECT clock_timestamp() AS t0 \gset
-SELECT authensor.prune_receipts(now() - timestamptz :'oldest_end') AS pruned \gset
+CALL authensor.prune_receipts(now() - timestamptz :'oldest_end') \gset
+\set pruned :months_pruned
 SELECT extract(epoch FROM clock_timestamp() - :'t0') AS prune_seconds \gset
 SELECT count(*) AS checkpoints FROM authensor.receipt_checkpoints \gset
 SELECT clock_timestamp() AS t0 \gset

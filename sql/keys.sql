@@ -17,8 +17,11 @@ CREATE TABLE @extschema@.api_keys (
 );
 CREATE INDEX api_keys_tenant_idx ON @extschema@.api_keys (tenant_id);
 
+-- No foreign key to api_keys: pg_restore -j loads the two tables' rows in
+-- parallel, in no set order, and a key whose hash arrived first would be
+-- lost. Only create_api_key() and create_agent_key() write both, together.
 CREATE TABLE @extschema@.api_key_hashes (
-    key_id      uuid  PRIMARY KEY REFERENCES @extschema@.api_keys (id),
+    key_id      uuid  PRIMARY KEY,
     secret_hash bytea NOT NULL   -- sha256 of the key's secret part
 );
 

@@ -5,7 +5,8 @@
 -- One row per sealed receipt, partitioned like the receipts (by the
 -- receipt's recorded_at, retention.sql), so that a month's links go with its
 -- receipts. Each partition's keys are (tenant_id, seq) and receipt_id
--- (receipts.sql, index_receipt_partition()); seals run one at a time under a
+-- (receipts.sql, index_receipt_partition()), and each is protected like
+-- the receipts' (protect_receipt_partition()); seals run one at a time under a
 -- lock (src/chain/seal.rs), and every chain is in recorded_at order, so a
 -- position is never taken twice across partitions either.
 CREATE TABLE @extschema@.receipt_links (
@@ -77,7 +78,6 @@ REVOKE ALL ON @extschema@.receipt_links, @extschema@.chain_heads, @extschema@.re
 GRANT SELECT ON @extschema@.receipt_links, @extschema@.chain_heads TO PUBLIC;
 GRANT SELECT (id, sealed_at, horizon) ON @extschema@.receipt_seals TO PUBLIC;
 GRANT SELECT, INSERT ON @extschema@.receipt_links TO authensor_definer;
-REVOKE ALL ON @extschema@.receipt_links_default FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE ON @extschema@.chain_heads, @extschema@.receipt_seals TO authensor_definer;
 
 -- Sealed links, like receipts, are never changed.
@@ -87,9 +87,7 @@ CREATE TRIGGER receipt_links_append_only
 CREATE TRIGGER receipt_links_no_truncate
     BEFORE TRUNCATE ON @extschema@.receipt_links
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change();
-CREATE TRIGGER receipt_links_no_truncate
-    BEFORE TRUNCATE ON @extschema@.receipt_links_default
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change();
+SELECT @extschema@.protect_receipt_partition('@extschema@.receipt_links_default');
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.receipt_links', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.receipt_links_default', '');

@@ -59,7 +59,38 @@ BEGIN
     END IF;
 END
 $$;
-REVOKE ALL ON FUNCTION @extschema@.index_receipt_partition(regclass) FROM PUBLIC;
+
+-- What a partition of receipts or receipt_links has besides its rows:
+-- nobody but its owner may use it directly (grants that default privileges
+-- or a schema-wide GRANT gave it are taken back), its row-level security
+-- holds for anyone granted it later, and TRUNCATE is refused (statement
+-- triggers are not passed on to partitions). Receipts are read through the
+-- partitioned table, under its row-level security.
+CREATE FUNCTION @extschema@.protect_receipt_partition(partition regclass)
+RETURNS void
+LANGUAGE plpgsql STRICT SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    parent  regclass := (SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = partition);
+    grantee oid;
+BEGIN
+    FOR grantee IN
+        SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) AS a
+         WHERE c.oid = partition AND a.grantee <> c.relowner
+    LOOP
+        EXECUTE format('REVOKE ALL ON %s FROM %s CASCADE', partition,
+                       CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(grantee)) END);
+    END LOOP;
+    EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', partition);
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', partition);
+    EXECUTE format('CREATE POLICY own_tenant ON %s FOR SELECT
+                    USING (tenant_id = (SELECT @extschema@.current_tenant()))', partition);
+    EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s
+                    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change()',
+                   (SELECT c.relname FROM pg_class c WHERE c.oid = parent) || '_no_truncate', partition);
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.index_receipt_partition(regclass),
+                       @extschema@.protect_receipt_partition(regclass) FROM PUBLIC;
 
 -- Rows of months without a partition of their own (add_receipt_partitions()
 -- makes those and moves such rows there).
@@ -71,9 +102,6 @@ SELECT @extschema@.index_receipt_partition('@extschema@.receipts_default');
 REVOKE ALL ON @extschema@.receipts FROM PUBLIC;
 GRANT SELECT ON @extschema@.receipts TO PUBLIC;
 GRANT SELECT, INSERT ON @extschema@.receipts TO authensor_definer;
--- Partitions are read through the partitioned table, under its row-level
--- security; only their owner may read them directly.
-REVOKE ALL ON @extschema@.receipts_default FROM PUBLIC;
 
 -- Part of pg_dump's output, so that a restored dump keeps every receipt:
 -- the default partition's rows as the extension's data; the monthly
@@ -87,11 +115,7 @@ CREATE TRIGGER receipts_append_only
 CREATE TRIGGER receipts_no_truncate
     BEFORE TRUNCATE ON @extschema@.receipts
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change();
--- Statement triggers are not passed on to partitions: each has its own
--- (add_receipt_partitions() gives one to each partition it makes).
-CREATE TRIGGER receipts_no_truncate
-    BEFORE TRUNCATE ON @extschema@.receipts_default
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change();
+SELECT @extschema@.protect_receipt_partition('@extschema@.receipts_default');
 
 -- Row-level security as in policies.sql: the current tenant's rows only.
 ALTER TABLE @extschema@.receipts ENABLE ROW LEVEL SECURITY;

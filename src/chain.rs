@@ -45,9 +45,13 @@ fn next_batch(rows: usize, bytes: usize) -> i64 {
 }
 
 /// The receipt columns the chain hashes, after the first `offset` columns
-/// of a row: see RECEIPT_COLUMNS.
-const RECEIPT_COLUMNS: &str = "r.id, r.tenant_id, r.created_at, r.tool, r.args::text, r.context::text, \
-     r.action, r.reason, r.layer, r.rule_id, r.platform_version, r.tenant_version, a.id, r.committed";
+/// of a row: see RECEIPT_COLUMNS. Each is cast to the type it is read as,
+/// so that a column an operator changed the type of reads as its value
+/// would (and a changed value shows as such), or fails with the cast's own
+/// error.
+const RECEIPT_COLUMNS: &str = "r.id::uuid, r.tenant_id::text, r.created_at::timestamptz, r.tool::text, \
+     r.args::text, r.context::text, r.action::text, r.reason::text, r.layer::text, r.rule_id::text, \
+     r.platform_version::integer, r.tenant_version::integer, a.id::uuid, r.committed::boolean";
 
 /// The receipt in `row`, its columns (RECEIPT_COLUMNS) starting after the
 /// first `offset`.

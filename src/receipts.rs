@@ -125,11 +125,14 @@ fn insert(receipt: &NewReceipt) -> Uuid {
     ];
     let table = store::table_oid(c"receipts")
         .unwrap_or_else(|| not_as_made("authensor.receipts does not exist"));
-    relation_insert::insert(table, &row, refuse, |stored| {
+    // Before ALTER EXTENSION UPDATE to 0.3.0, the table has neither of the
+    // last two columns (see store.rs).
+    let new_schema = crate::store::receipts_record_rollbacks();
+    let columns = if new_schema { row.len() } else { row.len() - 2 };
+    relation_insert::insert(table, &row[..columns], refuse, |stored| {
         // A BEFORE trigger may add to the row, never change what it records
         // (everything the chain hashes but the id, which it may set).
         if stored.had_before_row_triggers() {
-            let new_schema = crate::store::receipts_record_rollbacks();
             let text = |position: usize, written: Option<&str>| {
                 stored.get::<String>(position).as_deref() == written
             };
@@ -206,6 +209,11 @@ fn refuse(refusal: Refusal) -> ! {
                 "column authensor.receipts.{column} has type {found}, but the extension writes {written}"
             ),
             Some("Receipts are not written until the column has its original type again."),
+        ),
+        Refusal::MissingColumn(column) => raise(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("authensor.receipts has no column {column}, which every receipt records"),
+            Some("Receipts are not written until the column is back with its original type."),
         ),
         // A decision without its receipt does not stand.
         Refusal::SkippedByTrigger => raise(

@@ -100,11 +100,14 @@ pub fn table_oid(name: &CStr) -> Option<Oid> {
     catalog::relation_oid(c"authensor", name)
 }
 
-/// Whether authensor.receipts can record a rolled-back decision: it has the
-/// `committed` column (from 0.3.0 on; until ALTER EXTENSION UPDATE has run,
-/// the library may serve an older schema).
+/// Whether authensor.receipts is of 0.3.0 or later, and so records
+/// rolled-back decisions (`committed`) and when each receipt was written
+/// (`recorded_at`): until ALTER EXTENSION UPDATE has run, the library may
+/// serve an older schema. Told by `recorded_at`, which the table is
+/// partitioned by from 0.4.0 on and so cannot lose; a table that lost
+/// `committed` takes no receipt (relation_insert.rs refuses it).
 pub fn receipts_record_rollbacks() -> bool {
-    table_oid(c"receipts").is_some_and(|table| catalog::has_column(table, c"committed"))
+    table_oid(c"receipts").is_some_and(|table| catalog::has_column(table, c"recorded_at"))
 }
 
 /// Oids of `authensor.policies` and `authensor.active_policies`, for

@@ -50,7 +50,7 @@ fn seal(client: &mut pgrx::spi::SpiClient<'_>) -> SpiResult<i64> {
     // -infinity before the first seal.
     let since: Option<TimestampWithTimeZone> = client
         .select(
-            "SELECT coalesce((SELECT horizon FROM authensor.receipt_seals ORDER BY id DESC LIMIT 1),
+            "SELECT coalesce((SELECT horizon::timestamptz FROM authensor.receipt_seals ORDER BY id DESC LIMIT 1),
                              '-infinity'::timestamptz)",
             None,
             &[],
@@ -69,7 +69,7 @@ fn seal(client: &mut pgrx::spi::SpiClient<'_>) -> SpiResult<i64> {
                     greatest($4, max(s.sealed_at), CASE WHEN $2 <= $3 THEN $1 END)
                FROM authensor.receipt_seals s
               WHERE s.next_xid <= $3
-             RETURNING id, horizon",
+             RETURNING id::bigint, horizon::timestamptz",
             None,
             &[
                 sealed_at.into(),
@@ -84,7 +84,7 @@ fn seal(client: &mut pgrx::spi::SpiClient<'_>) -> SpiResult<i64> {
     let horizon = horizon.unwrap_or(since);
 
     let candidates = format!(
-        "SELECT r.recorded_at, {RECEIPT_COLUMNS}
+        "SELECT r.recorded_at::timestamptz, {RECEIPT_COLUMNS}
            FROM authensor.receipts r
            LEFT JOIN authensor.approval_requests a ON a.receipt_id = r.id
           WHERE r.recorded_at >= $1 AND r.recorded_at < $2
@@ -166,6 +166,8 @@ const WAIT_FOR_OLDER: std::time::Duration = std::time::Duration::from_secs(1);
 /// Running transactions are read from their id locks: a transaction holds
 /// the lock on its id from before it can read the clock for a receipt until
 /// it ends. The locks name 32-bit ids, widened here against the next id.
+/// Only this database's sessions (and prepared transactions, whose database
+/// is not shown) can write its receipts; others are not waited for.
 fn wait_for_older_transactions(
     client: &mut pgrx::spi::SpiClient<'_>,
     next_xid: i64,
@@ -179,7 +181,10 @@ fn wait_for_older_transactions(
                                             + 4294967296) % 4294967296), $1)
                    FROM pg_locks l
                   WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
-                    AND l.pid IS DISTINCT FROM pg_backend_pid()",
+                    AND l.pid IS DISTINCT FROM pg_backend_pid()
+                    AND (l.pid IS NULL
+                         OR l.pid IN (SELECT a.pid FROM pg_stat_activity a
+                                       WHERE a.datname = current_database()))",
                 None,
                 &[next_now.into()],
             )?
@@ -196,7 +201,7 @@ fn wait_for_older_transactions(
 /// The tenant's last link, (0, GENESIS) before its first seal.
 fn head_of(tenant: &str) -> SpiResult<(i64, Hash)> {
     let head = Spi::get_two_with_args::<i64, Vec<u8>>(
-        "SELECT seq, link FROM authensor.chain_heads WHERE tenant_id = $1",
+        "SELECT seq::bigint, link::bytea FROM authensor.chain_heads WHERE tenant_id = $1",
         &[tenant.into()],
     );
     match head {

@@ -114,10 +114,14 @@ fn verify(witness: Option<(String, i64, Hash)>) -> Vec<VerifyRow> {
     };
     Spi::connect(|client| -> SpiResult<()> {
         let entries = format!(
-            "SELECT l.tenant_id, l.seq, l.receipt_id, l.leaf, l.link, {RECEIPT_COLUMNS}
+            "SELECT l.tenant_id::text, l.seq::bigint, l.receipt_id::uuid, l.leaf::bytea, l.link::bytea, {RECEIPT_COLUMNS}
                FROM authensor.receipt_links l
                LEFT JOIN authensor.receipts r ON r.id = l.receipt_id
                LEFT JOIN authensor.approval_requests a ON a.receipt_id = l.receipt_id
+               -- Links up to a checkpoint are pruned history: prune_receipts()
+               -- commits the checkpoints before it drops their partitions.
+               LEFT JOIN authensor.receipt_checkpoints c ON c.tenant_id = l.tenant_id
+              WHERE l.seq > coalesce(c.seq, 0)
               ORDER BY l.tenant_id, l.seq"
         );
         let mut cursor = client.open_cursor(entries.as_str(), &[]);
@@ -246,7 +250,7 @@ fn checkpoints() -> SpiResult<HashMap<String, (i64, Hash)>> {
     Spi::connect(|client| {
         client
             .select(
-                "SELECT tenant_id, seq, link FROM authensor.receipt_checkpoints",
+                "SELECT tenant_id::text, seq::bigint, link::bytea FROM authensor.receipt_checkpoints",
                 None,
                 &[],
             )?
@@ -277,10 +281,10 @@ struct Unsealed {
 fn unsealed() -> SpiResult<Vec<Unsealed>> {
     Spi::connect(|client| {
         let table = client.select(
-            "SELECT r.tenant_id, count(*),
+            "SELECT r.tenant_id::text, count(*),
                     count(*) FILTER (WHERE r.recorded_at < h.horizon),
-                    (array_agg(r.id ORDER BY r.recorded_at, r.id)
-                        FILTER (WHERE r.recorded_at < h.horizon))[1]
+                    ((array_agg(r.id ORDER BY r.recorded_at, r.id)
+                        FILTER (WHERE r.recorded_at < h.horizon))[1])::uuid
                FROM authensor.receipts r
                LEFT JOIN LATERAL (SELECT s.horizon FROM authensor.receipt_seals s
                                    ORDER BY s.id DESC LIMIT 1) h ON true

@@ -32,6 +32,8 @@ pub enum Refusal {
     },
     /// A BEFORE ROW trigger returned NULL: nothing was inserted.
     SkippedByTrigger,
+    /// The table has no column of this name, which the caller fills.
+    MissingColumn(String),
 }
 
 /// The row as stored, after BEFORE ROW triggers: read in `insert`'s `read`.
@@ -134,6 +136,11 @@ pub fn insert<R>(
             };
             slot_values[index] = value.unwrap_or(Datum::null());
             nulls[index] = value.is_none();
+        }
+        if let Some(missing) = attnums.iter().position(Option::is_none) {
+            refuse(Refusal::MissingColumn(
+                values[missing].0.to_string_lossy().into_owned(),
+            ))
         }
         pg_sys::ExecStoreVirtualTuple(slot);
         // A partitioned table's row goes to its partition, in that

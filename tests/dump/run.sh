@@ -124,13 +124,16 @@ grep -q "^sentinel_baselines [1-9]" "$work/before.txt"
 
 as_postgres "$bindir/pg_dump" -h "$socket_dir" -p "$port" -U postgres -Fc -f "$work/authensor.dump" authensor_dump
 as_postgres "$bindir/pg_dump" -h "$socket_dir" -p "$port" -U postgres -f "$work/authensor.sql" authensor_dump
-"${psql[@]}" -d postgres -c "CREATE DATABASE authensor_restored" -c "CREATE DATABASE authensor_plain"
+"${psql[@]}" -d postgres -c "CREATE DATABASE authensor_restored" -c "CREATE DATABASE authensor_plain" \
+    -c "CREATE DATABASE authensor_parallel"
 as_postgres "$bindir/pg_restore" -h "$socket_dir" -p "$port" -U postgres --exit-on-error -d authensor_restored "$work/authensor.dump"
+# Tables' rows loaded by parallel workers, in no set order.
+as_postgres "$bindir/pg_restore" -h "$socket_dir" -p "$port" -U postgres --exit-on-error -j 4 -d authensor_parallel "$work/authensor.dump"
 "${psql[@]}" -d authensor_plain -f "$work/authensor.sql" >/dev/null
 
 behaviour authensor_dump >"$work/behaviour-before.txt"
 cat "$work/behaviour-before.txt"
-for restored in authensor_restored authensor_plain; do
+for restored in authensor_restored authensor_plain authensor_parallel; do
     fingerprint "$restored" >"$work/$restored.txt"
     diff "$work/before.txt" "$work/$restored.txt"
     behaviour "$restored" >"$work/behaviour-$restored.txt"

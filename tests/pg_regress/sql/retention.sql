@@ -27,8 +27,23 @@ SELECT authensor.seal_receipts() > 0 AS sealed;
 -- Until partitions are made, everything is in the default partition.
 SELECT tableoid::regclass AS partition, count(*) > 0 AS has_rows FROM authensor.receipts GROUP BY 1;
 
--- The months' partitions, three months ahead, and those of the rows waiting.
+-- The months' partitions, three months ahead, and those of the rows waiting:
+-- months of UTC whatever the session's time zone and date style (here one
+-- whose abbreviation, IST, PostgreSQL reads as another zone), and with none
+-- of the grants default privileges would give a new table.
+ALTER DEFAULT PRIVILEGES IN SCHEMA authensor GRANT SELECT ON TABLES TO agent_app;
+SET TimeZone = 'Asia/Kolkata';
+SET DateStyle = 'SQL, DMY';
 SELECT authensor.add_receipt_partitions() AS made;
+SELECT authensor.add_receipt_partitions() AS made_again_in_that_zone;
+RESET TimeZone;
+RESET DateStyle;
+SELECT count(*) AS partitions,
+       bool_and(lower_bound = date_trunc('month', lower_bound, 'UTC')
+                AND (lower_bound AT TIME ZONE 'UTC') + interval '1 month' = upper_bound AT TIME ZONE 'UTC')
+           AS utc_months
+  FROM authensor.receipt_partitions('authensor.receipts');
+ALTER DEFAULT PRIVILEGES IN SCHEMA authensor REVOKE SELECT ON TABLES FROM agent_app;
 SELECT public.months_from_now(lower_bound) AS month, count(*) > 0 AS has_rows
   FROM authensor.receipt_partitions('authensor.receipts') p
   LEFT JOIN authensor.receipts r ON r.tableoid = p.partition
@@ -61,24 +76,24 @@ SELECT seq AS early_seq, encode(link, 'hex') AS early_hash FROM authensor.receip
 
 -- Pruning: bad arguments, and roles that do not own the tables, are refused.
 \c - postgres
-SELECT authensor.prune_receipts(NULL);
-SELECT authensor.prune_receipts(interval '-1 day');
+CALL authensor.prune_receipts(NULL);
+CALL authensor.prune_receipts(interval '-1 day');
 SELECT authensor.add_receipt_partitions(-1);
-GRANT EXECUTE ON FUNCTION authensor.prune_receipts(interval) TO authensor_operator;
+GRANT EXECUTE ON PROCEDURE authensor.prune_receipts(interval, integer) TO authensor_operator;
 \c - authensor_operator
-SELECT authensor.prune_receipts('2 months');
+CALL authensor.prune_receipts('2 months');
 \c - agent_app
-SELECT authensor.prune_receipts('2 months');
+CALL authensor.prune_receipts('2 months');
 \c - postgres
 -- Months whose receipts are all older than two months go: three of them.
-SELECT authensor.prune_receipts('2 months') AS months_pruned;
+CALL authensor.prune_receipts('2 months');
 SELECT public.months_from_now(lower_bound) AS month
   FROM authensor.receipt_partitions('authensor.receipts') ORDER BY 1;
 SELECT count(*) AS link_partitions FROM authensor.receipt_partitions('authensor.receipt_links');
 SELECT tenant_id, seq > 0 AS has_seq, public.months_from_now(pruned_before) AS pruned_before_month
   FROM authensor.receipt_checkpoints ORDER BY 1;
 -- Nothing else is pruned until more time passes.
-SELECT authensor.prune_receipts('2 months') AS pruned_again;
+CALL authensor.prune_receipts('2 months');
 SELECT tenant_id, problems FROM authensor.verify_all_receipts() ORDER BY 1;
 
 -- The tenant's chain verifies from its checkpoint, against the head kept;
@@ -98,10 +113,47 @@ SELECT (x ->> 'seq')::bigint = :checkpoint_seq + 1 AS export_starts_after_checkp
 SET authensor.tenant_id = 'tenant-0';
 SELECT count(*) AS other_checkpoints FROM authensor.receipt_checkpoints WHERE tenant_id <> 'tenant-0';
 
--- A partition, like the table, refuses changes and TRUNCATE.
+-- A partition of receipts or links is not for reading directly; granted to
+-- a role anyway, it shows that role only its tenant's rows.
 \c - postgres
 SELECT p.partition AS this_month FROM authensor.receipt_partitions('authensor.receipts') p
  WHERE p.lower_bound <= now() AND p.upper_bound > now() \gset
+\c - agent_app
+\set VERBOSITY sqlstate
+SELECT count(*) FROM :this_month;
+\set VERBOSITY terse
+\c - postgres
+GRANT SELECT ON :this_month TO agent_app;
+\c - agent_app
+SET authensor.tenant_id = 'tenant-0';
+SELECT count(*) FILTER (WHERE tenant_id <> 'tenant-0') AS other_tenants_rows FROM :this_month;
+\c - postgres
+REVOKE SELECT ON :this_month FROM agent_app;
+
+-- A partition made by hand without its links partition stops the prune
+-- there, with a notice, and is dropped by no one but its maker.
+CREATE TABLE authensor.receipts_handmade PARTITION OF authensor.receipts
+    FOR VALUES FROM ('1990-01-01 00:00+00') TO ('1990-02-01 00:00+00');
+CALL authensor.prune_receipts('2 months');
+SELECT to_regclass('authensor.receipts_handmade') IS NOT NULL AS kept;
+DROP TABLE authensor.receipts_handmade;
+
+-- A column a receipt records, dropped: evaluate() refuses rather than write
+-- receipts without it. A column whose type changed: the chains still verify,
+-- and sealing still works.
+BEGIN;
+ALTER TABLE authensor.receipts DROP COLUMN rule_id;
+SET LOCAL authensor.tenant_id = 'tenant-1';
+SELECT action FROM authensor.evaluate('file.read');
+ROLLBACK;
+BEGIN;
+ALTER TABLE authensor.receipts ALTER COLUMN platform_version TYPE bigint, ALTER COLUMN tool TYPE varchar;
+ALTER TABLE authensor.receipt_seals ALTER COLUMN horizon TYPE timestamp;
+SELECT tenant_id, problems FROM authensor.verify_all_receipts() ORDER BY 1;
+SELECT authensor.seal_receipts() >= 0 AS sealed;
+ROLLBACK;
+
+-- A partition, like the table, refuses changes and TRUNCATE.
 DELETE FROM :this_month;
 TRUNCATE :this_month;
 
