@@ -35,7 +35,7 @@ CREATE TABLE soak_truth.probes (fault int, tenant text, pv int, tv int, t_start 
 CREATE TABLE soak_truth.memory (t float8, pid int, usename text, backend_start float8, vm_rss bigint,
                                 rss_anon bigint);
 CREATE TABLE soak_truth.faults (i int, kind text, t_start float8, t_recovered float8, t_end float8, pid int,
-                                in_transaction boolean);
+                                role text, in_transaction boolean);
 """
 
 # After loading: the receipts by the client and number their args carry, and
@@ -80,8 +80,9 @@ def load(conn, work, outcome):
     copy_file(conn, "memory", os.path.join(work, "memory.tsv"))
     with conn.cursor() as cursor:
         for i, f in enumerate(outcome["faults"]):
-            cursor.execute("INSERT INTO soak_truth.faults VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                           (i, f["kind"], f["t_start"], f["t_recovered"], f["t_end"], f["pid"], f["in_transaction"]))
+            cursor.execute("INSERT INTO soak_truth.faults VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                           (i, f["kind"], f["t_start"], f["t_recovered"], f["t_end"], f["pid"], f["role"],
+                            f["in_transaction"]))
     conn.execute(INDEX)
 
 
@@ -633,12 +634,12 @@ WITH events AS (
 attributed AS (
     SELECT what, (SELECT max(f.i) FROM soak_truth.faults f
                    WHERE e.t BETWEEN f.t_start - 1 AND f.t_recovered + %s) AS i FROM events e)
-SELECT f.i, f.kind, f.pid, f.in_transaction, f.t_recovered - f.t_start AS down,
+SELECT f.i, f.kind, f.pid, f.role, f.in_transaction, f.t_recovered - f.t_start AS down,
        count(a.what) FILTER (WHERE a.what = 'error') AS errors,
        count(a.what) FILTER (WHERE a.what = 'in_doubt') AS in_doubt,
        count(a.what) FILTER (WHERE a.what = 'failed') AS cut
   FROM soak_truth.faults f LEFT JOIN attributed a USING (i)
- GROUP BY f.i, f.kind, f.pid, f.in_transaction, f.t_recovered, f.t_start ORDER BY f.i""", (FAULT_GRACE,))
+ GROUP BY f.i, f.kind, f.pid, f.role, f.in_transaction, f.t_recovered, f.t_start ORDER BY f.i""", (FAULT_GRACE,))
     return out
 
 

@@ -119,7 +119,7 @@ def render(results, settings, outcome, cluster):
                  "immediate": "`pg_ctl stop -m immediate`, start"}
         for f in fig["faults"]:
             backend = "" if f["pid"] is None else (
-                f"{f['pid']}" + (" in a transaction" if f["in_transaction"] else " (idle)"))
+                f"{f['pid']} ({f['role']})" + (" in a transaction" if f["in_transaction"] else ", idle"))
             out.append(f"| {f['i'] + 1} | {names[f['kind']]} | {backend} | {f['down']:.1f} s | {f['errors']} |"
                        f" {f['cut']} | {f['in_doubt']} |")
         out.append("")

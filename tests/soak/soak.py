@@ -238,25 +238,26 @@ class Faults:
         self.events = []
 
     def backend_in_transaction(self):
-        """A random agents' backend in the middle of a transaction, if one is
-        found within a second."""
+        """A random backend of the pools (the agents', the trusted server's or
+        the operator's) in the middle of a transaction, if one is found within
+        a second."""
         with self.cluster.connect() as conn:
             for _ in range(50):
-                pids = [pid for (pid,) in conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE usename = %s AND backend_type = 'client backend'"
-                    " AND xact_start IS NOT NULL AND state IN ('active', 'idle in transaction')",
-                    (workers.AGENT_ROLE,))]
-                if pids:
-                    return self.rng.choice(pids), True
+                backends = conn.execute(
+                    "SELECT pid, usename FROM pg_stat_activity WHERE usename LIKE 'soak\\_%'"
+                    " AND backend_type = 'client backend' AND xact_start IS NOT NULL"
+                    " AND state IN ('active', 'idle in transaction')").fetchall()
+                if backends:
+                    return (*self.rng.choice(backends), True)
                 time.sleep(0.02)
-            pids = [pid for (pid,) in conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE usename = %s", (workers.AGENT_ROLE,))]
-            return (self.rng.choice(pids) if pids else None), False
+            backends = conn.execute("SELECT pid, usename FROM pg_stat_activity WHERE usename LIKE 'soak\\_%'"
+                                    " AND backend_type = 'client backend'").fetchall()
+            return (*(self.rng.choice(backends) if backends else (None, None)), False)
 
     def inject(self, kind):
-        pid, in_transaction = None, None
+        pid, role, in_transaction = None, None, None
         if kind in ("terminate", "kill"):
-            pid, in_transaction = self.backend_in_transaction()
+            pid, role, in_transaction = self.backend_in_transaction()
         t_start = now()
         if kind == "terminate" and pid:
             with self.cluster.connect() as conn:
@@ -272,8 +273,8 @@ class Faults:
         t_recovered = self.wait_recovered()
         self.probe(len(self.events))
         self.events.append({"kind": kind, "t_start": t_start, "t_recovered": t_recovered, "t_end": now(),
-                            "pid": pid, "in_transaction": in_transaction})
-        print(f"  fault {len(self.events)}: {kind}" + (f" of backend {pid}" if pid else "")
+                            "pid": pid, "role": role, "in_transaction": in_transaction})
+        print(f"  fault {len(self.events)}: {kind}" + (f" of backend {pid} ({role})" if pid else "")
               + ("" if in_transaction in (None, True) else " (not in a transaction)")
               + f", answered again after {t_recovered - t_start:.1f} s", flush=True)
 
