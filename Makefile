@@ -32,7 +32,7 @@ PGRX_TEST_DATA := $(SCRATCH)/pgrx-test-data-pg$(PG)
 export PG PG_CONFIG
 export USER ?= root
 
-.PHONY: deps install install-dev test-postgres demo test system-pg-before lint test-core test-pg test-sql bench bench-majors
+.PHONY: deps install install-dev test-postgres demo test system-pg-before lint test-core test-pg test-sql bench bench-majors soak
 
 deps:
 	@scripts/install-deps.sh
@@ -95,3 +95,10 @@ bench: deps
 ## major" section of BENCHMARKS.md.
 bench-majors: deps
 	@scripts/bench-majors.sh
+
+## The soak of tests/soak: 16 clients, policy changes, Sentinel scans, seals
+## and faults through pgbouncer for SOAK_SECONDS (600) on a release build,
+## checked against what the clients recorded; writes the "Soak" section of
+## RELIABILITY.md. `make test` runs it for 60 s.
+soak: deps
+	@scripts/soak.sh

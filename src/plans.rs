@@ -17,8 +17,16 @@ thread_local! {
 
 /// Runs the read-only query `sql` with `args` through its saved plan
 /// (preparing it on first use, with the argument types of this call) and
-/// hands the result to `read`. Read-only, so that it assigns no transaction
-/// id and works on a hot standby.
+/// hands the result to `read`. It writes nothing, so it assigns no
+/// transaction id and works on a hot standby.
+///
+/// The plan runs in SPI's non-read-only mode all the same, which takes a
+/// snapshot of its own for the query (under READ COMMITTED; the
+/// transaction's under REPEATABLE READ or SERIALIZABLE). In read-only mode
+/// SPI would reuse the calling statement's snapshot, taken before the
+/// invalidation messages the decision has just accepted: a publish that
+/// committed in between would bump the cache's generation and yet be read
+/// as not there, and its old version cached as current.
 pub fn read<R>(
     sql: &'static str,
     args: &[DatumWithOid],
@@ -30,7 +38,7 @@ pub fn read<R>(
             Some(plan) => plan,
             None => {
                 let types: Vec<PgOid> = args.iter().map(|arg| PgOid::from(arg.oid())).collect();
-                let plan = Rc::new(client.prepare(sql, &types)?.keep());
+                let plan = Rc::new(client.prepare_mut(sql, &types)?.keep());
                 PLANS.with(|plans| plans.borrow_mut().insert(sql, Rc::clone(&plan)));
                 plan
             }

@@ -70,20 +70,18 @@ pub fn active_heads(tenant_id: &str) -> Vec<ActiveHead> {
     result.unwrap_or_else(|e| raise_spi("read the active policy versions", e))
 }
 
-/// The source of one stored version.
+/// The source of one stored version. Read as `active_heads` reads, so that
+/// it sees every version that read saw.
 pub fn policy_source(layer: LayerKind, tenant_id: Option<&str>, version: i32) -> String {
+    const QUERY: &str = "
+        SELECT (SELECT source FROM authensor.policies
+                 WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '') AND version = $3)";
     let source = plans::pinned(|| {
-        Spi::connect(|client| {
-            client
-                .select(
-            "SELECT (SELECT source FROM authensor.policies
-                      WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '') AND version = $3)",
-                    Some(1),
-                    &[layer.as_str().into(), tenant_id.into(), version.into()],
-                )?
-                .first()
-                .get_one::<String>()
-        })
+        plans::read(
+            QUERY,
+            &[layer.as_str().into(), tenant_id.into(), version.into()],
+            |rows| rows.first().get_one::<String>(),
+        )
     })
     .unwrap_or_else(|e| raise_spi("read a policy version", e));
     source.unwrap_or_else(|| {
