@@ -108,6 +108,32 @@ impl Number {
         }))))
     }
 
+    /// `±Σ digits[i] × 10000^(weight − i)`: a number as PostgreSQL's `numeric`
+    /// stores it, in base 10000 (digits above 9999 count as 9999). A weight
+    /// beyond ±200,000,000 (a numeric's is within ±2^15) reads as zero.
+    pub fn from_base_10000(negative: bool, weight: i64, digits: &[u16]) -> Number {
+        // Integers below 10000^5 (> 2^63), the common case, without digit text.
+        let whole = i64::try_from(digits.len()).is_ok_and(|count| weight + 1 >= count);
+        if whole && (0..=4).contains(&weight) {
+            let magnitude = (0..=weight as usize).fold(0i128, |value, position| {
+                let digit = digits.get(position).map_or(0, |digit| (*digit).min(9999));
+                value * 10_000 + i128::from(digit)
+            });
+            return Number::from(if negative { -magnitude } else { magnitude });
+        }
+        let mut decimal = Vec::with_capacity(digits.len() * 4);
+        for digit in digits {
+            let digit = (*digit).min(9999);
+            decimal.extend([1000, 100, 10, 1].map(|unit| b'0' + (digit / unit % 10) as u8));
+        }
+        // 0.DDDD… × 10^(4 × (weight + 1)).
+        weight
+            .checked_add(1)
+            .and_then(|places| places.checked_mul(4))
+            .and_then(|exponent| Number::from_digits(negative, &decimal, exponent).ok())
+            .unwrap_or_else(|| Number::from(0i64))
+    }
+
     /// Reads a number written in decimal: an optional sign, digits with at most
     /// one decimal point and at least one digit, and an optional exponent
     /// (`e` or `E`, an optional sign, digits): `-1.5`, `.5`, `5.`, `+1e-3`.
@@ -533,6 +559,44 @@ mod tests {
         assert_eq!(huge.text_len(), 401);
         assert_eq!(huge.to_text(), format!("1{}", "0".repeat(400)));
         assert_eq!(number("-1e-400").text_len(), 403);
+    }
+
+    #[test]
+    fn base_10000_digits_read_exactly() {
+        for (negative, weight, digits, text) in [
+            (false, 0, &[][..], "0"),
+            (false, 0, &[7][..], "7"),
+            (true, 1, &[12, 3400][..], "-123400"),
+            (false, 2, &[1][..], "100000000"),
+            (false, 0, &[10, 5000][..], "10.5"),
+            (false, -1, &[1][..], "0.0001"),
+            (true, -2, &[5][..], "-0.00000005"),
+            (
+                false,
+                4,
+                &[9223, 3720, 3685, 4775, 8070][..],
+                "92233720368547758070",
+            ),
+            (
+                false,
+                4,
+                &[922, 3372, 368, 5477, 5807][..],
+                "9223372036854775807",
+            ),
+            (false, 100, &[1][..], &format!("1{}", "0".repeat(400))),
+            (false, -101, &[1000][..], &format!("0.{}1", "0".repeat(400))),
+        ] {
+            let number = Number::from_base_10000(negative, weight, digits);
+            assert_eq!(number.to_text(), text, "{weight} {digits:?}");
+        }
+        let max = Number::from_base_10000(false, 4, &[922, 3372, 368, 5477, 5807]);
+        assert_eq!(max.as_i64(), Some(i64::MAX));
+        let min = Number::from_base_10000(true, 4, &[922, 3372, 368, 5477, 5808]);
+        assert_eq!(min.as_i64(), Some(i64::MIN));
+        assert_eq!(
+            Number::from_base_10000(false, 32767, &[9999]),
+            number("9999e131068")
+        );
     }
 
     #[test]
