@@ -149,7 +149,7 @@ pub(super) fn load(source: &str) -> Result<Stream, LoadError> {
                 depth = depth.saturating_sub(1);
                 Event::MappingEnd
             }
-            RawKind::Alias => match anchors.get(raw.anchor.as_deref().unwrap_or_default()) {
+            RawKind::Alias => match anchors.get(raw.alias.as_deref().unwrap_or_default()) {
                 Some(&position) if keep => Event::Alias(position),
                 Some(_) => continue,
                 None => return Err(LoadError::Syntax),
@@ -666,7 +666,10 @@ enum RawKind {
 struct RawEvent {
     kind: RawKind,
     mark: Mark,
+    /// The anchor a node defines.
     anchor: Option<String>,
+    /// The anchor an alias names.
+    alias: Option<String>,
     tag: Option<String>,
     value: String,
     plain: bool,
@@ -724,6 +727,7 @@ impl<'s> Parser<'s> {
                     column: usize::try_from(start.column).unwrap_or(usize::MAX),
                 },
                 anchor: None,
+                alias: None,
                 tag: None,
                 value: String::new(),
                 plain: false,
@@ -735,7 +739,7 @@ impl<'s> Parser<'s> {
                 unsafe_libyaml::YAML_DOCUMENT_START_EVENT => RawKind::DocumentStart,
                 unsafe_libyaml::YAML_DOCUMENT_END_EVENT => RawKind::DocumentEnd,
                 unsafe_libyaml::YAML_ALIAS_EVENT => {
-                    raw.anchor = c_string(data.alias.anchor);
+                    raw.alias = c_string(data.alias.anchor);
                     RawKind::Alias
                 }
                 unsafe_libyaml::YAML_SCALAR_EVENT => {
@@ -875,6 +879,15 @@ mod tests {
         assert_eq!(stream.documents, 0);
         assert!(matches!(stream.first.events[..], [(Event::Void, _)]));
         assert!(matches!(load("a: *nowhere\n"), Err(LoadError::Syntax)));
+        // An alias names the node of its anchor, never an earlier alias.
+        let stream = load("a: &x [1]\nb: *x\nc: *x\n").unwrap();
+        let targets: Vec<usize> = (stream.first.events.iter())
+            .filter_map(|(event, _)| match event {
+                Event::Alias(target) => Some(*target),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(targets, [2, 2]);
         assert!(matches!(load("a: [1\n"), Err(LoadError::Syntax)));
     }
 }
