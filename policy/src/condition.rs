@@ -154,11 +154,6 @@ fn text_test(
     }
 }
 
-/// The length of the field's text: no longer text can equal, start or end it.
-fn text_len(field: Field) -> usize {
-    field.as_str().map_or(0, str::len)
-}
-
 /// On a string, whether the operand's text is part of it; on an array,
 /// whether an item equals the operand.
 fn contains(field: Field, needle: &Operand, request: &Request) -> bool {
@@ -212,12 +207,29 @@ impl Operand {
         }
     }
 
-    /// Whether `field` is present and equals the operand.
+    /// Whether `field` is present and equals the operand. The same as
+    /// resolving the operand and comparing, without building a [`Resolved`]
+    /// or rendering text a field that is not a string could never equal.
     fn equals(&self, field: Option<Field>, request: &Request) -> bool {
-        field.is_some_and(|field| {
-            self.resolve(request, text_len(field))
-                .is_some_and(|operand| operand.equals(field))
-        })
+        let Some(field) = field else {
+            return false;
+        };
+        match self {
+            Operand::Number(number) => field.as_number() == Some(number),
+            Operand::Json(value) => field.equals(value),
+            Operand::Text(template) => match template.lone_placeholder() {
+                Some(path) => path
+                    .resolve(request)
+                    .filter(|operand| operand.is_scalar())
+                    .is_some_and(|operand| Resolved::Field(operand).equals(field)),
+                None => field.as_str().is_some_and(|text| {
+                    matches!(
+                        template.render(request, text.len()),
+                        Some(Rendered::Text(operand)) if operand == text
+                    )
+                }),
+            },
+        }
     }
 }
 

@@ -59,6 +59,14 @@ impl Object {
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
+        // A few keys are found faster one by one, lengths first.
+        if self.entries.len() <= 8 {
+            return self
+                .entries
+                .iter()
+                .find(|(probe, _)| probe.len() == key.len() && probe == key)
+                .map(|(_, value)| value);
+        }
         self.entries
             .binary_search_by(|(probe, _)| key_order(probe, key))
             .ok()
@@ -571,6 +579,27 @@ mod tests {
             json(r#"{"b": [1], "a": 1.00}"#)
         );
         assert_ne!(json(r#"{"a": 1}"#), json(r#"{"a": 1, "b": 2}"#));
+    }
+
+    #[test]
+    fn large_objects_find_every_key() {
+        let text = format!(
+            "{{{}}}",
+            (0..100)
+                .map(|n| format!("\"k{n}\": {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let value = json(&text);
+        let object = value.as_object().unwrap();
+        for n in 0..100 {
+            assert_eq!(
+                object.get(&format!("k{n}")),
+                Some(&Value::Number(Number::from(n as i64)))
+            );
+        }
+        assert_eq!(object.get("k100"), None);
+        assert_eq!(object.get(""), None);
     }
 
     #[test]
