@@ -17,7 +17,7 @@ case "$PG" in
     ;;
 esac
 PGRX_VERSION=0.18.1
-PACKAGES=(postgresql-server-dev-15 libclang-dev clang sudo pgbouncer postgresql-15-cron)
+PACKAGES=(postgresql-server-dev-15 libclang-dev clang sudo pgbouncer postgresql-15-cron python3-yaml)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

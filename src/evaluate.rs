@@ -9,11 +9,10 @@ use crate::pg::result_row::{RowError, result_row};
 use crate::pg::{FunctionCallInfo, backend};
 use crate::receipts::{self, NewReceipt};
 use crate::tenant::{require_admin, require_tenant};
-use authensor_policy::{Action, Decision, Request};
+use authensor_policy::{Action, Decision, Request, Value};
 use pgrx::JsonB;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
-use serde_json::{Map, Value};
 
 type DecisionRow = PgHeapTuple<'static, AllocatedByRust>;
 
@@ -92,7 +91,7 @@ fn decide_and_record(
     }
     check_size(function, args_arg, context_arg);
     let args = json_object(function, "args", args_arg);
-    let mut context = json_object(function, "context", context_arg);
+    let context = json_object(function, "context", context_arg);
     // A decision without a receipt lets its caller probe the policy unseen:
     // check() is for those who author policy, never for an agent.
     let tenant_id = match receipt {
@@ -102,11 +101,9 @@ fn decide_and_record(
     if receipt == Receipt::Write {
         receipts::refuse_if_read_only(function);
     }
-    // The session's tenant is the only tenant: a caller-supplied tenantId is
-    // replaced, both for the decision and in the receipt.
-    context.insert("tenantId".to_owned(), Value::String(tenant_id.clone()));
-    let (args, context) = (Value::Object(args), Value::Object(context));
-
+    // The session's tenant is the only tenant: the policy core reads
+    // context.tenantId (and the tenantId of context alone) from the request's
+    // tenant, never from a caller-supplied tenantId.
     let layers = cache::active_layers(&tenant_id);
     let request = Request {
         tool,
@@ -190,7 +187,8 @@ fn version_of(active: &ActivePolicy) -> i32 {
     active.version
 }
 
-fn json_object(function: &str, name: &str, value: Option<JsonbArg>) -> Map<String, Value> {
+/// The args or context object, numbers exact (see `JsonbArg::object`).
+fn json_object(function: &str, name: &str, value: Option<JsonbArg>) -> Value {
     let Some(value) = value else {
         raise(
             PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
@@ -248,7 +246,7 @@ impl Outcome {
         })
     }
 
-    fn into_json(self) -> Value {
+    fn into_json(self) -> serde_json::Value {
         let receipt = self.receipt_id.map(|id| {
             serde_json::json!({
                 "id": id.to_string(),

@@ -551,27 +551,33 @@ mod tests {
     #[pg_test]
     fn jsonb_arguments_read_into_the_same_values_as_their_text() {
         use crate::pg::jsonb::JsonbArg;
+        use authensor_policy::Value;
         let documents = [
             r#"{}"#,
             r#"{"to": "x@gmail.com", "n": 3, "neg": -17, "pi": 3.14159, "big": 12345678901234567890, "tiny": 1e-7}"#,
             r#"{"nested": {"a": [1, [2, [3, {"b": null}]], true, false], "e": {}, "l": []}}"#,
             r#"{"text": "line\nbreak \"quoted\" \\ tab\t é ☃ 😀", "": "empty key"}"#,
+            // Numbers of any size and precision, read exactly.
+            r#"{"x": 1e400, "y": -1e400, "z": 1e-400, "w": -1e-400, "v": 0.1000000000000000000001}"#,
+            r#"{"a": 9007199254740993, "b": 10.50, "c": -0.0, "d": 123456789012345678901234567890.5}"#,
+            r#"{"max": 9223372036854775807, "min": -9223372036854775808, "over": 9223372036854775808}"#,
+            r#"{"n": [0.0001, 1e131071, 99999999999999999999, 100000000000000000000, 1.23e-16380, 1e-16383]}"#,
+            // jsonb keeps the last of repeated keys; its order of keys is ours.
+            r#"{"bb": 1, "a": 2, "ccc": [3], "a": 4}"#,
         ];
         for document in documents {
-            let expected: serde_json::Value = serde_json::from_str(document).unwrap();
-            let arg = JsonbArg::from_value(pgrx::JsonB(expected.clone()));
-            let read = arg.object().map(serde_json::Value::Object);
-            // Compare as text so that 1e-7 and 0.0000001 are the same number.
-            assert_eq!(
-                read.map(|v| v.to_string()),
-                Some(expected.to_string()),
-                "{document}"
-            );
+            let expected = Value::from_json(document).unwrap();
+            let read = JsonbArg::from_text(document).object();
+            assert_eq!(read.as_ref(), Some(&expected), "{document}");
         }
-        for not_an_object in ["[1]", "\"s\"", "3", "null", "true"] {
-            let value: serde_json::Value = serde_json::from_str(not_an_object).unwrap();
-            let arg = JsonbArg::from_value(pgrx::JsonB(value));
-            assert!(arg.object().is_none(), "{not_an_object}");
+        let value = JsonbArg::from_text(r#"{"x": 10.50}"#).object().unwrap();
+        assert_eq!(value, Value::from_json(r#"{"x": 10.5}"#).unwrap());
+        assert_ne!(value, Value::from_json(r#"{"x": 10.51}"#).unwrap());
+        for not_an_object in ["[1]", "\"s\"", "3", "null", "true", "1e400"] {
+            assert!(
+                JsonbArg::from_text(not_an_object).object().is_none(),
+                "{not_an_object}"
+            );
         }
     }
 
@@ -587,7 +593,7 @@ mod tests {
     #[pg_test(error = "canceling statement due to user request")]
     fn a_pending_cancel_stops_a_decision() {
         let platform = authensor_policy::compile(PLATFORM).unwrap();
-        let (args, context) = (serde_json::json!({}), serde_json::json!({}));
+        let (args, context) = (authensor_policy::Value::Null, authensor_policy::Value::Null);
         let request = authensor_policy::Request {
             tool: "system.exec",
             args: &args,

@@ -10,8 +10,10 @@
 # pg_cron (tests/sentinel), a hot standby (tests/standby), a driver that
 # binds parameters (tests/clients) and pg_dump/pg_restore round trips
 # (tests/dump) and ALTER EXTENSION UPDATE from the previous release with data
-# in place (tests/upgrade), and a 60-second soak through pgbouncer with
-# faults, checked against what its clients recorded (tests/soak). Usage:
+# in place (tests/upgrade), a 60-second soak through pgbouncer with
+# faults, checked against what its clients recorded (tests/soak), and the
+# numbered examples of the language reference through check()
+# (tests/language). Usage:
 #   tests/run-sql-tests.sh              every test
 #   tests/run-sql-tests.sh seed_scenario only the named pg_regress tests
 set -euo pipefail
@@ -82,6 +84,7 @@ script_tests=(
     receipt_faults faults/run.sh
     upgrade_from_each_release upgrade/run.sh
     soak_60s soak/run.sh
+    language_examples language/run.sh
 )
 if ((! $#)); then
     for ((i = 0; i < ${#script_tests[@]}; i += 2)); do

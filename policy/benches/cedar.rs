@@ -24,10 +24,11 @@
 
 use std::hint::black_box;
 
+use authensor_policy::Value;
 use authensor_policy::{Action, Policy, compile, decide};
 use cedar_policy::{Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const SIZES: [usize; 4] = [10, 100, 1_000, 10_000];
 
@@ -78,8 +79,9 @@ struct Case {
 fn case(name: &'static str, tool: String, amount: i64, allowed: bool) -> Case {
     let args = json!({ "amount": amount });
     let context = json!({ "tenantId": "tenant-a" });
-    let cedar_context = Context::from_json_value(json!({ "tool": tool, "args": args }), None)
-        .expect("valid Cedar context");
+    let cedar_context =
+        Context::from_json_value(json!({ "tool": tool, "args": args.clone() }), None)
+            .expect("valid Cedar context");
     let uid = |text: String| text.parse::<EntityUid>().expect("valid entity uid");
     let cedar = Request::new(
         uid(r#"Agent::"agent-1""#.to_owned()),
@@ -92,8 +94,8 @@ fn case(name: &'static str, tool: String, amount: i64, allowed: bool) -> Case {
     Case {
         name,
         tool,
-        args,
-        context,
+        args: Value::from(args),
+        context: Value::from(context),
         cedar,
         allowed,
     }

@@ -4,11 +4,14 @@ use std::fmt::Write;
 use std::hint::black_box;
 
 use authensor_policy::bench_support::{PLATFORM_POLICY, generated_policy, tool_near_the_end};
-use authensor_policy::{Action, Request, compile, decide};
+use authensor_policy::{Action, Request, Value, compile, decide};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use serde_json::json;
 
 const SIZES: [usize; 3] = [10, 1_000, 10_000];
+
+fn json(text: &str) -> Value {
+    Value::from_json(text).expect("valid JSON")
+}
 
 fn compile_cold(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
@@ -23,8 +26,8 @@ fn compile_cold(c: &mut Criterion) {
 
 fn evaluate_near_the_end(c: &mut Criterion) {
     let mut group = c.benchmark_group("evaluate");
-    let args = json!({"amount": 1});
-    let context = json!({"user": "u1"});
+    let args = json(r#"{"amount": 1}"#);
+    let context = json(r#"{"user": "u1"}"#);
     for size in SIZES {
         let policy = compile(&generated_policy(size)).expect("compiles");
         let tool = tool_near_the_end(size);
@@ -61,8 +64,8 @@ fn evaluate_combinators(c: &mut Criterion) {
         );
     }
     let policy = compile(&source).expect("compiles");
-    let args = json!({"a": "v7", "b": 4, "c": 2});
-    let context = json!({});
+    let args = json(r#"{"a": "v7", "b": 4, "c": 2}"#);
+    let context = json("{}");
     let request = Request {
         tool: "t",
         args: &args,
@@ -82,8 +85,8 @@ fn evaluate_combinators(c: &mut Criterion) {
 fn decide_two_layers(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide");
     let platform = compile(PLATFORM_POLICY).expect("compiles");
-    let args = json!({"amount": 1});
-    let context = json!({});
+    let args = json(r#"{"amount": 1}"#);
+    let context = json("{}");
     for size in SIZES {
         let tenant = compile(&generated_policy(size)).expect("compiles");
         let tool = tool_near_the_end(size);

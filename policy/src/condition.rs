@@ -1,23 +1,28 @@
 //! Compiled `when` conditions and their evaluation.
 //!
-//! A leaf on a missing path is false, except `notEquals`, `notIn` and
-//! `exists: false`, which are true. A `${context...}` placeholder that cannot be
-//! resolved (missing, null, array or object) makes its leaf behave as if the
-//! field were missing. Type mismatches are false, never errors.
+//! An operator on a missing path is false, except `notEquals`, `notIn` and
+//! `exists: false`, which are true. A type mismatch is false, never an error.
+//! `notEquals` and `notIn` are always the negation of `equals` and `in`.
+//!
+//! String operands may hold `${context...}` placeholders. In `equals`,
+//! `notEquals`, the items of `in` and `notIn`, and `contains` on an array, an
+//! operand that is one placeholder alone stands for the context value itself
+//! (a string, number or boolean); anywhere else placeholders are replaced by
+//! the value's text. A placeholder whose value is missing, null, an array or
+//! an object leaves its operand (or list item) matching nothing.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use serde_json::{Number, Value};
-
 use crate::heap::HeapSize;
 use crate::interrupt;
-use crate::json;
+use crate::number::Number;
 use crate::path::{Field, FieldPath};
 use crate::regex::Regex;
 use crate::request::Request;
 use crate::template::{Rendered, Template};
 use crate::tree::BoolTree;
+use crate::value::Value;
 
 /// A condition map: field tests combined with `all`, `any` and `not`.
 pub(crate) type Condition = BoolTree<FieldTest>;
@@ -51,8 +56,8 @@ pub(crate) enum Op {
 pub(crate) enum Operand {
     Number(Number),
     Text(Template),
-    /// Null, a boolean, a list or a mapping: boxed, as a `Value` is several
-    /// times the size of the common operands.
+    /// Null, a boolean, a list or a mapping: boxed, as a `Value` is larger
+    /// than the common operands.
     Json(Box<Value>),
 }
 
@@ -60,8 +65,6 @@ pub(crate) enum Operand {
 #[derive(Debug, Clone)]
 pub(crate) struct Choices {
     options: Box<[Operand]>,
-    /// Whether any option has placeholders, all of which must then resolve.
-    interpolated: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,11 +75,13 @@ pub(crate) enum Comparison {
     LessOrEqual,
 }
 
-/// An operand with its placeholders filled in.
+/// An operand with its placeholders filled in, as a value to compare with.
 enum Resolved<'a> {
-    Json(&'a Value),
     Number(&'a Number),
+    Json(&'a Value),
     Text(Cow<'a, str>),
+    /// What a lone placeholder stands for: a string, number or boolean.
+    Field(Field<'a>),
     /// Text longer than any the field offers, which therefore equals, starts,
     /// ends and is contained in nothing there (see [`Template::render`]).
     TooLong,
@@ -94,81 +99,84 @@ impl Test {
     fn holds(&self, field: Option<Field>, request: &Request) -> bool {
         self.holds_if(|op: &Op| {
             interrupt::check();
-            field
-                .and_then(|field| op.holds(field, request))
-                .unwrap_or_else(|| op.holds_when_missing())
+            op.holds(field, request)
         })
     }
 }
 
 impl Op {
-    /// `None` when an operand placeholder cannot be resolved.
-    fn holds(&self, field: Field, request: &Request) -> Option<bool> {
-        Some(match self {
-            Op::Equals(operand) => operand
-                .resolve(request, text_len(field))?
-                .equals_field(field),
-            Op::NotEquals(operand) => !operand
-                .resolve(request, text_len(field))?
-                .equals_field(field),
-            Op::In(choices) => choices.include(field, request)?,
-            Op::NotIn(choices) => !choices.include(field, request)?,
-            Op::Contains(needle) => contains(field, &needle.resolve(request, longest_text(field))?),
-            Op::StartsWith(prefix) => match prefix.render(request, text_len(field))? {
-                Rendered::Text(prefix) => field
-                    .as_str()
-                    .is_some_and(|text| text.starts_with(&*prefix)),
-                Rendered::TooLong => false,
-            },
-            Op::EndsWith(suffix) => match suffix.render(request, text_len(field))? {
-                Rendered::Text(suffix) => {
-                    field.as_str().is_some_and(|text| text.ends_with(&*suffix))
-                }
-                Rendered::TooLong => false,
-            },
+    /// Whether the operator holds for `field`, `None` when the path is missing.
+    fn holds(&self, field: Option<Field>, request: &Request) -> bool {
+        let field = match (self, field) {
+            (Op::Exists(expected), field) => return field.is_some() == *expected,
+            (Op::NotEquals(operand), field) => return !operand.equals(field, request),
+            (Op::NotIn(choices), field) => return !choices.include(field, request),
+            (_, None) => return false,
+            (_, Some(field)) => field,
+        };
+        match self {
+            Op::Equals(operand) => operand.equals(Some(field), request),
+            Op::In(choices) => choices.include(Some(field), request),
+            Op::Contains(needle) => contains(field, needle, request),
+            Op::StartsWith(prefix) => text_test(field, prefix, request, |text, prefix| {
+                text.starts_with(prefix)
+            }),
+            Op::EndsWith(suffix) => text_test(field, suffix, request, |text, suffix| {
+                text.ends_with(suffix)
+            }),
             Op::Matches(regex) => field.as_str().is_some_and(|text| {
                 interrupt::guard_match(text.len());
                 regex.is_match(text)
             }),
             Op::Compare(comparison, bound) => field
                 .as_number()
-                .and_then(|number| json::compare_numbers(number, bound))
-                .is_some_and(|ordering| comparison.accepts(ordering)),
-            Op::Exists(expected) => *expected,
-        })
-    }
-
-    fn holds_when_missing(&self) -> bool {
-        matches!(self, Op::NotEquals(_) | Op::NotIn(_) | Op::Exists(false))
+                .is_some_and(|number| comparison.accepts(number.cmp(bound))),
+            Op::Exists(_) | Op::NotEquals(_) | Op::NotIn(_) => {
+                unreachable!("answered before the field was needed")
+            }
+        }
     }
 }
 
-/// The length of the field's text: no longer text can equal, start or end it.
-fn text_len(field: Field) -> usize {
-    field.as_str().map_or(0, str::len)
+/// `startsWith` or `endsWith`: the field must be text, and so is the operand.
+fn text_test(
+    field: Field,
+    template: &Template,
+    request: &Request,
+    test: fn(&str, &str) -> bool,
+) -> bool {
+    let Some(text) = field.as_str() else {
+        return false;
+    };
+    match template.render(request, text.len()) {
+        Some(Rendered::Text(operand)) => test(text, &operand),
+        Some(Rendered::TooLong) | None => false,
+    }
 }
 
-/// The longest text `contains` could find a needle in: the field's, or its
-/// longest string item.
-fn longest_text(field: Field) -> usize {
-    match field.as_array() {
-        Some(items) => items
+/// On a string, whether the operand's text is part of it; on an array,
+/// whether an item equals the operand.
+fn contains(field: Field, needle: &Operand, request: &Request) -> bool {
+    if let Some(haystack) = field.as_str() {
+        let Operand::Text(template) = needle else {
+            return false;
+        };
+        matches!(
+            template.render(request, haystack.len()),
+            Some(Rendered::Text(needle)) if haystack.contains(needle.as_ref())
+        )
+    } else if let Some(items) = field.as_array() {
+        let longest = items
             .iter()
             .filter_map(Value::as_str)
             .map(str::len)
             .max()
-            .unwrap_or(0),
-        None => text_len(field),
-    }
-}
-
-fn contains(field: Field, needle: &Resolved) -> bool {
-    if let Some(haystack) = field.as_str() {
-        matches!(needle, Resolved::Text(needle) if haystack.contains(needle.as_ref()))
-    } else if let Some(items) = field.as_array() {
-        items.iter().any(|item| {
-            interrupt::check();
-            needle.equals_value(item)
+            .unwrap_or(0);
+        needle.resolve(request, longest).is_some_and(|needle| {
+            items.iter().any(|item| {
+                interrupt::check();
+                needle.equals(Field::Json(item))
+            })
         })
     } else {
         false
@@ -180,68 +188,80 @@ impl Operand {
         Operand::Json(Box::new(value))
     }
 
+    /// The operand as a value; `None` when a placeholder cannot be resolved.
     /// See [`Template::render`] for `max_len`.
     fn resolve<'a>(&'a self, request: &Request<'a>, max_len: usize) -> Option<Resolved<'a>> {
         match self {
             Operand::Number(number) => Some(Resolved::Number(number)),
             Operand::Json(value) => Some(Resolved::Json(value)),
-            Operand::Text(template) => Some(match template.render(request, max_len)? {
-                Rendered::Text(text) => Resolved::Text(text),
-                Rendered::TooLong => Resolved::TooLong,
-            }),
+            Operand::Text(template) => match template.lone_placeholder() {
+                Some(path) => path
+                    .resolve(request)
+                    .filter(|field| field.is_scalar())
+                    .map(Resolved::Field),
+                None => Some(match template.render(request, max_len)? {
+                    Rendered::Text(text) => Resolved::Text(text),
+                    Rendered::TooLong => Resolved::TooLong,
+                }),
+            },
         }
     }
 
-    fn is_interpolated(&self) -> bool {
-        matches!(self, Operand::Text(template) if template.has_placeholders())
+    /// Whether `field` is present and equals the operand. The same as
+    /// resolving the operand and comparing, without building a [`Resolved`]
+    /// or rendering text a field that is not a string could never equal.
+    fn equals(&self, field: Option<Field>, request: &Request) -> bool {
+        let Some(field) = field else {
+            return false;
+        };
+        match self {
+            Operand::Number(number) => field.as_number() == Some(number),
+            Operand::Json(value) => field.equals(value),
+            Operand::Text(template) => match template.lone_placeholder() {
+                Some(path) => path
+                    .resolve(request)
+                    .filter(|operand| operand.is_scalar())
+                    .is_some_and(|operand| Resolved::Field(operand).equals(field)),
+                None => field.as_str().is_some_and(|text| {
+                    matches!(
+                        template.render(request, text.len()),
+                        Some(Rendered::Text(operand)) if operand == text
+                    )
+                }),
+            },
+        }
     }
 }
 
 impl Choices {
     pub(crate) fn new(options: Vec<Operand>) -> Self {
-        let interpolated = options.iter().any(Operand::is_interpolated);
         Choices {
             options: options.into_boxed_slice(),
-            interpolated,
         }
     }
 
-    /// Whether `field` equals one of the options; `None` when a placeholder in
-    /// any option cannot be resolved.
-    fn include(&self, field: Field, request: &Request) -> Option<bool> {
-        let mut found = false;
-        let max_len = text_len(field);
-        for option in &*self.options {
-            interrupt::check();
-            found |= option.resolve(request, max_len)?.equals_field(field);
-            if found && !self.interpolated {
-                break;
-            }
-        }
-        Some(found)
+    /// Whether `field` is present and equals one of the options.
+    fn include(&self, field: Option<Field>, request: &Request) -> bool {
+        field.is_some_and(|field| {
+            self.options.iter().any(|option| {
+                interrupt::check();
+                option.equals(Some(field), request)
+            })
+        })
     }
 }
 
 impl Resolved<'_> {
-    fn equals_value(&self, value: &Value) -> bool {
+    fn equals(&self, field: Field) -> bool {
         match self {
-            Resolved::Json(operand) => json::equal(value, operand),
-            Resolved::Number(operand) => value
-                .as_number()
-                .is_some_and(|number| json::equal_numbers(number, operand)),
-            Resolved::Text(text) => value.as_str() == Some(text.as_ref()),
-            Resolved::TooLong => false,
-        }
-    }
-
-    fn equals_field(&self, field: Field) -> bool {
-        match field {
-            Field::Json(value) => self.equals_value(value),
-            Field::Text(text) => match self {
-                Resolved::Json(operand) => operand.as_str() == Some(text),
-                Resolved::Text(operand) => operand == text,
-                Resolved::Number(_) | Resolved::TooLong => false,
+            Resolved::Number(operand) => field.as_number() == Some(*operand),
+            Resolved::Json(operand) => field.equals(operand),
+            Resolved::Text(operand) => field.as_str() == Some(operand.as_ref()),
+            Resolved::Field(operand) => match (operand, field) {
+                (Field::Json(operand), field) => field.equals(operand),
+                _ => operand.as_str().is_some() && operand.as_str() == field.as_str(),
             },
+            Resolved::TooLong => false,
         }
     }
 }
@@ -259,10 +279,11 @@ impl HeapSize for Op {
                 operand.heap_bytes()
             }
             Op::In(choices) | Op::NotIn(choices) => choices.options.heap_bytes(),
+            Op::Compare(_, bound) => bound.heap_bytes(),
             Op::StartsWith(template) | Op::EndsWith(template) => template.heap_bytes(),
             // Shared by every use of the pattern, and counted once when compiled.
             Op::Matches(_) => 0,
-            Op::Compare(..) | Op::Exists(_) => 0,
+            Op::Exists(_) => 0,
         }
     }
 }
@@ -270,7 +291,7 @@ impl HeapSize for Op {
 impl HeapSize for Operand {
     fn heap_bytes(&self) -> usize {
         match self {
-            Operand::Number(_) => 0,
+            Operand::Number(number) => number.heap_bytes(),
             Operand::Json(value) => value.heap_bytes(),
             Operand::Text(template) => template.heap_bytes(),
         }

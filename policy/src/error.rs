@@ -55,54 +55,36 @@ impl PolicyError {
         self
     }
 
-    /// Converts an error raised inside a `Deserialize` impl into a serde_yaml error,
-    /// which will then be stamped with the node's path and position.
+    /// Converts an error raised inside a `Deserialize` impl into the reader's
+    /// error, which will then be stamped with the node's path and position.
     pub(crate) fn into_yaml<E: de::Error>(self) -> E {
         E::custom(Framed(&self))
     }
 
-    /// Reports a YAML scanner or parser error.
+    /// Reports a YAML scanner or parser error, its position taken out of the
+    /// text (serde_yaml writes it as " at line L column C").
     pub(crate) fn from_syntax(error: &serde_yaml::Error) -> Self {
-        let (text, line, column) = without_location(error, |text, at| text.replacen(at, "", 1));
+        let rendered = error.to_string();
+        let location = error.location();
+        let text = match &location {
+            Some(location) => rendered.replacen(
+                &format!(" at line {} column {}", location.line(), location.column()),
+                "",
+                1,
+            ),
+            None => rendered,
+        };
         PolicyError {
-            line,
-            column,
+            line: location.as_ref().map(serde_yaml::Location::line),
+            column: location.as_ref().map(serde_yaml::Location::column),
             ..Self::new(ErrorKind::Syntax, text)
         }
     }
 
-    /// Recovers the error behind a failed deserialization of well-formed YAML.
-    pub(crate) fn from_yaml(error: &serde_yaml::Error) -> Self {
-        let (text, line, column) = without_location(error, |text, at| {
-            text.strip_suffix(at).unwrap_or(text).to_owned()
-        });
-        let mut recovered = Framed::decode(&text).unwrap_or_else(|| match text.as_str() {
-            "recursion limit exceeded" => PolicyError::too_large("the YAML is nested too deeply"),
-            "repetition limit exceeded" => {
-                PolicyError::too_large("YAML aliases expand the document too many times")
-            }
-            _ => PolicyError::invalid(text.clone()),
-        });
-        recovered.line = line;
-        recovered.column = column;
-        recovered
-    }
-}
-
-/// Splits serde_yaml's rendering of `error` into its text (with the
-/// " at line L column C" marker removed by `strip`) and its 1-based position.
-fn without_location(
-    error: &serde_yaml::Error,
-    strip: impl Fn(&str, &str) -> String,
-) -> (String, Option<usize>, Option<usize>) {
-    let rendered = error.to_string();
-    match error.location() {
-        Some(location) => {
-            let marker = format!(" at line {} column {}", location.line(), location.column());
-            let text = strip(&rendered, &marker);
-            (text, Some(location.line()), Some(location.column()))
-        }
-        None => (rendered, None, None),
+    /// Recovers an error written by [`PolicyError::into_yaml`]; any other
+    /// text becomes an invalid-policy error of that text.
+    pub(crate) fn from_framed(text: &str) -> Self {
+        Framed::decode(text).unwrap_or_else(|| PolicyError::invalid(text))
     }
 }
 
@@ -121,9 +103,9 @@ impl fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
-/// serde_yaml carries errors raised during deserialization as plain text, which it
-/// renders as `<path>: <text> at line L column C`. A [`PolicyError`] is written into
-/// that text between control characters so that its kind and hint survive the trip.
+/// serde carries errors raised during deserialization as plain text. A
+/// [`PolicyError`] is written into that text between control characters so
+/// that its kind and hint survive the trip.
 struct Framed<'e>(&'e PolicyError);
 
 impl Framed<'_> {

@@ -3,8 +3,6 @@
 
 use std::mem::size_of;
 
-use serde_json::Value;
-
 /// What the allocator keeps per allocation beyond the bytes asked for: its
 /// header and the rounding up to its size classes (glibc malloc: 8 to 23 bytes).
 const ALLOCATION_OVERHEAD: usize = 16;
@@ -56,25 +54,5 @@ impl<T: HeapSize + ?Sized> HeapSize for Box<T> {
 impl<T: HeapSize> HeapSize for Option<T> {
     fn heap_bytes(&self) -> usize {
         self.as_ref().map_or(0, HeapSize::heap_bytes)
-    }
-}
-
-impl HeapSize for Value {
-    fn heap_bytes(&self) -> usize {
-        match self {
-            Value::Null | Value::Bool(_) | Value::Number(_) => 0,
-            Value::String(text) => text.heap_bytes(),
-            Value::Array(items) => items.heap_bytes(),
-            // An entry sits in a B-tree node, or an index map's entry list and
-            // hash table, none of them full: count it twice for the slack.
-            Value::Object(map) => map
-                .iter()
-                .map(|(key, value)| {
-                    2 * (size_of::<String>() + size_of::<Value>())
-                        + key.heap_bytes()
-                        + value.heap_bytes()
-                })
-                .sum(),
-        }
     }
 }

@@ -6,16 +6,16 @@
 //! tenant's policy into the final [`Decision`].
 //!
 //! ```
-//! use authensor_policy::{Action, Layer, Request, compile, decide};
-//! use serde_json::json;
+//! use authensor_policy::{Action, Layer, Request, Value, compile, decide};
 //!
 //! let platform = compile("rules:\n  - tool: \"system.*\"\n    action: block\n").unwrap();
 //! let tenant = compile(
 //!     "rules:\n  - tool: email.send\n    action: allow\n    when:\n      args.to:\n        endsWith: \"@tenant-a.com\"\n",
 //! )
 //! .unwrap();
-//! let args = json!({"to": "bob@tenant-a.com"});
-//! let request = Request { tool: "email.send", args: &args, context: &json!({}), tenant_id: "tenant-a" };
+//! let args = Value::from_json(r#"{"to": "bob@tenant-a.com"}"#).unwrap();
+//! let context = Value::from_json("{}").unwrap();
+//! let request = Request { tool: "email.send", args: &args, context: &context, tenant_id: "tenant-a" };
 //! let decision = decide(Some(&platform), Some(&tenant), &request);
 //! assert_eq!((decision.action, decision.layer), (Action::Allow, Layer::Tenant));
 //! ```
@@ -42,15 +42,21 @@
 //! `endsWith`, `matches`, `gt`, `gte`, `lt`, `lte` and `exists`, which may again
 //! be combined with `all`, `any` and `not`.
 //!
-//! A leaf on a missing path is false, except `notEquals`, `notIn` and
+//! Values are JSON ([`Value`]) with numbers as exact decimals ([`Number`]):
+//! `10.50` equals `10.5`, and a number of any size decides like any other.
+//! An operator on a missing path is false, except `notEquals`, `notIn` and
 //! `exists: false`, which are true; a type mismatch is false. String operands of
 //! `equals`, `notEquals`, `in`, `notIn`, `contains`, `startsWith` and `endsWith`
-//! may contain `${context.<path>}`; when the value there is missing, null, an
-//! array or an object, the leaf behaves as on a missing path. There is no escape
-//! for a literal `${`; use `matches`, which is never interpolated.
+//! may contain `${context.<path>}`: an operand that is one placeholder alone
+//! compares as the context value itself (a string, number or boolean), text
+//! around it makes text; when the value there is missing, null, an array or an
+//! object, the operand matches nothing. There is no escape for a literal `${`;
+//! use `matches`, which is never interpolated.
 //!
 //! `context.tenantId`, as a path or a placeholder, is always the request's
 //! [`Request::tenant_id`], never a `tenantId` supplied inside [`Request::context`].
+//!
+//! `docs/language.md` in the repository is the language's full reference.
 //!
 //! # Limits
 //!
@@ -76,8 +82,8 @@ mod glob;
 mod heap;
 mod index;
 mod interrupt;
-mod json;
 mod limits;
+mod number;
 mod path;
 mod policy;
 mod regex;
@@ -86,6 +92,7 @@ mod rule;
 mod syntax;
 mod template;
 mod tree;
+mod value;
 
 #[doc(hidden)]
 pub mod bench_support;
@@ -96,5 +103,7 @@ pub use decide::{Decision, FAIL_CLOSED_REASON, Layer, decide};
 pub use error::{ErrorKind, PolicyError};
 pub use interrupt::{set_interrupt_check, set_match_guard};
 pub use limits::Limits;
+pub use number::{MAX_EXPONENT, Number, NumberError};
 pub use policy::{Policy, Verdict};
 pub use request::Request;
+pub use value::{JsonError, Object, Value};

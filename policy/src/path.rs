@@ -1,14 +1,12 @@
 //! Field paths such as `args.to` or `context.user.roles.0`, parsed once and
 //! resolved against a request.
 
-use std::borrow::Cow;
-
-use serde_json::{Number, Value};
-
 use crate::dotted;
 use crate::error::PolicyError;
 use crate::heap::HeapSize;
+use crate::number::Number;
 use crate::request::Request;
+use crate::value::{Object, Value};
 
 /// A parsed field path.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +21,11 @@ pub(crate) struct FieldPath {
 enum Root {
     Tool,
     Args,
+    /// A path into the context, never `context` alone.
     Context,
+    /// `context` alone: the context with its `tenantId` set to
+    /// [`Request::tenant_id`], built when a condition reads it.
+    WholeContext,
     /// `context.tenantId`, which is bound to [`Request::tenant_id`] so that a caller
     /// cannot claim another tenant's identity through `context`.
     TenantId,
@@ -35,6 +37,10 @@ pub(crate) enum Field<'r> {
     Json(&'r Value),
     /// The tool name or the tenant id.
     Text(&'r str),
+    /// `context` alone: the context object (`None` when the context is not
+    /// an object) as if its `tenantId` were the tenant given here. Not built:
+    /// the context may nest deeper than a copy could safely recurse.
+    Context(Option<&'r Object>, &'r str),
 }
 
 const PATH_HINT: &str =
@@ -73,6 +79,8 @@ impl FieldPath {
         if root == Root::Context && first == "tenantId" {
             root = Root::TenantId;
             keys = rest.unwrap_or_default();
+        } else if root == Root::Context && keys.is_empty() {
+            root = Root::WholeContext;
         }
         Ok(FieldPath {
             root,
@@ -83,9 +91,8 @@ impl FieldPath {
     /// Whether the path names something under `context` (including `context.tenantId`).
     pub(crate) fn is_within_context(&self) -> bool {
         match self.root {
-            Root::TenantId => true,
-            Root::Context => !self.keys.is_empty(),
-            Root::Tool | Root::Args => false,
+            Root::TenantId | Root::Context => true,
+            Root::Tool | Root::Args | Root::WholeContext => false,
         }
     }
 
@@ -97,16 +104,32 @@ impl FieldPath {
                 return Some(Field::Text(request.tenant_id));
             }
             Root::TenantId => return None,
+            Root::WholeContext => {
+                return Some(Field::Context(
+                    request.context.as_object(),
+                    request.tenant_id,
+                ));
+            }
             Root::Args => request.args,
             Root::Context => request.context,
         };
         dotted::segments(&self.keys)
             .try_fold(start, |value, key| match value {
-                Value::Object(map) => map.get(key),
-                Value::Array(items) => items.get(key.parse::<usize>().ok()?),
+                Value::Object(object) => object.get(key),
+                Value::Array(items) => items.get(array_index(key)?),
                 _ => None,
             })
             .map(Field::Json)
+    }
+}
+
+/// The position a segment names in an array: `0` or digits without a leading
+/// zero; `01`, `+1`, `-1` and `1.0` name none.
+fn array_index(segment: &str) -> Option<usize> {
+    match segment.as_bytes() {
+        [b'0'] => Some(0),
+        [b'1'..=b'9', rest @ ..] if rest.iter().all(u8::is_ascii_digit) => segment.parse().ok(),
+        _ => None,
     }
 }
 
@@ -117,10 +140,44 @@ impl HeapSize for FieldPath {
 }
 
 impl<'r> Field<'r> {
+    /// Whether the value is a string, a number or a boolean, which is what a
+    /// `${context...}` placeholder needs to stand for it.
+    pub(crate) fn is_scalar(self) -> bool {
+        match self {
+            Field::Text(_) => true,
+            Field::Json(value) => {
+                matches!(value, Value::String(_) | Value::Number(_) | Value::Bool(_))
+            }
+            Field::Context(..) => false,
+        }
+    }
+
+    /// Whether the field equals `value`, numbers by value and objects
+    /// whatever the order of their keys.
+    pub(crate) fn equals(self, value: &Value) -> bool {
+        match self {
+            Field::Json(field) => field == value,
+            Field::Text(text) => value.as_str() == Some(text),
+            Field::Context(context, tenant_id) => {
+                let Some(value) = value.as_object() else {
+                    return false;
+                };
+                let keys = context.map_or(0, Object::len)
+                    + usize::from(context.and_then(|c| c.get("tenantId")).is_none());
+                keys == value.len()
+                    && value.iter().all(|(key, value)| match key {
+                        "tenantId" => value.as_str() == Some(tenant_id),
+                        _ => context.and_then(|context| context.get(key)) == Some(value),
+                    })
+            }
+        }
+    }
+
     pub(crate) fn as_str(self) -> Option<&'r str> {
         match self {
             Field::Json(value) => value.as_str(),
             Field::Text(text) => Some(text),
+            Field::Context(..) => None,
         }
     }
 
@@ -137,27 +194,15 @@ impl<'r> Field<'r> {
             _ => None,
         }
     }
-
-    /// The text substituted for `${...}`: strings as they are, numbers and booleans
-    /// as JSON; `None` for null, arrays and objects.
-    pub(crate) fn interpolation_text(self) -> Option<Cow<'r, str>> {
-        match self {
-            Field::Text(text) => Some(Cow::Borrowed(text)),
-            Field::Json(Value::String(text)) => Some(Cow::Borrowed(text)),
-            Field::Json(Value::Number(number)) => Some(Cow::Owned(number.to_string())),
-            Field::Json(Value::Bool(flag)) => {
-                Some(Cow::Borrowed(if *flag { "true" } else { "false" }))
-            }
-            Field::Json(Value::Null | Value::Array(_) | Value::Object(_)) => None,
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
+
+    fn json(text: &str) -> Value {
+        Value::from_json(text).unwrap()
+    }
 
     fn resolve(path: &str, args: &Value, context: &Value) -> Option<String> {
         let request = Request {
@@ -170,15 +215,16 @@ mod tests {
             .unwrap()
             .resolve(&request)
             .map(|field| match field {
-                Field::Json(value) => value.to_string(),
+                Field::Json(value) => format!("{value:?}"),
                 Field::Text(text) => format!("text:{text}"),
+                Field::Context(context, tenant_id) => format!("context:{context:?}+{tenant_id}"),
             })
     }
 
     #[test]
     fn resolves_roots_nested_keys_and_array_indexes() {
-        let args = json!({"to": "a@b.c", "items": [{"id": 7}], "10": "ten"});
-        let context = json!({"user": {"roles": ["admin"]}});
+        let args = json(r#"{"to": "a@b.c", "items": [{"id": 7}, 8], "10": "ten", "01": "key"}"#);
+        let context = json(r#"{"user": {"roles": ["admin"]}}"#);
         assert_eq!(
             resolve("tool", &args, &context).as_deref(),
             Some("text:email.send")
@@ -199,12 +245,46 @@ mod tests {
             resolve("context.user.roles.0", &args, &context).as_deref(),
             Some("\"admin\"")
         );
+        assert_eq!(
+            resolve("args.01", &args, &context).as_deref(),
+            Some("\"key\"")
+        );
+        assert_eq!(
+            resolve("args.items.1", &args, &context).as_deref(),
+            Some("8")
+        );
         assert!(resolve("args", &args, &context).unwrap().contains("items"));
+        assert_eq!(
+            resolve("context", &args, &context).as_deref(),
+            Some("context:Some({\"user\": {\"roles\": [\"admin\"]}})+tenant-a")
+        );
+    }
+
+    #[test]
+    fn only_plain_decimal_segments_index_arrays() {
+        let args = json(r#"{"items": [10, 11, 12]}"#);
+        for (segment, found) in [
+            ("0", Some("10")),
+            ("2", Some("12")),
+            ("01", None),
+            ("+1", None),
+            ("-1", None),
+            ("1.0", None),
+            ("3", None),
+            ("99999999999999999999999", None),
+        ] {
+            let path = format!("args.items.{segment}");
+            assert_eq!(
+                resolve(&path, &args, &Value::Null).as_deref(),
+                found,
+                "{path}"
+            );
+        }
     }
 
     #[test]
     fn missing_paths_resolve_to_none() {
-        let args = json!({"items": [1], "to": "x"});
+        let args = json(r#"{"items": [1], "to": "x"}"#);
         for path in [
             "args.nope",
             "args.items.1",
@@ -212,18 +292,40 @@ mod tests {
             "args.to.deeper",
             "context.a",
         ] {
-            assert_eq!(resolve(path, &args, &json!({})), None, "{path}");
+            assert_eq!(resolve(path, &args, &json("{}")), None, "{path}");
         }
     }
 
     #[test]
     fn tenant_id_comes_from_the_request_not_the_context() {
-        let forged = json!({"tenantId": "tenant-b"});
+        let forged = json(r#"{"tenantId": "tenant-b"}"#);
         assert_eq!(
-            resolve("context.tenantId", &json!({}), &forged).as_deref(),
+            resolve("context.tenantId", &json("{}"), &forged).as_deref(),
             Some("text:tenant-a")
         );
-        assert_eq!(resolve("context.tenantId.x", &json!({}), &forged), None);
+        assert_eq!(resolve("context.tenantId.x", &json("{}"), &forged), None);
+        let whole = FieldPath::parse("context").unwrap();
+        let seen = |context: &Value, expected: &str| {
+            let request = Request {
+                tool: "t",
+                args: &Value::Null,
+                context,
+                tenant_id: "tenant-a",
+            };
+            whole.resolve(&request).unwrap().equals(&json(expected))
+        };
+        assert!(seen(&forged, r#"{"tenantId": "tenant-a"}"#));
+        assert!(!seen(&forged, r#"{"tenantId": "tenant-b"}"#));
+        assert!(seen(&Value::Null, r#"{"tenantId": "tenant-a"}"#));
+        assert!(seen(
+            &json(r#"{"a": [1]}"#),
+            r#"{"a": [1.0], "tenantId": "tenant-a"}"#
+        ));
+        assert!(!seen(&json(r#"{"a": [1]}"#), r#"{"a": [1]}"#));
+        assert!(!seen(
+            &json(r#"{"a": [1]}"#),
+            r#"{"a": [1], "tenantId": "tenant-a", "b": 2}"#
+        ));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The tool call being decided.
 
-use serde_json::Value;
+use crate::value::Value;
 
 /// A tool call an agent wants to make, as seen by a policy.
 #[derive(Debug, Clone, Copy)]

@@ -6,8 +6,9 @@ use std::borrow::Cow;
 use crate::error::PolicyError;
 use crate::heap::HeapSize;
 use crate::interrupt;
-use crate::path::FieldPath;
+use crate::path::{Field, FieldPath};
 use crate::request::Request;
+use crate::value::Value;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Template {
@@ -61,8 +62,12 @@ impl Template {
         })
     }
 
-    pub(crate) fn has_placeholders(&self) -> bool {
-        self.placeholder_count() > 0
+    /// The placeholder, when the template is one placeholder and nothing else.
+    pub(crate) fn lone_placeholder(&self) -> Option<&FieldPath> {
+        match &*self.pieces {
+            [Piece::Variable(path)] => Some(path),
+            _ => None,
+        }
     }
 
     pub(crate) fn placeholder_count(&self) -> usize {
@@ -73,28 +78,52 @@ impl Template {
     }
 
     /// The text with its placeholders filled from `request`, or `None` when a
-    /// placeholder names a missing field or one that is null, an array or an object.
-    /// Text longer than `max_len` bytes is not built, so that many placeholders
-    /// of a long context value cannot take much memory: the caller, comparing it
-    /// with a shorter text, needs only to know that it is longer.
-    /// Allocates only when the template has placeholders and other pieces.
+    /// placeholder names a missing field or one that is null, an array or an
+    /// object (see [`field_text`]). Text longer than `max_len` bytes is not
+    /// built, so that many placeholders of a long context value cannot take
+    /// much memory: the caller, comparing it with a shorter text, needs only
+    /// to know that it is longer. Allocates only when the template has
+    /// placeholders and other pieces, or a placeholder stands for a number.
     pub(crate) fn render<'a>(
         &'a self,
         request: &Request<'a>,
         max_len: usize,
     ) -> Option<Rendered<'a>> {
-        let text = match &*self.pieces {
-            [] => Cow::Borrowed(""),
-            [Piece::Text(text)] => Cow::Borrowed(&**text),
-            [Piece::Variable(path)] => path.resolve(request)?.interpolation_text()?,
-            pieces => return render_pieces(pieces, request, max_len),
-        };
-        Some(if text.len() > max_len {
-            Rendered::TooLong
-        } else {
-            Rendered::Text(text)
-        })
+        match &*self.pieces {
+            [] => Some(fit(Cow::Borrowed(""), max_len)),
+            [Piece::Text(text)] => Some(fit(Cow::Borrowed(&**text), max_len)),
+            [Piece::Variable(path)] => field_text(path.resolve(request)?, max_len),
+            pieces => render_pieces(pieces, request, max_len),
+        }
     }
+}
+
+fn fit(text: Cow<'_, str>, max_len: usize) -> Rendered<'_> {
+    if text.len() > max_len {
+        Rendered::TooLong
+    } else {
+        Rendered::Text(text)
+    }
+}
+
+/// The text a placeholder puts in place of a value: a string as it is, a
+/// number in plain decimal ([`Number::to_text`](crate::Number::to_text)), a
+/// boolean as `true` or `false`; `None` for null, arrays and objects. A number
+/// longer than `max_len` is not written out.
+pub(crate) fn field_text(field: Field<'_>, max_len: usize) -> Option<Rendered<'_>> {
+    let text = match field {
+        Field::Text(text) => Cow::Borrowed(text),
+        Field::Json(Value::String(text)) => Cow::Borrowed(text.as_str()),
+        Field::Json(Value::Bool(flag)) => Cow::Borrowed(if *flag { "true" } else { "false" }),
+        Field::Json(Value::Number(number)) if number.text_len() > max_len => {
+            return Some(Rendered::TooLong);
+        }
+        Field::Json(Value::Number(number)) => Cow::Owned(number.to_text()),
+        Field::Json(Value::Null | Value::Array(_) | Value::Object(_)) | Field::Context(..) => {
+            return None;
+        }
+    };
+    Some(fit(text, max_len))
 }
 
 fn render_pieces<'a>(
@@ -106,14 +135,20 @@ fn render_pieces<'a>(
     let mut too_long = false;
     for piece in pieces {
         interrupt::check();
-        let text = match piece {
-            Piece::Text(text) => Cow::Borrowed(&**text),
-            Piece::Variable(path) => path.resolve(request)?.interpolation_text()?,
-        };
         // Once too long, only whether every placeholder resolves still matters.
-        too_long = too_long || rendered.len() + text.len() > max_len;
-        if !too_long {
-            rendered.push_str(&text);
+        let room = if too_long {
+            0
+        } else {
+            max_len - rendered.len()
+        };
+        let text = match piece {
+            Piece::Text(text) => fit(Cow::Borrowed(&**text), room),
+            Piece::Variable(path) => field_text(path.resolve(request)?, room)?,
+        };
+        match text {
+            Rendered::Text(text) if !too_long => rendered.push_str(&text),
+            Rendered::Text(_) => {}
+            Rendered::TooLong => too_long = true,
         }
     }
     Some(if too_long {
@@ -146,9 +181,11 @@ fn push_text(pieces: &mut Vec<Piece>, text: &str) {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{Value, json};
-
     use super::*;
+
+    fn json(text: &str) -> Value {
+        Value::from_json(text).unwrap()
+    }
 
     fn render_within(template: &str, context: &Value, max_len: usize) -> Option<String> {
         let request = Request {
@@ -172,7 +209,9 @@ mod tests {
 
     #[test]
     fn fills_placeholders() {
-        let context = json!({"user": {"id": "u1", "level": 3, "admin": true}});
+        let context = json(
+            r#"{"user": {"id": "u1", "level": 3, "admin": true, "ratio": 1.50, "big": 1e30}}"#,
+        );
         assert_eq!(render("plain", &context).as_deref(), Some("plain"));
         assert_eq!(render("", &context).as_deref(), Some(""));
         assert_eq!(
@@ -188,6 +227,10 @@ mod tests {
             Some("id=u1;lvl=3;true!")
         );
         assert_eq!(
+            render("${context.user.ratio}/${context.user.big}", &context).as_deref(),
+            Some("1.5/1000000000000000000000000000000")
+        );
+        assert_eq!(
             render("$ and } and {}", &context).as_deref(),
             Some("$ and } and {}")
         );
@@ -195,7 +238,7 @@ mod tests {
 
     #[test]
     fn tenant_id_placeholder_ignores_a_forged_context_value() {
-        let forged = json!({"tenantId": "tenant-b"});
+        let forged = json(r#"{"tenantId": "tenant-b"}"#);
         assert_eq!(
             render("tenant_id = '${context.tenantId}'", &forged).as_deref(),
             Some("tenant_id = 'tenant-a'")
@@ -204,7 +247,7 @@ mod tests {
 
     #[test]
     fn unresolvable_placeholders_render_to_none() {
-        let context = json!({"null": null, "list": [1], "map": {}});
+        let context = json(r#"{"null": null, "list": [1], "map": {}}"#);
         for template in [
             "${context.missing}",
             "a ${context.null}",
@@ -217,7 +260,7 @@ mod tests {
 
     #[test]
     fn text_longer_than_the_bound_is_not_built() {
-        let context = json!({"a": "12345", "n": 42});
+        let context = json(r#"{"a": "12345", "n": 42, "huge": 1e400}"#);
         let within = |template, max_len| render_within(template, &context, max_len);
         assert_eq!(within("${context.a}", 5).as_deref(), Some("12345"));
         assert_eq!(within("${context.a}", 4).as_deref(), Some("<too long>"));
@@ -225,6 +268,11 @@ mod tests {
         assert_eq!(within("x${context.n}y", 3).as_deref(), Some("<too long>"));
         assert_eq!(within("literal", 6).as_deref(), Some("<too long>"));
         assert_eq!(within("", 0).as_deref(), Some(""));
+        assert_eq!(
+            within("${context.huge}", 400).as_deref(),
+            Some("<too long>")
+        );
+        assert_eq!(within("${context.huge}", 401).map(|t| t.len()), Some(401));
         // An unresolvable placeholder after the bound still makes it unresolvable.
         assert_eq!(
             within("${context.a}${context.a}${context.missing}", 6),

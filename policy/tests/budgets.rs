@@ -2,19 +2,20 @@
 //! counted after YAML aliases expand, and the interrupt hook that lets a host
 //! stop a long compile or decision.
 
+#[macro_use]
 mod common;
 
 use std::cell::Cell;
 use std::fmt::Write;
 use std::panic::{self, AssertUnwindSafe};
 
+use authensor_policy::Value;
 use authensor_policy::bench_support::generated_policy;
 use authensor_policy::{
     Action, ErrorKind, Limits, Policy, PolicyError, compile, compile_with_limits, decide,
     set_interrupt_check,
 };
 use common::{compile_error, policy, request};
-use serde_json::{Value, json};
 
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
@@ -63,8 +64,8 @@ fn a_few_dozen_regexes_fit_the_default_budget() {
     let policy = policy(&regex_rules(40));
     assert!(policy.approx_bytes() > 40 * REGEX_FLOOR);
     assert!(policy.approx_bytes() <= Limits::default().max_compiled_bytes);
-    let args = json!({"text": "SECRET-39  token"});
-    let verdict = policy.evaluate(&request("t", &args, &json!({}), "tenant-a"));
+    let args = value!({"text": "SECRET-39  token"});
+    let verdict = policy.evaluate(&request("t", &args, &value!({}), "tenant-a"));
     assert_eq!(verdict.map(|v| v.rule_id), Some(Some("rules[39]")));
 }
 
@@ -301,7 +302,7 @@ fn catch_all_policy() -> Policy {
 #[test]
 fn deciding_checks_for_interrupts_per_rule_and_condition() {
     let policy = catch_all_policy();
-    let (args, context) = (json!({"x": -1}), json!({"user": "u-1-2", "a": 1, "b": 2}));
+    let (args, context) = (value!({"x": -1}), value!({"user": "u-1-2", "a": 1, "b": 2}));
     let call = request("tool", &args, &context, "tenant-a");
     let (decision, checks) = checks_during(|| decide(None, Some(&policy), &call));
     assert_eq!(decision.action, Action::Block);
@@ -315,7 +316,7 @@ fn filling_in_placeholders_checks_for_interrupts() {
     let policy = policy(&format!(
         "rules:\n  - action: allow\n    when: {{args.x: {{equals: '{placeholders}'}}}}\n"
     ));
-    let (args, context) = (json!({"x": "1".repeat(50)}), json!({"a": 1}));
+    let (args, context) = (value!({"x": "1".repeat(50)}), value!({"a": 1}));
     let call = request("tool", &args, &context, "tenant-a");
     let (decision, checks) = checks_during(|| decide(None, Some(&policy), &call));
     assert_eq!(decision.action, Action::Allow);
@@ -346,7 +347,7 @@ fn an_interrupted_decision_leaves_the_policy_usable() {
     let mut source = regex_rules(3);
     source.push_str("  - tool: email.send\n    action: escalate\n    when: {args.to: {not: {endsWith: '@${context.tenantId}.com'}}}\n");
     let policy = policy(&source);
-    let args = json!({"text": "nothing to see", "to": "x@elsewhere.com"});
+    let args = value!({"text": "nothing to see", "to": "x@elsewhere.com"});
     let context = Value::Null;
     let call = request("email.send", &args, &context, "tenant-a");
     let expected = decide(None, Some(&policy), &call);

@@ -2,6 +2,7 @@
 //! against `Policy::approx_bytes`, and for the policy the backend cache is sized
 //! by. A single test, so that nothing else allocates while it measures.
 
+#[macro_use]
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -10,7 +11,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use authensor_policy::bench_support::generated_policy;
 use authensor_policy::{Policy, Request, compile};
-use serde_json::{Value, json};
 
 /// Counts the bytes and allocations in use, and the most bytes ever in use.
 struct Counting;
@@ -195,7 +195,7 @@ fn approx_bytes_follows_the_heap() {
         );
     }
     let haystacks = haystacks();
-    let context = json!({});
+    let context = value!({});
     for (name, source) in [
         ("the typical policy", common::typical_policy()),
         ("30 regexes with large DFAs", dfa_blowup),
@@ -205,7 +205,7 @@ fn approx_bytes_follows_the_heap() {
         let policy = compile(&source).expect("compiles");
         let compiled = heap_in_use() - before;
         for text in &haystacks {
-            let args = json!({"text": text, "body": text});
+            let args = value!({"text": text, "body": text});
             policy.evaluate(&Request {
                 tool: "t",
                 args: &args,
@@ -228,7 +228,7 @@ fn approx_bytes_follows_the_heap() {
     let source =
         format!("rules:\n  - action: allow\n    when: {{args.x: {{equals: '{placeholders}'}}}}\n");
     let policy = compile(&source).expect("compiles");
-    let (args, context) = (json!({"x": "short"}), json!({"v": "v".repeat(100_000)}));
+    let (args, context) = (value!({"x": "short"}), value!({"v": "v".repeat(100_000)}));
     let request = Request {
         tool: "t",
         args: &args,
@@ -241,5 +241,5 @@ fn approx_bytes_follows_the_heap() {
     let peak = PEAK_BYTES.load(Ordering::Relaxed) - before;
     println!("peak heap of a decision filling in 5000 placeholders of 100 KB: {peak} bytes");
     assert!(peak < 64 << 10, "{peak} bytes");
-    let _: &Value = &context;
+    let _: &authensor_policy::Value = &context;
 }

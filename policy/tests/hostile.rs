@@ -45,6 +45,19 @@ fn modest_aliases_still_work() {
 }
 
 #[test]
+fn many_aliases_of_one_anchor_each_read_the_anchored_node() {
+    let mut source = String::from(
+        "rules:\n  - tool: a\n    action: block\n    when: &c {args.a: {exists: true}}\n",
+    );
+    for n in 1..=10_000 {
+        source.push_str(&format!(
+            "  - tool: a{n}\n    action: block\n    when: *c\n"
+        ));
+    }
+    assert_eq!(compile(&source).unwrap().rule_count(), 10_001);
+}
+
+#[test]
 fn ten_thousand_nested_conditions_are_rejected() {
     let depth = 10_000;
     let source = format!(

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 fn holds_for_tenant(when: &str, args: Value, context: Value, tenant_id: &str) -> bool {
     let policy = policy(&format!("rules:\n  - action: allow\n    when: {when}\n"));
+    let (args, context) = (common::value(args), common::value(context));
     policy
         .evaluate(&request("t", &args, &context, tenant_id))
         .is_some()
@@ -40,7 +41,12 @@ fn placeholders_are_filled_from_context() {
     ));
     assert!(when_holds(
         "{args.flag: {equals: '${context.user.admin}'}}",
-        json!({"flag": "true"}),
+        json!({"flag": true}),
+        context.clone()
+    ));
+    assert!(when_holds(
+        "{args.flag: {equals: 'is ${context.user.admin}'}}",
+        json!({"flag": "is true"}),
         context.clone()
     ));
     assert!(when_holds(
@@ -56,22 +62,45 @@ fn placeholders_are_filled_from_context() {
 }
 
 #[test]
-fn interpolated_numbers_are_text() {
-    let context = json!({"limit": 5});
-    assert!(when_holds(
-        "{args.n: {equals: '${context.limit}'}}",
-        json!({"n": "5"}),
-        context.clone()
-    ));
-    assert!(!when_holds(
-        "{args.n: {equals: '${context.limit}'}}",
-        json!({"n": 5}),
-        context
-    ));
+fn a_lone_placeholder_compares_as_the_value_and_text_around_it_makes_text() {
+    let context = json!({"limit": 5, "ratio": 1.50, "on": false});
+    for (operators, x, expected) in [
+        ("{equals: '${context.limit}'}", json!(5), true),
+        ("{equals: '${context.limit}'}", json!(5.0), true),
+        ("{equals: '${context.limit}'}", json!("5"), false),
+        ("{equals: 'n=${context.limit}'}", json!("n=5"), true),
+        ("{equals: '${context.ratio}'}", json!(1.5), true),
+        (
+            "{equals: '${context.ratio}${context.ratio}'}",
+            json!("1.51.5"),
+            true,
+        ),
+        ("{notEquals: '${context.limit}'}", json!("5"), true),
+        ("{in: [a, '${context.limit}']}", json!(5), true),
+        ("{notIn: ['${context.limit}']}", json!(5), false),
+        ("{equals: '${context.on}'}", json!(false), true),
+        ("{equals: '${context.on}'}", json!("false"), false),
+        ("{contains: '${context.limit}'}", json!([4, 5]), true),
+        ("{contains: '${context.limit}'}", json!(["5"]), false),
+        // Text operators take the value's text.
+        ("{contains: '${context.limit}'}", json!("a5b"), true),
+        ("{startsWith: '${context.ratio}'}", json!("1.5x"), true),
+        ("{endsWith: '${context.on}'}", json!("is false"), true),
+    ] {
+        assert_eq!(
+            when_holds(
+                &format!("{{args.x: {operators}}}"),
+                json!({ "x": x }),
+                context.clone()
+            ),
+            expected,
+            "{operators} on {x}"
+        );
+    }
 }
 
 #[test]
-fn unresolvable_placeholders_make_the_leaf_behave_as_on_a_missing_path() {
+fn an_unresolvable_placeholder_leaves_its_operand_matching_nothing() {
     let args = json!({"x": "value", "list": ["value"]});
     for context in [
         json!({}),
@@ -82,7 +111,9 @@ fn unresolvable_placeholders_make_the_leaf_behave_as_on_a_missing_path() {
         for (operators, expected) in [
             ("{equals: '${context.v}'}", false),
             ("{notEquals: '${context.v}'}", true),
-            ("{in: [value, '${context.v}']}", false),
+            ("{in: ['${context.v}']}", false),
+            ("{in: [value, '${context.v}']}", true),
+            ("{notIn: [value, '${context.v}']}", false),
             ("{notIn: [other, '${context.v}']}", true),
             ("{contains: 'a${context.v}'}", false),
             ("{startsWith: '${context.v}'}", false),
@@ -238,10 +269,12 @@ fn operands_longer_than_the_field_compare_as_if_built() {
             "{operators} on {x}"
         );
     }
-    // A placeholder that cannot be filled in still counts as a missing field,
-    // even past the point where the text became too long.
+    // A placeholder that cannot be filled in still matches nothing, even past
+    // the point where the text became too long.
     let unresolvable = "'${context.v}${context.v}${context.missing}'";
     assert!(!holds(format!("{{equals: {unresolvable}}}"), json!("a")));
     assert!(holds(format!("{{notEquals: {unresolvable}}}"), json!("a")));
     assert!(holds(format!("{{notIn: [{unresolvable}]}}"), json!("a")));
+    assert!(!holds(format!("{{in: [{unresolvable}, a]}}"), json!("b")));
+    assert!(holds(format!("{{in: [{unresolvable}, a]}}"), json!("a")));
 }

@@ -1,8 +1,8 @@
+#[macro_use]
 mod common;
 
 use authensor_policy::{Action, Decision, FAIL_CLOSED_REASON, Layer, Policy, decide};
 use common::{policy, request};
-use serde_json::json;
 
 /// A policy giving `action` through a rule with an id naming the layer, or no
 /// opinion at all.
@@ -16,8 +16,8 @@ fn layer_policy(layer: &str, action: Option<Action>) -> Policy {
 }
 
 fn run(platform: Option<&Policy>, tenant: Option<&Policy>) -> Decision {
-    let args = json!({});
-    let context = json!({});
+    let args = value!({});
+    let context = value!({});
     decide(
         platform,
         tenant,

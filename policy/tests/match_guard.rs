@@ -1,7 +1,7 @@
 //! The match guard sees each value's length before a `matches` regex
 //! searches it, and can refuse it. One test per binary: the guard is global.
 
-use authensor_policy::{Action, Request, compile, decide, set_match_guard};
+use authensor_policy::{Action, Request, Value, compile, decide, set_match_guard};
 use serde_json::json;
 use std::panic::catch_unwind;
 
@@ -13,7 +13,7 @@ fn the_guard_is_asked_before_each_regex_search_and_may_refuse() {
     )
     .unwrap();
     let decide_on = |text: &str| {
-        let (args, context) = (json!({ "s": text }), json!({}));
+        let (args, context) = (Value::from(json!({ "s": text })), Value::from(json!({})));
         let request = Request {
             tool: "t",
             args: &args,

@@ -1,3 +1,4 @@
+#[macro_use]
 mod common;
 
 use authensor_policy::Action;
@@ -144,8 +145,8 @@ fn first_matching_rule_wins() {
 fn the_default_applies_when_no_rule_matches() {
     let policy = policy("default: escalate\nrules:\n  - tool: a\n    action: allow\n");
     assert_eq!(policy.default_action(), Some(Action::Escalate));
-    let args = json!({});
-    let context = json!({});
+    let args = value!({});
+    let context = value!({});
     let verdict = policy
         .evaluate(&common::request("b", &args, &context, "t"))
         .unwrap();
@@ -196,8 +197,8 @@ fn rule_ids_default_to_their_position_and_reasons_to_the_id() {
     reason: Needs a look
 ",
     );
-    let args = json!({});
-    let context = json!({});
+    let args = value!({});
+    let context = value!({});
     let check = |tool: &str, id: &str, reason: &str| {
         let verdict = policy
             .evaluate(&common::request(tool, &args, &context, "t"))

@@ -1,10 +1,10 @@
 //! The examples from the product's design notes, with their expected decisions.
 
+#[macro_use]
 mod common;
 
 use authensor_policy::{Action, Decision, Layer, decide};
 use common::{policy, request};
-use serde_json::{Value, json};
 
 const PLATFORM: &str = r#"
 rules:
@@ -35,10 +35,10 @@ rules:
     reason: "Queries must include tenant_id filter"
 "#;
 
-fn decide_for(tenant_id: &str, tool: &str, args: Value) -> Decision {
+fn decide_for(tenant_id: &str, tool: &str, args: authensor_policy::Value) -> Decision {
     let platform = policy(PLATFORM);
     let tenant = policy(TENANT_A);
-    let context = json!({});
+    let context = value!({});
     decide(
         Some(&platform),
         Some(&tenant),
@@ -57,7 +57,7 @@ fn summary(decision: &Decision) -> (Action, Layer, Option<&str>, &str) {
 
 #[test]
 fn internal_email_is_allowed_by_the_tenant() {
-    let decision = decide_for("tenant-a", "email.send", json!({"to": "bob@tenant-a.com"}));
+    let decision = decide_for("tenant-a", "email.send", value!({"to": "bob@tenant-a.com"}));
     assert_eq!(
         summary(&decision),
         (
@@ -71,7 +71,7 @@ fn internal_email_is_allowed_by_the_tenant() {
 
 #[test]
 fn external_email_is_escalated_by_the_tenant() {
-    let decision = decide_for("tenant-a", "email.send", json!({"to": "x@gmail.com"}));
+    let decision = decide_for("tenant-a", "email.send", value!({"to": "x@gmail.com"}));
     assert_eq!(
         summary(&decision),
         (
@@ -85,7 +85,7 @@ fn external_email_is_escalated_by_the_tenant() {
 
 #[test]
 fn system_and_shell_tools_are_blocked_by_the_platform() {
-    let decision = decide_for("tenant-a", "system.exec", json!({}));
+    let decision = decide_for("tenant-a", "system.exec", value!({}));
     assert_eq!(
         summary(&decision),
         (
@@ -95,7 +95,7 @@ fn system_and_shell_tools_are_blocked_by_the_platform() {
             "System tools are blocked for all tenants"
         )
     );
-    let decision = decide_for("tenant-a", "shell.execute", json!({"cmd": "ls"}));
+    let decision = decide_for("tenant-a", "shell.execute", value!({"cmd": "ls"}));
     assert_eq!(
         summary(&decision),
         (
@@ -111,7 +111,7 @@ fn system_and_shell_tools_are_blocked_by_the_platform() {
 fn a_query_with_the_callers_tenant_filter_gets_no_opinion_and_fails_closed() {
     // The tenant's block rule does not match, no other rule covers
     // database.query, and neither policy sets a default.
-    let query = json!({"query": "SELECT * FROM orders WHERE tenant_id = 'tenant-a'"});
+    let query = value!({"query": "SELECT * FROM orders WHERE tenant_id = 'tenant-a'"});
     let decision = decide_for("tenant-a", "database.query", query);
     assert_eq!(
         (decision.action, decision.layer, decision.rule_id.as_deref()),
@@ -121,7 +121,7 @@ fn a_query_with_the_callers_tenant_filter_gets_no_opinion_and_fails_closed() {
 
 #[test]
 fn the_same_query_from_another_tenant_is_blocked_by_the_tenant_rule() {
-    let query = json!({"query": "SELECT * FROM orders WHERE tenant_id = 'tenant-a'"});
+    let query = value!({"query": "SELECT * FROM orders WHERE tenant_id = 'tenant-a'"});
     let decision = decide_for("tenant-b", "database.query", query);
     assert_eq!(
         summary(&decision),
@@ -136,7 +136,7 @@ fn the_same_query_from_another_tenant_is_blocked_by_the_tenant_rule() {
 
 #[test]
 fn an_uncovered_tool_fails_closed() {
-    let decision = decide_for("tenant-a", "file.read", json!({"path": "/etc/passwd"}));
+    let decision = decide_for("tenant-a", "file.read", value!({"path": "/etc/passwd"}));
     assert_eq!(
         summary(&decision),
         (

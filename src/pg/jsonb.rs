@@ -4,17 +4,18 @@
 //!
 //! Follows how jsonb's own functions walk a value (JsonbIteratorInit() and
 //! JsonbIteratorNext() of utils/adt/jsonb_util.c, JsonbExtractScalar() of
-//! jsonb.c, numeric_normalize() of numeric.c), and calls jsonb_concat()
-//! (jsonfuncs.c) and toast_raw_datum_size() (access/common/detoast.c);
-//! checked against PostgreSQL 15, 16 and 18.
+//! jsonb.c), reads numbers as numeric.c stores them (the NumericData layout
+//! and its NUMERIC_* macros: the on-disk format, the same in every release
+//! since 9.1 but for the NaN and infinity flags of 14), and calls
+//! jsonb_concat() (jsonfuncs.c) and toast_raw_datum_size()
+//! (access/common/detoast.c); checked against PostgreSQL 15, 16 and 18.
 
-use crate::errors::raise;
+use authensor_policy::{Number, Object, Value};
 use pgrx::JsonB;
 use pgrx::callconv::{Arg, ArgAbi};
 use pgrx::nullable::Nullable;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use serde_json::{Map, Number, Value};
 use std::ffi::CStr;
 
 /// A non-NULL jsonb argument, not yet converted.
@@ -92,18 +93,33 @@ impl JsonbArg {
         JsonbArg(value.into_datum().expect("a jsonb value is never NULL"))
     }
 
+    /// A jsonb datum of JSON text, read by jsonb_in as a caller's literal is
+    /// (for tests).
+    #[cfg(any(test, feature = "pg_test"))]
+    pub fn from_text(text: &str) -> JsonbArg {
+        let text = std::ffi::CString::new(text).expect("no NUL in the test's JSON");
+        // SAFETY: jsonb_in takes a NUL-terminated C string and returns a
+        // jsonb datum allocated in the current memory context, or raises.
+        let datum = unsafe {
+            pgrx::direct_function_call::<pg_sys::Datum>(
+                pg_sys::jsonb_in,
+                &[Some(pg_sys::Datum::from(text.as_ptr()))],
+            )
+        };
+        JsonbArg(datum.expect("jsonb_in never returns NULL"))
+    }
+
     /// The object this argument holds, or `None` when it holds anything else.
-    pub fn object(self) -> Option<Map<String, Value>> {
+    /// Every number is read exactly, whatever its size or precision.
+    pub fn object(self) -> Option<Value> {
         // SAFETY: a JsonbArg only ever holds a non-NULL jsonb datum.
         unsafe {
             let jsonb = pg_sys::pg_detoast_datum(self.0.cast_mut_ptr()) as *mut pg_sys::Jsonb;
             if (*jsonb).root.header & pg_sys::JB_FOBJECT == 0 {
                 return None;
             }
-            match convert(&mut (*jsonb).root) {
-                Value::Object(map) => Some(map),
-                _ => None,
-            }
+            let value = convert(&mut (*jsonb).root);
+            value.as_object().is_some().then_some(value)
         }
     }
 
@@ -178,7 +194,8 @@ impl JsonbArg {
 }
 
 enum Open {
-    Object(Map<String, Value>, Option<String>),
+    /// The entries so far, in jsonb's order of keys, and the key read last.
+    Object(Vec<(String, Value)>, Option<String>),
     Array(Vec<Value>),
 }
 
@@ -197,7 +214,7 @@ unsafe fn convert(container: *mut pg_sys::JsonbContainer) -> Value {
             let finished = match pg_sys::JsonbIteratorNext(&mut iterator, &mut token_value, false) {
                 WJB_DONE => return done,
                 WJB_BEGIN_OBJECT => {
-                    open.push(Open::Object(Map::new(), None));
+                    open.push(Open::Object(Vec::new(), None));
                     None
                 }
                 WJB_BEGIN_ARRAY => {
@@ -212,15 +229,15 @@ unsafe fn convert(container: *mut pg_sys::JsonbContainer) -> Value {
                 }
                 WJB_VALUE | WJB_ELEM => Some(scalar(&token_value)),
                 WJB_END_OBJECT | WJB_END_ARRAY => open.pop().map(|finished| match finished {
-                    Open::Object(map, _) => Value::Object(map),
+                    Open::Object(entries, _) => Value::Object(Object::from_entries(entries)),
                     Open::Array(items) => Value::Array(items),
                 }),
                 _ => None,
             };
             if let Some(value) = finished {
                 match open.last_mut() {
-                    Some(Open::Object(map, key)) => {
-                        map.insert(key.take().unwrap_or_default(), value);
+                    Some(Open::Object(entries, key)) => {
+                        entries.push((key.take().unwrap_or_default(), value));
                     }
                     Some(Open::Array(items)) => items.push(value),
                     None => done = value,
@@ -254,16 +271,70 @@ unsafe fn string(value: &pg_sys::JsonbValue) -> String {
     }
 }
 
+// NumericData's header word (numeric.c).
+const NUMERIC_SIGN_MASK: u16 = 0xC000;
+const NUMERIC_NEG: u16 = 0x4000;
+const NUMERIC_SHORT: u16 = 0x8000;
+const NUMERIC_SPECIAL: u16 = 0xC000;
+const NUMERIC_EXT_SIGN_MASK: u16 = 0xF000;
+const NUMERIC_PINF: u16 = 0xD000;
+const NUMERIC_NINF: u16 = 0xF000;
+const NUMERIC_SHORT_SIGN_MASK: u16 = 0x2000;
+const NUMERIC_SHORT_WEIGHT_SIGN_MASK: u16 = 0x0040;
+const NUMERIC_SHORT_WEIGHT_MASK: u16 = 0x003F;
+
+/// The exact value of a numeric: `Σ digit[i] × 10000^(weight − i)`, read from
+/// its digits as numeric.c lays them out, without printing it (printing
+/// `1e131071` would write 131,072 characters). NaN and the infinities, which
+/// jsonb never holds as numbers (to_jsonb() makes them strings), read as the
+/// strings it would make.
 unsafe fn number(numeric: pg_sys::Numeric) -> Value {
-    // SAFETY: numeric_normalize returns a palloc'd C string (numeric.c).
-    let text = unsafe { CStr::from_ptr(pg_sys::numeric_normalize(numeric)) };
-    let text = text.to_str().unwrap_or_default();
-    match text.parse::<Number>() {
-        Ok(number) => Value::Number(number),
-        Err(_) => raise(
-            PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-            format!("the JSON number {text:.40} is out of range"),
-            None,
-        ),
+    // SAFETY: a numeric JsonbValue points at a numeric varlena inside its
+    // container (jsonb_util.c fillJsonbValue), whose data is a uint16 header,
+    // an int16 weight unless the header is short, then int16 digits to the
+    // end (numeric.c struct NumericShort, NumericLong); the reads are
+    // unaligned-safe and stay within the varlena's size.
+    unsafe {
+        let varlena = numeric as *const pg_sys::varlena;
+        let data = pgrx::vardata_any(varlena) as *const u8;
+        let len = pgrx::varsize_any_exhdr(varlena);
+        let word = |at: usize| {
+            (at + 2 <= len).then(|| std::ptr::read_unaligned(data.add(at) as *const u16))
+        };
+        let Some(header) = word(0) else {
+            return Value::Number(Number::from(0i64));
+        };
+        let (negative, weight, digits_at) = match header & NUMERIC_SIGN_MASK {
+            NUMERIC_SPECIAL => {
+                return Value::String(
+                    match header & NUMERIC_EXT_SIGN_MASK {
+                        NUMERIC_PINF => "Infinity",
+                        NUMERIC_NINF => "-Infinity",
+                        _ => "NaN",
+                    }
+                    .to_owned(),
+                );
+            }
+            NUMERIC_SHORT => {
+                let magnitude = i64::from(header & NUMERIC_SHORT_WEIGHT_MASK);
+                let weight = if header & NUMERIC_SHORT_WEIGHT_SIGN_MASK != 0 {
+                    magnitude - 64
+                } else {
+                    magnitude
+                };
+                (header & NUMERIC_SHORT_SIGN_MASK != 0, weight, 2)
+            }
+            sign => (
+                sign == NUMERIC_NEG,
+                i64::from(word(2).unwrap_or(0) as i16),
+                4,
+            ),
+        };
+        let digits: Vec<u16> = (digits_at..len.saturating_sub(1))
+            .step_by(2)
+            .filter_map(word)
+            .map(|digit| digit.min(9999))
+            .collect();
+        Value::Number(Number::from_base_10000(negative, weight, &digits))
     }
 }

@@ -6,18 +6,18 @@
 
 mod condition;
 mod document;
-mod nesting;
 mod operand;
 mod shape;
+mod yaml;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed};
+use serde::de;
 
 use crate::action::Action;
-use crate::error::PolicyError;
+use crate::error::{ErrorKind, PolicyError};
 use crate::interrupt;
 use crate::limits::{Limits, Tally};
 use crate::regex::Regex;
@@ -38,20 +38,18 @@ pub(crate) struct Document {
 }
 
 pub(crate) fn parse(source: &str, limits: &Limits) -> Result<Document, PolicyError> {
-    nesting::check(source)?;
+    let stream = yaml::load(source).map_err(|error| match error {
+        yaml::LoadError::TooDeep(error) => error,
+        yaml::LoadError::Syntax => syntax_error(source)
+            .unwrap_or_else(|| PolicyError::new(ErrorKind::Syntax, "malformed YAML")),
+    })?;
     let reader = Reader::new(*limits);
-    let mut documents = serde_yaml::Deserializer::from_str(source);
-    let Some(first) = documents.next() else {
-        return Err(document::empty());
-    };
-    let document = Node::new(&reader, document::PolicyShape)
-        .deserialize(first)
-        .map_err(|error| syntax_error(source).unwrap_or_else(|| PolicyError::from_yaml(&error)))?;
-    if documents.next().is_some() {
-        return Err(syntax_error(source).unwrap_or_else(|| {
+    let document = yaml::read(&stream.first, Node::new(&reader, document::PolicyShape))?;
+    if stream.documents > 1 {
+        return Err(
             PolicyError::invalid("a policy must be a single YAML document")
-                .with_hint("remove the `---` separators")
-        }));
+                .with_hint("remove the `---` separators"),
+        );
     }
     Ok(Document {
         approx_bytes: reader.tally.bytes(),
@@ -59,8 +57,8 @@ pub(crate) fn parse(source: &str, limits: &Limits) -> Result<Document, PolicyErr
     })
 }
 
-/// The first YAML scanner or parser error in `source`, if any. Used once reading
-/// has failed, to tell malformed YAML from an invalid policy.
+/// The first YAML scanner or parser error in `source`, if any, in the words
+/// of serde_yaml (which reads with the same libyaml as [`yaml::load`]).
 fn syntax_error(source: &str) -> Option<PolicyError> {
     serde_yaml::Deserializer::from_str(source)
         .find_map(|document| de::IgnoredAny::deserialize(document).err())

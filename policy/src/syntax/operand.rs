@@ -1,14 +1,15 @@
 //! Operator operands, type-checked where they stand.
 
 use serde::de::{self, MapAccess, SeqAccess};
-use serde_json::{Map, Number, Value};
 
 use super::Reader;
 use super::condition::OpKind;
 use super::shape::{ListOf, Node, Shape};
 use crate::condition::{Choices, Comparison, Op, Operand};
 use crate::error::PolicyError;
+use crate::number::Number;
 use crate::template::Template;
+use crate::value::{Object, Value};
 
 /// The operand of one operator.
 #[derive(Clone, Copy)]
@@ -225,15 +226,15 @@ impl<'de> Shape<'de> for JsonShape {
     }
 
     fn mapping<A: MapAccess<'de>>(self, reader: &Reader, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Map::new();
+        let mut entries: Vec<(String, Value)> = Vec::new();
         while let Some(key) = map.next_key_seed(Node::new(reader, JsonKeyShape))? {
             let value = map.next_value_seed(Node::new(reader, JsonShape))?;
-            if object.contains_key(&key) {
+            if entries.iter().any(|(seen, _)| *seen == key) {
                 return Err(PolicyError::invalid(format!("duplicate key {key:?}")).into_yaml());
             }
-            object.insert(key, value);
+            entries.push((key, value));
         }
-        Ok(Value::Object(object))
+        Ok(Value::Object(Object::from_entries(entries)))
     }
 }
 

@@ -5,10 +5,10 @@
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, Visitor};
-use serde_json::Number;
 
 use super::Reader;
 use crate::error::PolicyError;
+use crate::number::{Number, NumberError};
 
 /// The error for a node of the wrong kind.
 fn mismatch(expected: &str, found: &str) -> PolicyError {
@@ -99,17 +99,39 @@ impl<'de, S: Shape<'de>> Visitor<'de> for Node<'_, S> {
     }
 
     fn visit_i128<E: de::Error>(self, number: i128) -> Result<S::Value, E> {
-        self.visit_f64(number as f64)
+        self.shape.number(self.reader, number.into())
     }
 
     fn visit_u128<E: de::Error>(self, number: u128) -> Result<S::Value, E> {
-        self.visit_f64(number as f64)
+        self.shape.number(self.reader, number.into())
     }
 
+    /// Only `.inf` and `.nan` arrive as floats: the reader passes every other
+    /// number as its text (see `visit_bytes`).
     fn visit_f64<E: de::Error>(self, number: f64) -> Result<S::Value, E> {
-        match Number::from_f64(number) {
-            Some(number) => self.shape.number(self.reader, number),
-            None => Err(PolicyError::invalid("numbers must be finite").into_yaml()),
+        match Number::parse(&number.to_string()) {
+            Ok(number) => self.shape.number(self.reader, number),
+            _ => Err(PolicyError::invalid("numbers must be finite").into_yaml()),
+        }
+    }
+
+    /// A number as written in the source: the reader resolves a plain scalar
+    /// to a number and hands over its text, which is read here exactly.
+    fn visit_bytes<E: de::Error>(self, text: &[u8]) -> Result<S::Value, E> {
+        let text = std::str::from_utf8(text).unwrap_or_default();
+        self.reader
+            .spend_text(text)
+            .map_err(PolicyError::into_yaml)?;
+        match Number::parse(text) {
+            Ok(number) => self.shape.number(self.reader, number),
+            Err(NumberError::OutOfRange) => Err(PolicyError::invalid(format!(
+                "the number {text:.40} is out of range"
+            ))
+            .with_hint("a number's magnitude must lie between 10^-1000000000 and 10^1000000000")
+            .into_yaml()),
+            Err(NumberError::Syntax) => {
+                Err(PolicyError::invalid(format!("{text:.40} is not a number")).into_yaml())
+            }
         }
     }
 

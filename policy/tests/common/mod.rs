@@ -1,8 +1,27 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use authensor_policy::{Action, ErrorKind, Policy, PolicyError, Request, compile};
-use serde_json::{Value, json};
+use authensor_policy::{Action, ErrorKind, Policy, PolicyError, Request, Value, compile};
+use serde_json::json;
+
+/// `json!`, as a request value.
+#[allow(unused_macros)]
+macro_rules! value {
+    ($($json:tt)+) => {
+        $crate::common::value(serde_json::json!($($json)+))
+    };
+}
+
+/// A request value from serde_json's `json!`, whose floats are read as the
+/// shortest decimal that reads back as them.
+pub fn value(json: serde_json::Value) -> Value {
+    Value::from(json)
+}
+
+/// A request value from JSON text, numbers exact.
+pub fn json_text(text: &str) -> Value {
+    Value::from_json(text).unwrap_or_else(|error| panic!("{text}: {error}"))
+}
 
 pub fn policy(source: &str) -> Policy {
     compile(source).unwrap_or_else(|error| panic!("policy should compile: {error}\n{source}"))
@@ -36,30 +55,45 @@ pub fn request<'a>(
 }
 
 /// The action and rule id `policy` gives for a call to `tool`.
-pub fn verdict(policy: &Policy, tool: &str, args: Value) -> Option<(Action, Option<String>)> {
-    let context = json!({});
+pub fn verdict(
+    policy: &Policy,
+    tool: &str,
+    args: serde_json::Value,
+) -> Option<(Action, Option<String>)> {
+    let (args, context) = (value(args), value(json!({})));
     policy
         .evaluate(&request(tool, &args, &context, "tenant-a"))
         .map(|verdict| (verdict.action, verdict.rule_id.map(str::to_owned)))
 }
 
 /// Whether a `when` condition (YAML flow mapping) holds.
-pub fn when_holds(when: &str, args: Value, context: Value) -> bool {
+pub fn when_holds(when: &str, args: serde_json::Value, context: serde_json::Value) -> bool {
+    when_holds_on(when, &value(args), &value(context))
+}
+
+/// [`when_holds`] on request values.
+pub fn when_holds_on(when: &str, args: &Value, context: &Value) -> bool {
     let source = format!("rules:\n  - action: allow\n    when: {when}\n");
     let policy = policy(&source);
     policy
-        .evaluate(&request("t", &args, &context, "tenant-a"))
+        .evaluate(&request("t", args, context, "tenant-a"))
         .is_some()
 }
 
 /// Whether an operator map (YAML flow mapping) holds for `args.x`, where `x` is
 /// `value`, or missing when `value` is `None`.
-pub fn op_holds(operators: &str, value: Option<Value>) -> bool {
+pub fn op_holds(operators: &str, value: Option<serde_json::Value>) -> bool {
     let args = match value {
         Some(value) => json!({ "x": value }),
         None => json!({}),
     };
     when_holds(&format!("{{args.x: {operators}}}"), args, json!({}))
+}
+
+/// [`op_holds`] with `args.x` given as JSON text, numbers exact.
+pub fn op_holds_json(operators: &str, x: &str) -> bool {
+    let args = json_text(&format!("{{\"x\": {x}}}"));
+    when_holds_on(&format!("{{args.x: {operators}}}"), &args, &json_text("{}"))
 }
 
 /// A hundred rules of the kinds people write: tool globs, argument checks,

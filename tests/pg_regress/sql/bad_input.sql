@@ -94,6 +94,16 @@ SELECT authensor.check('a');
 SELECT authensor.create_api_key('');
 SELECT authensor.create_api_key(NULL);
 
+-- Numbers of any size or precision decide: only authensor.max_args_bytes
+-- bounds args and context. (The language examples compare such numbers.)
+\c - agent_app
+SET authensor.tenant_id = 'tenant-bad';
+SELECT action, layer FROM authensor.check('a', '{"x": 1e400, "y": -1e400, "z": 1e-400, "w": 0.1000000000000000000001}');
+SELECT action, layer FROM authensor.check('a', jsonb_build_object('big', ('1' || repeat('0', 131071))::numeric, 'small', ('0.' || repeat('0', 16382) || '1')::numeric));
+SELECT action, layer FROM authensor.check('a', '{}', '{"n": 1e131071}');
+-- JSON nested as deep as PostgreSQL reads it decides too.
+SELECT action, layer FROM authensor.check('a', ('{"x": ' || repeat('[', 5000) || '1' || repeat(']', 5000) || '}')::jsonb);
+
 -- The backend is still here, and of all the above only the one valid
 -- policy (the non-ASCII one) was stored, and no receipt.
 \c - agent_app
