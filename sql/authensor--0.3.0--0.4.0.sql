@@ -91,11 +91,16 @@ BEGIN
     END LOOP;
     EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', partition);
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', partition);
-    EXECUTE format('CREATE POLICY own_tenant ON %s FOR SELECT
-                    USING (tenant_id = (SELECT @extschema@.current_tenant()))', partition);
-    EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s
-                    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change()',
-                   (SELECT c.relname FROM pg_class c WHERE c.oid = parent) || '_no_truncate', partition);
+    -- Each once: a partition made by hand may be given them later.
+    IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = partition AND p.polname = 'own_tenant') THEN
+        EXECUTE format('CREATE POLICY own_tenant ON %s FOR SELECT
+                        USING (tenant_id = (SELECT @extschema@.current_tenant()))', partition);
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = partition AND (g.tgtype & 32) <> 0 AND (g.tgtype & 2) <> 0) THEN
+        EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s
+                        FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change()',
+                       (SELECT c.relname FROM pg_class c WHERE c.oid = parent) || '_no_truncate', partition);
+    END IF;
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.index_receipt_partition(regclass),
@@ -411,6 +416,13 @@ BEGIN
                     'receipt_links_' || to_char(month, 'YYYY_MM'), month, month + interval '1 month');
         made := made + 1;
     END LOOP;
+    -- Partitions made by hand get what the extension's own have.
+    PERFORM @extschema@.protect_receipt_partition(p.partition)
+       FROM (SELECT partition FROM @extschema@.receipt_partitions('@extschema@.receipts')
+             UNION ALL
+             SELECT partition FROM @extschema@.receipt_partitions('@extschema@.receipt_links')) AS p
+      JOIN pg_class c ON c.oid = p.partition
+     WHERE NOT c.relforcerowsecurity;
     -- Receipts written before 0.3.0 were recorded at -infinity: they go to a
     -- partition of everything before the first month.
     IF EXISTS (SELECT FROM @extschema@.receipts_default WHERE NOT isfinite(recorded_at))
@@ -430,16 +442,17 @@ $$;
 
 -- prune_receipts(), step 1: each tenant's checkpoint for every month that
 -- may go, oldest first; returns the partitions to drop (receipts and links
--- of each month). A month may go when it ended before `cutoff` and before
--- now, when every receipt recorded in it is sealed, and when its receipts
+-- of each month). A month may go when it ended more than `older_than` ago, when every receipt recorded in it is sealed, and when its receipts
 -- and links partitions have the same bounds; the first month that fails
 -- any of these stops it, with a NOTICE.
-CREATE FUNCTION @extschema@.checkpoint_old_receipts(cutoff timestamptz)
+CREATE FUNCTION @extschema@.checkpoint_old_receipts(older_than interval)
 RETURNS regclass[]
 LANGUAGE plpgsql STRICT
 SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD'
 SET lock_timeout = '5s' AS $$
 DECLARE
+    -- In UTC (pinned above), as the months are.
+    cutoff timestamptz := now() - older_than;
     sealed timestamptz;
     month  record;
     doomed regclass[] := '{}';
@@ -454,8 +467,10 @@ BEGIN
     -- No seal runs meanwhile; every receipt recorded before the last seal's
     -- horizon is in its chain.
     LOCK TABLE @extschema@.chain_heads IN SHARE ROW EXCLUSIVE MODE;
-    sealed := coalesce((SELECT s.horizon FROM @extschema@.receipt_seals s ORDER BY s.id DESC LIMIT 1),
-                       '-infinity');
+    -- (Never later than now: a horizon written by hand would not make
+    -- unsealed receipts go.)
+    sealed := least(coalesce((SELECT s.horizon FROM @extschema@.receipt_seals s ORDER BY s.id DESC LIMIT 1),
+                             '-infinity'), now());
     FOR month IN
         SELECT r.partition AS receipts, l.partition AS links, coalesce(r.upper_bound, l.upper_bound) AS upper_bound,
                r.lower_bound IS NOT NULL AND r.upper_bound IS NOT NULL AND l.partition IS NOT NULL
@@ -556,7 +571,7 @@ BEGIN
                   HINT = 'CALL authensor.prune_receipts(''13 months'') drops every month whose receipts are all older than 13 months.';
     END IF;
     PERFORM @extschema@.require_receipts_maintainer('prune_receipts');
-    doomed := @extschema@.checkpoint_old_receipts(pg_catalog.now() OPERATOR(pg_catalog.-) older_than);
+    doomed := @extschema@.checkpoint_old_receipts(older_than);
     months_pruned := 0;
     IF pg_catalog.cardinality(doomed) OPERATOR(pg_catalog.=) 0 THEN
         RETURN;
@@ -576,7 +591,7 @@ REVOKE ALL ON FUNCTION @extschema@.receipt_partitions(regclass),
                        @extschema@.move_receipt_rows(regclass, regclass, timestamptz, timestamptz),
                        @extschema@.make_receipt_partition(regclass, text, timestamptz, timestamptz),
                        @extschema@.add_receipt_partitions(integer),
-                       @extschema@.checkpoint_old_receipts(timestamptz),
+                       @extschema@.checkpoint_old_receipts(interval),
                        @extschema@.wait_for_older_snapshots(xid8, interval),
                        @extschema@.drop_receipt_partitions(regclass[])
     FROM PUBLIC;
@@ -905,5 +920,45 @@ BEGIN
     -- default windows without a call, so idle names do not pile up.
     DELETE FROM @extschema@.sentinel_baselines b WHERE b.tool IS NOT NULL AND b.idle_windows >= 60;
     RETURN raised;
+END
+$$;
+
+-- ===========================================================================
+-- TRUNCATE refused on every table, and receipt_seals under row-level
+-- security: a role granted too much can neither empty another tenant's rows
+-- nor write a seal.
+-- ===========================================================================
+-- TRUNCATE passes over row-level security: every other table of the
+-- extension refuses it (finalize.sql attaches this to each), so that a role
+-- an operator granted too much can still not empty another tenant's rows.
+CREATE FUNCTION @extschema@.reject_truncate() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    RAISE EXCEPTION 'TRUNCATE of % is refused', TG_RELID::regclass
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'It would pass over row-level security; as the table''s owner, DELETE the rows instead.';
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.reject_truncate() FROM PUBLIC;
+ALTER TABLE @extschema@.receipt_seals ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.receipt_seals FORCE ROW LEVEL SECURITY;
+CREATE POLICY everyone_reads ON @extschema@.receipt_seals FOR SELECT USING (true);
+CREATE POLICY extension_functions ON @extschema@.receipt_seals TO authensor_definer USING (true) WITH CHECK (true);
+-- Every table without a TRUNCATE guard of its own gets one (bootstrap.sql,
+-- reject_truncate()).
+DO $$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN SELECT c.oid FROM pg_catalog.pg_class c
+              WHERE c.relnamespace = '@extschema@'::regnamespace AND c.relkind IN ('r', 'p')
+                AND NOT c.relispartition
+                AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g
+                                 WHERE g.tgrelid = c.oid AND (g.tgtype & 32) <> 0 AND (g.tgtype & 2) <> 0)
+              ORDER BY c.relname
+    LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_truncate()',
+                                  (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = t) || '_no_truncate', t);
+    END LOOP;
 END
 $$;

@@ -74,3 +74,16 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.reject_change() FROM PUBLIC;
+
+-- TRUNCATE passes over row-level security: every other table of the
+-- extension refuses it (finalize.sql attaches this to each), so that a role
+-- an operator granted too much can still not empty another tenant's rows.
+CREATE FUNCTION @extschema@.reject_truncate() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    RAISE EXCEPTION 'TRUNCATE of % is refused', TG_RELID::regclass
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'It would pass over row-level security; as the table''s owner, DELETE the rows instead.';
+END
+$$;
+REVOKE ALL ON FUNCTION @extschema@.reject_truncate() FROM PUBLIC;

@@ -55,3 +55,22 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Every table without a TRUNCATE guard of its own gets one (bootstrap.sql,
+-- reject_truncate()).
+DO $$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN SELECT c.oid FROM pg_catalog.pg_class c
+              WHERE c.relnamespace = '@extschema@'::regnamespace AND c.relkind IN ('r', 'p')
+                AND NOT c.relispartition
+                AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger g
+                                 WHERE g.tgrelid = c.oid AND (g.tgtype & 32) <> 0 AND (g.tgtype & 2) <> 0)
+              ORDER BY c.relname
+    LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_truncate()',
+                                  (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = t) || '_no_truncate', t);
+    END LOOP;
+END
+$$;

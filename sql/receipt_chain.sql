@@ -62,6 +62,11 @@ REVOKE ALL ON @extschema@.receipt_checkpoints FROM PUBLIC;
 GRANT SELECT ON @extschema@.receipt_checkpoints TO PUBLIC, authensor_definer;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.receipt_checkpoints', '');
 
+-- Only the seal writes seals; everyone reads the columns granted below.
+ALTER TABLE @extschema@.receipt_seals ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.receipt_seals FORCE ROW LEVEL SECURITY;
+CREATE POLICY everyone_reads ON @extschema@.receipt_seals FOR SELECT USING (true);
+CREATE POLICY extension_functions ON @extschema@.receipt_seals TO authensor_definer USING (true) WITH CHECK (true);
 ALTER TABLE @extschema@.receipt_links ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.receipt_links FORCE ROW LEVEL SECURITY;
 CREATE POLICY own_tenant ON @extschema@.receipt_links FOR SELECT

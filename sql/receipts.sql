@@ -82,11 +82,16 @@ BEGIN
     END LOOP;
     EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', partition);
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', partition);
-    EXECUTE format('CREATE POLICY own_tenant ON %s FOR SELECT
-                    USING (tenant_id = (SELECT @extschema@.current_tenant()))', partition);
-    EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s
-                    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change()',
-                   (SELECT c.relname FROM pg_class c WHERE c.oid = parent) || '_no_truncate', partition);
+    -- Each once: a partition made by hand may be given them later.
+    IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = partition AND p.polname = 'own_tenant') THEN
+        EXECUTE format('CREATE POLICY own_tenant ON %s FOR SELECT
+                        USING (tenant_id = (SELECT @extschema@.current_tenant()))', partition);
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_trigger g WHERE g.tgrelid = partition AND (g.tgtype & 32) <> 0 AND (g.tgtype & 2) <> 0) THEN
+        EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s
+                        FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_change()',
+                       (SELECT c.relname FROM pg_class c WHERE c.oid = parent) || '_no_truncate', partition);
+    END IF;
 END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.index_receipt_partition(regclass),

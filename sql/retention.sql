@@ -171,6 +171,13 @@ BEGIN
                     'receipt_links_' || to_char(month, 'YYYY_MM'), month, month + interval '1 month');
         made := made + 1;
     END LOOP;
+    -- Partitions made by hand get what the extension's own have.
+    PERFORM @extschema@.protect_receipt_partition(p.partition)
+       FROM (SELECT partition FROM @extschema@.receipt_partitions('@extschema@.receipts')
+             UNION ALL
+             SELECT partition FROM @extschema@.receipt_partitions('@extschema@.receipt_links')) AS p
+      JOIN pg_class c ON c.oid = p.partition
+     WHERE NOT c.relforcerowsecurity;
     -- Receipts written before 0.3.0 were recorded at -infinity: they go to a
     -- partition of everything before the first month.
     IF EXISTS (SELECT FROM @extschema@.receipts_default WHERE NOT isfinite(recorded_at))
@@ -190,16 +197,17 @@ $$;
 
 -- prune_receipts(), step 1: each tenant's checkpoint for every month that
 -- may go, oldest first; returns the partitions to drop (receipts and links
--- of each month). A month may go when it ended before `cutoff` and before
--- now, when every receipt recorded in it is sealed, and when its receipts
+-- of each month). A month may go when it ended more than `older_than` ago, when every receipt recorded in it is sealed, and when its receipts
 -- and links partitions have the same bounds; the first month that fails
 -- any of these stops it, with a NOTICE.
-CREATE FUNCTION @extschema@.checkpoint_old_receipts(cutoff timestamptz)
+CREATE FUNCTION @extschema@.checkpoint_old_receipts(older_than interval)
 RETURNS regclass[]
 LANGUAGE plpgsql STRICT
 SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' SET DateStyle = 'ISO, YMD'
 SET lock_timeout = '5s' AS $$
 DECLARE
+    -- In UTC (pinned above), as the months are.
+    cutoff timestamptz := now() - older_than;
     sealed timestamptz;
     month  record;
     doomed regclass[] := '{}';
@@ -214,8 +222,10 @@ BEGIN
     -- No seal runs meanwhile; every receipt recorded before the last seal's
     -- horizon is in its chain.
     LOCK TABLE @extschema@.chain_heads IN SHARE ROW EXCLUSIVE MODE;
-    sealed := coalesce((SELECT s.horizon FROM @extschema@.receipt_seals s ORDER BY s.id DESC LIMIT 1),
-                       '-infinity');
+    -- (Never later than now: a horizon written by hand would not make
+    -- unsealed receipts go.)
+    sealed := least(coalesce((SELECT s.horizon FROM @extschema@.receipt_seals s ORDER BY s.id DESC LIMIT 1),
+                             '-infinity'), now());
     FOR month IN
         SELECT r.partition AS receipts, l.partition AS links, coalesce(r.upper_bound, l.upper_bound) AS upper_bound,
                r.lower_bound IS NOT NULL AND r.upper_bound IS NOT NULL AND l.partition IS NOT NULL
@@ -316,7 +326,7 @@ BEGIN
                   HINT = 'CALL authensor.prune_receipts(''13 months'') drops every month whose receipts are all older than 13 months.';
     END IF;
     PERFORM @extschema@.require_receipts_maintainer('prune_receipts');
-    doomed := @extschema@.checkpoint_old_receipts(pg_catalog.now() OPERATOR(pg_catalog.-) older_than);
+    doomed := @extschema@.checkpoint_old_receipts(older_than);
     months_pruned := 0;
     IF pg_catalog.cardinality(doomed) OPERATOR(pg_catalog.=) 0 THEN
         RETURN;
@@ -336,7 +346,7 @@ REVOKE ALL ON FUNCTION @extschema@.receipt_partitions(regclass),
                        @extschema@.move_receipt_rows(regclass, regclass, timestamptz, timestamptz),
                        @extschema@.make_receipt_partition(regclass, text, timestamptz, timestamptz),
                        @extschema@.add_receipt_partitions(integer),
-                       @extschema@.checkpoint_old_receipts(timestamptz),
+                       @extschema@.checkpoint_old_receipts(interval),
                        @extschema@.wait_for_older_snapshots(xid8, interval),
                        @extschema@.drop_receipt_partitions(regclass[])
     FROM PUBLIC;

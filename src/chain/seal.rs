@@ -58,6 +58,17 @@ fn seal(client: &mut pgrx::spi::SpiClient<'_>) -> SpiResult<i64> {
         .first()
         .get_one()?;
     let since = since.unwrap_or_else(TimestampWithTimeZone::negative_infinity);
+    // A horizon is a clock reading of an earlier seal: one later than now
+    // was written by hand, and would have every later seal skip receipts.
+    if i64::from(since) > i64::from(sealed_at) {
+        crate::errors::raise(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "the last seal's horizon in authensor.receipt_seals is later than now",
+            Some(
+                "Only seal_receipts() writes receipt_seals; a row written by hand must go before sealing can go on (and the clock must not have gone back).",
+            ),
+        )
+    }
     // This seal's horizon: the latest clock reading (its own, or an earlier
     // seal's) such that every transaction that had an id by then has ended.
     // Seals are numbered under the lock, so a restored database goes on from

@@ -134,6 +134,12 @@ REVOKE SELECT ON :this_month FROM agent_app;
 -- there, with a notice, and is dropped by no one but its maker.
 CREATE TABLE authensor.receipts_handmade PARTITION OF authensor.receipts
     FOR VALUES FROM ('1990-01-01 00:00+00') TO ('1990-02-01 00:00+00');
+GRANT SELECT ON authensor.receipts_handmade TO agent_app;
+-- add_receipt_partitions() gives it what the extension's own have.
+SELECT authensor.add_receipt_partitions() AS made;
+SELECT c.relrowsecurity, c.relforcerowsecurity, c.relacl IS NOT NULL AND NOT EXISTS (
+           SELECT FROM aclexplode(c.relacl) a WHERE a.grantee <> c.relowner) AS owner_only
+  FROM pg_class c WHERE c.oid = 'authensor.receipts_handmade'::regclass;
 CALL authensor.prune_receipts('2 months');
 SELECT to_regclass('authensor.receipts_handmade') IS NOT NULL AS kept;
 DROP TABLE authensor.receipts_handmade;
@@ -152,6 +158,24 @@ ALTER TABLE authensor.receipt_seals ALTER COLUMN horizon TYPE timestamp;
 SELECT tenant_id, problems FROM authensor.verify_all_receipts() ORDER BY 1;
 SELECT authensor.seal_receipts() >= 0 AS sealed;
 ROLLBACK;
+
+-- A role an operator granted every table of the schema can still neither
+-- write a seal nor empty a table, and a seal row written by hand stops the
+-- seal rather than make it skip receipts.
+GRANT ALL ON ALL TABLES IN SCHEMA authensor TO agent_app;
+\c - agent_app
+INSERT INTO authensor.receipt_seals (id, sealed_at, next_xid, oldest_running, horizon)
+VALUES (1000000, now(), 0, 0, 'infinity');
+TRUNCATE authensor.chain_heads;
+TRUNCATE authensor.receipt_checkpoints;
+TRUNCATE authensor.api_key_hashes;
+\c - postgres
+REVOKE ALL ON ALL TABLES IN SCHEMA authensor FROM agent_app;
+INSERT INTO authensor.receipt_seals (id, sealed_at, next_xid, oldest_running, horizon)
+VALUES (1000000, now(), 0, 0, 'infinity');
+SELECT authensor.seal_receipts();
+DELETE FROM authensor.receipt_seals WHERE id = 1000000;
+SELECT authensor.seal_receipts() >= 0 AS sealed_again;
 
 -- A partition, like the table, refuses changes and TRUNCATE.
 DELETE FROM :this_month;
