@@ -371,11 +371,7 @@ impl From<i64> for Number {
 
 impl From<u64> for Number {
     fn from(int: u64) -> Self {
-        match i64::try_from(int) {
-            Ok(int) => Number(Repr::Int(int)),
-            Err(_) => Number::from_digits(false, int.to_string().as_bytes(), 20)
-                .unwrap_or_else(|_| unreachable!("a u64 has at most 20 digits")),
-        }
+        Number::from(u128::from(int))
     }
 }
 
@@ -602,6 +598,11 @@ mod tests {
     #[test]
     fn conversions_from_integers_are_exact() {
         assert_eq!(Number::from(u64::MAX), number("18446744073709551615"));
+        // Past i64, with 19 digits rather than 20.
+        assert_eq!(
+            Number::from(9_223_372_036_854_775_808u64),
+            number("9223372036854775808")
+        );
         assert_eq!(Number::from(7u64), Number::from(7i64));
         assert_eq!(Number::from(i128::MIN), number(&i128::MIN.to_string()));
         assert_eq!(Number::from(-5i128).as_i64(), Some(-5));

@@ -227,9 +227,12 @@ impl<'de> Shape<'de> for JsonShape {
 
     fn mapping<A: MapAccess<'de>>(self, reader: &Reader, mut map: A) -> Result<Value, A::Error> {
         let mut entries: Vec<(String, Value)> = Vec::new();
+        // Keys seen, in a set: a scan of the entries read so far would make a
+        // mapping of n keys cost n² to read.
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         while let Some(key) = map.next_key_seed(Node::new(reader, JsonKeyShape))? {
             let value = map.next_value_seed(Node::new(reader, JsonShape))?;
-            if entries.iter().any(|(seen, _)| *seen == key) {
+            if !seen.insert(key.clone()) {
                 return Err(PolicyError::invalid(format!("duplicate key {key:?}")).into_yaml());
             }
             entries.push((key, value));
