@@ -240,6 +240,10 @@ impl Choices {
         }
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.options.is_empty()
+    }
+
     /// Whether `field` is present and equals one of the options.
     fn include(&self, field: Option<Field>, request: &Request) -> bool {
         field.is_some_and(|field| {
@@ -299,6 +303,15 @@ impl HeapSize for Operand {
 }
 
 impl Comparison {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Comparison::Greater => "gt",
+            Comparison::GreaterOrEqual => "gte",
+            Comparison::Less => "lt",
+            Comparison::LessOrEqual => "lte",
+        }
+    }
+
     fn accepts(self, ordering: Ordering) -> bool {
         match self {
             Comparison::Greater => ordering.is_gt(),

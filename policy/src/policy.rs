@@ -41,6 +41,10 @@ impl Policy {
         }
     }
 
+    pub(crate) fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
     pub fn rule_count(&self) -> usize {
         self.rules.len()
     }

@@ -22,6 +22,7 @@ use crate::interrupt;
 use crate::limits::{Limits, Tally};
 use crate::regex::Regex;
 use crate::rule::Rule;
+use crate::testing::TestCase;
 use shape::Node;
 
 /// A lower estimate of the heap one YAML node takes once compiled, besides its
@@ -33,6 +34,8 @@ const NODE_BYTES: usize = 16;
 pub(crate) struct Document {
     pub(crate) default: Option<Action>,
     pub(crate) rules: Vec<Rule>,
+    /// The document's own test cases, which compiling leaves aside.
+    pub(crate) tests: Vec<TestCase>,
     /// The estimated heap of the rules, within `Limits::max_compiled_bytes`.
     pub(crate) approx_bytes: usize,
 }
