@@ -32,6 +32,8 @@ DECLARE
         '@extschema@.check(text, jsonb, jsonb)',
         '@extschema@.guard(text, jsonb, jsonb)',
         '@extschema@.publish_policy(text)',
+        '@extschema@.validate_policy(text, text)',
+        '@extschema@.test_policy(text, text)',
         '@extschema@.activate_policy(integer)',
         '@extschema@.authenticate(text)',
         '@extschema@.create_agent_key(text)',

@@ -14,13 +14,27 @@ pub fn raise(code: PgSqlErrorCode, message: impl Into<String>, hint: Option<&str
     unreachable!("ereport(ERROR) returned")
 }
 
-/// Raises the ERROR for a policy that failed to parse or validate.
-pub fn raise_policy_error(error: &PolicyError) -> ! {
-    let code = match error.kind {
+/// The SQLSTATE of a policy that failed to parse or validate.
+pub fn policy_error_code(error: &PolicyError) -> PgSqlErrorCode {
+    match error.kind {
         ErrorKind::Syntax => PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
         ErrorKind::Invalid => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
         ErrorKind::TooLarge => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-    };
+    }
+}
+
+/// The five characters of a SQLSTATE, as `MAKE_SQLSTATE` packed them six
+/// bits each, first character lowest.
+pub fn sqlstate_text(code: PgSqlErrorCode) -> String {
+    let packed = code as isize;
+    (0..5)
+        .map(|position| char::from(b'0' + ((packed >> (6 * position)) & 0x3F) as u8))
+        .collect()
+}
+
+/// Raises the ERROR for a policy that failed to parse or validate.
+pub fn raise_policy_error(error: &PolicyError) -> ! {
+    let code = policy_error_code(error);
     // Display carries the path and the line and column where YAML gives them.
     let mut report = ErrorReport::new(code, format!("invalid policy: {error}"), "authensor");
     if let Some(hint) = &error.hint {

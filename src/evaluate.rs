@@ -9,7 +9,7 @@ use crate::pg::result_row::{RowError, result_row};
 use crate::pg::{FunctionCallInfo, backend};
 use crate::receipts::{self, NewReceipt};
 use crate::tenant::{require_admin, require_tenant};
-use authensor_policy::{Action, Decision, Request, Value};
+use authensor_policy::{Action, Decision, MAX_TOOL_BYTES, Request, Value};
 use pgrx::JsonB;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
@@ -157,9 +157,6 @@ fn decide_and_record(
         decided_at,
     }
 }
-
-/// Longest tool name accepted, in bytes.
-const MAX_TOOL_BYTES: usize = 512;
 
 /// Refuses args and context whose jsonb is larger than the limit, before
 /// anything reads them. The size is that of the stored jsonb, uncompressed.

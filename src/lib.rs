@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 mod alert_route;
 mod api_keys;
 mod approvals;
+mod authoring;
 mod cache;
 mod chain;
 mod drop_guard;

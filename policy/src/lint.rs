@@ -108,12 +108,12 @@ pub fn lint(policy: &Policy, platform: Option<&Policy>) -> Vec<Warning> {
                     Some([_]) => format!("rules[{position}].tool"),
                     _ => format!("rules[{position}].tool[{index}]"),
                 };
+                let start: String = glob.source().chars().take(20).collect();
                 warnings.push(warn(
                     WarningCode::GlobMatchesNothing,
                     path,
                     format!(
-                        "tool pattern {:.40?}… of rule {:?} matches no tool: every name it matches is longer than {MAX_TOOL_BYTES} bytes",
-                        glob.source(),
+                        "tool pattern \"{start}…\" of rule {:?} matches no tool: every name it matches is longer than {MAX_TOOL_BYTES} bytes",
                         rule.label.id()
                     ),
                 ));

@@ -1,0 +1,89 @@
+-- Writing policies: validate_policy() reports what publishing would refuse
+-- and warns about rules that can never decide; the tests a document holds
+-- run with test_policy() and on every publish, which refuses, storing
+-- nothing, when one fails.
+\c - agent_app
+\set VERBOSITY default
+SET authensor.tenant_id = 'tenant-w';
+
+-- Errors, with the SQLSTATE publishing would raise, a path, line and column.
+SELECT jsonb_pretty(authensor.validate_policy($$
+rules:
+  - tool: email.send
+    action: allow
+    when:
+      args.to:
+        endswith: "@tenant-w.com"
+$$));
+SELECT authensor.validate_policy('rules: [') ->'errors'->0->>'sqlstate' AS syntax;
+SELECT authensor.validate_policy('{}') AS empty_is_valid;
+
+-- Each warning code. The platform policy in force (setup) blocks system.*.
+SELECT w->>'code' AS code, w->>'path' AS path, w->>'rule' AS rule, w->>'message' AS message
+  FROM jsonb_array_elements(authensor.validate_policy($$
+rules:
+  - id: mail
+    tool: email.*
+    action: escalate
+  - id: mail-send
+    tool: email.send
+    action: allow
+  - id: amounts
+    tool: payments.send
+    action: allow
+    when:
+      args.amount: {gt: 5, lt: 3}
+  - id: shell
+    tool: system.exec
+    action: allow
+  - id: long
+    tool: "$$ || repeat('x', 513) || $$"
+    action: block
+$$)->'warnings') AS w;
+-- The same document as a platform policy is not compared with the platform.
+SELECT w->>'code' AS code, w->>'path' AS path
+  FROM jsonb_array_elements(authensor.validate_policy($$
+rules:
+  - {id: shell, tool: system.exec, action: allow}
+$$, 'platform')->'warnings') AS w;
+-- Warnings never block a publish.
+BEGIN;
+SELECT authensor.publish_policy($$
+rules:
+  - {id: all, action: allow}
+  - {id: never, tool: a, action: block}
+$$) AS published_with_a_warning;
+ROLLBACK;
+SELECT authensor.validate_policy('x: 1', 'tenants');
+SELECT authensor.validate_policy(NULL);
+
+-- test_policy(): each case under the platform policy in force, as tenant-w.
+\set mail_policy 'rules:\n  - id: own-domain\n    tool: email.send\n    action: allow\n    when:\n      args.to:\n        endsWith: "@${context.tenantId}.com"\n  - id: other-mail\n    tool: email.send\n    action: escalate\ntests:\n  - {tool: email.send, args: {to: bob@tenant-w.com}, expect: allow, rule: own-domain}\n  - {tool: email.send, args: {to: bob@tenant-w.com}, tenant: tenant-x, expect: escalate}\n  - {tool: system.exec, expect: block, rule: no-system-tools}\n'
+SELECT * FROM authensor.test_policy(E:'mail_policy');
+SELECT count(*) AS versions_before FROM authensor.policy_versions WHERE tenant_id = 'tenant-w';
+SELECT authensor.publish_policy(E:'mail_policy') AS published;
+
+-- A failing case: publish refuses with P0004, naming the case and what it
+-- got, and stores nothing.
+SELECT * FROM authensor.test_policy(E:'mail_policy' || E'  - {tool: system.exec, expect: allow}\n');
+SELECT authensor.publish_policy(E:'mail_policy' || E'  - {tool: system.exec, expect: allow}\n');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+SELECT authensor.publish_policy(E:'mail_policy' || E'  - {tool: file.read, expect: block, rule: nope}\n');
+SELECT version, active FROM authensor.policy_versions WHERE tenant_id = 'tenant-w' ORDER BY version;
+-- A malformed case is refused like any other error in the document.
+SELECT authensor.publish_policy(E'tests:\n  - {tool: a, expect: allow, args: [1]}\n');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+
+-- A platform policy's tests run with it alone: a call none of its rules
+-- matches is blocked by the fail-closed default.
+SELECT * FROM authensor.test_policy(E'rules:\n  - {tool: "system.*", action: block}\ntests:\n  - {tool: system.exec, expect: block}\n  - {tool: file.read, expect: allow}\n', 'platform');
+\c - authensor_operator
+SELECT authensor.publish_platform_policy(E'rules:\n  - {tool: "system.*", action: block}\ntests:\n  - {tool: file.read, expect: allow}\n');
+SELECT max(version) AS platform_version_unchanged FROM authensor.policy_versions WHERE layer = 'platform';
+
+-- Without a tenant, a tenant policy cannot be tested.
+\c - agent_untrusted
+SELECT * FROM authensor.test_policy('default: allow');
+SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+-- validate_policy() needs no tenant: it reads nothing any role could not.
+SELECT authensor.validate_policy('default: allow') ->> 'valid' AS valid;
