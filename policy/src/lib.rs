@@ -111,5 +111,6 @@ pub use lint::{Warning, WarningCode, lint};
 pub use number::{MAX_EXPONENT, Number, NumberError};
 pub use policy::{Policy, Verdict};
 pub use request::{MAX_TOOL_BYTES, Request};
+pub use syntax::format;
 pub use testing::{DEFAULT_TEST_TENANT, TestCase, TestOutcome, UnderTest, run_tests};
 pub use value::{JsonError, Object, Value};

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use authensor_policy::{
     Action, Decision, ErrorKind, Layer, Policy, PolicyError, Request, Value, compile, decide,
+    format,
 };
 use serde::Deserialize;
 
@@ -158,6 +159,62 @@ fn every_example_decides_as_the_reference_says() {
         }
     }
     assert!(calls > 100, "{calls} calls");
+}
+
+/// `authensor fmt`'s layout changes no decision of any example, and a
+/// formatted policy is already in the layout.
+#[test]
+fn formatting_changes_no_decision() {
+    let mut formatted = 0;
+    for example in examples().iter().filter(|example| example.error.is_none()) {
+        let mut layout = |source: Option<&String>| {
+            source.map(|source| {
+                let once = format(source).unwrap_or_else(|error| {
+                    panic!("example {}: {error}\n{source}", example.example)
+                });
+                assert_eq!(
+                    format(&once).as_ref(),
+                    Ok(&once),
+                    "example {}",
+                    example.example
+                );
+                formatted += 1;
+                once
+            })
+        };
+        let (platform_text, tenant_text) = (
+            layout(example.platform.as_ref()),
+            layout(example.tenant.as_ref()),
+        );
+        let (platform, tenant) = (
+            compiled(example.platform.as_ref(), example),
+            compiled(example.tenant.as_ref(), example),
+        );
+        let (platform_formatted, tenant_formatted) = (
+            compiled(platform_text.as_ref(), example),
+            compiled(tenant_text.as_ref(), example),
+        );
+        for call in &example.calls {
+            let (args, context) = (json(call.args.as_deref()), json(call.context.as_deref()));
+            let request = Request {
+                tool: &call.tool,
+                args: &args,
+                context: &context,
+                tenant_id: TENANT,
+            };
+            assert_eq!(
+                decide(
+                    platform_formatted.as_ref(),
+                    tenant_formatted.as_ref(),
+                    &request
+                ),
+                decide(platform.as_ref(), tenant.as_ref(), &request),
+                "example {}, call {call:?}\n{platform_text:?}\n{tenant_text:?}",
+                example.example
+            );
+        }
+    }
+    assert!(formatted > 40, "{formatted} policies formatted");
 }
 
 #[test]

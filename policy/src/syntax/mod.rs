@@ -6,6 +6,7 @@
 
 mod condition;
 mod document;
+mod format;
 mod operand;
 mod shape;
 mod yaml;
@@ -23,6 +24,7 @@ use crate::limits::{Limits, Tally};
 use crate::regex::Regex;
 use crate::rule::Rule;
 use crate::testing::TestCase;
+pub use format::format;
 use shape::Node;
 
 /// A lower estimate of the heap one YAML node takes once compiled, besides its

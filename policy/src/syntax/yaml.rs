@@ -570,6 +570,11 @@ fn forced(text: &str, expected: &str) -> Error {
     )))
 }
 
+/// Whether `text`, written as a plain scalar, reads as that string.
+pub(super) fn reads_as_text(text: &str) -> bool {
+    plain(text) == Plain::Text
+}
+
 /// Resolves an untagged plain scalar.
 fn plain(text: &str) -> Plain {
     if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
