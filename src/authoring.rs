@@ -2,7 +2,7 @@
 //! would, without publishing.
 
 use crate::cache;
-use crate::errors::{policy_error_code, raise, required, sqlstate_text};
+use crate::errors::{raise, required};
 use crate::gucs::policy_limits;
 use crate::publish::{compile, platform_test_outcomes, tenant_test_outcomes};
 use crate::store::LayerKind;
@@ -52,7 +52,7 @@ fn validate_policy(source: Option<&str>, layer: default!(Option<&str>, "'tenant'
 
 fn error_json(error: &PolicyError) -> serde_json::Value {
     json!({
-        "sqlstate": sqlstate_text(policy_error_code(error)),
+        "sqlstate": error.kind.sqlstate(),
         "message": error.message,
         "path": error.path,
         "line": error.line,

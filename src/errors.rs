@@ -1,7 +1,7 @@
 //! Raising PostgreSQL errors with a SQLSTATE, detail and hint.
 
 use crate::pg::ErrorReport;
-use authensor_policy::{ErrorKind, PolicyError};
+use authensor_policy::PolicyError;
 use pgrx::prelude::*;
 
 /// Raises `ERROR` and does not return.
@@ -14,22 +14,18 @@ pub fn raise(code: PgSqlErrorCode, message: impl Into<String>, hint: Option<&str
     unreachable!("ereport(ERROR) returned")
 }
 
-/// The SQLSTATE of a policy that failed to parse or validate.
-pub fn policy_error_code(error: &PolicyError) -> PgSqlErrorCode {
-    match error.kind {
-        ErrorKind::Syntax => PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
-        ErrorKind::Invalid => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        ErrorKind::TooLarge => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-    }
-}
-
-/// The five characters of a SQLSTATE, as `MAKE_SQLSTATE` packed them six
-/// bits each, first character lowest.
-pub fn sqlstate_text(code: PgSqlErrorCode) -> String {
-    let packed = code as isize;
-    (0..5)
-        .map(|position| char::from(b'0' + ((packed >> (6 * position)) & 0x3F) as u8))
-        .collect()
+/// The SQLSTATE of a policy that failed to parse or validate, as the policy
+/// crate names it ([`authensor_policy::ErrorKind::sqlstate`]), packed as
+/// `MAKE_SQLSTATE` packs one: six bits a character, the first lowest.
+fn policy_error_code(error: &PolicyError) -> PgSqlErrorCode {
+    let packed = error
+        .kind
+        .sqlstate()
+        .bytes()
+        .enumerate()
+        .map(|(position, byte)| (isize::from(byte.wrapping_sub(b'0')) & 0x3F) << (6 * position))
+        .sum::<isize>();
+    PgSqlErrorCode::from(packed)
 }
 
 /// Raises the ERROR for a policy that failed to parse or validate.

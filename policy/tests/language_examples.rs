@@ -11,8 +11,7 @@
 use std::path::PathBuf;
 
 use authensor_policy::{
-    Action, Decision, ErrorKind, Layer, Policy, PolicyError, Request, Value, compile, decide,
-    format,
+    Action, Decision, Layer, Policy, PolicyError, Request, Value, compile, decide, format,
 };
 use serde::Deserialize;
 
@@ -82,15 +81,6 @@ fn examples() -> Vec<Example> {
         }
     }
     examples
-}
-
-/// The SQLSTATE the extension raises for a policy error (src/errors.rs).
-fn sqlstate(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Syntax => "42601",
-        ErrorKind::Invalid => "22023",
-        ErrorKind::TooLarge => "54000",
-    }
 }
 
 fn json(text: Option<&str>) -> Value {
@@ -234,7 +224,7 @@ fn every_refusal_is_the_documented_error() {
             Err(error) => error,
         };
         assert_eq!(
-            (sqlstate(error.kind), error.to_string(), error.hint.clone()),
+            (error.kind.sqlstate(), error.to_string(), error.hint.clone()),
             (
                 refusal.sqlstate.as_str(),
                 refusal.message.clone(),
