@@ -40,6 +40,18 @@ pub struct Decision {
     pub reason: String,
 }
 
+impl Decision {
+    /// What decided, in words: `platform rule "no-shell"`, `the tenant
+    /// policy's default` or `the fail-closed default`.
+    pub fn decided_by(&self) -> String {
+        match (&self.rule_id, self.layer) {
+            (Some(rule), layer) => format!("{layer} rule {rule:?}"),
+            (None, Layer::Default) => "the fail-closed default".to_owned(),
+            (None, layer) => format!("the {layer} policy's default"),
+        }
+    }
+}
+
 /// The reason given when neither layer has an opinion.
 pub const FAIL_CLOSED_REASON: &str =
     "no rule matched in the platform or tenant policy and neither sets a default (fail-closed)";

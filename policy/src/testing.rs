@@ -8,7 +8,7 @@
 use std::fmt;
 
 use crate::action::Action;
-use crate::decide::{Decision, Layer, decide};
+use crate::decide::{Decision, decide};
 use crate::policy::Policy;
 use crate::request::Request;
 use crate::value::Value;
@@ -105,13 +105,12 @@ impl fmt::Display for TestOutcome<'_> {
         if let Some(rule) = &case.rule {
             write!(f, " by rule {rule:?}")?;
         }
-        let decision = &self.decision;
-        write!(f, ", got {} by ", decision.action)?;
-        match (&decision.rule_id, decision.layer) {
-            (Some(rule), layer) => write!(f, "{layer} rule {rule:?}"),
-            (None, Layer::Default) => write!(f, "the fail-closed default"),
-            (None, layer) => write!(f, "the {layer} policy's default"),
-        }
+        write!(
+            f,
+            ", got {} by {}",
+            self.decision.action,
+            self.decision.decided_by()
+        )
     }
 }
 
@@ -178,7 +177,7 @@ tests:
         .unwrap();
         let outcomes = run_tests(&document.tests, UnderTest::Platform(&document.policy), "t");
         assert!(outcomes[0].passed());
-        assert_eq!(outcomes[0].decision.layer, Layer::Default);
+        assert_eq!(outcomes[0].decision.layer, crate::Layer::Default);
         assert_eq!(
             outcomes[0].to_string(),
             "tests[0] (tool \"file.read\") expected block, got block by the fail-closed default"
