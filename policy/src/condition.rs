@@ -21,6 +21,7 @@ use crate::path::{Field, FieldPath};
 use crate::regex::Regex;
 use crate::request::Request;
 use crate::template::{Rendered, Template};
+use crate::trace::Tracer;
 use crate::tree::BoolTree;
 use crate::value::Value;
 
@@ -88,23 +89,51 @@ enum Resolved<'a> {
 }
 
 impl Condition {
-    pub(crate) fn holds(&self, request: &Request) -> bool {
+    /// Whether the condition holds, telling `tracer` each operator it
+    /// evaluates (nothing, at no cost, for [`NoTrace`](crate::trace::NoTrace)).
+    #[inline]
+    pub(crate) fn holds<T: Tracer>(&self, request: &Request, tracer: T) -> bool {
         self.holds_if(|FieldTest { path, test }: &FieldTest| {
-            test.holds(path.resolve(request), request)
+            test.holds(path, path.resolve(request), request, tracer)
         })
     }
 }
 
 impl Test {
-    fn holds(&self, field: Option<Field>, request: &Request) -> bool {
+    #[inline]
+    fn holds<T: Tracer>(
+        &self,
+        path: &FieldPath,
+        field: Option<Field>,
+        request: &Request,
+        tracer: T,
+    ) -> bool {
         self.holds_if(|op: &Op| {
             interrupt::check();
-            op.holds(field, request)
+            let held = op.holds(field, request);
+            tracer.check(path, op, field, request, held);
+            held
         })
     }
 }
 
 impl Op {
+    /// The operator's name as a policy writes it (the first of its aliases).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Op::Equals(_) => "equals",
+            Op::NotEquals(_) => "notEquals",
+            Op::In(_) => "in",
+            Op::NotIn(_) => "notIn",
+            Op::Contains(_) => "contains",
+            Op::StartsWith(_) => "startsWith",
+            Op::EndsWith(_) => "endsWith",
+            Op::Matches(_) => "matches",
+            Op::Compare(comparison, _) => comparison.name(),
+            Op::Exists(_) => "exists",
+        }
+    }
+
     /// Whether the operator holds for `field`, `None` when the path is missing.
     fn holds(&self, field: Option<Field>, request: &Request) -> bool {
         let field = match (self, field) {
@@ -242,6 +271,10 @@ impl Choices {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.options.is_empty()
+    }
+
+    pub(crate) fn options(&self) -> &[Operand] {
+        &self.options
     }
 
     /// Whether `field` is present and equals one of the options.

@@ -93,6 +93,7 @@ mod rule;
 mod syntax;
 mod template;
 mod testing;
+mod trace;
 mod tree;
 mod value;
 
@@ -113,4 +114,5 @@ pub use policy::{Policy, Verdict};
 pub use request::{MAX_TOOL_BYTES, Request};
 pub use syntax::format;
 pub use testing::{DEFAULT_TEST_TENANT, TestCase, TestOutcome, UnderTest, run_tests};
+pub use trace::{Check, Explanation, FieldState, LayerTrace, RuleTrace, explain};
 pub use value::{JsonError, Object, Value};

@@ -256,7 +256,7 @@ fn conflict(ops: &[&Op]) -> Option<String> {
     {
         return Some(format!(
             "`exists: false`, and `{}`, which never holds on a missing field",
-            op_name(op)
+            op.name()
         ));
     }
     number_range_is_empty(ops)
@@ -265,21 +265,6 @@ fn conflict(ops: &[&Op]) -> Option<String> {
 /// Whether the operator is false on a missing field.
 fn needs_the_field(op: &Op) -> bool {
     !matches!(op, Op::Exists(_) | Op::NotEquals(_) | Op::NotIn(_))
-}
-
-fn op_name(op: &Op) -> &'static str {
-    match op {
-        Op::Equals(_) => "equals",
-        Op::NotEquals(_) => "notEquals",
-        Op::In(_) => "in",
-        Op::NotIn(_) => "notIn",
-        Op::Contains(_) => "contains",
-        Op::StartsWith(_) => "startsWith",
-        Op::EndsWith(_) => "endsWith",
-        Op::Matches(_) => "matches",
-        Op::Compare(comparison, _) => comparison.name(),
-        Op::Exists(_) => "exists",
-    }
 }
 
 /// Whether the bounds of `gt`, `gte`, `lt` and `lte` leave no number.

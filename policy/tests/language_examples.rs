@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use authensor_policy::{
-    Action, Decision, Layer, Policy, PolicyError, Request, Value, compile, decide, format,
+    Action, Decision, Layer, Policy, PolicyError, Request, Value, compile, decide, explain, format,
 };
 use serde::Deserialize;
 
@@ -124,6 +124,13 @@ fn every_example_decides_as_the_reference_says() {
                 tenant_id: TENANT,
             };
             let decision = decide(platform.as_ref(), tenant.as_ref(), &request);
+            // An explanation is recorded by the same evaluation.
+            assert_eq!(
+                explain(platform.as_ref(), tenant.as_ref(), &request).decision,
+                decision,
+                "example {}",
+                example.example
+            );
             let expected = (
                 call.action.as_str(),
                 call.layer.as_str(),
