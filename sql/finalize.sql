@@ -30,6 +30,7 @@ DECLARE
     for_everyone regprocedure[] := ARRAY[
         '@extschema@.evaluate(text, jsonb, jsonb)',
         '@extschema@.check(text, jsonb, jsonb)',
+        '@extschema@.explain(text, jsonb, jsonb)',
         '@extschema@.guard(text, jsonb, jsonb)',
         '@extschema@.publish_policy(text)',
         '@extschema@.validate_policy(text, text)',

@@ -13,6 +13,7 @@ mod chain;
 mod drop_guard;
 mod errors;
 mod evaluate;
+mod explain;
 mod gucs;
 mod lru;
 mod pg;

@@ -6,6 +6,7 @@
 
 mod args;
 mod diff;
+mod explain;
 mod fmt;
 mod lint;
 mod source;
@@ -18,6 +19,8 @@ const USAGE: &str = "usage:
   authensor test [--platform FILE] [--tenant ID] FILE...
   authensor fmt [--check] [FILE...]        (no FILE: stdin to stdout)
   authensor diff [--platform FILE] [--tenant ID] [--requests FILE] OLD NEW
+  authensor explain FILE --tool NAME [--args JSON] [--context JSON]
+                    [--tenant ID] [--platform FILE]
 
 FILE is a tenant policy; --platform names the platform policy it is decided
 under. Exit status: 0 all is well; 1 errors, failed tests, unformatted files
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(rest),
         Some("fmt") => fmt::run(rest),
         Some("diff") => diff::run(rest),
+        Some("explain") => explain::run(rest),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -173,6 +173,61 @@ fn diff_lists_the_calls_whose_decision_changes() {
 }
 
 #[test]
+fn explain_names_the_condition_that_failed() {
+    let (status, out) = run(&[
+        "explain",
+        &fixture("mail.yaml"),
+        "--platform",
+        &platform(),
+        "--tool",
+        "email.send",
+        "--args",
+        r#"{"to": "eve@elsewhere.com"}"#,
+        "--tenant",
+        "tenant-a",
+    ]);
+    assert_eq!(status, 0, "{out}");
+    assert_eq!(
+        out,
+        "escalate by the tenant policy's default
+  reason: no rule matched; the policy default is escalate
+platform policy: 2 rules, no default; visited 0
+tenant policy: 2 rules, default escalate; visited 1
+  rule \"own-domain\" (allow): condition fails
+    args.to endsWith \"@${context.tenantId}.com\" (filled in: \"@tenant-a.com\") on \"eve@elsewhere.com\": false
+"
+    );
+    let (_, out) = run(&[
+        "explain",
+        &fixture("warnings.yaml"),
+        "--tool",
+        "payments.send",
+        "--args",
+        r#"{"amount": "x"}"#,
+    ]);
+    assert!(
+        out.contains("args.amount gt 5 on \"x\", a string, which gt does not read: false"),
+        "{out}"
+    );
+    let (_, out) = run(&[
+        "explain",
+        &fixture("mail.yaml"),
+        "--platform",
+        &platform(),
+        "--tool",
+        "system.exec",
+    ]);
+    assert!(
+        out.starts_with("block by platform rule \"no-system-tools\""),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("tenant policy: not consulted after a platform block\n"),
+        "{out}"
+    );
+}
+
+#[test]
 fn usage_and_io_errors_exit_with_2() {
     for arguments in [
         vec!["bogus"],
@@ -181,6 +236,8 @@ fn usage_and_io_errors_exit_with_2() {
         vec!["lint", "--platfrom", "x"],
         vec!["test", "/nonexistent/policy.yaml"],
         vec!["diff", "one.yaml"],
+        vec!["explain", "one.yaml"],
+        vec!["explain", "one.yaml", "--tool", "a", "--args", "[1]"],
         vec!["test", "--platform", "/nonexistent/p.yaml", "x.yaml"],
     ] {
         assert_eq!(run(&arguments).0, 2, "{arguments:?}");

@@ -81,6 +81,50 @@ SELECT * FROM authensor.test_policy(E'rules:\n  - {tool: "system.*", action: blo
 SELECT authensor.publish_platform_policy(E'rules:\n  - {tool: "system.*", action: block}\ntests:\n  - {tool: file.read, expect: allow}\n');
 SELECT max(version) AS platform_version_unchanged FROM authensor.policy_versions WHERE layer = 'platform';
 
+-- explain(): the decision check() gives, and every rule each layer visited,
+-- with the operator that settled its condition, the operand filled in from
+-- the context and the field's value. No receipt is written.
+\c - agent_app
+SET authensor.tenant_id = 'tenant-w';
+SELECT count(*) AS receipts_before FROM authensor.receipts;
+SELECT jsonb_pretty(authensor.explain('email.send', '{"to": "eve@elsewhere.com"}'));
+-- A field of another type, and a missing one.
+SELECT c->>'path' AS path, c->>'operator' AS operator, c->>'field' AS field, c->>'type' AS type, c->>'value' AS value
+  FROM jsonb_array_elements(authensor.explain('email.send', '{"to": 42}')->'layers'->1->'visited') AS r,
+       jsonb_array_elements(r->'checks') AS c
+UNION ALL
+SELECT c->>'path', c->>'operator', c->>'field', c->>'type', c->>'value'
+  FROM jsonb_array_elements(authensor.explain('email.send')->'layers'->1->'visited') AS r,
+       jsonb_array_elements(r->'checks') AS c;
+-- A platform block is final: the tenant policy is not consulted.
+SELECT e->>'action' AS action, e->>'rule' AS rule, jsonb_array_length(e->'layers') AS layers_consulted
+  FROM authensor.explain('system.exec') AS e;
+-- The same decision as check().
+SELECT (SELECT (action, layer, rule_id) FROM authensor.check('email.send', '{"to": "bob@tenant-w.com"}'))
+     = (SELECT (e->>'action', e->>'layer', e->>'rule') FROM authensor.explain('email.send', '{"to": "bob@tenant-w.com"}') AS e)
+       AS same_as_check;
+SELECT count(*) AS receipts_after FROM authensor.receipts;
+SELECT authensor.explain(NULL);
+SELECT authensor.explain('x', '[]');
+-- The values of the call are shown only to a role that may read receipts'
+-- arguments: here one whose SELECT on authensor.receipts was taken back.
+\c - postgres
+BEGIN;
+REVOKE SELECT ON authensor.receipts FROM PUBLIC;
+SET LOCAL ROLE agent_app;
+SET LOCAL authensor.tenant_id = 'tenant-w';
+SELECT e->'valuesShown' AS values_shown, e->'layers'->1->'visited'->0->'checks'->0 AS check
+  FROM authensor.explain('email.send', '{"to": "eve@elsewhere.com"}') AS e;
+ROLLBACK;
+-- An agent key may not explain, as it may not check.
+\c - authensor_operator
+SELECT authensor.create_api_key('tenant-w', 'explaining bot') AS agent_key \gset
+\c - agent_untrusted
+BEGIN;
+SELECT authensor.authenticate(:'agent_key') AS tenant;
+SELECT authensor.explain('email.send');
+ROLLBACK;
+
 -- Without a tenant, a tenant policy cannot be tested.
 \c - agent_untrusted
 SELECT * FROM authensor.test_policy('default: allow');
