@@ -670,11 +670,12 @@ mod tests {
             report,
             r#"{"valid": true, "errors": [], "warnings": [{"code": "overridden-by-platform", "path": "rules[0]", "rule": "rules[0]", "message": "rule \"rules[0]\" never decides: platform rule \"no-system-tools\" decides every call it matches, as restrictively or more"}, {"code": "shadowed-rule", "path": "rules[1]", "rule": "rules[1]", "message": "rule \"rules[1]\" never decides: the earlier rule \"rules[0]\" has no conditions and matches every tool it matches"}, {"code": "overridden-by-platform", "path": "rules[1]", "rule": "rules[1]", "message": "rule \"rules[1]\" never decides: platform rule \"no-system-tools\" decides every call it matches, as restrictively or more"}]}"#
         );
-        let error =
-            text("SELECT authensor.validate_policy('rules: [{action: maybe}]')->'errors'->0");
+        let error = text(
+            "SELECT (authensor.validate_policy('rules: [{action: maybe}]')->'errors'->0)::text",
+        );
         assert_eq!(
             error,
-            r#"{"hint": "valid actions: allow, escalate, block", "line": 1, "path": "rules[0].action", "column": 19, "message": "unknown action \"maybe\"", "sqlstate": "22023"}"#
+            r#"{"hint": "valid actions: allow, escalate, block", "line": 1, "path": "rules[0].action", "column": 18, "message": "unknown action \"maybe\"", "sqlstate": "22023"}"#
         );
     }
 
