@@ -21,7 +21,7 @@ use crate::path::{Field, FieldPath};
 use crate::regex::Regex;
 use crate::request::Request;
 use crate::template::{Rendered, Template};
-use crate::trace::Tracer;
+use crate::trace::{FieldTracer, Tracer};
 use crate::tree::BoolTree;
 use crate::value::Value;
 
@@ -91,27 +91,25 @@ enum Resolved<'a> {
 impl Condition {
     /// Whether the condition holds, telling `tracer` each operator it
     /// evaluates (nothing, at no cost, for [`NoTrace`](crate::trace::NoTrace)).
-    #[inline]
     pub(crate) fn holds<T: Tracer>(&self, request: &Request, tracer: T) -> bool {
-        self.holds_if(|FieldTest { path, test }: &FieldTest| {
-            test.holds(path, path.resolve(request), request, tracer)
+        // `move`: the closure holds the tracer itself, which takes no room
+        // for NoTrace, rather than a pointer to it.
+        self.holds_if(move |FieldTest { path, test }: &FieldTest| {
+            test.holds(path.resolve(request), request, tracer.on_field(path))
         })
     }
 }
 
 impl Test {
-    #[inline]
-    fn holds<T: Tracer>(
-        &self,
-        path: &FieldPath,
-        field: Option<Field>,
-        request: &Request,
-        tracer: T,
-    ) -> bool {
-        self.holds_if(|op: &Op| {
+    /// `on_field` is what the tracer needs to know of the field: nothing for
+    /// [`NoTrace`](crate::trace::NoTrace), so that the closure below, copied
+    /// into every level of the tree, stays as small as without tracing.
+    fn holds<F: FieldTracer>(&self, field: Option<Field>, request: &Request, on_field: F) -> bool {
+        let field = &field;
+        self.holds_if(move |op: &Op| {
             interrupt::check();
-            let held = op.holds(field, request);
-            tracer.check(path, op, field, request, held);
+            let held = op.holds(*field, request);
+            on_field.check(op, *field, request, held);
             held
         })
     }

@@ -28,8 +28,15 @@ pub(crate) trait Tracer: Copy {
     fn rule(self, rule: &Rule, tool_matched: bool);
     /// The rule last visited matched, or did not.
     fn rule_matched(self, matched: bool);
-    /// An operator on `path` was evaluated on `field` (`None`: missing).
-    fn check(self, path: &FieldPath, op: &Op, field: Option<Field>, request: &Request, held: bool);
+    /// What is told of the operators on the field at `path`.
+    type OnField<'p>: FieldTracer;
+    fn on_field(self, path: &FieldPath) -> Self::OnField<'_>;
+}
+
+/// What an evaluation tells of the operators on one field.
+pub(crate) trait FieldTracer: Copy {
+    /// An operator was evaluated on `field` (`None`: missing).
+    fn check(self, op: &Op, field: Option<Field>, request: &Request, held: bool);
 }
 
 /// The tracer of every decision: tells nothing.
@@ -46,8 +53,17 @@ impl Tracer for NoTrace {
     #[inline(always)]
     fn rule_matched(self, _matched: bool) {}
 
+    type OnField<'p> = NoTrace;
+
     #[inline(always)]
-    fn check(self, _: &FieldPath, _: &Op, _: Option<Field>, _: &Request, _held: bool) {}
+    fn on_field(self, _path: &FieldPath) -> NoTrace {
+        NoTrace
+    }
+}
+
+impl FieldTracer for NoTrace {
+    #[inline(always)]
+    fn check(self, _: &Op, _: Option<Field>, _: &Request, _held: bool) {}
 }
 
 /// A decision and how it was reached.
@@ -162,7 +178,16 @@ impl Tracer for &RefCell<Vec<LayerTrace>> {
         }
     }
 
-    fn check(self, path: &FieldPath, op: &Op, field: Option<Field>, request: &Request, held: bool) {
+    type OnField<'p> = (Self, &'p FieldPath);
+
+    fn on_field(self, path: &FieldPath) -> (Self, &FieldPath) {
+        (self, path)
+    }
+}
+
+impl FieldTracer for (&RefCell<Vec<LayerTrace>>, &FieldPath) {
+    fn check(self, op: &Op, field: Option<Field>, request: &Request, held: bool) {
+        let (recorder, path) = self;
         let check = Check {
             path: path.to_string(),
             operator: op.name(),
@@ -172,7 +197,7 @@ impl Tracer for &RefCell<Vec<LayerTrace>> {
             value: field.map(|field| field_json(field)),
             held,
         };
-        if let Some(rule) = self
+        if let Some(rule) = recorder
             .borrow_mut()
             .last_mut()
             .and_then(|layer| layer.visited.last_mut())
