@@ -182,6 +182,15 @@ impl Glob {
         )
     }
 
+    /// Whether the pattern matches every tool name, as `**` does (a name has
+    /// at least one segment, perhaps empty).
+    pub(crate) fn matches_every_name(&self) -> bool {
+        self.covers(&Glob {
+            source: "**".into(),
+            segments: Box::new([Segment::One, Segment::Rest]),
+        })
+    }
+
     /// Whether some name may match both patterns. May answer yes for two that
     /// share none (`a*b` and `c*d`), never no for two that share one.
     pub(crate) fn may_overlap(&self, other: &Glob) -> bool {
@@ -414,6 +423,15 @@ mod tests {
         assert_eq!(shortest("a.**"), 2);
         assert_eq!(shortest("a.*.b"), 4);
         assert_eq!(shortest("send_*_now"), 9);
+    }
+
+    #[test]
+    fn patterns_that_match_every_name() {
+        let every = |pattern: &str| Glob::parse(pattern).unwrap().matches_every_name();
+        assert!(every("**"));
+        assert!(!every("*"));
+        assert!(!every("*.**"));
+        assert!(!every("a.**"));
     }
 
     impl IndexKey<'_> {

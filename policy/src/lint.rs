@@ -1,8 +1,6 @@
 //! Warnings about a policy that compiles: rules that can never decide. They
 //! never stop a policy from being published.
 
-use std::fmt::Write as _;
-
 use crate::condition::{Comparison, Condition, FieldTest, Op, Test};
 use crate::glob::Glob;
 use crate::interrupt;
@@ -138,15 +136,8 @@ fn tools_cover(wide: Option<&[Glob]>, narrow: Option<&[Glob]>) -> bool {
             .iter()
             .all(|narrow| wide.iter().any(|wide| wide.covers(narrow))),
         // Only a pattern that matches every name covers a rule for any tool.
-        None => wide.iter().any(|wide| {
-            wide.covers(&Glob::parse("**").expect("valid")) && wide.covers(&one_segment())
-        }),
+        None => wide.iter().any(Glob::matches_every_name),
     }
-}
-
-/// `*`: with `**`, the names a rule without `tool` matches.
-fn one_segment() -> Glob {
-    Glob::parse("*").expect("valid")
 }
 
 fn tools_may_overlap(left: Option<&[Glob]>, right: Option<&[Glob]>) -> bool {
@@ -299,14 +290,11 @@ fn number_range_is_empty(ops: &[&Op]) -> Option<String> {
         std::cmp::Ordering::Less => false,
     };
     empty.then(|| {
-        let mut why = String::new();
-        let _ = write!(
-            why,
+        format!(
             "`{}: {low}` and `{}: {high}` leave no number",
             low_op.name(),
             high_op.name()
-        );
-        why
+        )
     })
 }
 

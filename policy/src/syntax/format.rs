@@ -46,9 +46,8 @@ pub fn format(source: &str) -> Result<String, PolicyError> {
     let header = leading_comments(source);
     let stream = yaml::load(source).map_err(|_| PolicyError::invalid("malformed YAML"))?;
     let tree = yaml::read(&stream.first, PhantomData::<Tree>)?;
-    let hashes_in_values = tree.count_hashes();
     let hashes_in_header = header.matches('#').count();
-    if source.matches('#').count() > hashes_in_values + hashes_in_header {
+    if source.matches('#').count() > stream.first.hashes_in_scalars() + hashes_in_header {
         return Err(PolicyError::invalid(
             "the document has comments below its top, which the canonical layout would drop",
         )
@@ -229,20 +228,6 @@ fn looks_like_yaml_1_1_scalar(text: &str) -> bool {
             .any(|word| text.eq_ignore_ascii_case(word))
 }
 
-impl Tree {
-    fn count_hashes(&self) -> usize {
-        match self {
-            Tree::Null | Tree::Bool(_) | Tree::Number(_) => 0,
-            Tree::Text(text) => text.matches('#').count(),
-            Tree::List(items) => items.iter().map(Tree::count_hashes).sum(),
-            Tree::Map(entries) => entries
-                .iter()
-                .map(|(key, value)| key.matches('#').count() + value.count_hashes())
-                .sum(),
-        }
-    }
-}
-
 impl<'de> Deserialize<'de> for Tree {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Tree, D::Error> {
         deserializer.deserialize_any(TreeVisitor)
@@ -367,7 +352,12 @@ tests:
             let error = format(source).unwrap_err();
             assert!(error.message.contains("comments below its top"), "{source}");
         }
-        // A `#` inside a value is no comment.
+        // A `#` inside a value is no comment, and one an alias repeats is
+        // counted once.
+        let aliased = "description: &x \"#\"\nrules: [{action: allow, reason: *x}]\n";
+        assert!(format(aliased).is_ok());
+        let error = format(&format!("{aliased}# note\n")).unwrap_err();
+        assert!(error.message.contains("comments below its top"));
         assert_eq!(
             format("rules: [{id: \"a #1\", action: allow}]\n").unwrap(),
             "rules:\n  - id: \"a #1\"\n    action: allow\n"
