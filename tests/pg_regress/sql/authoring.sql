@@ -74,6 +74,18 @@ SELECT version, active FROM authensor.policy_versions WHERE tenant_id = 'tenant-
 SELECT authensor.publish_policy(E'tests:\n  - {tool: a, expect: allow, args: [1]}\n');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
 
+-- The tests run against the platform policy as the publishing transaction
+-- sees it: one published earlier in the same transaction included.
+\c - postgres
+BEGIN;
+SELECT authensor.publish_platform_policy(E'rules:\n  - {id: no-mail, tool: "email.*", action: block}\n') AS platform_in_this_transaction;
+SET LOCAL authensor.tenant_id = 'tenant-w';
+SELECT test, action, decided_layer, rule_id, passed FROM authensor.test_policy(E:'mail_policy');
+SELECT authensor.publish_policy(E:'mail_policy');
+ROLLBACK;
+\c - agent_app
+SET authensor.tenant_id = 'tenant-w';
+
 -- A platform policy's tests run with it alone: a call none of its rules
 -- matches is blocked by the fail-closed default.
 SELECT * FROM authensor.test_policy(E'rules:\n  - {tool: "system.*", action: block}\ntests:\n  - {tool: system.exec, expect: block}\n  - {tool: file.read, expect: allow}\n', 'platform');
