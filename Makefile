@@ -68,13 +68,14 @@ system-pg-before:
 ## Formatting, and clippy with every unsafe block's SAFETY comment required.
 lint:
 	cargo fmt --all --check
-	cargo clippy -p authensor-policy -p authensor-chain --all-targets -- -D warnings
+	cargo clippy -p authensor-policy -p authensor-chain -p authensor-cli --all-targets -- -D warnings
 	cargo clippy -p authensor $(or $(PG_FEATURES),--features pg15) --no-deps -- -D warnings -W clippy::undocumented_unsafe_blocks
 
-## Tier 1: the pure crates, the policy core and the receipts' chain (the
+## Tier 1: the pure crates, the policy core, the receipts' chain and the
+## command-line tool, which uses the policy core alone (the
 ## same on every PostgreSQL major).
 test-core:
-	cargo test -p authensor-policy -p authensor-chain
+	cargo test -p authensor-policy -p authensor-chain -p authensor-cli
 
 ## Tier 2: #[pg_test]s inside a real PostgreSQL (initdb'd fresh each run).
 test-pg: test-postgres

@@ -30,8 +30,11 @@ DECLARE
     for_everyone regprocedure[] := ARRAY[
         '@extschema@.evaluate(text, jsonb, jsonb)',
         '@extschema@.check(text, jsonb, jsonb)',
+        '@extschema@.explain(text, jsonb, jsonb)',
         '@extschema@.guard(text, jsonb, jsonb)',
         '@extschema@.publish_policy(text)',
+        '@extschema@.validate_policy(text, text)',
+        '@extschema@.test_policy(text, text)',
         '@extschema@.activate_policy(integer)',
         '@extschema@.authenticate(text)',
         '@extschema@.create_agent_key(text)',

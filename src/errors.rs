@@ -1,7 +1,7 @@
 //! Raising PostgreSQL errors with a SQLSTATE, detail and hint.
 
 use crate::pg::ErrorReport;
-use authensor_policy::{ErrorKind, PolicyError};
+use authensor_policy::PolicyError;
 use pgrx::prelude::*;
 
 /// Raises `ERROR` and does not return.
@@ -14,13 +14,23 @@ pub fn raise(code: PgSqlErrorCode, message: impl Into<String>, hint: Option<&str
     unreachable!("ereport(ERROR) returned")
 }
 
+/// The SQLSTATE of a policy that failed to parse or validate, as the policy
+/// crate names it ([`authensor_policy::ErrorKind::sqlstate`]), packed as
+/// `MAKE_SQLSTATE` packs one: six bits a character, the first lowest.
+fn policy_error_code(error: &PolicyError) -> PgSqlErrorCode {
+    let packed = error
+        .kind
+        .sqlstate()
+        .bytes()
+        .enumerate()
+        .map(|(position, byte)| (isize::from(byte.wrapping_sub(b'0')) & 0x3F) << (6 * position))
+        .sum::<isize>();
+    PgSqlErrorCode::from(packed)
+}
+
 /// Raises the ERROR for a policy that failed to parse or validate.
 pub fn raise_policy_error(error: &PolicyError) -> ! {
-    let code = match error.kind {
-        ErrorKind::Syntax => PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
-        ErrorKind::Invalid => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        ErrorKind::TooLarge => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-    };
+    let code = policy_error_code(error);
     // Display carries the path and the line and column where YAML gives them.
     let mut report = ErrorReport::new(code, format!("invalid policy: {error}"), "authensor");
     if let Some(hint) = &error.hint {

@@ -1,7 +1,7 @@
 //! evaluate(), check() and guard(): one decision, three shapes.
 
 use crate::approvals;
-use crate::cache::{self, ActivePolicy};
+use crate::cache::{self, ActivePolicy, Layers};
 use crate::errors::{raise, required};
 use crate::gucs::MAX_ARGS_BYTES;
 use crate::pg::jsonb::JsonbArg;
@@ -9,7 +9,7 @@ use crate::pg::result_row::{RowError, result_row};
 use crate::pg::{FunctionCallInfo, backend};
 use crate::receipts::{self, NewReceipt};
 use crate::tenant::{require_admin, require_tenant};
-use authensor_policy::{Action, Decision, Request, Value};
+use authensor_policy::{Action, Decision, MAX_TOOL_BYTES, Policy, Request, Value};
 use pgrx::JsonB;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
@@ -56,7 +56,7 @@ fn guard(
 }
 
 #[derive(PartialEq)]
-enum Receipt {
+pub(crate) enum Receipt {
     Write,
     Skip,
 }
@@ -81,41 +81,14 @@ fn decide_and_record(
     context_arg: Option<JsonbArg>,
     receipt: Receipt,
 ) -> Outcome {
-    let tool = required(tool, function, "tool");
-    if tool.len() > MAX_TOOL_BYTES {
-        raise(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("authensor.{function}(): tool name is longer than {MAX_TOOL_BYTES} bytes"),
-            None,
-        )
-    }
-    check_size(function, args_arg, context_arg);
-    let args = json_object(function, "args", args_arg);
-    let context = json_object(function, "context", context_arg);
-    // A decision without a receipt lets its caller probe the policy unseen:
-    // check() is for those who author policy, never for an agent.
-    let tenant_id = match receipt {
-        Receipt::Write => require_tenant(function),
-        Receipt::Skip => require_admin(function),
-    };
+    let read = read_call(function, tool, args_arg, context_arg, &receipt);
     if receipt == Receipt::Write {
         receipts::refuse_if_read_only(function);
     }
-    // The session's tenant is the only tenant: the policy core reads
-    // context.tenantId (and the tenantId of context alone) from the request's
-    // tenant, never from a caller-supplied tenantId.
-    let layers = cache::active_layers(&tenant_id);
-    let request = Request {
-        tool,
-        args: &args,
-        context: &context,
-        tenant_id: &tenant_id,
-    };
-    let decision = authensor_policy::decide(
-        layers.platform.as_ref().map(|active| &*active.policy),
-        layers.tenant.as_ref().map(|active| &*active.policy),
-        &request,
-    );
+    let (decision, layers) = read.under_active_layers(authensor_policy::decide);
+    let Call {
+        tenant_id, tool, ..
+    } = read;
     let platform_version = layers.platform.as_ref().map(version_of);
     let tenant_version = layers.tenant.as_ref().map(version_of);
     let decided_at = now();
@@ -158,8 +131,75 @@ fn decide_and_record(
     }
 }
 
-/// Longest tool name accepted, in bytes.
-const MAX_TOOL_BYTES: usize = 512;
+/// A call, checked and read, and the tenant it is decided for.
+pub(crate) struct Call<'a> {
+    pub(crate) tenant_id: String,
+    pub(crate) tool: &'a str,
+    pub(crate) args: Value,
+    pub(crate) context: Value,
+}
+
+impl Call<'_> {
+    /// `decide` (the policy core's decide() or explain()) on this call, with
+    /// the layers in force for its tenant, which it also returns. The
+    /// session's tenant is the only tenant: the policy core reads
+    /// context.tenantId (and the tenantId of context alone) from the
+    /// request's tenant, never from a caller-supplied tenantId.
+    #[inline]
+    pub(crate) fn under_active_layers<R>(
+        &self,
+        decide: impl FnOnce(Option<&Policy>, Option<&Policy>, &Request) -> R,
+    ) -> (R, Layers) {
+        let layers = cache::active_layers(&self.tenant_id);
+        let request = Request {
+            tool: self.tool,
+            args: &self.args,
+            context: &self.context,
+            tenant_id: &self.tenant_id,
+        };
+        let result = decide(
+            layers.platform.as_ref().map(|active| &*active.policy),
+            layers.tenant.as_ref().map(|active| &*active.policy),
+            &request,
+        );
+        (result, layers)
+    }
+}
+
+/// Checks and reads the arguments of a decision function, and who may call
+/// it: with a receipt, any role with a tenant; without one (check() and
+/// explain()), those who author policy, never an agent.
+pub(crate) fn read_call<'a>(
+    function: &str,
+    tool: Option<&'a str>,
+    args_arg: Option<JsonbArg>,
+    context_arg: Option<JsonbArg>,
+    receipt: &Receipt,
+) -> Call<'a> {
+    let tool = required(tool, function, "tool");
+    if tool.len() > MAX_TOOL_BYTES {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("authensor.{function}(): tool name is longer than {MAX_TOOL_BYTES} bytes"),
+            None,
+        )
+    }
+    check_size(function, args_arg, context_arg);
+    let args = json_object(function, "args", args_arg);
+    let context = json_object(function, "context", context_arg);
+    // A decision without a receipt lets its caller probe the policy unseen:
+    // it is for those who author policy, never for an agent.
+    let tenant_id = match receipt {
+        Receipt::Write => require_tenant(function),
+        Receipt::Skip => require_admin(function),
+    };
+    Call {
+        tenant_id,
+        tool,
+        args,
+        context,
+    }
+}
 
 /// Refuses args and context whose jsonb is larger than the limit, before
 /// anything reads them. The size is that of the stored jsonb, uncompressed.

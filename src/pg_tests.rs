@@ -603,4 +603,98 @@ mod tests {
         crate::pg::backend::request_cancel();
         let _ = authensor_policy::decide(Some(&platform), None, &request);
     }
+
+    const TESTED: &str = r#"
+    rules:
+      - id: own-domain
+        tool: email.send
+        action: allow
+        when:
+          args.to:
+            endsWith: "@${context.tenantId}.com"
+    tests:
+      - tool: email.send
+        args: {to: bob@tenant-a.com}
+        expect: allow
+        rule: own-domain
+      - tool: system.exec
+        expect: block
+        rule: no-system-tools
+    "#;
+
+    fn tenant_versions() -> i64 {
+        one::<i64>("SELECT count(*) FROM authensor.policy_versions WHERE layer = 'tenant'").unwrap()
+    }
+
+    #[pg_test]
+    fn publishing_runs_the_documents_tests_under_the_platform_policy() {
+        seed_as_app_role();
+        let before = tenant_versions();
+        publish_tenant("tenant-a", TESTED);
+        assert_eq!(tenant_versions(), before + 1);
+        let failing = format!(
+            "{}\n      - {{tool: file.read, expect: allow}}\n",
+            TESTED.trim_end()
+        );
+        Spi::run_with_args(
+            "SELECT set_config('pg_test.source', $1, true)",
+            &[failing.as_str().into()],
+        )
+        .unwrap();
+        run(
+            "DO $$ BEGIN PERFORM authensor.publish_policy(current_setting('pg_test.source'));
+               EXCEPTION WHEN assert_failure THEN
+                 PERFORM set_config('pg_test.error', SQLERRM, true); END $$",
+        );
+        assert_eq!(
+            text("SELECT current_setting('pg_test.error')"),
+            "policy not published: 1 of 3 tests failed; tests[2] (tool \"file.read\") expected allow, got block by the fail-closed default"
+        );
+        assert_eq!(tenant_versions(), before + 1, "nothing stored");
+        let (passed, cases) = Spi::get_two_with_args::<i64, i64>(
+            "SELECT count(*) FILTER (WHERE passed), count(*) FROM authensor.test_policy($1)",
+            &[failing.as_str().into()],
+        )
+        .unwrap();
+        assert_eq!((passed, cases), (Some(2), Some(3)));
+    }
+
+    #[pg_test]
+    fn validate_policy_gives_errors_with_their_sqlstate_and_warnings() {
+        seed_as_app_role();
+        run("SET LOCAL authensor.tenant_id = 'tenant-a'");
+        let report = text(
+            "SELECT authensor.validate_policy('rules: [{tool: system.exec, action: allow}, {tool: system.exec, action: block}]')::text",
+        );
+        assert_eq!(
+            report,
+            r#"{"valid": true, "errors": [], "warnings": [{"code": "overridden-by-platform", "path": "rules[0]", "rule": "rules[0]", "message": "rule \"rules[0]\" never decides: platform rule \"no-system-tools\" decides every call it matches, as restrictively or more"}, {"code": "shadowed-rule", "path": "rules[1]", "rule": "rules[1]", "message": "rule \"rules[1]\" never decides: the earlier rule \"rules[0]\" has no conditions and matches every tool it matches"}, {"code": "overridden-by-platform", "path": "rules[1]", "rule": "rules[1]", "message": "rule \"rules[1]\" never decides: platform rule \"no-system-tools\" decides every call it matches, as restrictively or more"}]}"#
+        );
+        let error = text(
+            "SELECT (authensor.validate_policy('rules: [{action: maybe}]')->'errors'->0)::text",
+        );
+        assert_eq!(
+            error,
+            r#"{"hint": "valid actions: allow, escalate, block", "line": 1, "path": "rules[0].action", "column": 18, "message": "unknown action \"maybe\"", "sqlstate": "22023"}"#
+        );
+    }
+
+    #[pg_test]
+    fn explain_gives_checks_decision_without_a_receipt() {
+        seed_as_app_role();
+        run("SET LOCAL authensor.tenant_id = 'tenant-a'");
+        let receipts = || one::<i64>("SELECT count(*) FROM authensor.receipts").unwrap();
+        let before = receipts();
+        let explained = text(
+            r#"SELECT e->>'action' || ' ' || (e->'layers'->1->'visited'->0->'checks'->0->>'operator')
+                      || ' ' || (e->'layers'->1->'visited'->0->'checks'->0->>'value')
+                 FROM authensor.explain('email.send', '{"to": "x@elsewhere.com"}') AS e"#,
+        );
+        assert_eq!(explained, r#"escalate endsWith "x@elsewhere.com""#);
+        let checked = text(
+            r#"SELECT action FROM authensor.check('email.send', '{"to": "x@elsewhere.com"}')"#,
+        );
+        assert_eq!(checked, "escalate");
+        assert_eq!(receipts(), before);
+    }
 }

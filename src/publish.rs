@@ -1,10 +1,15 @@
 //! Publishing and activating policy versions.
 
-use crate::errors::{raise_policy_error, required};
+use crate::cache;
+use crate::errors::{raise, raise_policy_error, required};
 use crate::gucs::policy_limits;
 use crate::pg::inval;
 use crate::store::{self, LayerKind};
 use crate::tenant::{caller_name, refuse_agent, require_admin};
+use authensor_policy::{
+    CompiledDocument, DEFAULT_TEST_TENANT, TestOutcome, UnderTest, compile_document_with_limits,
+    run_tests,
+};
 use pgrx::prelude::*;
 
 /// Validates `source` and stores it as the current tenant's next version,
@@ -58,11 +63,58 @@ fn activate_platform_policy(version: Option<i32>) -> i32 {
     )
 }
 
+/// Compiles `source` with the configured limits, or raises its error.
+pub(crate) fn compile(source: &str) -> CompiledDocument {
+    compile_document_with_limits(source, &policy_limits())
+        .unwrap_or_else(|error| raise_policy_error(&error))
+}
+
+/// A tenant policy's tests, under the platform policy in force: nothing of
+/// any other tenant is read.
+pub(crate) fn tenant_test_outcomes<'d>(
+    document: &'d CompiledDocument,
+    tenant_id: &str,
+) -> Vec<TestOutcome<'d>> {
+    let platform = cache::active_layers(tenant_id).platform;
+    let under_test = UnderTest::Tenant {
+        policy: &document.policy,
+        platform: platform.as_ref().map(|active| &*active.policy),
+    };
+    run_tests(&document.tests, under_test, tenant_id)
+}
+
+/// A platform policy's tests, decided by it alone.
+pub(crate) fn platform_test_outcomes(document: &CompiledDocument) -> Vec<TestOutcome<'_>> {
+    run_tests(
+        &document.tests,
+        UnderTest::Platform(&document.policy),
+        DEFAULT_TEST_TENANT,
+    )
+}
+
 fn publish(layer: LayerKind, tenant_id: Option<&str>, function: &str, source: Option<&str>) -> i32 {
     let source = required(source, function, "source");
-    // Validate fully before writing anything.
-    if let Err(error) = authensor_policy::compile_with_limits(source, &policy_limits()) {
-        raise_policy_error(&error)
+    // Validate and test fully before writing anything.
+    let document = compile(source);
+    let outcomes = match tenant_id {
+        Some(tenant_id) => tenant_test_outcomes(&document, tenant_id),
+        None => platform_test_outcomes(&document),
+    };
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter(|outcome| !outcome.passed())
+        .map(TestOutcome::to_string)
+        .collect();
+    if let Some(first) = failed.first() {
+        raise(
+            PgSqlErrorCode::ERRCODE_ASSERT_FAILURE,
+            format!(
+                "policy not published: {} of {} tests failed; {first}",
+                failed.len(),
+                outcomes.len()
+            ),
+            Some("authensor.test_policy(source) shows the decision of every test case."),
+        )
     }
     let caller = caller_name();
     let version = store::insert_version(layer, tenant_id, source, &caller);

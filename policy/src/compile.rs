@@ -4,6 +4,14 @@ use crate::error::PolicyError;
 use crate::limits::{self, Limits};
 use crate::policy::Policy;
 use crate::syntax;
+use crate::testing::TestCase;
+
+/// A compiled policy and the test cases its document holds.
+#[derive(Debug, Clone)]
+pub struct CompiledDocument {
+    pub policy: Policy,
+    pub tests: Vec<TestCase>,
+}
 
 /// Parses, validates and compiles a policy with the default [`Limits`].
 pub fn compile(source: &str) -> Result<Policy, PolicyError> {
@@ -13,6 +21,20 @@ pub fn compile(source: &str) -> Result<Policy, PolicyError> {
 /// Parses, validates and compiles a policy. Regular expressions, globs, paths and
 /// placeholders are all prepared here, so evaluation does no parsing.
 pub fn compile_with_limits(source: &str, limits: &Limits) -> Result<Policy, PolicyError> {
+    compile_document_with_limits(source, limits).map(|document| document.policy)
+}
+
+/// [`compile()`], keeping the document's `tests:`.
+pub fn compile_document(source: &str) -> Result<CompiledDocument, PolicyError> {
+    compile_document_with_limits(source, &Limits::default())
+}
+
+/// [`compile_with_limits()`], keeping the document's `tests:`, which count
+/// against the same limits as the rules.
+pub fn compile_document_with_limits(
+    source: &str,
+    limits: &Limits,
+) -> Result<CompiledDocument, PolicyError> {
     if source.len() > limits.max_source_bytes {
         return Err(PolicyError::too_large(format!(
             "the policy is {} bytes, more than the limit of {}",
@@ -29,5 +51,8 @@ pub fn compile_with_limits(source: &str, limits: &Limits) -> Result<Policy, Poli
             limits.max_compiled_bytes,
         ));
     }
-    Ok(policy)
+    Ok(CompiledDocument {
+        policy,
+        tests: document.tests,
+    })
 }

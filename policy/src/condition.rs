@@ -21,6 +21,7 @@ use crate::path::{Field, FieldPath};
 use crate::regex::Regex;
 use crate::request::Request;
 use crate::template::{Rendered, Template};
+use crate::trace::{FieldTracer, Tracer};
 use crate::tree::BoolTree;
 use crate::value::Value;
 
@@ -88,23 +89,49 @@ enum Resolved<'a> {
 }
 
 impl Condition {
-    pub(crate) fn holds(&self, request: &Request) -> bool {
-        self.holds_if(|FieldTest { path, test }: &FieldTest| {
-            test.holds(path.resolve(request), request)
+    /// Whether the condition holds, telling `tracer` each operator it
+    /// evaluates (nothing, at no cost, for [`NoTrace`](crate::trace::NoTrace)).
+    pub(crate) fn holds<T: Tracer>(&self, request: &Request, tracer: T) -> bool {
+        // `move`: the closure holds the tracer itself, which takes no room
+        // for NoTrace, rather than a pointer to it.
+        self.holds_if(move |FieldTest { path, test }: &FieldTest| {
+            test.holds(path.resolve(request), request, tracer.on_field(path))
         })
     }
 }
 
 impl Test {
-    fn holds(&self, field: Option<Field>, request: &Request) -> bool {
-        self.holds_if(|op: &Op| {
+    /// `on_field` is what the tracer needs to know of the field: nothing for
+    /// [`NoTrace`](crate::trace::NoTrace), so that the closure below, copied
+    /// into every level of the tree, stays as small as without tracing.
+    fn holds<F: FieldTracer>(&self, field: Option<Field>, request: &Request, on_field: F) -> bool {
+        let field = &field;
+        self.holds_if(move |op: &Op| {
             interrupt::check();
-            op.holds(field, request)
+            let held = op.holds(*field, request);
+            on_field.check(op, *field, request, held);
+            held
         })
     }
 }
 
 impl Op {
+    /// The operator's name as a policy writes it (the first of its aliases).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Op::Equals(_) => "equals",
+            Op::NotEquals(_) => "notEquals",
+            Op::In(_) => "in",
+            Op::NotIn(_) => "notIn",
+            Op::Contains(_) => "contains",
+            Op::StartsWith(_) => "startsWith",
+            Op::EndsWith(_) => "endsWith",
+            Op::Matches(_) => "matches",
+            Op::Compare(comparison, _) => comparison.name(),
+            Op::Exists(_) => "exists",
+        }
+    }
+
     /// Whether the operator holds for `field`, `None` when the path is missing.
     fn holds(&self, field: Option<Field>, request: &Request) -> bool {
         let field = match (self, field) {
@@ -240,6 +267,14 @@ impl Choices {
         }
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.options.is_empty()
+    }
+
+    pub(crate) fn options(&self) -> &[Operand] {
+        &self.options
+    }
+
     /// Whether `field` is present and equals one of the options.
     fn include(&self, field: Option<Field>, request: &Request) -> bool {
         field.is_some_and(|field| {
@@ -299,6 +334,15 @@ impl HeapSize for Operand {
 }
 
 impl Comparison {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Comparison::Greater => "gt",
+            Comparison::GreaterOrEqual => "gte",
+            Comparison::Less => "lt",
+            Comparison::LessOrEqual => "lte",
+        }
+    }
+
     fn accepts(self, ordering: Ordering) -> bool {
         match self {
             Comparison::Greater => ordering.is_gt(),

@@ -3,6 +3,7 @@
 use crate::action::Action;
 use crate::policy::{Policy, Verdict};
 use crate::request::Request;
+use crate::trace::{NoTrace, Tracer};
 
 /// The policy layer credited with a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,6 +41,18 @@ pub struct Decision {
     pub reason: String,
 }
 
+impl Decision {
+    /// What decided, in words: `platform rule "no-shell"`, `the tenant
+    /// policy's default` or `the fail-closed default`.
+    pub fn decided_by(&self) -> String {
+        match (&self.rule_id, self.layer) {
+            (Some(rule), layer) => format!("{layer} rule {rule:?}"),
+            (None, Layer::Default) => "the fail-closed default".to_owned(),
+            (None, layer) => format!("the {layer} policy's default"),
+        }
+    }
+}
+
 /// The reason given when neither layer has an opinion.
 pub const FAIL_CLOSED_REASON: &str =
     "no rule matched in the platform or tenant policy and neither sets a default (fail-closed)";
@@ -51,13 +64,26 @@ pub const FAIL_CLOSED_REASON: &str =
 /// platform being credited on a tie. A missing policy, or one without an opinion,
 /// abstains; when both abstain the request is blocked (fail-closed).
 pub fn decide(platform: Option<&Policy>, tenant: Option<&Policy>, request: &Request) -> Decision {
-    let platform_verdict = platform.and_then(|policy| policy.evaluate(request));
+    decide_traced(platform, tenant, request, NoTrace)
+}
+
+/// [`decide()`], telling `tracer` each layer it consults and what it visits
+/// there.
+#[inline]
+pub(crate) fn decide_traced<T: Tracer>(
+    platform: Option<&Policy>,
+    tenant: Option<&Policy>,
+    request: &Request,
+    tracer: T,
+) -> Decision {
+    let platform_verdict =
+        platform.and_then(|policy| consult(Layer::Platform, policy, request, tracer));
     if let Some(verdict) = platform_verdict.as_ref()
         && verdict.action == Action::Block
     {
         return decision(verdict, Layer::Platform);
     }
-    let tenant_verdict = tenant.and_then(|policy| policy.evaluate(request));
+    let tenant_verdict = tenant.and_then(|policy| consult(Layer::Tenant, policy, request, tracer));
     match (platform_verdict, tenant_verdict) {
         (Some(platform), Some(tenant)) if tenant.action > platform.action => {
             decision(&tenant, Layer::Tenant)
@@ -71,6 +97,17 @@ pub fn decide(platform: Option<&Policy>, tenant: Option<&Policy>, request: &Requ
             reason: FAIL_CLOSED_REASON.to_owned(),
         },
     }
+}
+
+#[inline]
+fn consult<'p, T: Tracer>(
+    layer: Layer,
+    policy: &'p Policy,
+    request: &Request,
+    tracer: T,
+) -> Option<Verdict<'p>> {
+    tracer.layer(layer, policy);
+    policy.evaluate_traced(request, tracer)
 }
 
 fn decision(verdict: &Verdict, layer: Layer) -> Decision {

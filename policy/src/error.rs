@@ -15,6 +15,18 @@ pub enum ErrorKind {
     TooLarge,
 }
 
+impl ErrorKind {
+    /// The SQLSTATE the database raises for it: `42601` syntax_error,
+    /// `22023` invalid_parameter_value, `54000` program_limit_exceeded.
+    pub fn sqlstate(self) -> &'static str {
+        match self {
+            ErrorKind::Syntax => "42601",
+            ErrorKind::Invalid => "22023",
+            ErrorKind::TooLarge => "54000",
+        }
+    }
+}
+
 /// Why a policy could not be compiled, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyError {

@@ -125,6 +125,121 @@ impl Glob {
     }
 }
 
+/// What policy checks ask of patterns, comparing them segment by segment. A
+/// pattern without `*` is its literal segments; `**` is `One` then `Rest`.
+impl Glob {
+    pub(crate) fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The segments, a pattern without `*` split into its literal ones.
+    fn symbols(&self) -> Vec<Segment> {
+        if self.segments.is_empty() {
+            self.source
+                .split('.')
+                .map(|part| Segment::Literal(part.into()))
+                .collect()
+        } else {
+            self.segments.to_vec()
+        }
+    }
+
+    /// The length in bytes of the shortest tool name the pattern matches.
+    pub(crate) fn shortest_match(&self) -> usize {
+        let symbols = self.symbols();
+        let segments = symbols
+            .iter()
+            .filter(|symbol| **symbol != Segment::Rest)
+            .count();
+        let text: usize = symbols
+            .iter()
+            .map(|symbol| match symbol {
+                Segment::Literal(literal) => literal.len(),
+                Segment::Within(pieces) => pieces.iter().map(|piece| piece.len()).sum(),
+                Segment::One | Segment::Rest => 0,
+            })
+            .sum();
+        text + segments.saturating_sub(1)
+    }
+
+    /// Whether every name `other` matches, this pattern matches too. May
+    /// answer no for a pattern that does cover (`a*` and `ab*`), never yes for
+    /// one that does not.
+    pub(crate) fn covers(&self, other: &Glob) -> bool {
+        walk_pairs(
+            &self.symbols(),
+            &other.symbols(),
+            |wide, narrow| match (wide, narrow) {
+                (Segment::One, _) => true,
+                (Segment::Literal(wide), Segment::Literal(narrow)) => wide == narrow,
+                (Segment::Within(pieces), Segment::Literal(narrow)) => {
+                    matches_within(pieces, narrow)
+                }
+                (Segment::Within(wide), Segment::Within(narrow)) => wide == narrow,
+                _ => false,
+            },
+            false,
+        )
+    }
+
+    /// Whether the pattern matches every tool name, as `**` does (a name has
+    /// at least one segment, perhaps empty).
+    pub(crate) fn matches_every_name(&self) -> bool {
+        self.covers(&Glob {
+            source: "**".into(),
+            segments: Box::new([Segment::One, Segment::Rest]),
+        })
+    }
+
+    /// Whether some name may match both patterns. May answer yes for two that
+    /// share none (`a*b` and `c*d`), never no for two that share one.
+    pub(crate) fn may_overlap(&self, other: &Glob) -> bool {
+        walk_pairs(
+            &self.symbols(),
+            &other.symbols(),
+            |left, right| match (left, right) {
+                (Segment::Literal(left), Segment::Literal(right)) => left == right,
+                (Segment::Within(pieces), Segment::Literal(name))
+                | (Segment::Literal(name), Segment::Within(pieces)) => matches_within(pieces, name),
+                _ => true,
+            },
+            true,
+        )
+    }
+}
+
+/// Aligns two segment lists. `fits` says whether a segment of `left` accepts
+/// one of `right`. A `Rest` of `left` takes any number of `right`'s segments;
+/// a `Rest` of `right` is taken only by one of `left`, unless `symmetric`,
+/// when it too takes any number of `left`'s (for overlap rather than cover).
+fn walk_pairs(
+    left: &[Segment],
+    right: &[Segment],
+    fits: impl Fn(&Segment, &Segment) -> bool,
+    symmetric: bool,
+) -> bool {
+    // done[i][j]: whether left[i..] and right[j..] align; filled from the ends.
+    let width = right.len() + 1;
+    let mut done = vec![false; (left.len() + 1) * width];
+    for i in (0..=left.len()).rev() {
+        for j in (0..=right.len()).rev() {
+            let at = |i: usize, j: usize| done[i * width + j];
+            let (l, r) = (left.get(i), right.get(j));
+            let value = match (l, r) {
+                (None, None) => true,
+                (Some(Segment::Rest), _) => at(i + 1, j) || (r.is_some() && at(i, j + 1)),
+                (_, Some(Segment::Rest)) if symmetric => {
+                    at(i, j + 1) || (l.is_some() && at(i + 1, j))
+                }
+                (Some(l), Some(r)) if *r != Segment::Rest => fits(l, r) && at(i + 1, j + 1),
+                _ => false,
+            };
+            done[i * width + j] = value;
+        }
+    }
+    done[0]
+}
+
 impl HeapSize for Glob {
     fn heap_bytes(&self) -> usize {
         self.source.heap_bytes() + self.segments.heap_bytes()
@@ -246,6 +361,77 @@ mod tests {
         assert_eq!(key("*.send"), "none");
         assert_eq!(key("**"), "none");
         assert_eq!(key("send_*"), "none");
+    }
+
+    #[test]
+    fn covering_patterns() {
+        let covers = |wide: &str, narrow: &str| {
+            Glob::parse(wide)
+                .unwrap()
+                .covers(&Glob::parse(narrow).unwrap())
+        };
+        for (wide, narrow) in [
+            ("email.send", "email.send"),
+            ("email.*", "email.send"),
+            ("email.*", "email.send_*"),
+            ("email.**", "email.a.b"),
+            ("email.**", "email.*.**"),
+            ("**", "a"),
+            ("**", "**"),
+            ("*.send", "email.send"),
+            ("email.send_*", "email.send_bulk"),
+            ("a.**.z", "a.b.c.z"),
+        ] {
+            assert!(covers(wide, narrow), "{wide} covers {narrow}");
+        }
+        for (wide, narrow) in [
+            ("email.send", "email.*"),
+            ("email.*", "email.**"),
+            ("email.*", "email.a.b"),
+            ("*", "a.b"),
+            ("email.send_*", "email.*"),
+            ("a.**.z", "a.z"),
+            ("*.**", "*"),
+        ] {
+            assert!(!covers(wide, narrow), "{wide} does not cover {narrow}");
+        }
+    }
+
+    #[test]
+    fn overlapping_patterns() {
+        let overlap = |left: &str, right: &str| {
+            let (left, right) = (Glob::parse(left).unwrap(), Glob::parse(right).unwrap());
+            assert_eq!(left.may_overlap(&right), right.may_overlap(&left));
+            left.may_overlap(&right)
+        };
+        assert!(overlap("email.*", "*.send"));
+        assert!(overlap("a.**", "**.z"));
+        assert!(overlap("send_*", "*_bulk"));
+        assert!(overlap("a.**.z", "a.b.**"));
+        assert!(!overlap("email.*", "system.*"));
+        assert!(!overlap("email.send", "email.read"));
+        assert!(!overlap("a.*", "a.b.c"));
+        assert!(!overlap("x_*", "y"));
+    }
+
+    #[test]
+    fn shortest_matches() {
+        let shortest = |pattern: &str| Glob::parse(pattern).unwrap().shortest_match();
+        assert_eq!(shortest("email.send"), 10);
+        assert_eq!(shortest("*"), 0);
+        assert_eq!(shortest("**"), 0);
+        assert_eq!(shortest("a.**"), 2);
+        assert_eq!(shortest("a.*.b"), 4);
+        assert_eq!(shortest("send_*_now"), 9);
+    }
+
+    #[test]
+    fn patterns_that_match_every_name() {
+        let every = |pattern: &str| Glob::parse(pattern).unwrap().matches_every_name();
+        assert!(every("**"));
+        assert!(!every("*"));
+        assert!(!every("*.**"));
+        assert!(!every("a.**"));
     }
 
     impl IndexKey<'_> {

@@ -83,6 +83,7 @@ mod heap;
 mod index;
 mod interrupt;
 mod limits;
+mod lint;
 mod number;
 mod path;
 mod policy;
@@ -91,6 +92,8 @@ mod request;
 mod rule;
 mod syntax;
 mod template;
+mod testing;
+mod trace;
 mod tree;
 mod value;
 
@@ -98,12 +101,18 @@ mod value;
 pub mod bench_support;
 
 pub use action::Action;
-pub use compile::{compile, compile_with_limits};
+pub use compile::{
+    CompiledDocument, compile, compile_document, compile_document_with_limits, compile_with_limits,
+};
 pub use decide::{Decision, FAIL_CLOSED_REASON, Layer, decide};
 pub use error::{ErrorKind, PolicyError};
 pub use interrupt::{set_interrupt_check, set_match_guard};
 pub use limits::Limits;
+pub use lint::{Warning, WarningCode, lint};
 pub use number::{MAX_EXPONENT, Number, NumberError};
 pub use policy::{Policy, Verdict};
-pub use request::Request;
+pub use request::{MAX_TOOL_BYTES, Request};
+pub use syntax::format;
+pub use testing::{DEFAULT_TEST_TENANT, TestCase, TestOutcome, UnderTest, run_tests};
+pub use trace::{Check, Explanation, FieldState, LayerTrace, RuleTrace, explain};
 pub use value::{JsonError, Object, Value};

@@ -133,6 +133,23 @@ fn array_index(segment: &str) -> Option<usize> {
     }
 }
 
+/// The path as written, `context.tenantId` included.
+impl std::fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let root = match self.root {
+            Root::Tool => "tool",
+            Root::Args => "args",
+            Root::Context | Root::WholeContext => "context",
+            Root::TenantId => "context.tenantId",
+        };
+        f.write_str(root)?;
+        if !self.keys.is_empty() {
+            write!(f, ".{}", self.keys)?;
+        }
+        Ok(())
+    }
+}
+
 impl HeapSize for FieldPath {
     fn heap_bytes(&self) -> usize {
         self.keys.heap_bytes()

@@ -7,6 +7,7 @@ use crate::index::ToolIndex;
 use crate::interrupt;
 use crate::request::Request;
 use crate::rule::Rule;
+use crate::trace::{NoTrace, Tracer};
 
 /// A compiled policy: immutable, `Send + Sync`, and cheap to share behind an `Arc`.
 #[derive(Debug, Clone)]
@@ -41,6 +42,10 @@ impl Policy {
         }
     }
 
+    pub(crate) fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
     pub fn rule_count(&self) -> usize {
         self.rules.len()
     }
@@ -61,13 +66,24 @@ impl Policy {
     /// The first rule (in document order) whose tool and condition match decides;
     /// then the policy default. `None` means the policy has no opinion.
     pub fn evaluate<'p>(&'p self, request: &Request) -> Option<Verdict<'p>> {
+        self.evaluate_traced(request, NoTrace)
+    }
+
+    /// [`Policy::evaluate`], telling `tracer` each rule it visits (those the
+    /// tool index offers, in order) and what each rule's condition evaluated.
+    #[inline]
+    pub(crate) fn evaluate_traced<'p, T: Tracer>(
+        &'p self,
+        request: &Request,
+        tracer: T,
+    ) -> Option<Verdict<'p>> {
         let matched = self
             .index
             .candidates(request.tool)
             .filter_map(|position| self.rules.get(position))
             .find(|rule| {
                 interrupt::check();
-                rule.matches(request)
+                rule.matches(request, tracer)
             });
         match matched {
             Some(rule) => Some(Verdict {

@@ -7,6 +7,8 @@
 //! lazy DFA caches and the NFA simulation's state. Both are bounded here and
 //! counted in [`Regex::approx_bytes`].
 
+use std::sync::Arc;
+
 use regex_automata::meta::{self, BuildError};
 use regex_automata::nfa::thompson::WhichCaptures;
 use regex_automata::util::syntax;
@@ -34,8 +36,10 @@ const FIXED_BYTES: usize = 8 * 1024;
 
 const SIZE_HINT: &str = "simplify it, e.g. use smaller repetition counts";
 
+/// The engine, and the pattern as written for explanations: behind an `Arc`
+/// of a `String`, a thin pointer, so that an operator stays small.
 #[derive(Debug, Clone)]
-pub(crate) struct Regex(meta::Regex);
+pub(crate) struct Regex(meta::Regex, Arc<String>);
 
 impl Regex {
     pub(crate) fn new(pattern: &str) -> Result<Self, PolicyError> {
@@ -56,7 +60,7 @@ impl Regex {
             .configure(config)
             .syntax(syntax::Config::new().utf8(true))
             .build(pattern)
-            .map(Regex)
+            .map(|engine| Regex(engine, Arc::new(pattern.to_owned())))
             .map_err(|error| build_error(&error))
     }
 
@@ -71,7 +75,11 @@ impl Regex {
     /// searched, the NFA simulation's state (taken to be as large as the
     /// automata) and two full lazy DFA caches.
     pub(crate) fn approx_bytes(&self) -> usize {
-        2 * self.0.memory_usage() + 2 * LAZY_DFA_CACHE + FIXED_BYTES
+        2 * self.0.memory_usage() + 2 * LAZY_DFA_CACHE + FIXED_BYTES + self.1.len()
+    }
+
+    pub(crate) fn pattern(&self) -> &str {
+        &self.1
     }
 }
 

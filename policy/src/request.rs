@@ -2,6 +2,10 @@
 
 use crate::value::Value;
 
+/// The longest tool name a call may have, in bytes: the SQL functions refuse
+/// longer ones.
+pub const MAX_TOOL_BYTES: usize = 512;
+
 /// A tool call an agent wants to make, as seen by a policy.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {

@@ -5,6 +5,7 @@ use crate::condition::Condition;
 use crate::glob::Glob;
 use crate::heap::HeapSize;
 use crate::request::Request;
+use crate::trace::Tracer;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Rule {
@@ -54,11 +55,22 @@ impl HeapSize for Rule {
 }
 
 impl Rule {
-    pub(crate) fn matches(&self, request: &Request) -> bool {
-        self.tools
+    /// Whether the rule's tool and condition match, telling `tracer` whether
+    /// the tool did and then what the condition evaluated.
+    #[inline]
+    pub(crate) fn matches<T: Tracer>(&self, request: &Request, tracer: T) -> bool {
+        let tool_matched = self
+            .tools
             .as_ref()
-            .is_none_or(|globs| globs.iter().any(|glob| glob.matches(request.tool)))
-            && self.when.as_ref().is_none_or(|when| when.holds(request))
+            .is_none_or(|globs| globs.iter().any(|glob| glob.matches(request.tool)));
+        tracer.rule(self, tool_matched);
+        let matched = tool_matched
+            && self
+                .when
+                .as_ref()
+                .is_none_or(|when| when.holds(request, tracer));
+        tracer.rule_matched(matched);
+        matched
     }
 }
 

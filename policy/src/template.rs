@@ -158,6 +158,19 @@ fn render_pieces<'a>(
     })
 }
 
+/// The template as written: `@${context.tenantId}.com`.
+impl std::fmt::Display for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(text) => f.write_str(text)?,
+                Piece::Variable(path) => write!(f, "${{{path}}}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
 impl HeapSize for Template {
     fn heap_bytes(&self) -> usize {
         self.pieces.heap_bytes()

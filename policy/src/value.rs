@@ -90,6 +90,11 @@ impl Object {
 }
 
 impl Value {
+    /// `{}`, the args and context of a call that gives none.
+    pub fn empty_object() -> Self {
+        Value::Object(Object::new())
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(text) => Some(text),

@@ -59,7 +59,7 @@ fn unknown_top_level_key() {
     assert_eq!(error.message, "unknown key \"rulez\" in the policy");
     assert_eq!(
         error.hint.as_deref(),
-        Some("valid keys: default, description, rules")
+        Some("valid keys: default, description, rules, tests")
     );
     assert_eq!((error.line, error.column), (Some(2), Some(1)));
     assert_eq!(error.path, None);

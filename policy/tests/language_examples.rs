@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use authensor_policy::{
-    Action, Decision, ErrorKind, Layer, Policy, PolicyError, Request, Value, compile, decide,
+    Action, Decision, Layer, Policy, PolicyError, Request, Value, compile, decide, explain, format,
 };
 use serde::Deserialize;
 
@@ -83,15 +83,6 @@ fn examples() -> Vec<Example> {
     examples
 }
 
-/// The SQLSTATE the extension raises for a policy error (src/errors.rs).
-fn sqlstate(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Syntax => "42601",
-        ErrorKind::Invalid => "22023",
-        ErrorKind::TooLarge => "54000",
-    }
-}
-
 fn json(text: Option<&str>) -> Value {
     let text = text.unwrap_or("{}");
     Value::from_json(text).unwrap_or_else(|error| panic!("{text}: {error}"))
@@ -133,6 +124,13 @@ fn every_example_decides_as_the_reference_says() {
                 tenant_id: TENANT,
             };
             let decision = decide(platform.as_ref(), tenant.as_ref(), &request);
+            // An explanation is recorded by the same evaluation.
+            assert_eq!(
+                explain(platform.as_ref(), tenant.as_ref(), &request).decision,
+                decision,
+                "example {}",
+                example.example
+            );
             let expected = (
                 call.action.as_str(),
                 call.layer.as_str(),
@@ -160,6 +158,62 @@ fn every_example_decides_as_the_reference_says() {
     assert!(calls > 100, "{calls} calls");
 }
 
+/// `authensor fmt`'s layout changes no decision of any example, and a
+/// formatted policy is already in the layout.
+#[test]
+fn formatting_changes_no_decision() {
+    let mut formatted = 0;
+    for example in examples().iter().filter(|example| example.error.is_none()) {
+        let mut layout = |source: Option<&String>| {
+            source.map(|source| {
+                let once = format(source).unwrap_or_else(|error| {
+                    panic!("example {}: {error}\n{source}", example.example)
+                });
+                assert_eq!(
+                    format(&once).as_ref(),
+                    Ok(&once),
+                    "example {}",
+                    example.example
+                );
+                formatted += 1;
+                once
+            })
+        };
+        let (platform_text, tenant_text) = (
+            layout(example.platform.as_ref()),
+            layout(example.tenant.as_ref()),
+        );
+        let (platform, tenant) = (
+            compiled(example.platform.as_ref(), example),
+            compiled(example.tenant.as_ref(), example),
+        );
+        let (platform_formatted, tenant_formatted) = (
+            compiled(platform_text.as_ref(), example),
+            compiled(tenant_text.as_ref(), example),
+        );
+        for call in &example.calls {
+            let (args, context) = (json(call.args.as_deref()), json(call.context.as_deref()));
+            let request = Request {
+                tool: &call.tool,
+                args: &args,
+                context: &context,
+                tenant_id: TENANT,
+            };
+            assert_eq!(
+                decide(
+                    platform_formatted.as_ref(),
+                    tenant_formatted.as_ref(),
+                    &request
+                ),
+                decide(platform.as_ref(), tenant.as_ref(), &request),
+                "example {}, call {call:?}\n{platform_text:?}\n{tenant_text:?}",
+                example.example
+            );
+        }
+    }
+    assert!(formatted > 40, "{formatted} policies formatted");
+}
+
 #[test]
 fn every_refusal_is_the_documented_error() {
     let mut refusals = 0;
@@ -177,7 +231,7 @@ fn every_refusal_is_the_documented_error() {
             Err(error) => error,
         };
         assert_eq!(
-            (sqlstate(error.kind), error.to_string(), error.hint.clone()),
+            (error.kind.sqlstate(), error.to_string(), error.hint.clone()),
             (
                 refusal.sqlstate.as_str(),
                 refusal.message.clone(),

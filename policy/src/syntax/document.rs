@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess};
 
 use super::condition::ConditionShape;
+use super::operand::JsonShape;
 use super::shape::{FieldKey, Fields, ListOf, Node, Shape};
 use super::{Document, Reader};
 use crate::action::Action;
@@ -13,10 +14,12 @@ use crate::glob::Glob;
 use crate::heap::HeapSize;
 use crate::interrupt;
 use crate::rule::{Label, Rule};
+use crate::testing::TestCase;
+use crate::value::Value;
 
 pub(super) fn empty() -> PolicyError {
     PolicyError::invalid("the policy document is empty")
-        .with_hint("a policy is a mapping with the keys default, description and rules")
+        .with_hint("a policy is a mapping with the keys default, description, rules and tests")
 }
 
 pub(super) struct PolicyShape;
@@ -26,10 +29,11 @@ enum PolicyField {
     Default,
     Description,
     Rules,
+    Tests,
 }
 
 impl Fields for PolicyField {
-    const ALL: &'static [Self] = &[Self::Default, Self::Description, Self::Rules];
+    const ALL: &'static [Self] = &[Self::Default, Self::Description, Self::Rules, Self::Tests];
     const OWNER: &'static str = "the policy";
 
     fn name(self) -> &'static str {
@@ -37,6 +41,7 @@ impl Fields for PolicyField {
             Self::Default => "default",
             Self::Description => "description",
             Self::Rules => "rules",
+            Self::Tests => "tests",
         }
     }
 }
@@ -45,7 +50,7 @@ impl<'de> Shape<'de> for PolicyShape {
     type Value = Document;
 
     fn expected(&self) -> &'static str {
-        "a policy mapping (keys: default, description, rules)"
+        "a policy mapping (keys: default, description, rules, tests)"
     }
 
     fn null<E: de::Error>(self, _reader: &Reader) -> Result<Document, E> {
@@ -65,6 +70,9 @@ impl<'de> Shape<'de> for PolicyShape {
                 }
                 PolicyField::Rules => {
                     document.rules = map.next_value_seed(Node::new(reader, RulesShape))?
+                }
+                PolicyField::Tests => {
+                    document.tests = map.next_value_seed(Node::new(reader, TestsShape))?
                 }
             }
         }
@@ -303,5 +311,158 @@ impl<'de> Shape<'de> for GlobShape {
 
     fn string<E: de::Error>(self, _reader: &Reader, pattern: &str) -> Result<Glob, E> {
         Glob::parse(pattern).map_err(PolicyError::into_yaml)
+    }
+}
+
+/// `tests:`, the document's own test cases (see [`crate::testing`]).
+struct TestsShape;
+
+impl<'de> Shape<'de> for TestsShape {
+    type Value = Vec<TestCase>;
+
+    fn expected(&self) -> &'static str {
+        "a list of test cases"
+    }
+
+    fn null<E: de::Error>(self, _reader: &Reader) -> Result<Vec<TestCase>, E> {
+        Ok(Vec::new())
+    }
+
+    fn sequence<A: SeqAccess<'de>>(
+        self,
+        reader: &Reader,
+        mut seq: A,
+    ) -> Result<Vec<TestCase>, A::Error> {
+        let mut tests = Vec::new();
+        loop {
+            interrupt::check();
+            let shape = TestCaseShape { index: tests.len() };
+            let Some(test) = seq.next_element_seed(Node::new(reader, shape))? else {
+                return Ok(tests);
+            };
+            tests.push(test);
+        }
+    }
+}
+
+struct TestCaseShape {
+    index: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TestField {
+    Tool,
+    Args,
+    Context,
+    Tenant,
+    Expect,
+    Rule,
+}
+
+impl Fields for TestField {
+    const ALL: &'static [Self] = &[
+        Self::Tool,
+        Self::Args,
+        Self::Context,
+        Self::Tenant,
+        Self::Expect,
+        Self::Rule,
+    ];
+    const OWNER: &'static str = "a test case";
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Tool => "tool",
+            Self::Args => "args",
+            Self::Context => "context",
+            Self::Tenant => "tenant",
+            Self::Expect => "expect",
+            Self::Rule => "rule",
+        }
+    }
+}
+
+impl<'de> Shape<'de> for TestCaseShape {
+    type Value = TestCase;
+
+    fn expected(&self) -> &'static str {
+        "a test case mapping (keys: tool, args, context, tenant, expect, rule)"
+    }
+
+    fn mapping<A: MapAccess<'de>>(self, reader: &Reader, mut map: A) -> Result<TestCase, A::Error> {
+        let (mut tool, mut args, mut context) = (None, None, None);
+        let (mut tenant, mut expect, mut rule) = (None, None, None);
+        let mut seen = Vec::new();
+        while let Some(field) = map.next_key_seed(Node::new(reader, FieldKey::new(&mut seen)))? {
+            match field {
+                TestField::Tool => tool = Some(map.next_value_seed(Node::new(reader, TextShape))?),
+                TestField::Args => {
+                    args = Some(map.next_value_seed(Node::new(reader, ObjectShape))?)
+                }
+                TestField::Context => {
+                    context = Some(map.next_value_seed(Node::new(reader, ObjectShape))?)
+                }
+                TestField::Tenant => {
+                    tenant = Some(map.next_value_seed(Node::new(reader, TextShape))?)
+                }
+                TestField::Expect => {
+                    expect = Some(map.next_value_seed(Node::new(reader, ActionShape))?)
+                }
+                TestField::Rule => rule = Some(map.next_value_seed(Node::new(reader, TextShape))?),
+            }
+        }
+        let missing = |key: &str, hint: &str| {
+            PolicyError::invalid(format!("the test case has no {key}"))
+                .with_hint(hint)
+                .into_yaml()
+        };
+        Ok(TestCase {
+            index: self.index,
+            tool: tool.ok_or_else(|| missing("tool", "add `tool: <tool name>`"))?,
+            args: args.unwrap_or_else(Value::empty_object),
+            context: context.unwrap_or_else(Value::empty_object),
+            tenant,
+            expect: expect.ok_or_else(|| {
+                missing(
+                    "expect",
+                    "add `expect: allow`, `expect: escalate` or `expect: block`",
+                )
+            })?,
+            rule,
+        })
+    }
+}
+
+/// A test case's `tool`, `tenant` or `rule`.
+struct TextShape;
+
+impl<'de> Shape<'de> for TextShape {
+    type Value = String;
+
+    fn expected(&self) -> &'static str {
+        "a string"
+    }
+
+    fn string<E: de::Error>(self, _reader: &Reader, text: &str) -> Result<String, E> {
+        Ok(text.to_owned())
+    }
+}
+
+/// A test case's `args` or `context`: a mapping, as `check()` requires.
+struct ObjectShape;
+
+impl<'de> Shape<'de> for ObjectShape {
+    type Value = Value;
+
+    fn expected(&self) -> &'static str {
+        "a mapping"
+    }
+
+    fn null<E: de::Error>(self, _reader: &Reader) -> Result<Value, E> {
+        Ok(Value::empty_object())
+    }
+
+    fn mapping<A: MapAccess<'de>>(self, reader: &Reader, map: A) -> Result<Value, A::Error> {
+        JsonShape.mapping(reader, map)
     }
 }

@@ -6,6 +6,7 @@
 
 mod condition;
 mod document;
+mod format;
 mod operand;
 mod shape;
 mod yaml;
@@ -22,6 +23,8 @@ use crate::interrupt;
 use crate::limits::{Limits, Tally};
 use crate::regex::Regex;
 use crate::rule::Rule;
+use crate::testing::TestCase;
+pub use format::format;
 use shape::Node;
 
 /// A lower estimate of the heap one YAML node takes once compiled, besides its
@@ -33,6 +36,8 @@ const NODE_BYTES: usize = 16;
 pub(crate) struct Document {
     pub(crate) default: Option<Action>,
     pub(crate) rules: Vec<Rule>,
+    /// The document's own test cases, which compiling leaves aside.
+    pub(crate) tests: Vec<TestCase>,
     /// The estimated heap of the rules, within `Limits::max_compiled_bytes`.
     pub(crate) approx_bytes: usize,
 }

@@ -192,7 +192,7 @@ impl<'de> Shape<'de> for ChoiceShape {
 /// Any YAML value, as JSON. Strings are literal: placeholders are only filled in
 /// top-level string operands and `in` items.
 #[derive(Clone, Copy)]
-struct JsonShape;
+pub(super) struct JsonShape;
 
 impl<'de> Shape<'de> for JsonShape {
     type Value = Value;

@@ -177,6 +177,21 @@ pub(super) fn load(source: &str) -> Result<Stream, LoadError> {
     })
 }
 
+impl Document {
+    /// How many `#` the scalars (keys included) hold, each counted once
+    /// however often aliases repeat it: the `#` of the source that are not
+    /// comments.
+    pub(super) fn hashes_in_scalars(&self) -> usize {
+        self.events
+            .iter()
+            .map(|(event, _)| match event {
+                Event::Scalar(scalar) => scalar.value.matches('#').count(),
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
 /// Reads `document` as `seed` would read any serde input.
 pub(super) fn read<'de, S: DeserializeSeed<'de>>(
     document: &Document,
@@ -568,6 +583,11 @@ fn forced(text: &str, expected: &str) -> Error {
     Error::policy(PolicyError::invalid(format!(
         "the tagged value {text:?} is not {expected}"
     )))
+}
+
+/// Whether `text`, written as a plain scalar, reads as that string.
+pub(super) fn reads_as_text(text: &str) -> bool {
+    plain(text) == Plain::Text
 }
 
 /// Resolves an untagged plain scalar.

@@ -1,0 +1,137 @@
+//! `authensor diff OLD NEW`: the calls whose decision changes from one
+//! version of a policy to the next: the `tests:` of both, and the sample
+//! requests of `--requests` (JSON lines of `{"tool", "args", "context",
+//! "tenant"}`, such as receipts exported from the database).
+
+use authensor_policy::{CompiledDocument, DEFAULT_TEST_TENANT, Decision, Request, Value, decide};
+
+use crate::args::Args;
+use crate::source::{compile_file, platform, read};
+use crate::{Outcome, Trouble};
+
+/// A call both versions decide, and where it comes from.
+struct Call {
+    origin: String,
+    tool: String,
+    args: Value,
+    context: Value,
+    tenant: Option<String>,
+}
+
+pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
+    let args = Args::parse(arguments, &["--platform", "--tenant", "--requests"], &[])?;
+    let [old_path, new_path] = args.positional.as_slice() else {
+        return Err(Trouble("diff needs two files, OLD and NEW".to_owned()));
+    };
+    let platform = platform(args.option("--platform"))?;
+    let tenant = args.option("--tenant").unwrap_or(DEFAULT_TEST_TENANT);
+    let (Some(old), Some(new)) = (compile_file(old_path)?, compile_file(new_path)?) else {
+        return Ok(Outcome::Findings);
+    };
+    let mut calls = Vec::new();
+    for (path, document) in [(old_path, &old), (new_path, &new)] {
+        for case in &document.tests {
+            push_new(
+                &mut calls,
+                Call {
+                    origin: format!("{path} tests[{}]", case.index),
+                    tool: case.tool.clone(),
+                    args: case.args.clone(),
+                    context: case.context.clone(),
+                    tenant: case.tenant.clone(),
+                },
+            );
+        }
+    }
+    if let Some(path) = args.option("--requests") {
+        for call in requests(path)? {
+            push_new(&mut calls, call);
+        }
+    }
+    let platform = platform.as_ref().map(|platform| &platform.policy);
+    let decide_with = |document: &CompiledDocument, call: &Call| {
+        let request = Request {
+            tool: &call.tool,
+            args: &call.args,
+            context: &call.context,
+            tenant_id: call.tenant.as_deref().unwrap_or(tenant),
+        };
+        decide(platform, Some(&document.policy), &request)
+    };
+    let mut changed = 0;
+    for call in &calls {
+        let (before, after) = (decide_with(&old, call), decide_with(&new, call));
+        if (before.action, before.layer, &before.rule_id)
+            != (after.action, after.layer, &after.rule_id)
+        {
+            changed += 1;
+            println!(
+                "{} (tool {:?}): {} -> {}",
+                call.origin,
+                call.tool,
+                describe(&before),
+                describe(&after)
+            );
+        }
+    }
+    println!("{changed} of {} calls change decision", calls.len());
+    Ok(if changed > 0 {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    })
+}
+
+/// Adds `call` unless the same call is already there.
+fn push_new(calls: &mut Vec<Call>, call: Call) {
+    let same = |other: &Call| {
+        (&other.tool, &other.args, &other.context, &other.tenant)
+            == (&call.tool, &call.args, &call.context, &call.tenant)
+    };
+    if !calls.iter().any(same) {
+        calls.push(call);
+    }
+}
+
+fn describe(decision: &Decision) -> String {
+    format!("{} by {}", decision.action, decision.decided_by())
+}
+
+/// The calls of a JSON-lines file; blank lines are skipped.
+fn requests(path: &str) -> Result<Vec<Call>, Trouble> {
+    let text = read(path)?;
+    let mut calls = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = format!("{path}:{}", number + 1);
+        let value = Value::from_json(line).map_err(|error| Trouble(format!("{at}: {error}")))?;
+        let object = value
+            .as_object()
+            .ok_or_else(|| Trouble(format!("{at}: a request is a JSON object")))?;
+        let text_of = |key: &str| -> Result<Option<String>, Trouble> {
+            match object.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(text)) => Ok(Some(text.clone())),
+                Some(_) => Err(Trouble(format!("{at}: {key} must be a string"))),
+            }
+        };
+        let object_of = |key: &str| -> Result<Value, Trouble> {
+            match object.get(key) {
+                None | Some(Value::Null) => Ok(Value::empty_object()),
+                Some(value @ Value::Object(_)) => Ok(value.clone()),
+                Some(_) => Err(Trouble(format!("{at}: {key} must be an object"))),
+            }
+        };
+        calls.push(Call {
+            tool: text_of("tool")?
+                .ok_or_else(|| Trouble(format!("{at}: a request needs a tool")))?,
+            args: object_of("args")?,
+            context: object_of("context")?,
+            tenant: text_of("tenant")?,
+            origin: at,
+        });
+    }
+    Ok(calls)
+}

@@ -1,0 +1,57 @@
+//! `authensor fmt`: rewrites files in the canonical layout, or with
+//! `--check` only says which are not in it.
+
+use std::io::Read;
+
+use authensor_policy::format;
+
+use crate::args::Args;
+use crate::source::{print_error, read};
+use crate::{Outcome, Trouble};
+
+pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
+    let args = Args::parse(arguments, &[], &["--check"])?;
+    if args.positional.is_empty() {
+        let mut source = String::new();
+        std::io::stdin()
+            .read_to_string(&mut source)
+            .map_err(|error| Trouble(format!("stdin: {error}")))?;
+        return Ok(match format(&source) {
+            Ok(formatted) => {
+                print!("{formatted}");
+                Outcome::Clean
+            }
+            Err(error) => {
+                print_error("<stdin>", &error);
+                Outcome::Findings
+            }
+        });
+    }
+    let mut findings = false;
+    for path in &args.positional {
+        let source = read(path)?;
+        let formatted = match format(&source) {
+            Ok(formatted) => formatted,
+            Err(error) => {
+                print_error(path, &error);
+                findings = true;
+                continue;
+            }
+        };
+        if formatted == source {
+            continue;
+        }
+        if args.flag("--check") {
+            println!("{path}: not in the canonical layout");
+            findings = true;
+        } else {
+            std::fs::write(path, formatted).map_err(|error| Trouble(format!("{path}: {error}")))?;
+            println!("{path}: formatted");
+        }
+    }
+    Ok(if findings {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    })
+}

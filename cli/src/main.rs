@@ -1,0 +1,63 @@
+//! `authensor`: policies off-line, for a policy repository's CI. It uses the
+//! policy crate alone, so it decides exactly as the extension does.
+//!
+//! Exit status: 0 when all is well, 1 when a policy has errors, a test fails,
+//! a file is not formatted or a decision changes, 2 for a usage or I/O error.
+
+mod args;
+mod diff;
+mod explain;
+mod fmt;
+mod lint;
+mod source;
+mod test;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage:
+  authensor lint [--platform FILE] [--deny-warnings] FILE...
+  authensor test [--platform FILE] [--tenant ID] FILE...
+  authensor fmt [--check] [FILE...]        (no FILE: stdin to stdout)
+  authensor diff [--platform FILE] [--tenant ID] [--requests FILE] OLD NEW
+  authensor explain FILE --tool NAME [--args JSON] [--context JSON]
+                    [--tenant ID] [--platform FILE]
+
+FILE is a tenant policy; --platform names the platform policy it is decided
+under. Exit status: 0 all is well; 1 errors, failed tests, unformatted files
+or changed decisions; 2 a usage or I/O error.";
+
+/// What a command found.
+pub enum Outcome {
+    Clean,
+    Findings,
+}
+
+/// A usage or I/O error: reported, exit status 2.
+pub struct Trouble(pub String);
+
+fn main() -> ExitCode {
+    let mut arguments = std::env::args().skip(1);
+    let command = arguments.next();
+    let rest: Vec<String> = arguments.collect();
+    let result = match command.as_deref() {
+        Some("lint") => lint::run(rest),
+        Some("test") => test::run(rest),
+        Some("fmt") => fmt::run(rest),
+        Some("diff") => diff::run(rest),
+        Some("explain") => explain::run(rest),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(Trouble(format!("unknown command {other:?}"))),
+        None => Err(Trouble("no command".to_owned())),
+    };
+    match result {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::Findings) => ExitCode::from(1),
+        Err(Trouble(message)) => {
+            eprintln!("authensor: {message}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! The built `authensor` binary on the files of tests/fixtures: output and
+//! exit status of each command.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The platform policy the extension's tests publish (tests/fixtures).
+fn platform() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/platform.yaml")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Exit status and standard output, with fixture paths shortened to names.
+fn run(arguments: &[&str]) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_authensor"))
+        .args(arguments)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    let prefix = format!("{}/", fixture("").trim_end_matches('/'));
+    let stdout = String::from_utf8(output.stdout)
+        .unwrap()
+        .replace(&prefix, "");
+    (output.status.code().expect("an exit status"), stdout)
+}
+
+#[test]
+fn lint_reports_errors_with_their_position_and_fails() {
+    let (status, out) = run(&["lint", &fixture("mail.yaml"), &fixture("broken.yaml")]);
+    assert_eq!(status, 1, "{out}");
+    assert!(
+        out.contains("broken.yaml:6:9: error 22023: unknown operator \"endswith\" at rules[0].when.args.to\n  hint: valid operators:"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("2 files: 1 with errors, 0 warnings\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn lint_warns_with_stable_codes_without_failing() {
+    let warnings = fixture("warnings.yaml");
+    let (status, out) = run(&["lint", "--platform", &platform(), &warnings]);
+    assert_eq!(status, 0, "{out}");
+    let codes: Vec<&str> = out
+        .lines()
+        .filter_map(|line| line.strip_prefix("warnings.yaml: warning "))
+        .map(|rest| rest.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "shadowed-rule",
+            "unsatisfiable-condition",
+            "overridden-by-platform"
+        ]
+    );
+    // Without the platform policy, nothing overrides the tenant's rules.
+    let (_, out) = run(&["lint", &warnings]);
+    assert!(!out.contains("overridden-by-platform"), "{out}");
+    let (status, _) = run(&["lint", "--deny-warnings", &warnings]);
+    assert_eq!(status, 1);
+}
+
+#[test]
+fn test_prints_a_table_and_fails_on_a_failing_case() {
+    let (status, out) = run(&["test", "--platform", &platform(), &fixture("mail.yaml")]);
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        out.contains("tests[2]  system.exec  block by rule \"no-system-tools\"  block by platform rule \"no-system-tools\"  ok"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("3 passed, 0 failed, 0 files with errors\n"),
+        "{out}"
+    );
+
+    let (status, out) = run(&["test", "--platform", &platform(), &fixture("failing.yaml")]);
+    assert_eq!(status, 1, "{out}");
+    assert!(
+        out.contains(
+            "tests[0]  system.exec  allow     block by platform rule \"no-system-tools\"  FAIL"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("tests[1]  file.read    block     block by the fail-closed default"),
+        "{out}"
+    );
+
+    // Alone, without the platform policy, the shell is not blocked.
+    let (status, out) = run(&["test", &fixture("mail.yaml")]);
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("tests[2]  system.exec  block by rule \"no-system-tools\"  escalate by the tenant policy's default  FAIL"), "{out}");
+}
+
+#[test]
+fn fmt_checks_rewrites_and_is_idempotent() {
+    let (status, out) = run(&[
+        "fmt",
+        "--check",
+        &fixture("mail.yaml"),
+        &fixture("mail-v2.yaml"),
+    ]);
+    assert_eq!((status, out.as_str()), (0, ""));
+    let (status, out) = run(&["fmt", "--check", &fixture("warnings.yaml")]);
+    assert_eq!(status, 1);
+    assert_eq!(out, "warnings.yaml: not in the canonical layout\n");
+
+    let copy = scratch("warnings.yaml");
+    std::fs::copy(fixture("warnings.yaml"), &copy).unwrap();
+    let copy = copy.to_string_lossy().into_owned();
+    let (status, out) = run(&["fmt", &copy]);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.ends_with(": formatted\n"), "{out}");
+    let once = std::fs::read_to_string(&copy).unwrap();
+    assert!(
+        once.starts_with("rules:\n  - id: mail\n    tool: email.*\n    action: escalate\n"),
+        "{once}"
+    );
+    let (status, out) = run(&["fmt", "--check", &copy]);
+    assert_eq!((status, out.as_str()), (0, ""));
+    // The rewritten policy warns exactly as before.
+    assert_eq!(
+        run(&["lint", "--platform", &platform(), &copy])
+            .1
+            .replace(&copy, "F"),
+        run(&["lint", "--platform", &platform(), &fixture("warnings.yaml")])
+            .1
+            .replace("warnings.yaml", "F")
+    );
+}
+
+#[test]
+fn fmt_refuses_a_broken_policy() {
+    let (status, out) = run(&["fmt", "--check", &fixture("broken.yaml")]);
+    assert_eq!(status, 1);
+    assert!(out.starts_with("broken.yaml:6:9: error 22023"), "{out}");
+}
+
+#[test]
+fn diff_lists_the_calls_whose_decision_changes() {
+    let (status, out) = run(&[
+        "diff",
+        "--platform",
+        &platform(),
+        "--requests",
+        &fixture("requests.jsonl"),
+        &fixture("mail.yaml"),
+        &fixture("mail-v2.yaml"),
+    ]);
+    assert_eq!(status, 1, "{out}");
+    assert_eq!(
+        out,
+        "mail.yaml tests[1] (tool \"email.send\"): escalate by the tenant policy's default -> block by tenant rule \"outside-mail\"\n\
+         requests.jsonl:1 (tool \"file.read\"): allow by tenant rule \"reads\" -> block by tenant rule \"secrets\"\n\
+         2 of 5 calls change decision\n"
+    );
+    let (status, out) = run(&["diff", &fixture("mail.yaml"), &fixture("mail.yaml")]);
+    assert_eq!(status, 0, "{out}");
+    assert_eq!(out, "0 of 3 calls change decision\n");
+}
+
+#[test]
+fn explain_names_the_condition_that_failed() {
+    let (status, out) = run(&[
+        "explain",
+        &fixture("mail.yaml"),
+        "--platform",
+        &platform(),
+        "--tool",
+        "email.send",
+        "--args",
+        r#"{"to": "eve@elsewhere.com"}"#,
+        "--tenant",
+        "tenant-a",
+    ]);
+    assert_eq!(status, 0, "{out}");
+    assert_eq!(
+        out,
+        "escalate by the tenant policy's default
+  reason: no rule matched; the policy default is escalate
+platform policy: 2 rules, no default; visited 0
+tenant policy: 2 rules, default escalate; visited 1
+  rule \"own-domain\" (allow): condition fails
+    args.to endsWith \"@${context.tenantId}.com\" (filled in: \"@tenant-a.com\") on \"eve@elsewhere.com\": false
+"
+    );
+    let (_, out) = run(&[
+        "explain",
+        &fixture("warnings.yaml"),
+        "--tool",
+        "payments.send",
+        "--args",
+        r#"{"amount": "x"}"#,
+    ]);
+    assert!(
+        out.contains("args.amount gt 5 on \"x\", a string, which gt does not read: false"),
+        "{out}"
+    );
+    let (_, out) = run(&[
+        "explain",
+        &fixture("mail.yaml"),
+        "--platform",
+        &platform(),
+        "--tool",
+        "system.exec",
+    ]);
+    assert!(
+        out.starts_with("block by platform rule \"no-system-tools\""),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("tenant policy: not consulted after a platform block\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn usage_and_io_errors_exit_with_2() {
+    for arguments in [
+        vec!["bogus"],
+        vec![],
+        vec!["lint"],
+        vec!["lint", "--platfrom", "x"],
+        vec!["test", "/nonexistent/policy.yaml"],
+        vec!["diff", "one.yaml"],
+        vec!["explain", "one.yaml"],
+        vec!["explain", "one.yaml", "--tool", "a", "--args", "[1]"],
+        vec!["test", "--platform", "/nonexistent/p.yaml", "x.yaml"],
+    ] {
+        assert_eq!(run(&arguments).0, 2, "{arguments:?}");
+    }
+    let (status, _) = run(&[
+        "test",
+        "--platform",
+        &fixture("broken.yaml"),
+        &fixture("mail.yaml"),
+    ]);
+    assert_eq!(status, 2);
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("authensor-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
