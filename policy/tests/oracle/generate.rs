@@ -24,6 +24,10 @@ const TOOLS: &[&str] = &[
     "system.exec.shell",
     "système.ünï",
     "files.read?",
+    "a.a.a.d",
+    "ü",
+    "send",
+    "email.send.send",
 ];
 const SEGMENTS: &[&str] = &["email", "send", "a", "b", "", "ü", "send_", "x*y"];
 const PATTERNS: &[&str] = &[
@@ -46,6 +50,12 @@ const PATTERNS: &[&str] = &[
     "syst*.*",
     "système.*",
     "*.ü*",
+    "*ü",
+    "s*e*d",
+    "e*.s*_*",
+    "**.**",
+    "*.**",
+    "a.**.**.d",
     "files.read?",
 ];
 const PATHS: &[&str] = &[
@@ -62,12 +72,16 @@ const PATHS: &[&str] = &[
     "args.x.0",
     "args.x.1",
     "args.x.01",
+    "args.x.0.k",
+    "args.x.0.0",
+    "args.o.k.0",
     "args.o.0",
     "args.ü",
     "args.a.b",
     "context.u",
     "context.u",
     "context.n",
+    "context.o",
     "context.o.k",
     "context.tenantId",
     "context.tenantId.x",
@@ -177,7 +191,8 @@ fn scalar() -> impl Strategy<Value = Json> {
         1 => any::<bool>().prop_map(Json::Bool),
         4 => number().prop_map(Json::Num),
         4 => pick(STRINGS).prop_map(Json::Str),
-        1 => "\\PC{0,3}".prop_map(Json::Str),
+        // Any text, but no `${`: in an operand it must begin a placeholder.
+        1 => "\\PC{0,3}".prop_filter("no ${", |text| !text.contains("${")).prop_map(Json::Str),
     ]
 }
 
