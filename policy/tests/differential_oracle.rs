@@ -7,8 +7,9 @@
 //! default, each with 1 to 8 requests), `AUTHENSOR_ORACLE_SEED` the seed (a
 //! fresh one by default, printed); `AUTHENSOR_ORACLE_STATS=FILE` writes the
 //! counts as JSON. proptest shrinks a disagreement to a minimal case and
-//! keeps its seed in proptest-regressions/ to try first next time; each one
-//! found so far is a named test in tests/oracle_regressions.rs.
+//! keeps its seed in differential_oracle.regressions beside this file, to
+//! try first next time; check that file in with the fix, and add the
+//! minimal case as a named test.
 
 mod oracle;
 

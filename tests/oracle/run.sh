@@ -6,7 +6,8 @@
 # baseline (bench/plpgsql_baseline.sql) where its semantics match, after
 # regressions.jsonl, the minimal cases of the disagreements found so far.
 # Usage: run.sh SOCKET_DIR PORT [CASES.jsonl [SUMMARY.json]]
-# Without CASES, exports ORACLE_DB_PAIRS (80) policy pairs with a fresh seed.
+# Without CASES, exports ORACLE_DB_PAIRS (80) policy pairs with the seed
+# ORACLE_DB_SEED, a fresh one by default.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -15,7 +16,7 @@ cases=${3:-} summary=${4:-/dev/null}
 if [[ -z $cases ]]; then
     cases=$(mktemp --suffix=.jsonl)
     trap 'rm -f "$cases"' EXIT
-    seed=$(od -An -N6 -tu8 /dev/urandom | tr -d ' ')
+    seed=${ORACLE_DB_SEED:-$(od -An -N6 -tu8 /dev/urandom | tr -d ' ')}
     echo "oracle cases: ${ORACLE_DB_PAIRS:-80} policy pairs, seed $seed"
     (cd "$root" && cargo run -q -p authensor-policy --example oracle_export -- "${ORACLE_DB_PAIRS:-80}" "$seed" "$cases")
 fi
