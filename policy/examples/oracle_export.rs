@@ -90,7 +90,7 @@ fn main() {
             .map(|(request, decision)| {
                 json!({
                     "tool": request.tool,
-                    "args": request.args.to_text(),
+                    "args": request.args_text(),
                     "context": request.context.to_text(),
                     "expected": decision_json(decision),
                 })

@@ -378,11 +378,27 @@ fn tool() -> impl Strategy<Value = String> {
 }
 
 fn request() -> impl Strategy<Value = Req> {
-    (tool(), object(), context()).prop_map(|(tool, args, context)| Req {
-        tool,
-        args,
-        context,
-    })
+    (
+        tool(),
+        object(),
+        vec((pick(KEYS), scalar()), 0..2),
+        context(),
+    )
+        .prop_map(|(tool, args, shadowed, context)| {
+            let Json::Obj(entries) = &args else {
+                unreachable!("object() makes objects")
+            };
+            let shadowed = shadowed
+                .into_iter()
+                .filter(|(key, _)| entries.iter().any(|(k, _)| k == key))
+                .collect();
+            Req {
+                tool,
+                args,
+                shadowed,
+                context,
+            }
+        })
 }
 
 pub fn case() -> impl Strategy<Value = Case> {

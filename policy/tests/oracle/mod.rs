@@ -40,7 +40,7 @@ pub fn engine_decisions(case: &Case) -> Result<Vec<Decision>, String> {
     case.requests
         .iter()
         .map(|request| {
-            let args = Value::from_json(&request.args.to_text()).map_err(|e| e.to_string())?;
+            let args = Value::from_json(&request.args_text()).map_err(|e| e.to_string())?;
             let context =
                 Value::from_json(&request.context.to_text()).map_err(|e| e.to_string())?;
             let request = Request {
@@ -84,7 +84,7 @@ pub fn describe(case: &Case, index: usize, engine: &Decision, expected: &Decisio
         source(&case.tenant),
         case.tenant_id,
         request.tool,
-        request.args.to_text(),
+        request.args_text(),
         request.context.to_text(),
     )
 }

@@ -173,11 +173,25 @@ impl CondEntry {
 }
 
 /// A request as the generator makes it; `args` and `context` are objects.
+/// `shadowed` are entries of args written before it in the JSON text under
+/// keys args also has: JSON keeps the last value of a key written twice.
 #[derive(Debug, Clone)]
 pub struct Req {
     pub tool: String,
     pub args: Json,
+    pub shadowed: Vec<(String, Json)>,
     pub context: Json,
+}
+
+impl Req {
+    /// The args as JSON text, shadowed entries first.
+    pub fn args_text(&self) -> String {
+        let Json::Obj(entries) = &self.args else {
+            panic!("args is an object")
+        };
+        let written: Vec<(String, Json)> = self.shadowed.iter().chain(entries).cloned().collect();
+        Json::Obj(written).to_text()
+    }
 }
 
 /// One generated case: two optional layers, the session's tenant and the
