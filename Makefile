@@ -32,7 +32,7 @@ PGRX_TEST_DATA := $(SCRATCH)/pgrx-test-data-pg$(PG)
 export PG PG_CONFIG
 export USER ?= root
 
-.PHONY: deps install install-dev test-postgres demo test system-pg-before lint test-core test-pg test-sql bench bench-majors soak
+.PHONY: deps install install-dev test-postgres demo test system-pg-before lint test-core test-pg test-sql bench bench-majors soak oracle
 
 deps:
 	@scripts/install-deps.sh
@@ -103,3 +103,11 @@ bench-majors: deps
 ## RELIABILITY.md. `make test` runs it for 60 s.
 soak: deps
 	@scripts/soak.sh
+
+## The differential oracle at full size: 10^6 policy pairs through the policy
+## engine and a reference evaluator written from docs/language.md, then 2,500
+## more (about 11,000 decisions) through check() and the PL/pgSQL baseline;
+## writes the "Differential oracle" section of RELIABILITY.md. `make test`
+## runs 2,000 and 80.
+oracle: install-dev
+	PG_CONFIG=$(TEST_PG_CONFIG) scripts/oracle.sh

@@ -13,7 +13,8 @@
 # in place (tests/upgrade), a 60-second soak through pgbouncer with
 # faults, checked against what its clients recorded (tests/soak), and the
 # numbered examples of the language reference through check()
-# (tests/language). Usage:
+# (tests/language), and a few hundred cases of the differential oracle
+# through check() and the PL/pgSQL baseline (tests/oracle). Usage:
 #   tests/run-sql-tests.sh              every test
 #   tests/run-sql-tests.sh seed_scenario only the named pg_regress tests
 set -euo pipefail
@@ -85,6 +86,7 @@ script_tests=(
     upgrade_from_each_release upgrade/run.sh
     soak_60s soak/run.sh
     language_examples language/run.sh
+    differential_oracle oracle/run.sh
 )
 if ((! $#)); then
     for ((i = 0; i < ${#script_tests[@]}; i += 2)); do
