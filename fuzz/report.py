@@ -115,7 +115,7 @@ def render(run, settings, figures):
                f" {TARGET_EXECUTIONS:,} in 10 minutes {reached}).")
     out.append("")
     out.append("| target | executions | per second | coverage (edges / features), from the corpus → end |"
-               " corpus files (size), start → end | slowest input | most heap of an input | findings |")
+               " corpus files (size), start → end | slowest input, CPU time | most heap of an input | findings |")
     out.append("|---|---:|---:|---|---|---|---|---:|")
     for target, f in figures.items():
         start, end = f["coverage"]
@@ -173,7 +173,8 @@ def render(run, settings, figures):
         " context given as JSON text or built from the input (4,000 levels deep, 2,000 wide, strings of"
         " 20,000 characters of any Unicode, numbers of 300 digits and exponents in the millions). Around"
         " every input the harness (fuzz/src/harness.rs) catches a panic and records it by its location"
-        " (fuzzing goes on), times the input (over 1 s is a hang) and counts the heap with a counting"
+        " (fuzzing goes on), times the input in its thread's CPU time, on the instrumented build (over 1 s"
+        " is a hang; CPU time, so that other processes on the cores do not make one) and counts the heap with a counting"
         " global allocator (the most live at once). A finding is a panic, a hang, a libFuzzer crash,"
         " timeout or out-of-memory, or a failed check: a compiled policy's `approx_bytes` or the heap it"
         " holds (its regexes' caches grown by deciding) over `max_compiled_bytes`; that heap over its"

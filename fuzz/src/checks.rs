@@ -43,7 +43,7 @@ fn requests() -> &'static [(String, Value, Value)] {
     REQUESTS.get_or_init(|| {
         let json = |text: &str| Value::from_json(text).unwrap_or_default();
         let mut requests = Vec::new();
-        let long = "a".repeat(16_000);
+        let long = "a".repeat(1_000);
         let deep = format!("{}1{}", "[".repeat(500), "]".repeat(500));
         for (tool, args, context) in [
             (
@@ -93,6 +93,14 @@ const ODD_REQUESTS: usize = 4;
 /// Compiles `source` under `limits`, checks the policy against them, and
 /// decides a few requests with it in either layer.
 pub fn compile_and_decide(source: &str, limits: &Limits) {
+    static PRINT: OnceLock<bool> = OnceLock::new();
+    if *PRINT.get_or_init(|| std::env::var_os("AUTHENSOR_FUZZ_PRINT").is_some()) {
+        // To turn a finding into a test: the source, and how long it took.
+        eprintln!("--- source ({} bytes), {limits:?}:\n{source}", source.len());
+        let started = std::time::Instant::now();
+        let result = compile_with_limits(source, limits).map(|policy| policy.approx_bytes());
+        eprintln!("--- {result:?} in {:?}", started.elapsed());
+    }
     let requests = requests();
     let before = reset_peak();
     let compiled = compile_with_limits(source, limits);

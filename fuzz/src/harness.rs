@@ -1,5 +1,5 @@
 //! What every fuzz target checks around each input: panics (recorded by
-//! location, and fuzzing goes on), the time each input takes, and the most
+//! location, and fuzzing goes on), the CPU time each input takes, and the most
 //! heap it has live at once (a counting global allocator). Findings and
 //! running figures go to the directory `AUTHENSOR_FUZZ_OUT` names (by
 //! default `fuzz-out`), which scripts/fuzz.sh reads for RELIABILITY.md.
@@ -14,8 +14,36 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// An input taking longer than this is a hang.
+/// An input taking longer than this, in CPU time of its thread, is a hang.
+/// CPU time rather than wall time, so that an input is not called a hang
+/// because other processes had the cores meanwhile.
 pub const HANG: Duration = Duration::from_secs(1);
+
+#[repr(C)]
+struct Timespec {
+    seconds: i64,
+    nanoseconds: i64,
+}
+
+const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+
+unsafe extern "C" {
+    fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
+}
+
+/// The CPU time this thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut time = Timespec {
+        seconds: 0,
+        nanoseconds: 0,
+    };
+    // SAFETY: clock_gettime(2) writes a timespec (two 64-bit fields on the
+    // 64-bit Linux targets this builds for) into the one given.
+    unsafe {
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut time);
+    }
+    Duration::new(time.seconds as u64, time.nanoseconds as u32)
+}
 
 /// Counts the bytes in use and the most in use since the last reset.
 struct Counting;
@@ -159,9 +187,9 @@ pub fn run(target: &'static str, data: &[u8], body: impl FnOnce(&[u8])) {
     REPORTED.with(|r| r.borrow_mut().clear());
     NEW_MAXIMA.with(|m| m.borrow_mut().clear());
     let before = reset_peak();
-    let started = Instant::now();
+    let started = thread_cpu_time();
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| body(data)));
-    let elapsed = started.elapsed();
+    let elapsed = thread_cpu_time().saturating_sub(started);
     let peak = peak_above(before);
 
     let mut found: Vec<(String, String)> = REPORTED.with(|r| r.borrow_mut().drain(..).collect());
