@@ -123,7 +123,8 @@ def render(run, settings, figures):
         c0, c1 = settings["corpus_start"][target], settings["corpus_end"][target]
         slow_s, slow_len = f["slowest"]
         peak, peak_len = f["peak"]
-        out.append(f"| {target} | {f['executions']:,} | {f['executions'] / max(seconds, 1):,.0f} | {cov} |"
+        restarts = f" (libFuzzer restarted {f['processes'] - 1} times)" if f["processes"] > 1 else ""
+        out.append(f"| {target} | {f['executions']:,}{restarts} | {f['executions'] / max(seconds, 1):,.0f} | {cov} |"
                    f" {c0[0]:,} ({size(c0[1])}) → {c1[0]:,} ({size(c1[1])}) |"
                    f" {1000 * slow_s:.1f} ms ({slow_len} bytes) | {size(peak)} ({peak_len} bytes) |"
                    f" {len(f['findings'])} |")

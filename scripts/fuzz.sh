@@ -27,7 +27,7 @@ rustflags+=" --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
 echo "==> building the fuzz targets (fuzz/, into $out/build)"
 # --target keeps the flags off build scripts and proc macros; libFuzzer's
 # C++ sources are built by libfuzzer-sys with clang++ (scripts/install-deps.sh).
-CXX=${CXX:-clang++} RUSTFLAGS=$rustflags cargo build --manifest-path fuzz/Cargo.toml --locked \
+CXX=${CXX:-clang++} RUSTFLAGS=$rustflags cargo build --manifest-path fuzz/Cargo.toml \
     --release --target "$triple" --target-dir "$out/build" --bins
 bin=$out/build/$triple/release
 

@@ -244,30 +244,28 @@ impl Node {
         }
     }
 
-    /// The node at position `n` in pre-order.
-    fn nth_mut(&mut self, n: usize) -> Option<&mut Node> {
-        if n == 0 {
+    /// The node at position `n` in pre-order, counting `n` down on the way.
+    fn nth_mut(&mut self, n: &mut usize) -> Option<&mut Node> {
+        if *n == 0 {
             return Some(self);
         }
-        let mut n = n - 1;
-        let children: Vec<&mut Node> = match self {
+        *n -= 1;
+        let children: Box<dyn Iterator<Item = &mut Node>> = match self {
             Node::Scalar(_) | Node::Shared(..) => return None,
-            Node::Seq(items) => items.iter_mut().collect(),
-            Node::Map(entries) => entries.iter_mut().flat_map(|(k, v)| [k, v]).collect(),
+            Node::Seq(items) => Box::new(items.iter_mut()),
+            Node::Map(entries) => Box::new(entries.iter_mut().flat_map(|(k, v)| [k, v])),
         };
         for child in children {
-            let size = child.count();
-            if n < size {
-                return child.nth_mut(n);
+            if let Some(found) = child.nth_mut(n) {
+                return Some(found);
             }
-            n -= size;
         }
         None
     }
 
     fn pick_mut(&mut self, bytes: &mut Bytes) -> &mut Node {
-        let n = bytes.below(self.count());
-        self.nth_mut(n).expect("a node below the count")
+        let mut n = bytes.below(self.count());
+        self.nth_mut(&mut n).expect("a node below the count")
     }
 
     fn pick(&mut self, bytes: &mut Bytes) -> Node {
