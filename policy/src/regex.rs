@@ -7,6 +7,8 @@
 //! lazy DFA caches and the NFA simulation's state. Both are bounded here and
 //! counted in [`Regex::approx_bytes`].
 
+use std::sync::Arc;
+
 use regex_automata::meta::{self, BuildError};
 use regex_automata::nfa::thompson::WhichCaptures;
 use regex_automata::util::syntax;
@@ -34,8 +36,12 @@ const FIXED_BYTES: usize = 8 * 1024;
 
 const SIZE_HINT: &str = "simplify it, e.g. use smaller repetition counts";
 
+/// Cloned for every use of a repeated pattern, and shared: in an `Arc`,
+/// because cloning a `meta::Regex` gives the clone a pool of search caches
+/// of its own, which would grow a set of caches per use while
+/// [`Regex::approx_bytes`] is counted once per pattern.
 #[derive(Debug, Clone)]
-pub(crate) struct Regex(meta::Regex);
+pub(crate) struct Regex(Arc<meta::Regex>);
 
 impl Regex {
     pub(crate) fn new(pattern: &str) -> Result<Self, PolicyError> {
@@ -56,7 +62,7 @@ impl Regex {
             .configure(config)
             .syntax(syntax::Config::new().utf8(true))
             .build(pattern)
-            .map(Regex)
+            .map(|regex| Regex(Arc::new(regex)))
             .map_err(|error| build_error(&error))
     }
 
