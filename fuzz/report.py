@@ -95,7 +95,7 @@ def render(run, settings, figures):
     found = sum(len(f["findings"]) for f in figures.values())
     out = [HEADING, ""]
     out.append(f"Measured by `make fuzz` on {datetime.date.today().isoformat()}, commit"
-               f" {commit(('policy', 'fuzz'))}: {machine()}, {command('rustc', '--version')} (stable),"
+               f" {commit(('policy', 'fuzz', ':(exclude)fuzz/corpus'))}: {machine()}, {command('rustc', '--version')} (stable),"
                f" libFuzzer of libfuzzer-sys {settings['libfuzzer_sys']}. Load average"
                f" {settings['load_before']} before the run and {settings['load_after']} after it: the two"
                " cores were shared with other builds, so the rates are lower than on an idle machine.")
