@@ -37,7 +37,7 @@ def render(run, core, export, database):
     disagreements = database["check_disagreements"] + database["baseline_disagreements"]
     out = [HEADING, ""]
     out.append(f"Measured by `make oracle` on {datetime.date.today().isoformat()}, commit"
-               f" {soak_report.commit('tests/oracle')}: {soak_report.machine()}, {postgres}.")
+               f" {soak_report.commit(('src', 'sql', 'policy', 'chain', 'tests/oracle'))}: {soak_report.machine()}, {postgres}.")
     out.append("")
     out.append(
         f"Core: {core['cases']:,} policy pairs (platform and tenant), each with 1 to 8 requests, seed"

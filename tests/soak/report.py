@@ -32,9 +32,10 @@ def machine():
     return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB memory"
 
 
-def commit(tests="tests/soak"):
+def commit(paths=("src", "sql", "policy", "chain", "tests/soak")):
+    """HEAD, and whether the paths measured differ from it."""
     head = command("git", "-C", ROOT, "rev-parse", "--short", "HEAD")
-    dirty = command("git", "-C", ROOT, "status", "--porcelain", "--", "src", "sql", "policy", "chain", tests)
+    dirty = command("git", "-C", ROOT, "status", "--porcelain", "--", *paths)
     return head + (" with uncommitted changes" if dirty and dirty != "?" else "")
 
 
@@ -168,9 +169,8 @@ def render(results, settings, outcome, cluster):
 
 
 def write(path, section, heading=HEADING):
-    """Replaces the section under heading (the soak's by default) of the
-    file at path, or adds it, keeping the rest and the hand-written
-    findings."""
+    """Replaces the section under heading (the soak's by default) of the file
+    at path (or adds it), keeping the rest and the hand-written findings."""
     lines = open(path).read().splitlines() if os.path.exists(path) else ["# Reliability", ""]
     start = next((i for i, line in enumerate(lines) if line == heading), None)
     kept = []
