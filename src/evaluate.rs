@@ -61,14 +61,14 @@ enum Receipt {
     Skip,
 }
 
-struct Outcome {
+pub(crate) struct Outcome {
     tenant_id: String,
     tool: String,
-    decision: Decision,
+    pub decision: Decision,
     platform_version: Option<i32>,
     tenant_version: Option<i32>,
-    receipt_id: Option<Uuid>,
-    approval_id: Option<Uuid>,
+    pub receipt_id: Option<Uuid>,
+    pub approval_id: Option<Uuid>,
     decided_at: TimestampWithTimeZone,
 }
 
@@ -101,61 +101,77 @@ fn decide_and_record(
     if receipt == Receipt::Write {
         receipts::refuse_if_read_only(function);
     }
-    // The session's tenant is the only tenant: the policy core reads
-    // context.tenantId (and the tenantId of context alone) from the request's
-    // tenant, never from a caller-supplied tenantId.
-    let layers = cache::active_layers(&tenant_id);
-    let request = Request {
-        tool,
-        args: &args,
-        context: &context,
-        tenant_id: &tenant_id,
-    };
-    let decision = authensor_policy::decide(
-        layers.platform.as_ref().map(|active| &*active.policy),
-        layers.tenant.as_ref().map(|active| &*active.policy),
-        &request,
-    );
-    let platform_version = layers.platform.as_ref().map(version_of);
-    let tenant_version = layers.tenant.as_ref().map(version_of);
-    let decided_at = now();
-
     // The receipt stores the caller's jsonb as it came, not a re-encoding.
     let call = args_arg
         .zip(context_arg)
         .filter(|_| receipt == Receipt::Write);
-    let receipt_id = call.map(|(args, context)| {
-        receipts::append(&NewReceipt {
-            id: None,
-            committed: true,
-            tenant_id: &tenant_id,
-            created_at: decided_at,
+    decide_for(tenant_id, tool, &args, &context, call)
+}
+
+/// Decides `tool` with `args` and `context` for `tenant_id`, the session's
+/// tenant, and, given the call's jsonb, writes its receipt (and the approval
+/// an escalation opens). The one decision behind evaluate(), check(),
+/// guard() and an agent's statements (statements.rs). What it runs is
+/// authensor's own work, never decided as an agent's statement.
+pub(crate) fn decide_for(
+    tenant_id: String,
+    tool: &str,
+    args: &Value,
+    context: &Value,
+    call: Option<(JsonbArg, JsonbArg)>,
+) -> Outcome {
+    crate::statements::own_work(|| {
+        // The session's tenant is the only tenant: the policy core reads
+        // context.tenantId (and the tenantId of context alone) from the
+        // request's tenant, never from a caller-supplied tenantId.
+        let layers = cache::active_layers(&tenant_id);
+        let request = Request {
             tool,
             args,
             context,
-            action: decision.action.as_str(),
-            reason: &decision.reason,
-            layer: decision.layer.as_str(),
-            rule_id: decision.rule_id.as_deref(),
+            tenant_id: &tenant_id,
+        };
+        let decision = authensor_policy::decide(
+            layers.platform.as_ref().map(|active| &*active.policy),
+            layers.tenant.as_ref().map(|active| &*active.policy),
+            &request,
+        );
+        let platform_version = layers.platform.as_ref().map(version_of);
+        let tenant_version = layers.tenant.as_ref().map(version_of);
+        let decided_at = now();
+        let receipt_id = call.map(|(args, context)| {
+            receipts::append(&NewReceipt {
+                id: None,
+                committed: true,
+                tenant_id: &tenant_id,
+                created_at: decided_at,
+                tool,
+                args,
+                context,
+                action: decision.action.as_str(),
+                reason: &decision.reason,
+                layer: decision.layer.as_str(),
+                rule_id: decision.rule_id.as_deref(),
+                platform_version,
+                tenant_version,
+            })
+        });
+        // An escalation written to a receipt becomes a pending approval.
+        let approval_id = receipt_id
+            .zip(call)
+            .filter(|_| decision.action == Action::Escalate)
+            .map(|(receipt_id, (args, _))| approvals::open(receipt_id, &tenant_id, tool, args));
+        Outcome {
+            tenant_id,
+            tool: tool.to_owned(),
+            decision,
             platform_version,
             tenant_version,
-        })
-    });
-    // An escalation written to a receipt becomes a pending approval.
-    let approval_id = receipt_id
-        .zip(call)
-        .filter(|_| decision.action == Action::Escalate)
-        .map(|(receipt_id, (args, _))| approvals::open(receipt_id, &tenant_id, tool, args));
-    Outcome {
-        tenant_id,
-        tool: tool.to_owned(),
-        decision,
-        platform_version,
-        tenant_version,
-        receipt_id,
-        approval_id,
-        decided_at,
-    }
+            receipt_id,
+            approval_id,
+            decided_at,
+        }
+    })
 }
 
 /// Longest tool name accepted, in bytes.

@@ -29,3 +29,32 @@ pub fn outer_user_has_privs_of(role: &CStr) -> bool {
         role != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetOuterUserId(), role)
     }
 }
+
+/// Whether the session user (the role that logged in, whatever SET ROLE
+/// chose since) is a member of role `role`, superusers not counted as
+/// members of everything; false when no such role exists.
+pub fn session_user_is_member_of(role: &CStr) -> bool {
+    // SAFETY: catalogue lookups by a C string and oids (acl.c
+    // is_member_of_role_nosuper).
+    unsafe {
+        let role = pg_sys::get_role_oid(role.as_ptr(), true);
+        role != pg_sys::InvalidOid
+            && pg_sys::is_member_of_role_nosuper(pg_sys::GetSessionUserId(), role)
+    }
+}
+
+/// The session user's oid.
+pub fn session_user() -> super::Oid {
+    // SAFETY: reads a backend-global.
+    unsafe { pg_sys::GetSessionUserId() }
+}
+
+/// Whether the current user, the one privileges are checked as (inside a
+/// SECURITY DEFINER function, its owner), is role `role`.
+pub fn current_user_is(role: &CStr) -> bool {
+    // SAFETY: as above (miscinit.c GetUserId).
+    unsafe {
+        let role = pg_sys::get_role_oid(role.as_ptr(), true);
+        role != pg_sys::InvalidOid && pg_sys::GetUserId() == role
+    }
+}

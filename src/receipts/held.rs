@@ -189,6 +189,10 @@ fn wait(rolled_back: impl Iterator<Item = Copy>) {
 /// an ERROR that escapes (a cancel, say) leaves the rest waiting, and the
 /// transaction's abort puts back those written.
 fn write_waiting() {
+    crate::statements::own_work(write_waiting_now);
+}
+
+fn write_waiting_now() {
     if WAITING.with(|waiting| waiting.borrow().is_empty()) {
         return;
     }

@@ -1,0 +1,391 @@
+//! What a statement does, read from the trees PostgreSQL makes of it: the
+//! analysed Query (parser/analyze.c), the PlannedStmt the executor runs
+//! (nodes/plannodes.h) and a utility statement's parse tree.
+//!
+//! Follows query_tree_walker() and expression_tree_walker() of
+//! nodes/nodeFuncs.c, ExecCheckPermissions() of executor/execMain.c for the
+//! columns a plan writes, CreateCommandTag() and GetCommandLogLevel() of
+//! tcop/utility.c, checked against PostgreSQL 15, 16 and 18. On 15 the
+//! columns are in each RangeTblEntry; from 16 in the RTEPermissionInfo it
+//! points to.
+
+use super::Oid;
+use pgrx::pg_sys;
+use std::ffi::{CStr, c_void};
+
+/// What parse analysis shows of a statement and its plan no longer holds.
+#[derive(Clone, Default, Debug)]
+pub struct Analysed {
+    /// UPDATE or DELETE with a WHERE clause of its own (row-level security
+    /// adds its conditions later, in the planner).
+    pub has_where: bool,
+    /// Functions the statement calls by name, aggregates and window
+    /// functions included, in any subquery or CTE.
+    pub functions: Vec<Oid>,
+    /// Relations it names, views included.
+    pub relations: Vec<Oid>,
+}
+
+/// The command of a statement the executor runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Command {
+    Select,
+    Insert,
+    Update,
+    Delete,
+    Merge,
+}
+
+impl Command {
+    pub fn tag(self) -> &'static str {
+        match self {
+            Command::Select => "SELECT",
+            Command::Insert => "INSERT",
+            Command::Update => "UPDATE",
+            Command::Delete => "DELETE",
+            Command::Merge => "MERGE",
+        }
+    }
+}
+
+/// What the plan the executor is about to run does.
+#[derive(Debug)]
+pub struct Planned {
+    pub command: Command,
+    /// The id parse analysis gave the statement (see hooks.rs).
+    pub query_id: u64,
+    /// Every relation the plan reads or writes, after views are expanded.
+    pub relations: Vec<Oid>,
+    /// The relations it writes.
+    pub writes: Vec<Oid>,
+    /// The columns it writes, by relation and attribute number.
+    pub columns: Vec<(Oid, i16)>,
+    /// The statement's text: its part of the query string.
+    pub text: String,
+}
+
+/// A utility statement (DDL, COPY, SET …).
+#[derive(Debug)]
+pub struct Utility {
+    /// The command tag, e.g. "CREATE TABLE".
+    pub tag: String,
+    /// Logged by log_statement = 'ddl'.
+    pub is_ddl: bool,
+    /// COPY of a table: the table, and whether it is written (COPY FROM).
+    pub copy: Option<(Option<Oid>, bool)>,
+    pub text: String,
+}
+
+/// Reads what parse analysis shows of `query`.
+///
+/// # Safety
+/// `query` is an analysed Query, alive for the call.
+pub(super) unsafe fn analyse(query: *mut pg_sys::Query) -> Analysed {
+    let mut found = Analysed::default();
+    // SAFETY: the walker only reads the tree; `found` outlives the walk.
+    unsafe {
+        let command = (*query).commandType;
+        if (command == pg_sys::CmdType::CMD_UPDATE || command == pg_sys::CmdType::CMD_DELETE)
+            && !(*query).jointree.is_null()
+        {
+            found.has_where = !(*(*query).jointree).quals.is_null();
+        }
+        collect_relations(query, &mut found);
+        pg_sys::query_tree_walker(query, Some(walk), (&raw mut found).cast::<c_void>(), 0);
+    }
+    sort_oids(&mut found.functions);
+    sort_oids(&mut found.relations);
+    found
+}
+
+/// # Safety
+/// `query` is an analysed Query.
+unsafe fn collect_relations(query: *mut pg_sys::Query, found: &mut Analysed) {
+    // SAFETY: every range table entry of an analysed Query is a
+    // RangeTblEntry.
+    unsafe {
+        let rtable = (*query).rtable;
+        for index in 0..pg_sys::list_length(rtable) {
+            let rte = pg_sys::list_nth(rtable, index).cast::<pg_sys::RangeTblEntry>();
+            if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION {
+                found.relations.push((*rte).relid);
+            }
+        }
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, context: *mut c_void) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    // SAFETY: `context` is the Analysed of analyse(); `node` a node of the
+    // tree being walked, whose tag says its type.
+    unsafe {
+        let found = &mut *context.cast::<Analysed>();
+        match (*node).type_ {
+            pg_sys::NodeTag::T_Query => {
+                let query = node.cast::<pg_sys::Query>();
+                collect_relations(query, found);
+                return pg_sys::query_tree_walker(query, Some(walk), context, 0);
+            }
+            // An implicit cast is the parser's, not a call the statement
+            // writes.
+            pg_sys::NodeTag::T_FuncExpr => {
+                let call = node.cast::<pg_sys::FuncExpr>();
+                if (*call).funcformat != pg_sys::CoercionForm::COERCE_IMPLICIT_CAST {
+                    found.functions.push((*call).funcid);
+                }
+            }
+            pg_sys::NodeTag::T_Aggref => {
+                found
+                    .functions
+                    .push((*node.cast::<pg_sys::Aggref>()).aggfnoid);
+            }
+            pg_sys::NodeTag::T_WindowFunc => {
+                found
+                    .functions
+                    .push((*node.cast::<pg_sys::WindowFunc>()).winfnoid);
+            }
+            _ => {}
+        }
+        pg_sys::expression_tree_walker(node, Some(walk), context)
+    }
+}
+
+/// The analysed queries a utility statement carries and the executor runs
+/// later: DECLARE CURSOR's, EXPLAIN's and CREATE TABLE AS's.
+///
+/// # Safety
+/// `query` is an analysed Query of command CMD_UTILITY.
+pub(super) unsafe fn nested_queries(query: *mut pg_sys::Query) -> Vec<*mut pg_sys::Query> {
+    // SAFETY: the utility statement's tag says its type; parse analysis has
+    // replaced each one's query by an analysed Query.
+    unsafe {
+        let statement = (*query).utilityStmt;
+        if statement.is_null() {
+            return Vec::new();
+        }
+        let inner = match (*statement).type_ {
+            pg_sys::NodeTag::T_DeclareCursorStmt => {
+                (*statement.cast::<pg_sys::DeclareCursorStmt>()).query
+            }
+            pg_sys::NodeTag::T_ExplainStmt => (*statement.cast::<pg_sys::ExplainStmt>()).query,
+            pg_sys::NodeTag::T_CreateTableAsStmt => {
+                (*statement.cast::<pg_sys::CreateTableAsStmt>()).query
+            }
+            _ => std::ptr::null_mut(),
+        };
+        if !inner.is_null() && (*inner).type_ == pg_sys::NodeTag::T_Query {
+            vec![inner.cast::<pg_sys::Query>()]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// Reads the plan of a query the executor is about to start; `None` for a
+/// command the executor runs without a decision of its own (none today but
+/// utility statements, which reach it only through their queries).
+///
+/// # Safety
+/// `desc` is the QueryDesc ExecutorStart() was given.
+pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
+    // SAFETY: a QueryDesc with its PlannedStmt, whose range table holds
+    // RangeTblEntry nodes and whose resultRelations are indexes into it.
+    unsafe {
+        let plan = (*desc).plannedstmt;
+        let command = match (*desc).operation {
+            pg_sys::CmdType::CMD_SELECT => Command::Select,
+            pg_sys::CmdType::CMD_INSERT => Command::Insert,
+            pg_sys::CmdType::CMD_UPDATE => Command::Update,
+            pg_sys::CmdType::CMD_DELETE => Command::Delete,
+            pg_sys::CmdType::CMD_MERGE => Command::Merge,
+            _ => return None,
+        };
+        let rtable = (*plan).rtable;
+        let mut relations = Vec::new();
+        for index in 0..pg_sys::list_length(rtable) {
+            let rte = pg_sys::list_nth(rtable, index).cast::<pg_sys::RangeTblEntry>();
+            if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION {
+                relations.push((*rte).relid);
+            }
+        }
+        let mut writes = Vec::new();
+        let mut columns = Vec::new();
+        let results = (*plan).resultRelations;
+        for index in 0..pg_sys::list_length(results) {
+            let rt_index = pg_sys::list_nth_int(results, index);
+            let rte = pg_sys::list_nth(rtable, rt_index - 1).cast::<pg_sys::RangeTblEntry>();
+            let relid = (*rte).relid;
+            writes.push(relid);
+            let (inserted, updated) = written_columns(plan, rte);
+            for set in [inserted, updated] {
+                let mut member = -1;
+                loop {
+                    member = pg_sys::bms_next_member(set, member);
+                    if member < 0 {
+                        break;
+                    }
+                    let attnum = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
+                    if attnum > 0 {
+                        columns.push((relid, attnum as i16));
+                    }
+                }
+            }
+        }
+        sort_oids(&mut relations);
+        sort_oids(&mut writes);
+        columns.sort_unstable_by_key(|(relation, attnum)| (relation.to_u32(), *attnum));
+        columns.dedup();
+        Some(Planned {
+            command,
+            query_id: (*plan).queryId,
+            relations,
+            writes,
+            columns,
+            text: statement_text((*desc).sourceText, (*plan).stmt_location, (*plan).stmt_len),
+        })
+    }
+}
+
+/// The bitmapsets of columns inserted and updated in result relation `rte`.
+#[cfg(feature = "pg15")]
+unsafe fn written_columns(
+    _plan: *mut pg_sys::PlannedStmt,
+    rte: *mut pg_sys::RangeTblEntry,
+) -> (*mut pg_sys::Bitmapset, *mut pg_sys::Bitmapset) {
+    // SAFETY: on 15 a RangeTblEntry holds its own permission fields.
+    unsafe { ((*rte).insertedCols, (*rte).updatedCols) }
+}
+
+#[cfg(any(feature = "pg16", feature = "pg18"))]
+unsafe fn written_columns(
+    plan: *mut pg_sys::PlannedStmt,
+    rte: *mut pg_sys::RangeTblEntry,
+) -> (*mut pg_sys::Bitmapset, *mut pg_sys::Bitmapset) {
+    // SAFETY: from 16 a result relation's entry points (1-based) into the
+    // plan's permInfos (getRTEPermissionInfo()).
+    unsafe {
+        let index = (*rte).perminfoindex as i32;
+        if index == 0 {
+            return (std::ptr::null_mut(), std::ptr::null_mut());
+        }
+        let info =
+            pg_sys::list_nth((*plan).permInfos, index - 1).cast::<pg_sys::RTEPermissionInfo>();
+        ((*info).insertedCols, (*info).updatedCols)
+    }
+}
+
+/// Reads a utility statement about to run.
+///
+/// # Safety
+/// `plan` is the PlannedStmt of command CMD_UTILITY ProcessUtility() was
+/// given, and `source` its query string (or NULL).
+pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) -> Utility {
+    // SAFETY: the utility statement's tag says its type.
+    unsafe {
+        let statement = (*plan).utilityStmt;
+        let tag = CStr::from_ptr(pg_sys::GetCommandTagName(pg_sys::CreateCommandTag(
+            statement,
+        )))
+        .to_string_lossy()
+        .into_owned();
+        let is_ddl = pg_sys::GetCommandLogLevel(statement) == pg_sys::LogStmtLevel::LOGSTMT_DDL;
+        let copy = ((*statement).type_ == pg_sys::NodeTag::T_CopyStmt).then(|| {
+            let copy = statement.cast::<pg_sys::CopyStmt>();
+            let relation = (!(*copy).relation.is_null()).then(|| {
+                pg_sys::RangeVarGetRelidExtended(
+                    (*copy).relation,
+                    pg_sys::NoLock as pg_sys::LOCKMODE,
+                    pg_sys::RVROption::RVR_MISSING_OK,
+                    None,
+                    std::ptr::null_mut(),
+                )
+            });
+            (
+                relation.filter(|oid| *oid != pg_sys::InvalidOid),
+                (*copy).is_from,
+            )
+        });
+        Utility {
+            tag,
+            is_ddl,
+            copy,
+            text: statement_text(source, (*plan).stmt_location, (*plan).stmt_len),
+        }
+    }
+}
+
+/// The statement's part of `source`: from `location`, `length` bytes (0: to
+/// the end), as pg_stat_statements cuts it (CleanQuerytext()).
+///
+/// # Safety
+/// `source` is NULL or a NUL-terminated string.
+unsafe fn statement_text(source: *const i8, location: i32, length: i32) -> String {
+    if source.is_null() {
+        return String::new();
+    }
+    // SAFETY: a NUL-terminated string.
+    let bytes = unsafe { CStr::from_ptr(source) }.to_bytes();
+    let start = usize::try_from(location).unwrap_or(0).min(bytes.len());
+    let end = match usize::try_from(length) {
+        Ok(length) if length > 0 => (start + length).min(bytes.len()),
+        _ => bytes.len(),
+    };
+    String::from_utf8_lossy(&bytes[start..end]).into_owned()
+}
+
+/// Sorts `oids` and removes repeats.
+pub fn sort_oids(oids: &mut Vec<Oid>) {
+    oids.sort_unstable_by_key(|oid| oid.to_u32());
+    oids.dedup();
+}
+
+/// `schema.relation`, or `None` for a relation dropped meanwhile.
+pub fn relation_name(relation: Oid) -> Option<String> {
+    // SAFETY: syscache lookups by oid; both return palloc'd strings or NULL.
+    unsafe {
+        let name = pg_sys::get_rel_name(relation);
+        if name.is_null() {
+            return None;
+        }
+        let schema = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relation));
+        Some(qualified(schema, name))
+    }
+}
+
+/// `schema.function`, or `None` for a function dropped meanwhile.
+pub fn function_name(function: Oid) -> Option<String> {
+    // SAFETY: as relation_name.
+    unsafe {
+        let name = pg_sys::get_func_name(function);
+        if name.is_null() {
+            return None;
+        }
+        let schema = pg_sys::get_namespace_name(pg_sys::get_func_namespace(function));
+        Some(qualified(schema, name))
+    }
+}
+
+/// The name of column `attnum` of `relation`, or `None`.
+pub fn column_name(relation: Oid, attnum: i16) -> Option<String> {
+    // SAFETY: a syscache lookup; NULL when missing (missing_ok).
+    unsafe {
+        let name = pg_sys::get_attname(relation, attnum, true);
+        (!name.is_null()).then(|| CStr::from_ptr(name).to_string_lossy().into_owned())
+    }
+}
+
+/// # Safety
+/// `name` is a C string; `schema` one or NULL.
+unsafe fn qualified(schema: *const i8, name: *const i8) -> String {
+    // SAFETY: C strings from the syscache.
+    unsafe {
+        let name = CStr::from_ptr(name).to_string_lossy();
+        if schema.is_null() {
+            return name.into_owned();
+        }
+        format!("{}.{name}", CStr::from_ptr(schema).to_string_lossy())
+    }
+}

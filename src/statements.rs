@@ -1,0 +1,266 @@
+//! Statement decisions: every statement a session of an agent role runs is
+//! decided before it runs, as a tool call, with the decision every other
+//! tool call gets (evaluate.rs), and leaves a receipt.
+//!
+//! An agent role is a member of `authensor_agent` whose sessions load the
+//! library (`ALTER ROLE … SET session_preload_libraries = 'authensor'`). The
+//! hooks (pg/hooks.rs) report what parse analysis shows of a statement, then
+//! each plan the executor starts and each utility statement; here these
+//! become a tool (`sql.select`, `sql.update`, `sql.ddl` …) and args (`tables`,
+//! `writes`, `columns`, `has_where`, `functions`, `command`, `statement`).
+//! A block raises 42501 with the rule's reason; the receipt, written in the
+//! refused statement's transaction, is written again when it rolls back
+//! (receipts/held.rs), so that it survives the refusal.
+//!
+//! What authensor runs itself is never decided: the decision sets a flag
+//! (`own_work`) around its work, and the statements of the extension's
+//! SECURITY DEFINER functions run as authensor_definer, a role no one can
+//! log in as or be made a member of.
+
+use crate::errors::raise;
+use crate::evaluate;
+use crate::lru::{Bounds, Lru};
+use crate::pg::hooks::{self, StatementHooks};
+use crate::pg::inval::{self, SysCacheIdentifier};
+use crate::pg::jsonb::JsonbArg;
+use crate::pg::security_context::AsRole;
+use crate::pg::statement::{self, Analysed, Planned, Utility};
+use crate::pg::{Oid, roles};
+use crate::receipts;
+use crate::tenant;
+use authensor_policy::Action;
+use pgrx::JsonB;
+use pgrx::prelude::*;
+use std::cell::{Cell, RefCell};
+use std::ffi::CStr;
+
+/// The role whose members' statements are decided.
+pub const AGENT_ROLE: &CStr = c"authensor_agent";
+
+/// The role the extension's SECURITY DEFINER functions run as.
+const DEFINER_ROLE: &CStr = c"authensor_definer";
+
+/// Statements whose analysis is remembered until their plan runs. A
+/// statement analysed longer ago, and run again without being analysed
+/// again, is decided without it (see `executing`).
+const ANALYSED_ENTRIES: usize = 4096;
+
+static HOOKS: StatementHooks = StatementHooks {
+    active,
+    analysed,
+    executing,
+    utility,
+};
+
+thread_local! {
+    /// The session user, and whether it is an agent; forgotten when role
+    /// memberships change.
+    static AGENT: Cell<Option<(Oid, bool)>> = const { Cell::new(None) };
+    /// Depth of authensor's own work in progress.
+    static OWN_WORK: Cell<u32> = const { Cell::new(0) };
+    /// What parse analysis showed of each statement, by query id.
+    static ANALYSED: RefCell<Lru<u64, Analysed>> = RefCell::new(Lru::new());
+}
+
+/// Installs the hooks and the callbacks that keep the agent check current.
+/// Called once per backend from `_PG_init`.
+pub fn init() {
+    hooks::install(&HOOKS);
+    inval::on_syscache_invalidation(SysCacheIdentifier::AUTHMEMMEMROLE, forget_agent);
+    inval::on_syscache_invalidation(SysCacheIdentifier::AUTHOID, forget_agent);
+}
+
+fn forget_agent() {
+    AGENT.set(None);
+}
+
+/// Runs `f` as authensor's own work: no statement it runs is decided.
+pub fn own_work<R>(f: impl FnOnce() -> R) -> R {
+    struct Depth;
+    impl Drop for Depth {
+        fn drop(&mut self) {
+            OWN_WORK.set(OWN_WORK.get().saturating_sub(1));
+        }
+    }
+    OWN_WORK.set(OWN_WORK.get() + 1);
+    let _depth = Depth;
+    f()
+}
+
+/// Whether the statement about to run is an agent's to decide.
+fn active() -> bool {
+    OWN_WORK.get() == 0 && is_agent() && !roles::current_user_is(DEFINER_ROLE)
+}
+
+/// Whether the session user is a member of authensor_agent: looked up once,
+/// and again only after a change to roles or memberships.
+fn is_agent() -> bool {
+    let user = roles::session_user();
+    match AGENT.get() {
+        Some((cached, agent)) if cached == user => agent,
+        // Nothing can be looked up in an aborted transaction; no statement
+        // but transaction control runs there.
+        _ if !hooks::in_valid_transaction() => false,
+        _ => {
+            let agent = roles::session_user_is_member_of(AGENT_ROLE);
+            AGENT.set(Some((user, agent)));
+            agent
+        }
+    }
+}
+
+fn analysed(query_id: u64, analysed: Analysed) {
+    ANALYSED.with(|cell| {
+        cell.borrow_mut().insert(
+            query_id,
+            analysed,
+            0,
+            Bounds {
+                entries: ANALYSED_ENTRIES,
+                weight: usize::MAX,
+            },
+        )
+    });
+}
+
+/// Decides a plan the executor is about to run. Its relations and written
+/// columns come from the plan itself (views expanded, so a view's tables
+/// count); its WHERE clause and functions from parse analysis. A plan whose
+/// analysis is no longer remembered counts as having no WHERE clause and no
+/// functions.
+fn executing(planned: Planned) {
+    let analysed = ANALYSED
+        .with(|cell| cell.borrow_mut().get(&planned.query_id).cloned())
+        .unwrap_or_default();
+    let mut relations = planned.relations.clone();
+    relations.extend(&analysed.relations);
+    statement::sort_oids(&mut relations);
+    let tables = names(&relations, statement::relation_name);
+    let mut args = serde_json::json!({
+        "command": planned.command.tag(),
+        "tables": tables,
+        "writes": names(&planned.writes, statement::relation_name),
+        "columns": planned
+            .columns
+            .iter()
+            .filter_map(|(relation, attnum)| statement::column_name(*relation, *attnum))
+            .collect::<Vec<_>>(),
+        "functions": names(&analysed.functions, statement::function_name),
+        "statement": normalise(&planned.text),
+    });
+    if matches!(
+        planned.command,
+        statement::Command::Update | statement::Command::Delete
+    ) {
+        args["has_where"] = analysed.has_where.into();
+    }
+    let tool = format!("sql.{}", planned.command.tag().to_lowercase());
+    decide(&tool, args, relations.is_empty());
+}
+
+/// Decides a utility statement: `sql.copy` for COPY of a table, `sql.ddl`
+/// for what log_statement = 'ddl' logs, `sql.utility` for the rest.
+fn utility(utility: Utility) {
+    let (tool, tables, writes) = match utility.copy {
+        Some((relation, is_from)) => {
+            let tables: Vec<String> = relation
+                .and_then(statement::relation_name)
+                .into_iter()
+                .collect();
+            let writes = if is_from { tables.clone() } else { Vec::new() };
+            ("sql.copy", tables, writes)
+        }
+        None if utility.is_ddl => ("sql.ddl", Vec::new(), Vec::new()),
+        None => ("sql.utility", Vec::new(), Vec::new()),
+    };
+    let harmless = tool == "sql.utility";
+    let args = serde_json::json!({
+        "command": utility.tag,
+        "tables": tables,
+        "writes": writes,
+        "statement": normalise(&utility.text),
+    });
+    decide(tool, args, harmless);
+}
+
+/// Decides `tool` with `args` for the session's tenant, writes the receipt,
+/// and raises if the statement may not run.
+///
+/// Without a tenant (before authenticate() in the transaction) there is
+/// nothing to decide for: a statement that reads no relation (authenticate()
+/// itself, SET, SHOW) runs, and leaves no receipt; any other is refused.
+fn decide(tool: &str, args: serde_json::Value, harmless: bool) {
+    let Some(tenant_id) = tenant::current_tenant() else {
+        if harmless {
+            return;
+        }
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+            format!("an agent's statement ({tool}) needs a tenant, and none is set"),
+            Some(
+                "Call authensor.authenticate(api_key) in the transaction first (BEGIN; SELECT authensor.authenticate(...); ...).",
+            ),
+        )
+    };
+    receipts::refuse_if_read_only("statement decisions");
+    let outcome = own_work(|| {
+        // As the extension's functions run: the receipt and the approval are
+        // written with authensor_definer's rights.
+        let _definer = AsRole::switch(DEFINER_ROLE);
+        let args_arg = JsonbArg::from_value(JsonB(args));
+        let context_arg = JsonbArg::from_value(JsonB(serde_json::json!({})));
+        let args = args_arg.object().unwrap_or_default();
+        let context = context_arg.object().unwrap_or_default();
+        evaluate::decide_for(
+            tenant_id,
+            tool,
+            &args,
+            &context,
+            Some((args_arg, context_arg)),
+        )
+    });
+    let receipt = outcome
+        .receipt_id
+        .map(|id| id.to_string())
+        .unwrap_or_default();
+    match outcome.decision.action {
+        Action::Allow => {}
+        Action::Block => raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "authensor blocked this statement ({tool}): {}",
+                outcome.decision.reason
+            ),
+            Some(&format!("The decision's receipt is {receipt}.")),
+        ),
+        Action::Escalate => raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "authensor escalated this statement ({tool}): {}",
+                outcome.decision.reason
+            ),
+            Some(&format!(
+                "It needs an approval; the decision's receipt is {receipt}."
+            )),
+        ),
+    }
+}
+
+/// Names of `oids`, sorted, without those dropped meanwhile.
+fn names(oids: &[Oid], name: fn(Oid) -> Option<String>) -> Vec<String> {
+    let mut names: Vec<String> = oids.iter().filter_map(|oid| name(*oid)).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// A statement's text as approvals compare it: runs of white space made one
+/// space, without white space or semicolons at either end.
+fn normalise(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_end_matches(';')
+        .trim_end()
+        .to_owned()
+}
