@@ -62,7 +62,7 @@ enum Receipt {
 }
 
 pub(crate) struct Outcome {
-    tenant_id: String,
+    pub tenant_id: String,
     tool: String,
     pub decision: Decision,
     platform_version: Option<i32>,
@@ -105,7 +105,17 @@ fn decide_and_record(
     let call = args_arg
         .zip(context_arg)
         .filter(|_| receipt == Receipt::Write);
-    decide_for(tenant_id, tool, &args, &context, call)
+    decide_for(tenant_id, tool, &args, &context, call, Caller::Function)
+}
+
+/// Who asks for a decision.
+#[derive(PartialEq)]
+pub(crate) enum Caller {
+    /// evaluate(), check() or guard().
+    Function,
+    /// An agent's statement, which an escalation refuses: its approval is
+    /// opened when the refused statement's receipt is written again.
+    Statement,
 }
 
 /// Decides `tool` with `args` and `context` for `tenant_id`, the session's
@@ -119,6 +129,7 @@ pub(crate) fn decide_for(
     args: &Value,
     context: &Value,
     call: Option<(JsonbArg, JsonbArg)>,
+    caller: Caller,
 ) -> Outcome {
     crate::statements::own_work(|| {
         // The session's tenant is the only tenant: the policy core reads
@@ -139,6 +150,7 @@ pub(crate) fn decide_for(
         let platform_version = layers.platform.as_ref().map(version_of);
         let tenant_version = layers.tenant.as_ref().map(version_of);
         let decided_at = now();
+        let escalated = decision.action == Action::Escalate;
         let receipt_id = call.map(|(args, context)| {
             receipts::append(&NewReceipt {
                 id: None,
@@ -154,12 +166,13 @@ pub(crate) fn decide_for(
                 rule_id: decision.rule_id.as_deref(),
                 platform_version,
                 tenant_version,
+                approval_on_rollback: escalated && caller == Caller::Statement,
             })
         });
         // An escalation written to a receipt becomes a pending approval.
         let approval_id = receipt_id
             .zip(call)
-            .filter(|_| decision.action == Action::Escalate)
+            .filter(|_| escalated && caller == Caller::Function)
             .map(|(receipt_id, (args, _))| approvals::open(receipt_id, &tenant_id, tool, args));
         Outcome {
             tenant_id,

@@ -17,6 +17,7 @@
 //! SECURITY DEFINER functions run as authensor_definer, a role no one can
 //! log in as or be made a member of.
 
+use crate::approvals;
 use crate::errors::raise;
 use crate::evaluate;
 use crate::lru::{Bounds, Lru};
@@ -85,6 +86,15 @@ pub fn own_work<R>(f: impl FnOnce() -> R) -> R {
     OWN_WORK.set(OWN_WORK.get() + 1);
     let _depth = Depth;
     f()
+}
+
+/// Runs `f` as the extension's SECURITY DEFINER functions run: as
+/// authensor_definer, and as authensor's own work.
+pub fn as_extension<R>(f: impl FnOnce() -> R) -> R {
+    own_work(|| {
+        let _definer = AsRole::switch(DEFINER_ROLE);
+        f()
+    })
 }
 
 /// Whether the statement about to run is an agent's to decide.
@@ -203,21 +213,24 @@ fn decide(tool: &str, args: serde_json::Value, harmless: bool) {
         )
     };
     receipts::refuse_if_read_only("statement decisions");
-    let outcome = own_work(|| {
-        // As the extension's functions run: the receipt and the approval are
-        // written with authensor_definer's rights.
-        let _definer = AsRole::switch(DEFINER_ROLE);
+    // The receipt, and the approval an escalation consumes, are written with
+    // authensor_definer's rights, as the extension's functions write them.
+    let (outcome, approved) = as_extension(|| {
         let args_arg = JsonbArg::from_value(JsonB(args));
         let context_arg = JsonbArg::from_value(JsonB(serde_json::json!({})));
         let args = args_arg.object().unwrap_or_default();
         let context = context_arg.object().unwrap_or_default();
-        evaluate::decide_for(
+        let outcome = evaluate::decide_for(
             tenant_id,
             tool,
             &args,
             &context,
             Some((args_arg, context_arg)),
-        )
+            evaluate::Caller::Statement,
+        );
+        let approved = outcome.decision.action == Action::Escalate
+            && approvals::consume_for_statement(&outcome.tenant_id, tool, args_arg);
+        (outcome, approved)
     });
     let receipt = outcome
         .receipt_id
@@ -225,6 +238,7 @@ fn decide(tool: &str, args: serde_json::Value, harmless: bool) {
         .unwrap_or_default();
     match outcome.decision.action {
         Action::Allow => {}
+        Action::Escalate if approved => {}
         Action::Block => raise(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!(
@@ -240,7 +254,7 @@ fn decide(tool: &str, args: serde_json::Value, harmless: bool) {
                 outcome.decision.reason
             ),
             Some(&format!(
-                "It needs an approval; the decision's receipt is {receipt}."
+                "An approval of receipt {receipt} opens when this session next commits (or ends); once it is approved, the same statement runs once."
             )),
         ),
     }

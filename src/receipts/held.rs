@@ -53,6 +53,7 @@ struct Copy {
     rule_id: Option<String>,
     platform_version: Option<i32>,
     tenant_version: Option<i32>,
+    approval_on_rollback: bool,
     attempts: u8,
 }
 
@@ -115,6 +116,7 @@ pub(super) fn hold(receipt: &NewReceipt, id: Uuid) {
         rule_id: receipt.rule_id.map(str::to_owned),
         platform_version: receipt.platform_version,
         tenant_version: receipt.tenant_version,
+        approval_on_rollback: receipt.approval_on_rollback,
         attempts: 0,
     };
     HELD_BYTES.set(HELD_BYTES.get() + copy.bytes());
@@ -323,6 +325,7 @@ impl Copy {
             rule_id: self.rule_id.as_deref(),
             platform_version: self.platform_version,
             tenant_version: self.tenant_version,
+            approval_on_rollback: self.approval_on_rollback,
         }
     }
 
