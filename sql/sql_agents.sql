@@ -60,8 +60,11 @@ BEGIN
         RAISE EXCEPTION 'column "%" of relation % does not exist', tenant_column, table_name
             USING ERRCODE = 'undefined_column';
     END IF;
-    -- The owner of a table can turn its row-level security off.
-    IF pg_has_role(rel.relowner, 'authensor_agent', 'MEMBER') THEN
+    -- The owner of a table can turn its row-level security off. (A
+    -- superuser counts as a member of every role, and bypasses row-level
+    -- security anyway.)
+    IF pg_has_role(rel.relowner, 'authensor_agent', 'MEMBER')
+       AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = rel.relowner) THEN
         RAISE EXCEPTION '% is owned by an agent role, which could turn its row-level security off', table_name
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Give the table to a role that is not a member of authensor_agent (ALTER TABLE ... OWNER TO).';
