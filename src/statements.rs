@@ -23,17 +23,18 @@ use crate::evaluate;
 use crate::lru::{Bounds, Lru};
 use crate::pg::hooks::{self, StatementHooks};
 use crate::pg::inval::{self, SysCacheIdentifier};
-use crate::pg::jsonb::JsonbArg;
+use crate::pg::jsonb::{JsonbArg, JsonbCopy};
 use crate::pg::security_context::AsRole;
 use crate::pg::statement::{self, Analysed, Planned, Utility};
 use crate::pg::{Oid, roles};
 use crate::receipts;
 use crate::tenant;
-use authensor_policy::Action;
+use authensor_policy::{Action, Value};
 use pgrx::JsonB;
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::ffi::CStr;
+use std::rc::Rc;
 
 /// The role whose members' statements are decided.
 pub const AGENT_ROLE: &CStr = c"authensor_agent";
@@ -45,6 +46,9 @@ const DEFINER_ROLE: &CStr = c"authensor_definer";
 /// statement analysed longer ago, and run again without being analysed
 /// again, is decided without it (see `executing`).
 const ANALYSED_ENTRIES: usize = 4096;
+
+/// Plans whose tool call is kept.
+const CALLS_ENTRIES: usize = 1024;
 
 static HOOKS: StatementHooks = StatementHooks {
     active,
@@ -61,6 +65,17 @@ thread_local! {
     static OWN_WORK: Cell<u32> = const { Cell::new(0) };
     /// What parse analysis showed of each statement, by query id.
     static ANALYSED: RefCell<Lru<u64, Analysed>> = RefCell::new(Lru::new());
+    /// Each plan's tool call, by query id, with the plan's shape it was built
+    /// from.
+    static CALLS: RefCell<Lru<u64, (Planned, Rc<Call>)>> = RefCell::new(Lru::new());
+    /// Set when a relation, function or schema changed since CALLS was last
+    /// read: a call built since may name it as it was.
+    static CALLS_STALE: Cell<bool> = const { Cell::new(false) };
+    /// The context of every statement decision: `{}`.
+    static EMPTY_CONTEXT: (JsonbCopy, Value) = {
+        let call = Call::new(String::new(), serde_json::json!({}), true);
+        (call.args, call.value)
+    };
 }
 
 /// Installs the hooks and the callbacks that keep the agent check current.
@@ -69,10 +84,21 @@ pub fn init() {
     hooks::install(&HOOKS);
     inval::on_syscache_invalidation(SysCacheIdentifier::AUTHMEMMEMROLE, forget_agent);
     inval::on_syscache_invalidation(SysCacheIdentifier::AUTHOID, forget_agent);
+    // A call names relations, columns, functions and schemas: renaming or
+    // dropping any of them makes it stale.
+    inval::on_relcache_invalidation(|_| forget_calls());
+    inval::on_syscache_invalidation(SysCacheIdentifier::PROCOID, forget_calls);
+    inval::on_syscache_invalidation(SysCacheIdentifier::NAMESPACEOID, forget_calls);
 }
 
 fn forget_agent() {
     AGENT.set(None);
+}
+
+/// Runs inside invalidation processing: only sets a flag, which the next
+/// lookup honours (see `executing`).
+fn forget_calls() {
+    CALLS_STALE.set(true);
 }
 
 /// Runs `f` as authensor's own work: no statement it runs is decided.
@@ -133,22 +159,76 @@ fn analysed(query_id: u64, analysed: Analysed) {
     });
 }
 
+/// A statement as a tool call: what a decision takes, built once per plan.
+struct Call {
+    tool: String,
+    /// The args as jsonb, stored in the receipt, and as the policy core
+    /// reads them.
+    args: JsonbCopy,
+    value: Value,
+    /// Reads or writes no relation, so runs without a tenant.
+    touches_no_relation: bool,
+}
+
+impl Call {
+    fn new(tool: String, args: serde_json::Value, touches_no_relation: bool) -> Call {
+        let arg = JsonbArg::from_value(JsonB(args));
+        Call {
+            tool,
+            args: arg.copy(),
+            value: arg.object().unwrap_or_default(),
+            touches_no_relation,
+        }
+    }
+}
+
 /// Decides a plan the executor is about to run. Its relations and written
 /// columns come from the plan itself (views expanded, so a view's tables
-/// count); its WHERE clause and functions from parse analysis. A plan whose
-/// analysis is no longer remembered counts as having no WHERE clause and no
-/// functions.
+/// count; partitions counted as their table); its WHERE clause and functions
+/// from parse analysis. A plan whose analysis is no longer remembered counts
+/// as having no WHERE clause and no functions.
+///
+/// The call is built once per plan (a prepared statement's runs share it)
+/// and kept until a relation, function or schema changes.
 fn executing(planned: Planned) {
+    let cached = CALLS.with(|cell| {
+        let mut calls = cell.borrow_mut();
+        if CALLS_STALE.replace(false) {
+            calls.clear();
+        }
+        calls
+            .get(&planned.query_id)
+            .filter(|(shape, _)| *shape == planned)
+            .map(|(_, call)| Rc::clone(call))
+    });
+    let call = cached.unwrap_or_else(|| {
+        let call = Rc::new(statement_call(&planned));
+        CALLS.with(|cell| {
+            cell.borrow_mut().insert(
+                planned.query_id,
+                (planned, Rc::clone(&call)),
+                0,
+                Bounds {
+                    entries: CALLS_ENTRIES,
+                    weight: usize::MAX,
+                },
+            )
+        });
+        call
+    });
+    decide(&call);
+}
+
+fn statement_call(planned: &Planned) -> Call {
     let analysed = ANALYSED
         .with(|cell| cell.borrow_mut().get(&planned.query_id).cloned())
         .unwrap_or_default();
     let mut relations = planned.relations.clone();
     relations.extend(&analysed.relations);
     statement::sort_oids(&mut relations);
-    let tables = names(&relations, statement::relation_name);
     let mut args = serde_json::json!({
         "command": planned.command.tag(),
-        "tables": tables,
+        "tables": names(&relations, statement::relation_name),
         "writes": names(&planned.writes, statement::relation_name),
         "columns": planned
             .columns
@@ -165,7 +245,7 @@ fn executing(planned: Planned) {
         args["has_where"] = analysed.has_where.into();
     }
     let tool = format!("sql.{}", planned.command.tag().to_lowercase());
-    decide(&tool, args, relations.is_empty());
+    Call::new(tool, args, relations.is_empty())
 }
 
 /// Decides a utility statement: `sql.copy` for COPY of a table, `sql.ddl`
@@ -183,25 +263,30 @@ fn utility(utility: Utility) {
         None if utility.is_ddl => ("sql.ddl", Vec::new(), Vec::new()),
         None => ("sql.utility", Vec::new(), Vec::new()),
     };
-    let harmless = tool == "sql.utility";
     let args = serde_json::json!({
         "command": utility.tag,
         "tables": tables,
         "writes": writes,
         "statement": normalise(&utility.text),
     });
-    decide(tool, args, harmless);
+    decide(&Call::new(
+        tool.to_owned(),
+        args,
+        utility.touches_no_relation,
+    ));
 }
 
-/// Decides `tool` with `args` for the session's tenant, writes the receipt,
-/// and raises if the statement may not run.
+/// Decides `call` for the session's tenant, writes the receipt, and raises
+/// if the statement may not run.
 ///
 /// Without a tenant (before authenticate() in the transaction) there is
-/// nothing to decide for: a statement that reads no relation (authenticate()
-/// itself, SET, SHOW) runs, and leaves no receipt; any other is refused.
-fn decide(tool: &str, args: serde_json::Value, harmless: bool) {
+/// nothing to decide for: a statement that touches no relation
+/// (authenticate() itself, SET, SHOW) runs, and leaves no receipt; any other
+/// is refused.
+fn decide(call: &Call) {
+    let tool = call.tool.as_str();
     let Some(tenant_id) = tenant::current_tenant() else {
-        if harmless {
+        if call.touches_no_relation {
             return;
         }
         raise(
@@ -213,23 +298,30 @@ fn decide(tool: &str, args: serde_json::Value, harmless: bool) {
         )
     };
     receipts::refuse_if_read_only("statement decisions");
+    if hooks::in_parallel_mode() {
+        raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("an agent's statement ({tool}) inside a parallel query cannot be decided"),
+            Some(
+                "A function that runs statements is called from a parallel plan; mark it PARALLEL UNSAFE.",
+            ),
+        )
+    }
     // The receipt, and the approval an escalation consumes, are written with
     // authensor_definer's rights, as the extension's functions write them.
     let (outcome, approved) = as_extension(|| {
-        let args_arg = JsonbArg::from_value(JsonB(args));
-        let context_arg = JsonbArg::from_value(JsonB(serde_json::json!({})));
-        let args = args_arg.object().unwrap_or_default();
-        let context = context_arg.object().unwrap_or_default();
+        let args = call.args.to_arg();
+        let context = EMPTY_CONTEXT.with(|(copy, value)| (copy.to_arg(), value.clone()));
         let outcome = evaluate::decide_for(
             tenant_id,
             tool,
-            &args,
-            &context,
-            Some((args_arg, context_arg)),
+            &call.value,
+            &context.1,
+            Some((args, context.0)),
             evaluate::Caller::Statement,
         );
         let approved = outcome.decision.action == Action::Escalate
-            && approvals::consume_for_statement(&outcome.tenant_id, tool, args_arg);
+            && approvals::consume_for_statement(&outcome.tenant_id, tool, args);
         (outcome, approved)
     });
     let receipt = outcome

@@ -60,8 +60,23 @@ pub fn install(hooks: &'static StatementHooks) {
     }
 }
 
+/// The hooks, when the statement about to run is one to decide: not in a
+/// parallel worker (which runs part of a plan its leader decided), and not a
+/// referential integrity check (ri_triggers.c runs those with
+/// SECURITY_NOFORCE_RLS, which nothing else sets).
 fn hooks() -> Option<&'static StatementHooks> {
+    // SAFETY: reads backend-globals.
+    let internal = unsafe { pg_sys::ParallelWorkerNumber >= 0 || pg_sys::InNoForceRLSOperation() };
+    if internal {
+        return None;
+    }
     HOOKS.with(Cell::get).filter(|hooks| (hooks.active)())
+}
+
+/// Whether the backend is in parallel mode, where nothing may be written.
+pub fn in_parallel_mode() -> bool {
+    // SAFETY: reads the backend's transaction state.
+    unsafe { pg_sys::IsInParallelMode() }
 }
 
 #[pgrx::pg_guard]

@@ -49,7 +49,7 @@ impl Command {
 }
 
 /// What the plan the executor is about to run does.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Planned {
     pub command: Command,
     /// The id parse analysis gave the statement (see hooks.rs).
@@ -73,6 +73,10 @@ pub struct Utility {
     pub is_ddl: bool,
     /// COPY of a table: the table, and whether it is written (COPY FROM).
     pub copy: Option<(Option<Oid>, bool)>,
+    /// A statement that reads and writes no relation itself: settings,
+    /// prepared statements and cursors (whose queries are decided when they
+    /// run), LISTEN and NOTIFY, DO and CALL (whose statements are decided).
+    pub touches_no_relation: bool,
     pub text: String,
 }
 
@@ -204,10 +208,27 @@ pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
             _ => return None,
         };
         let rtable = (*plan).rtable;
+        // The partitions and inheritance children the planner added stand
+        // for the table the statement names: each is counted as its parent.
+        let mut parent_of = std::collections::HashMap::new();
+        let appended = (*plan).appendRelations;
+        for index in 0..pg_sys::list_length(appended) {
+            let info = pg_sys::list_nth(appended, index).cast::<pg_sys::AppendRelInfo>();
+            parent_of.insert((*info).child_relid, (*info).parent_relid);
+        }
+        let named = |mut rt_index: pg_sys::Index| {
+            while let Some(parent) = parent_of.get(&rt_index) {
+                rt_index = *parent;
+            }
+            rt_index
+        };
+        let entry = |rt_index: pg_sys::Index| {
+            pg_sys::list_nth(rtable, rt_index as i32 - 1).cast::<pg_sys::RangeTblEntry>()
+        };
         let mut relations = Vec::new();
-        for index in 0..pg_sys::list_length(rtable) {
-            let rte = pg_sys::list_nth(rtable, index).cast::<pg_sys::RangeTblEntry>();
-            if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION {
+        for rt_index in 1..=pg_sys::list_length(rtable) as pg_sys::Index {
+            let rte = entry(rt_index);
+            if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION && named(rt_index) == rt_index {
                 relations.push((*rte).relid);
             }
         }
@@ -215,8 +236,7 @@ pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
         let mut columns = Vec::new();
         let results = (*plan).resultRelations;
         for index in 0..pg_sys::list_length(results) {
-            let rt_index = pg_sys::list_nth_int(results, index);
-            let rte = pg_sys::list_nth(rtable, rt_index - 1).cast::<pg_sys::RangeTblEntry>();
+            let rte = entry(named(pg_sys::list_nth_int(results, index) as pg_sys::Index));
             let relid = (*rte).relid;
             writes.push(relid);
             let (inserted, updated) = written_columns(plan, rte);
@@ -308,9 +328,27 @@ pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) 
                 (*copy).is_from,
             )
         });
+        let touches_no_relation = matches!(
+            (*statement).type_,
+            pg_sys::NodeTag::T_VariableSetStmt
+                | pg_sys::NodeTag::T_VariableShowStmt
+                | pg_sys::NodeTag::T_DiscardStmt
+                | pg_sys::NodeTag::T_PrepareStmt
+                | pg_sys::NodeTag::T_ExecuteStmt
+                | pg_sys::NodeTag::T_DeallocateStmt
+                | pg_sys::NodeTag::T_DeclareCursorStmt
+                | pg_sys::NodeTag::T_FetchStmt
+                | pg_sys::NodeTag::T_ClosePortalStmt
+                | pg_sys::NodeTag::T_ListenStmt
+                | pg_sys::NodeTag::T_UnlistenStmt
+                | pg_sys::NodeTag::T_NotifyStmt
+                | pg_sys::NodeTag::T_DoStmt
+                | pg_sys::NodeTag::T_CallStmt
+        );
         Utility {
             tag,
             is_ddl,
+            touches_no_relation,
             copy,
             text: statement_text(source, (*plan).stmt_location, (*plan).stmt_len),
         }
