@@ -119,6 +119,10 @@ define_scenarios() {
         scenario "check_cold_$n" bench bench_cold "$(tenant "cold-a-$n")" check_cold.sql \
             "tenant_a=cold-a-$n" "tenant_b=cold-b-$n" "tool=tool.$n.run" "args={\"n\": $n}"
     done
+    for role in plain loaded agent; do
+        scenario "sql_select_$role" bench "bench_sql_$role" "$(tenant bench-sql)" sql_select.sql
+    done
+    scenario sql_select_evaluate bench bench_app "$(tenant bench-sql)" sql_select_evaluate.sql
     scenario newest_receipts_rls bench_rls bench_app "$(tenant tenant-42)" newest_receipts_rls.sql
     scenario newest_receipts_one_tenant bench_rls bench_app "$(tenant tenant-42)" newest_receipts_one_tenant.sql tenant=tenant-42
 }

@@ -67,7 +67,7 @@ thread_local! {
     static ANALYSED: RefCell<Lru<u64, Analysed>> = RefCell::new(Lru::new());
     /// Each plan's tool call, by query id, with the plan's shape it was built
     /// from.
-    static CALLS: RefCell<Lru<u64, (Planned, Rc<Call>)>> = RefCell::new(Lru::new());
+    static CALLS: RefCell<Lru<u64, PlanCalls>> = RefCell::new(Lru::new());
     /// Set when a relation, function or schema changed since CALLS was last
     /// read: a call built since may name it as it was.
     static CALLS_STALE: Cell<bool> = const { Cell::new(false) };
@@ -159,6 +159,10 @@ fn analysed(query_id: u64, analysed: Analysed) {
     });
 }
 
+/// The tool calls of a plan (the statement's, then its data-modifying
+/// CTEs'), with the plan's shape they were built from.
+type PlanCalls = (Planned, Rc<Vec<Call>>);
+
 /// A statement as a tool call: what a decision takes, built once per plan.
 struct Call {
     tool: String,
@@ -188,8 +192,12 @@ impl Call {
 /// from parse analysis. A plan whose analysis is no longer remembered counts
 /// as having no WHERE clause and no functions.
 ///
-/// The call is built once per plan (a prepared statement's runs share it)
-/// and kept until a relation, function or schema changes.
+/// A data-modifying CTE (`WITH d AS (DELETE FROM t RETURNING *) SELECT …`)
+/// is a statement of its own, decided after the statement that holds it,
+/// with args of its own.
+///
+/// The calls are built once per plan (a prepared statement's runs share
+/// them) and kept until a relation, function or schema changes.
 fn executing(planned: Planned) {
     let cached = CALLS.with(|cell| {
         let mut calls = cell.borrow_mut();
@@ -201,12 +209,12 @@ fn executing(planned: Planned) {
             .filter(|(shape, _)| *shape == planned)
             .map(|(_, call)| Rc::clone(call))
     });
-    let call = cached.unwrap_or_else(|| {
-        let call = Rc::new(statement_call(&planned));
+    let calls = cached.unwrap_or_else(|| {
+        let calls = Rc::new(statement_calls(&planned));
         CALLS.with(|cell| {
             cell.borrow_mut().insert(
                 planned.query_id,
-                (planned, Rc::clone(&call)),
+                (planned, Rc::clone(&calls)),
                 0,
                 Bounds {
                     entries: CALLS_ENTRIES,
@@ -214,12 +222,14 @@ fn executing(planned: Planned) {
                 },
             )
         });
-        call
+        calls
     });
-    decide(&call);
+    for call in calls.iter() {
+        decide(call);
+    }
 }
 
-fn statement_call(planned: &Planned) -> Call {
+fn statement_calls(planned: &Planned) -> Vec<Call> {
     let analysed = ANALYSED
         .with(|cell| cell.borrow_mut().get(&planned.query_id).cloned())
         .unwrap_or_default();
@@ -244,8 +254,37 @@ fn statement_call(planned: &Planned) -> Call {
     ) {
         args["has_where"] = analysed.has_where.into();
     }
-    let tool = format!("sql.{}", planned.command.tag().to_lowercase());
-    Call::new(tool, args, relations.is_empty())
+    let mut calls = vec![Call::new(
+        tool_of(planned.command),
+        args,
+        relations.is_empty(),
+    )];
+    for nested in &analysed.nested_writes {
+        let mut args = serde_json::json!({
+            "command": nested.command.tag(),
+            "tables": names(&nested.relations, statement::relation_name),
+            "writes": names(&[nested.target], statement::relation_name),
+            "columns": nested
+                .columns
+                .iter()
+                .filter_map(|attnum| statement::column_name(nested.target, *attnum))
+                .collect::<Vec<_>>(),
+            "functions": names(&analysed.functions, statement::function_name),
+            "statement": normalise(&planned.text),
+        });
+        if matches!(
+            nested.command,
+            statement::Command::Update | statement::Command::Delete
+        ) {
+            args["has_where"] = nested.has_where.into();
+        }
+        calls.push(Call::new(tool_of(nested.command), args, false));
+    }
+    calls
+}
+
+fn tool_of(command: statement::Command) -> String {
+    format!("sql.{}", command.tag().to_lowercase())
 }
 
 /// Decides a utility statement: `sql.copy` for COPY of a table, `sql.ddl`
@@ -370,3 +409,6 @@ fn normalise(text: &str) -> String {
         .trim_end()
         .to_owned()
 }
+
+#[cfg(any(test, feature = "pg_test"))]
+mod tests;

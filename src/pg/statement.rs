@@ -24,6 +24,23 @@ pub struct Analysed {
     pub functions: Vec<Oid>,
     /// Relations it names, views included.
     pub relations: Vec<Oid>,
+    /// The INSERT, UPDATE, DELETE and MERGE statements of its WITH clauses
+    /// (data-modifying CTEs), each a statement of its own to decide.
+    pub nested_writes: Vec<NestedWrite>,
+}
+
+/// A data-modifying CTE: `WITH d AS (DELETE FROM t RETURNING *) SELECT …`.
+#[derive(Clone, Debug)]
+pub struct NestedWrite {
+    pub command: Command,
+    /// The relations it names.
+    pub relations: Vec<Oid>,
+    /// The relation it writes.
+    pub target: Oid,
+    /// The columns it writes (attribute numbers of `target`).
+    pub columns: Vec<i16>,
+    /// UPDATE or DELETE with a WHERE clause of its own.
+    pub has_where: bool,
 }
 
 /// The command of a statement the executor runs.
@@ -88,13 +105,8 @@ pub(super) unsafe fn analyse(query: *mut pg_sys::Query) -> Analysed {
     let mut found = Analysed::default();
     // SAFETY: the walker only reads the tree; `found` outlives the walk.
     unsafe {
-        let command = (*query).commandType;
-        if (command == pg_sys::CmdType::CMD_UPDATE || command == pg_sys::CmdType::CMD_DELETE)
-            && !(*query).jointree.is_null()
-        {
-            found.has_where = !(*(*query).jointree).quals.is_null();
-        }
-        collect_relations(query, &mut found);
+        found.has_where = has_where(query);
+        collect_relations(query, &mut found.relations);
         pg_sys::query_tree_walker(query, Some(walk), (&raw mut found).cast::<c_void>(), 0);
     }
     sort_oids(&mut found.functions);
@@ -102,9 +114,23 @@ pub(super) unsafe fn analyse(query: *mut pg_sys::Query) -> Analysed {
     found
 }
 
+/// Whether `query` is an UPDATE or DELETE with a WHERE clause of its own.
+///
 /// # Safety
 /// `query` is an analysed Query.
-unsafe fn collect_relations(query: *mut pg_sys::Query, found: &mut Analysed) {
+unsafe fn has_where(query: *mut pg_sys::Query) -> bool {
+    // SAFETY: an analysed Query's jointree is a FromExpr, or NULL.
+    unsafe {
+        let command = (*query).commandType;
+        (command == pg_sys::CmdType::CMD_UPDATE || command == pg_sys::CmdType::CMD_DELETE)
+            && !(*query).jointree.is_null()
+            && !(*(*query).jointree).quals.is_null()
+    }
+}
+
+/// # Safety
+/// `query` is an analysed Query.
+unsafe fn collect_relations(query: *mut pg_sys::Query, relations: &mut Vec<Oid>) {
     // SAFETY: every range table entry of an analysed Query is a
     // RangeTblEntry.
     unsafe {
@@ -112,10 +138,75 @@ unsafe fn collect_relations(query: *mut pg_sys::Query, found: &mut Analysed) {
         for index in 0..pg_sys::list_length(rtable) {
             let rte = pg_sys::list_nth(rtable, index).cast::<pg_sys::RangeTblEntry>();
             if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION {
-                found.relations.push((*rte).relid);
+                relations.push((*rte).relid);
             }
         }
     }
+}
+
+/// The data-modifying statement `query` of a WITH clause.
+///
+/// # Safety
+/// `query` is an analysed Query whose command writes, with a result
+/// relation.
+unsafe fn nested_write(query: *mut pg_sys::Query, command: Command) -> NestedWrite {
+    // SAFETY: resultRelation indexes the query's range table (1-based).
+    unsafe {
+        let mut relations = Vec::new();
+        collect_relations(query, &mut relations);
+        sort_oids(&mut relations);
+        let rte = pg_sys::list_nth((*query).rtable, (*query).resultRelation - 1)
+            .cast::<pg_sys::RangeTblEntry>();
+        let columns = attnums(written_columns(query_perm_infos(query), rte))
+            .into_iter()
+            .collect();
+        NestedWrite {
+            command,
+            relations,
+            target: (*rte).relid,
+            columns,
+            has_where: has_where(query),
+        }
+    }
+}
+
+/// The query's RTEPermissionInfo list (from 16; none on 15, where the
+/// entries hold their own).
+#[cfg(feature = "pg15")]
+unsafe fn query_perm_infos(_query: *mut pg_sys::Query) -> *mut pg_sys::List {
+    std::ptr::null_mut()
+}
+
+#[cfg(any(feature = "pg16", feature = "pg18"))]
+unsafe fn query_perm_infos(query: *mut pg_sys::Query) -> *mut pg_sys::List {
+    // SAFETY: a field of an analysed Query.
+    unsafe { (*query).rteperminfos }
+}
+
+/// The attribute numbers (user columns only) of the inserted and updated
+/// column sets.
+///
+/// # Safety
+/// Both are NULL or bitmapsets offset by FirstLowInvalidHeapAttributeNumber.
+unsafe fn attnums(sets: (*mut pg_sys::Bitmapset, *mut pg_sys::Bitmapset)) -> Vec<i16> {
+    let mut columns = Vec::new();
+    for set in [sets.0, sets.1] {
+        let mut member = -1;
+        loop {
+            // SAFETY: see the function's contract.
+            member = unsafe { pg_sys::bms_next_member(set, member) };
+            if member < 0 {
+                break;
+            }
+            let attnum = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
+            if attnum > 0 {
+                columns.push(attnum as i16);
+            }
+        }
+    }
+    columns.sort_unstable();
+    columns.dedup();
+    columns
 }
 
 #[pgrx::pg_guard]
@@ -130,7 +221,10 @@ unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, context: *mut c_void) 
         match (*node).type_ {
             pg_sys::NodeTag::T_Query => {
                 let query = node.cast::<pg_sys::Query>();
-                collect_relations(query, found);
+                collect_relations(query, &mut found.relations);
+                if let Some(command) = writing_command((*query).commandType) {
+                    found.nested_writes.push(nested_write(query, command));
+                }
                 return pg_sys::query_tree_walker(query, Some(walk), context, 0);
             }
             // An implicit cast is the parser's, not a call the statement
@@ -154,6 +248,17 @@ unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, context: *mut c_void) 
             _ => {}
         }
         pg_sys::expression_tree_walker(node, Some(walk), context)
+    }
+}
+
+/// The command of a query that writes, or `None` for a SELECT (or other).
+fn writing_command(command: pg_sys::CmdType::Type) -> Option<Command> {
+    match command {
+        pg_sys::CmdType::CMD_INSERT => Some(Command::Insert),
+        pg_sys::CmdType::CMD_UPDATE => Some(Command::Update),
+        pg_sys::CmdType::CMD_DELETE => Some(Command::Delete),
+        pg_sys::CmdType::CMD_MERGE => Some(Command::Merge),
+        _ => None,
     }
 }
 
@@ -201,11 +306,7 @@ pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
         let plan = (*desc).plannedstmt;
         let command = match (*desc).operation {
             pg_sys::CmdType::CMD_SELECT => Command::Select,
-            pg_sys::CmdType::CMD_INSERT => Command::Insert,
-            pg_sys::CmdType::CMD_UPDATE => Command::Update,
-            pg_sys::CmdType::CMD_DELETE => Command::Delete,
-            pg_sys::CmdType::CMD_MERGE => Command::Merge,
-            _ => return None,
+            operation => writing_command(operation)?,
         };
         let rtable = (*plan).rtable;
         // The partitions and inheritance children the planner added stand
@@ -239,19 +340,8 @@ pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
             let rte = entry(named(pg_sys::list_nth_int(results, index) as pg_sys::Index));
             let relid = (*rte).relid;
             writes.push(relid);
-            let (inserted, updated) = written_columns(plan, rte);
-            for set in [inserted, updated] {
-                let mut member = -1;
-                loop {
-                    member = pg_sys::bms_next_member(set, member);
-                    if member < 0 {
-                        break;
-                    }
-                    let attnum = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
-                    if attnum > 0 {
-                        columns.push((relid, attnum as i16));
-                    }
-                }
+            for attnum in attnums(written_columns(plan_perm_infos(plan), rte)) {
+                columns.push((relid, attnum));
             }
         }
         sort_oids(&mut relations);
@@ -269,10 +359,12 @@ pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
     }
 }
 
-/// The bitmapsets of columns inserted and updated in result relation `rte`.
+/// The bitmapsets of columns inserted and updated in result relation `rte`,
+/// whose permission info, from 16, is in `perm_infos` (a plan's permInfos or
+/// a query's rteperminfos).
 #[cfg(feature = "pg15")]
 unsafe fn written_columns(
-    _plan: *mut pg_sys::PlannedStmt,
+    _perm_infos: *mut pg_sys::List,
     rte: *mut pg_sys::RangeTblEntry,
 ) -> (*mut pg_sys::Bitmapset, *mut pg_sys::Bitmapset) {
     // SAFETY: on 15 a RangeTblEntry holds its own permission fields.
@@ -281,20 +373,31 @@ unsafe fn written_columns(
 
 #[cfg(any(feature = "pg16", feature = "pg18"))]
 unsafe fn written_columns(
-    plan: *mut pg_sys::PlannedStmt,
+    perm_infos: *mut pg_sys::List,
     rte: *mut pg_sys::RangeTblEntry,
 ) -> (*mut pg_sys::Bitmapset, *mut pg_sys::Bitmapset) {
     // SAFETY: from 16 a result relation's entry points (1-based) into the
-    // plan's permInfos (getRTEPermissionInfo()).
+    // permission infos (getRTEPermissionInfo()).
     unsafe {
         let index = (*rte).perminfoindex as i32;
         if index == 0 {
             return (std::ptr::null_mut(), std::ptr::null_mut());
         }
-        let info =
-            pg_sys::list_nth((*plan).permInfos, index - 1).cast::<pg_sys::RTEPermissionInfo>();
+        let info = pg_sys::list_nth(perm_infos, index - 1).cast::<pg_sys::RTEPermissionInfo>();
         ((*info).insertedCols, (*info).updatedCols)
     }
+}
+
+/// The plan's RTEPermissionInfo list (from 16; none on 15).
+#[cfg(feature = "pg15")]
+unsafe fn plan_perm_infos(_plan: *mut pg_sys::PlannedStmt) -> *mut pg_sys::List {
+    std::ptr::null_mut()
+}
+
+#[cfg(any(feature = "pg16", feature = "pg18"))]
+unsafe fn plan_perm_infos(plan: *mut pg_sys::PlannedStmt) -> *mut pg_sys::List {
+    // SAFETY: a field of a PlannedStmt.
+    unsafe { (*plan).permInfos }
 }
 
 /// Reads a utility statement about to run.

@@ -145,8 +145,8 @@ UPDATE shop.orders SET amount = amount + 1 WHERE id = 1;
 COMMIT;
 
 -- Statement rules: DELETE without WHERE is blocked, whether sent as text, as
--- a prepared statement or from PL/pgSQL; DDL is blocked; a write to
--- shop.payments escalates.
+-- a prepared statement, from PL/pgSQL or in a WITH clause; DDL is blocked; a
+-- write to shop.payments escalates.
 BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
 DELETE FROM shop.orders;
@@ -159,6 +159,10 @@ ROLLBACK;
 BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
 DO $$ BEGIN DELETE FROM shop.orders; END $$;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+WITH gone AS (DELETE FROM shop.orders RETURNING id) SELECT count(*) FROM gone;
 ROLLBACK;
 BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# `make bench-sql`: the cost of statement decisions alone, a short run of the
+# four sql_select_* scenarios of `make bench` (a prepared SELECT as a role
+# without the library, with it loaded, as an agent, and deciding for itself
+# with evaluate()). Writes the "Agents that run SQL" section of
+# BENCHMARKS.md and leaves the rest as it was.
+#
+# Timing is never asserted. BENCH_RUNS (default 5), BENCH_SECONDS (8) and
+# BENCH_CLIENTS (4) as for `make bench`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+. scripts/bench-lib.sh
+pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+port=${AUTHENSOR_BENCH_PORT:-54334}
+runs=${BENCH_RUNS:-5}
+seconds=${BENCH_SECONDS:-8}
+clients=${BENCH_CLIENTS:-4}
+threads=$((clients < 2 ? clients : 2))
+out=$root/target/bench-sql
+work=$out/work
+cluster=$out/cluster
+specs=$work results=$work
+
+echo "==> release build in a private PostgreSQL installation"
+bindir=$(private_postgres "$pg_config" "$out")
+rm -rf "$work" && mkdir -p "$work/tps"
+start_cluster
+trap stop_cluster EXIT
+
+define_scenarios sql_select_plain sql_select_loaded sql_select_agent sql_select_evaluate
+
+echo "==> pgbench -M prepared: ${#names[@]} scenarios, $clients clients, ${seconds}s, $runs rounds"
+for round in $(seq "$runs"); do
+    for name in "${names[@]}"; do
+        run "$name"
+        printf '  round %s  %-28s %10.0f tps\n' "$round" "$name" "$(tail -n 1 "$work/tps/$name")"
+    done
+done
+results_of "$work" >"$work/results"
+{
+    echo "clients=$clients"
+    echo "seconds=$seconds"
+    echo "runs=$runs"
+    echo "commit=$(commit)"
+} >"$work/meta"
+scripts/bench-report.py --sql "$root/BENCHMARKS.md" "$work/meta" "$work/results" "$bindir"
