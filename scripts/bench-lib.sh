@@ -81,6 +81,19 @@ run() {
     echo "$tps" >>"$results/tps/$1"
 }
 
+# run_rounds: every scenario once per round, $runs rounds, each run's tps
+# printed as it comes.
+run_rounds() {
+    local round name
+    echo "==> pgbench -M prepared: ${#names[@]} scenarios, $clients clients, ${seconds}s, $runs rounds"
+    for round in $(seq "$runs"); do
+        for name in "${names[@]}"; do
+            run "$name"
+            printf '  round %s  %-28s %10.0f tps\n' "$round" "$name" "$(tail -n 1 "$results/tps/$name")"
+        done
+    done
+}
+
 # results_of DIR: one line per scenario, its name then the tps of every round.
 results_of() {
     local name

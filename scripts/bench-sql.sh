@@ -30,13 +30,7 @@ trap stop_cluster EXIT
 
 define_scenarios sql_select_plain sql_select_loaded sql_select_agent sql_select_evaluate
 
-echo "==> pgbench -M prepared: ${#names[@]} scenarios, $clients clients, ${seconds}s, $runs rounds"
-for round in $(seq "$runs"); do
-    for name in "${names[@]}"; do
-        run "$name"
-        printf '  round %s  %-28s %10.0f tps\n' "$round" "$name" "$(tail -n 1 "$work/tps/$name")"
-    done
-done
+run_rounds
 results_of "$work" >"$work/results"
 {
     echo "clients=$clients"

@@ -236,11 +236,56 @@ fn statement_calls(planned: &Planned) -> Vec<Call> {
     let mut relations = planned.relations.clone();
     relations.extend(&analysed.relations);
     statement::sort_oids(&mut relations);
+    let mut calls = vec![dml_call(
+        &analysed,
+        planned,
+        Dml {
+            command: planned.command,
+            relations: &relations,
+            writes: &planned.writes,
+            columns: &planned.columns,
+            has_where: analysed.has_where,
+        },
+    )];
+    for nested in &analysed.nested_writes {
+        let columns: Vec<(Oid, i16)> = nested
+            .columns
+            .iter()
+            .map(|attnum| (nested.target, *attnum))
+            .collect();
+        calls.push(dml_call(
+            &analysed,
+            planned,
+            Dml {
+                command: nested.command,
+                relations: &nested.relations,
+                writes: &[nested.target],
+                columns: &columns,
+                has_where: nested.has_where,
+            },
+        ));
+    }
+    calls
+}
+
+/// What one statement of a plan (the plan's own, or a data-modifying CTE's)
+/// does.
+struct Dml<'a> {
+    command: statement::Command,
+    relations: &'a [Oid],
+    writes: &'a [Oid],
+    columns: &'a [(Oid, i16)],
+    has_where: bool,
+}
+
+/// The tool call of `dml`, a statement of `planned`, whose functions and
+/// text are the whole statement's.
+fn dml_call(analysed: &Analysed, planned: &Planned, dml: Dml) -> Call {
     let mut args = serde_json::json!({
-        "command": planned.command.tag(),
-        "tables": names(&relations, statement::relation_name),
-        "writes": names(&planned.writes, statement::relation_name),
-        "columns": planned
+        "command": dml.command.tag(),
+        "tables": names(dml.relations, statement::relation_name),
+        "writes": names(dml.writes, statement::relation_name),
+        "columns": dml
             .columns
             .iter()
             .filter_map(|(relation, attnum)| statement::column_name(*relation, *attnum))
@@ -249,38 +294,12 @@ fn statement_calls(planned: &Planned) -> Vec<Call> {
         "statement": normalise(&planned.text),
     });
     if matches!(
-        planned.command,
+        dml.command,
         statement::Command::Update | statement::Command::Delete
     ) {
-        args["has_where"] = analysed.has_where.into();
+        args["has_where"] = dml.has_where.into();
     }
-    let mut calls = vec![Call::new(
-        tool_of(planned.command),
-        args,
-        relations.is_empty(),
-    )];
-    for nested in &analysed.nested_writes {
-        let mut args = serde_json::json!({
-            "command": nested.command.tag(),
-            "tables": names(&nested.relations, statement::relation_name),
-            "writes": names(&[nested.target], statement::relation_name),
-            "columns": nested
-                .columns
-                .iter()
-                .filter_map(|attnum| statement::column_name(nested.target, *attnum))
-                .collect::<Vec<_>>(),
-            "functions": names(&analysed.functions, statement::function_name),
-            "statement": normalise(&planned.text),
-        });
-        if matches!(
-            nested.command,
-            statement::Command::Update | statement::Command::Delete
-        ) {
-            args["has_where"] = nested.has_where.into();
-        }
-        calls.push(Call::new(tool_of(nested.command), args, false));
-    }
-    calls
+    Call::new(tool_of(dml.command), args, dml.relations.is_empty())
 }
 
 fn tool_of(command: statement::Command) -> String {
