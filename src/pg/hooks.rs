@@ -107,7 +107,8 @@ unsafe fn register(hooks: &StatementHooks, query: *mut pg_sys::Query) {
     // SAFETY: see the function's contract.
     unsafe {
         if (*query).queryId == 0 {
-            (*query).queryId = NEXT_QUERY_ID.fetch_add(1, Ordering::Relaxed);
+            (*query).queryId =
+                statement::query_id_field(NEXT_QUERY_ID.fetch_add(1, Ordering::Relaxed));
         }
         if (*query).commandType == pg_sys::CmdType::CMD_UTILITY {
             for inner in statement::nested_queries(query) {
@@ -115,7 +116,10 @@ unsafe fn register(hooks: &StatementHooks, query: *mut pg_sys::Query) {
             }
             return;
         }
-        (hooks.analysed)((*query).queryId, statement::analyse(query));
+        (hooks.analysed)(
+            statement::query_id_of((*query).queryId),
+            statement::analyse(query),
+        );
     }
 }
 

@@ -350,13 +350,36 @@ pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
         columns.dedup();
         Some(Planned {
             command,
-            query_id: (*plan).queryId,
+            query_id: query_id_of((*plan).queryId),
             relations,
             writes,
             columns,
             text: statement_text((*desc).sourceText, (*plan).stmt_location, (*plan).stmt_len),
         })
     }
+}
+
+/// A Query's or PlannedStmt's queryId as this module hands it out: uint64
+/// up to 17, int64 from 18 (the same bits).
+#[cfg(any(feature = "pg15", feature = "pg16"))]
+pub(super) fn query_id_of(id: u64) -> u64 {
+    id
+}
+
+#[cfg(feature = "pg18")]
+pub(super) fn query_id_of(id: i64) -> u64 {
+    id as u64
+}
+
+/// The queryId field's value for an id of query_id_of().
+#[cfg(any(feature = "pg15", feature = "pg16"))]
+pub(super) fn query_id_field(id: u64) -> u64 {
+    id
+}
+
+#[cfg(feature = "pg18")]
+pub(super) fn query_id_field(id: u64) -> i64 {
+    id as i64
 }
 
 /// The bitmapsets of columns inserted and updated in result relation `rte`,
