@@ -136,6 +136,8 @@ CREATE ROLE bench_sql_loaded LOGIN IN ROLE authensor_trusted;
 ALTER ROLE bench_sql_loaded SET session_preload_libraries = 'authensor';
 CREATE ROLE bench_sql_agent LOGIN IN ROLE authensor_trusted, authensor_agent;
 ALTER ROLE bench_sql_agent SET session_preload_libraries = 'authensor';
+-- An agent session takes its tenant only from its role's setting.
+ALTER ROLE bench_sql_agent SET authensor.tenant_id = 'bench-sql';
 GRANT USAGE ON SCHEMA bench TO bench_sql_plain, bench_sql_loaded, bench_sql_agent;
 GRANT SELECT ON bench.sql_orders TO bench_sql_plain, bench_sql_loaded, bench_sql_agent;
 SELECT set_config('authensor.tenant_id', 'bench-sql', false);

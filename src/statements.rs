@@ -130,7 +130,7 @@ fn active() -> bool {
 
 /// Whether the session user is a member of authensor_agent: looked up once,
 /// and again only after a change to roles or memberships.
-fn is_agent() -> bool {
+pub fn is_agent() -> bool {
     let user = roles::session_user();
     match AGENT.get() {
         Some((cached, agent)) if cached == user => agent,

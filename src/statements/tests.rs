@@ -14,8 +14,9 @@ mod tests {
     }
 
     /// A schema of tables, a view and a partitioned table, a tenant that
-    /// allows every statement, and an agent role that chooses it (a member
-    /// of authensor_trusted), as whom the rest of the transaction runs.
+    /// allows every statement, and an agent role bound to it (a member of
+    /// authensor_trusted with the tenant set on the role), as whom the rest
+    /// of the transaction runs.
     fn become_agent() {
         run("SELECT authensor.publish_platform_policy('rules: []')");
         run("SET LOCAL authensor.tenant_id = 'sql-t'");
@@ -30,6 +31,7 @@ mod tests {
         run("CREATE ROLE sqlt_agent NOLOGIN IN ROLE authensor_agent, authensor_trusted");
         run("GRANT USAGE, CREATE ON SCHEMA sqlt TO sqlt_agent");
         run("GRANT ALL ON ALL TABLES IN SCHEMA sqlt TO sqlt_agent");
+        run("ALTER ROLE sqlt_agent SET authensor.tenant_id = 'sql-t'");
         run("SET LOCAL SESSION AUTHORIZATION sqlt_agent");
     }
 

@@ -215,6 +215,22 @@ ROLLBACK TO SAVEPOINT s;
 SELECT id, tenant_id, amount FROM shop.payments ORDER BY id;
 COMMIT;
 
+-- An agent role bound to a tenant by the operator: a member of
+-- authensor_trusted whose role setting names the tenant. What the session
+-- assigns itself, with SET or in its startup packet, is ignored.
+\c - postgres
+CREATE ROLE agent_bound LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE authensor_agent, authensor_trusted;
+ALTER ROLE agent_bound SET session_preload_libraries = 'authensor';
+ALTER ROLE agent_bound SET authensor.tenant_id = 'sql-b';
+GRANT USAGE ON SCHEMA shop TO agent_bound;
+GRANT SELECT ON shop.orders TO agent_bound;
+\c - agent_bound
+SELECT id, tenant_id FROM shop.orders ORDER BY id;
+SET authensor.tenant_id = 'sql-a';
+SELECT id, tenant_id FROM shop.orders ORDER BY id;
+\c -reuse-previous=on "options='-c authensor.tenant_id=sql-a'"
+SELECT id, tenant_id FROM shop.orders ORDER BY id;
+
 -- Every decided statement left a receipt, refused ones included (committed
 -- = false); authensor's own statements and a non-agent's leave none.
 \c - agent_app
@@ -235,6 +251,6 @@ COMMIT;
 
 \c - postgres
 DROP SCHEMA shop CASCADE;
-DROP OWNED BY agent_sql;
-DROP ROLE agent_sql;
+DROP OWNED BY agent_sql, agent_bound;
+DROP ROLE agent_sql, agent_bound;
 DROP ROLE shop_owner;
