@@ -60,14 +60,17 @@ BEGIN
         RAISE EXCEPTION 'column "%" of relation % does not exist', tenant_column, table_name
             USING ERRCODE = 'undefined_column';
     END IF;
-    -- The owner of a table can turn its row-level security off. (A
-    -- superuser counts as a member of every role, and bypasses row-level
+    -- The owner of a table, and every member of the owner, can turn its
+    -- row-level security off: no agent may be one. (pg_has_role counts a
+    -- superuser as a member of every role; superusers bypass row-level
     -- security anyway.)
-    IF pg_has_role(rel.relowner, 'authensor_agent', 'MEMBER')
-       AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = rel.relowner) THEN
-        RAISE EXCEPTION '% is owned by an agent role, which could turn its row-level security off', table_name
+    IF EXISTS (SELECT FROM pg_roles r
+                WHERE NOT r.rolsuper
+                  AND pg_has_role(r.oid, 'authensor_agent', 'MEMBER')
+                  AND pg_has_role(r.oid, rel.relowner, 'MEMBER')) THEN
+        RAISE EXCEPTION '% is owned by an agent role, or by a role an agent role is a member of, which could turn its row-level security off', table_name
             USING ERRCODE = 'insufficient_privilege',
-                  HINT = 'Give the table to a role that is not a member of authensor_agent (ALTER TABLE ... OWNER TO).';
+                  HINT = 'Give the table to a role that no member of authensor_agent belongs to (ALTER TABLE ... OWNER TO).';
     END IF;
     FOR policy IN SELECT p.polname FROM pg_policy p
                    WHERE p.polrelid = table_name AND p.polname IN ('authensor_tenant_rows', 'authensor_tenant_only')

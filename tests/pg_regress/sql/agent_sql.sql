@@ -67,7 +67,13 @@ GRANT EXECUTE ON FUNCTION shop.order_total() TO agent_sql;
 CREATE TABLE public.agent_owned (tenant_id text);
 ALTER TABLE public.agent_owned OWNER TO agent_sql;
 SELECT authensor.protect_table('public.agent_owned', 'tenant_id');
+-- Nor one whose owner an agent is a member of.
+CREATE ROLE agent_sql_group NOLOGIN;
+GRANT agent_sql_group TO agent_sql;
+ALTER TABLE public.agent_owned OWNER TO agent_sql_group;
+SELECT authensor.protect_table('public.agent_owned', 'tenant_id');
 DROP TABLE public.agent_owned;
+DROP ROLE agent_sql_group;
 
 -- Keys for two tenants, and their policies: sql-a has the four kinds of
 -- statement rules the README shows; sql-b may read shop.orders only.
