@@ -20,7 +20,7 @@
 use crate::approvals;
 use crate::errors::raise;
 use crate::evaluate;
-use crate::lru::{Bounds, Lru};
+use crate::lru::Recent;
 use crate::pg::hooks::{self, StatementHooks};
 use crate::pg::inval::{self, SysCacheIdentifier};
 use crate::pg::jsonb::{JsonbArg, JsonbCopy};
@@ -42,12 +42,12 @@ pub const AGENT_ROLE: &CStr = c"authensor_agent";
 /// The role the extension's SECURITY DEFINER functions run as.
 const DEFINER_ROLE: &CStr = c"authensor_definer";
 
-/// Statements whose analysis is remembered until their plan runs. A
-/// statement analysed longer ago, and run again without being analysed
-/// again, is decided without it (see `executing`).
+/// Statements whose analysis is remembered: at least this many of those most
+/// recently analysed or run (see `analysed` for what forgetting does).
 const ANALYSED_ENTRIES: usize = 4096;
 
-/// Plans whose tool call is kept.
+/// Plans whose tool calls are kept: at least this many of those most
+/// recently run.
 const CALLS_ENTRIES: usize = 1024;
 
 static HOOKS: StatementHooks = StatementHooks {
@@ -64,10 +64,10 @@ thread_local! {
     /// Depth of authensor's own work in progress.
     static OWN_WORK: Cell<u32> = const { Cell::new(0) };
     /// What parse analysis showed of each statement, by query id.
-    static ANALYSED: RefCell<Lru<u64, Analysed>> = RefCell::new(Lru::new());
+    static ANALYSED: RefCell<Recent<u64, Analysed>> = RefCell::new(Recent::new(ANALYSED_ENTRIES));
     /// Each plan's tool call, by query id, with the plan's shape it was built
     /// from.
-    static CALLS: RefCell<Lru<u64, PlanCalls>> = RefCell::new(Lru::new());
+    static CALLS: RefCell<Recent<u64, PlanCalls>> = RefCell::new(Recent::new(CALLS_ENTRIES));
     /// Set when a relation, function or schema changed since CALLS was last
     /// read: a call built since may name it as it was.
     static CALLS_STALE: Cell<bool> = const { Cell::new(false) };
@@ -145,18 +145,17 @@ pub fn is_agent() -> bool {
     }
 }
 
+/// Remembers what parse analysis showed of a statement. When that makes the
+/// map forget older statements, every cached plan of the session is marked
+/// for parse analysis again before its next run (as DISCARD PLANS does), so
+/// that no prepared statement or PL/pgSQL plan runs with its analysis
+/// forgotten: analysing it again remembers it again, under a new id. Only
+/// flags change, so this is safe in the middle of parse analysis, even of a
+/// cached plan's own statement.
 fn analysed(query_id: u64, analysed: Analysed) {
-    ANALYSED.with(|cell| {
-        cell.borrow_mut().insert(
-            query_id,
-            analysed,
-            0,
-            Bounds {
-                entries: ANALYSED_ENTRIES,
-                weight: usize::MAX,
-            },
-        )
-    });
+    if ANALYSED.with(|cell| cell.borrow_mut().insert(query_id, analysed)) {
+        hooks::forget_cached_plans();
+    }
 }
 
 /// The tool calls of a plan (the statement's, then its data-modifying
@@ -199,6 +198,8 @@ impl Call {
 /// The calls are built once per plan (a prepared statement's runs share
 /// them) and kept until a relation, function or schema changes.
 fn executing(planned: Planned) {
+    // A plan's analysis stays among the most recently used while it runs.
+    ANALYSED.with(|cell| cell.borrow_mut().get(&planned.query_id).is_some());
     let cached = CALLS.with(|cell| {
         let mut calls = cell.borrow_mut();
         if CALLS_STALE.replace(false) {
@@ -212,15 +213,8 @@ fn executing(planned: Planned) {
     let calls = cached.unwrap_or_else(|| {
         let calls = Rc::new(statement_calls(&planned));
         CALLS.with(|cell| {
-            cell.borrow_mut().insert(
-                planned.query_id,
-                (planned, Rc::clone(&calls)),
-                0,
-                Bounds {
-                    entries: CALLS_ENTRIES,
-                    weight: usize::MAX,
-                },
-            )
+            cell.borrow_mut()
+                .insert(planned.query_id, (planned, Rc::clone(&calls)))
         });
         calls
     });

@@ -73,6 +73,16 @@ fn hooks() -> Option<&'static StatementHooks> {
     HOOKS.with(Cell::get).filter(|hooks| (hooks.active)())
 }
 
+/// Marks every cached plan of the backend (prepared statements, PL/pgSQL's
+/// and SPI's saved plans) for parse analysis and planning again before its
+/// next use, as DISCARD PLANS does (plancache.c ResetPlanCache); a plan that
+/// is running goes on.
+pub fn forget_cached_plans() {
+    // SAFETY: walks the backend's list of saved plans and marks them invalid;
+    // plans in use are reference-counted and stay valid until released.
+    unsafe { pg_sys::ResetPlanCache() };
+}
+
 /// Whether the backend is in parallel mode, where nothing may be written.
 pub fn in_parallel_mode() -> bool {
     // SAFETY: reads the backend's transaction state.
