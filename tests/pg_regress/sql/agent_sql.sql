@@ -80,6 +80,7 @@ DROP ROLE agent_sql_group;
 \c - authensor_operator
 SELECT authensor.create_api_key('sql-a', 'sql agent a') AS key_a \gset
 SELECT authensor.create_api_key('sql-b', 'sql agent b') AS key_b \gset
+SELECT authensor.create_api_key('sql-c', 'sql agent c') AS key_c \gset
 \c - agent_app
 BEGIN;
 SET LOCAL authensor.tenant_id = 'sql-a';
@@ -202,6 +203,44 @@ SELECT id FROM shop.order_view;
 ROLLBACK;
 BEGIN;
 SELECT authensor.authenticate(:'key_b') AS tenant;
+COMMIT;
+
+-- A prepared statement is decided by what it was written as, however long
+-- ago: 10,000 statements analysed since push its analysis out of what a
+-- session keeps, and every cached plan is analysed again before it runs.
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-c';
+SELECT authensor.publish_policy($$
+rules:
+  - {id: delete-needs-where, tool: sql.delete, action: block, when: {args.has_where: {equals: false}}}
+default: allow
+$$);
+COMMIT;
+\c - agent_sql
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+PREPARE sneaky AS WITH gone AS (DELETE FROM shop.orders RETURNING id) SELECT count(*) FROM gone;
+COMMIT;
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+DO $$ BEGIN FOR i IN 1..5000 LOOP EXECUTE 'SELECT ' || i; END LOOP; END $$;
+COMMIT;
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+DO $$ BEGIN FOR i IN 5001..10000 LOOP EXECUTE 'SELECT ' || i; END LOOP; END $$;
+COMMIT;
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+EXECUTE sneaky;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+COMMIT;
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-c';
+SELECT tool, action, rule_id, committed, count(*) FROM authensor.receipts GROUP BY 1, 2, 3, 4 ORDER BY 1, 2;
 COMMIT;
 
 -- A person approves the escalated INSERT; the same statement then runs once.
