@@ -139,7 +139,7 @@ ALTER ROLE bench_sql_agent SET session_preload_libraries = 'authensor';
 -- An agent session takes its tenant only from its role's setting.
 ALTER ROLE bench_sql_agent SET authensor.tenant_id = 'bench-sql';
 GRANT USAGE ON SCHEMA bench TO bench_sql_plain, bench_sql_loaded, bench_sql_agent;
-GRANT SELECT ON bench.sql_orders TO bench_sql_plain, bench_sql_loaded, bench_sql_agent;
+GRANT SELECT ON bench.sql_orders TO bench_sql_plain, bench_sql_loaded, bench_sql_agent, bench_app;
 SELECT set_config('authensor.tenant_id', 'bench-sql', false);
 SELECT authensor.publish_policy($$
 rules:

@@ -111,16 +111,26 @@ def render_sql(benchmarks, meta_file, results_file, bindir):
     section.append(f"Measured by `make bench-sql` on {datetime.date.today().isoformat()}, commit {meta['commit']}, "
                    f"on the machine above with {postgres_version(bindir)}: the cost of statement decisions "
                    f"(README, \"Agents that run SQL\"). The same prepared `SELECT amount FROM bench.sql_orders "
-                   f"WHERE id = $1` (`bench/pgbench/sql_select.sql`) as three roles; pgbench -M prepared, "
-                   f"{meta['clients']} clients, {meta['seconds']} s × {meta['runs']} rounds, each round running the "
-                   f"three scenarios back to back, with the settings and release build of `make bench` "
-                   f"(`make bench` runs the same scenarios among the others).")
+                   f"WHERE id = $1` (`bench/pgbench/sql_select.sql`) as three roles, and deciding for itself with "
+                   f"`evaluate()`; pgbench -M prepared, {meta['clients']} clients, {meta['seconds']} s × "
+                   f"{meta['runs']} rounds, each round running the four scenarios back to back, with the settings "
+                   f"and release build of `make bench` (`make bench` runs the same scenarios among the others). "
+                   f"Then the same SELECT 200,000 times in a PL/pgSQL loop in one backend (`bench/sql_hook_loop.sql`), "
+                   f"as the role without the library and the role that loads it, alternately, {meta['runs']} times "
+                   f"each: the hooks' cost to a role that is no agent without pgbench's client and network time.")
     section.append("")
     section.append("| measure | ratio of medians | range | goal | |")
     section.append("|---|---:|---:|---|---|")
+    plain_loop = [float(v) for v in meta["loop_plain"].split()]
+    loaded_loop = [float(v) for v in meta["loop_loaded"].split()]
+    rounds = [p / l for p, l in zip(plain_loop, loaded_loop)]
+    loop = (statistics.median(plain_loop) / statistics.median(loaded_loop), min(rounds), max(rounds))
     for label, (value, low, high), goal in (
             ("an agent's prepared SELECT through the statement hook ÷ the same without the library", agent, 0.8),
-            ("a non-agent's prepared SELECT with the library loaded ÷ without it", loaded, 0.98)):
+            ("a non-agent's prepared SELECT with the library loaded ÷ without it", loaded, 0.98),
+            ("a non-agent's SELECT in a PL/pgSQL loop, one backend: with the library loaded ÷ without it "
+             f"(median {statistics.median(loaded_loop):.2f} s against {statistics.median(plain_loop):.2f} s "
+             "for 200,000)", loop, 0.98)):
         section.append(f"| {label} | {value:.2f} | {low:.2f} – {high:.2f} | ≥ {goal:g} | {verdict(value, goal, True)} |")
     section.append("")
     section.append("| scenario | role | median tps | µs per call | tps of each round |")

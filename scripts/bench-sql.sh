@@ -32,7 +32,21 @@ define_scenarios sql_select_plain sql_select_loaded sql_select_agent sql_select_
 
 run_rounds
 results_of "$work" >"$work/results"
+
+# The same SELECT in a PL/pgSQL loop in one backend, as the role without the
+# library and as the role that loads it, alternately.
+echo "==> 200,000 SELECTs in one backend, $runs rounds"
+for round in $(seq "$runs"); do
+    for role in plain loaded; do
+        seconds_taken=$("${psql[@]}" -d bench -U "bench_sql_$role" -f bench/sql_hook_loop.sql 2>&1 |
+            sed -n 's/.*loop_seconds=\([0-9.]*\).*/\1/p')
+        echo "$seconds_taken" >>"$work/loop_$role"
+        printf '  round %s  %-28s %8.3f s\n' "$round" "loop_$role" "$seconds_taken"
+    done
+done
 {
+    echo "loop_plain=$(paste -sd' ' "$work/loop_plain")"
+    echo "loop_loaded=$(paste -sd' ' "$work/loop_loaded")"
     echo "clients=$clients"
     echo "seconds=$seconds"
     echo "runs=$runs"
