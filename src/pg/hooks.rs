@@ -9,11 +9,12 @@
 //! hooks (_PG_init, pgss_post_parse_analyze, pgss_ExecutorStart,
 //! pgss_ProcessUtility), checked against PostgreSQL 15, 16 and 18, whose
 //! three hook signatures are the same. Each hook calls the one installed
-//! before it, or PostgreSQL's standard routine.
+//! before it (through pgrx's error boundary, as pgrx calls PostgreSQL's own
+//! functions), or PostgreSQL's standard routine.
 
 use super::statement::{self, Analysed, Planned, Utility};
 use pgrx::pg_sys;
-use std::cell::Cell;
+use pgrx::pg_sys::ffi::pg_guard_ffi_boundary;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What the feature code does at each hook. The functions raise to refuse.
@@ -30,9 +31,8 @@ pub struct StatementHooks {
     pub utility: fn(Utility),
 }
 
-thread_local! {
-    static HOOKS: Cell<Option<&'static StatementHooks>> = const { Cell::new(None) };
-}
+// Set once, by install(); PostgreSQL runs a backend on one thread.
+static mut HOOKS: Option<&'static StatementHooks> = None;
 
 static mut PREVIOUS_ANALYZE: pg_sys::post_parse_analyze_hook_type = None;
 static mut PREVIOUS_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
@@ -46,11 +46,11 @@ static NEXT_QUERY_ID: AtomicU64 = AtomicU64::new(1 << 63);
 /// Installs the three hooks for the backend's lifetime. Called once, from
 /// `_PG_init`.
 pub fn install(hooks: &'static StatementHooks) {
-    HOOKS.with(|cell| cell.set(Some(hooks)));
     // SAFETY: _PG_init runs once per backend, before any statement uses the
     // hooks; the previous values are kept and called first, as every
     // extension that installs these hooks does.
     unsafe {
+        HOOKS = Some(hooks);
         PREVIOUS_ANALYZE = pg_sys::post_parse_analyze_hook;
         pg_sys::post_parse_analyze_hook = Some(on_analyze);
         PREVIOUS_EXECUTOR_START = pg_sys::ExecutorStart_hook;
@@ -64,13 +64,27 @@ pub fn install(hooks: &'static StatementHooks) {
 /// parallel worker (which runs part of a plan its leader decided), and not a
 /// referential integrity check (ri_triggers.c runs those with
 /// SECURITY_NOFORCE_RLS, which nothing else sets).
+///
+/// Every statement of every session that loaded the library comes here, so
+/// the session's own test (`active`, for most sessions a cached "not an
+/// agent") comes first.
 fn hooks() -> Option<&'static StatementHooks> {
-    // SAFETY: reads backend-globals.
-    let internal = unsafe { pg_sys::ParallelWorkerNumber >= 0 || pg_sys::InNoForceRLSOperation() };
-    if internal {
+    // SAFETY: HOOKS is written once, by install(), before any hook runs.
+    let hooks = unsafe { HOOKS }?;
+    if !(hooks.active)() {
         return None;
     }
-    HOOKS.with(Cell::get).filter(|hooks| (hooks.active)())
+    // SAFETY: a backend-global, and a function that reads one and cannot
+    // raise (miscinit.c InNoForceRLSOperation).
+    let internal = unsafe { pg_sys::ParallelWorkerNumber >= 0 || in_no_force_rls_operation() };
+    (!internal).then_some(hooks)
+}
+
+// Called without pgrx's error boundary (a sigsetjmp per call): it only reads
+// backend-local state and cannot raise.
+unsafe extern "C" {
+    #[link_name = "InNoForceRLSOperation"]
+    fn in_no_force_rls_operation() -> bool;
 }
 
 /// Marks every cached plan of the backend (prepared statements, PL/pgSQL's
@@ -99,7 +113,7 @@ unsafe extern "C-unwind" fn on_analyze(
     // query, read and given an id.
     unsafe {
         if let Some(previous) = PREVIOUS_ANALYZE {
-            previous(pstate, query, jstate);
+            pg_guard_ffi_boundary(|| previous(pstate, query, jstate));
         }
         if let Some(hooks) = hooks() {
             register(hooks, query);
@@ -145,7 +159,7 @@ unsafe extern "C-unwind" fn on_executor_start(desc: *mut pg_sys::QueryDesc, efla
             (hooks.executing)(planned);
         }
         match PREVIOUS_EXECUTOR_START {
-            Some(previous) => previous(desc, eflags),
+            Some(previous) => pg_guard_ffi_boundary(|| previous(desc, eflags)),
             None => pg_sys::standard_ExecutorStart(desc, eflags),
         }
     }
@@ -174,16 +188,18 @@ unsafe extern "C-unwind" fn on_utility(
             (hooks.utility)(statement::utility(pstmt, query_string));
         }
         match PREVIOUS_UTILITY {
-            Some(previous) => previous(
-                pstmt,
-                query_string,
-                read_only_tree,
-                context,
-                params,
-                query_env,
-                dest,
-                qc,
-            ),
+            Some(previous) => pg_guard_ffi_boundary(|| {
+                previous(
+                    pstmt,
+                    query_string,
+                    read_only_tree,
+                    context,
+                    params,
+                    query_env,
+                    dest,
+                    qc,
+                )
+            }),
             None => pg_sys::standard_ProcessUtility(
                 pstmt,
                 query_string,

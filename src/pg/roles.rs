@@ -43,10 +43,17 @@ pub fn session_user_is_member_of(role: &CStr) -> bool {
     }
 }
 
-/// The session user's oid.
+/// The session user's oid. Asked before every statement of a session that
+/// loaded the library (statements.rs), so called without pgrx's error
+/// boundary: GetSessionUserId() only reads a backend-global and cannot
+/// raise.
 pub fn session_user() -> super::Oid {
-    // SAFETY: reads a backend-global.
-    unsafe { pg_sys::GetSessionUserId() }
+    unsafe extern "C" {
+        #[link_name = "GetSessionUserId"]
+        fn session_user_id() -> pg_sys::Oid;
+    }
+    // SAFETY: see above (miscinit.c GetSessionUserId).
+    unsafe { session_user_id() }
 }
 
 /// Whether the current user, the one privileges are checked as (inside a
