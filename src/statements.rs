@@ -123,9 +123,14 @@ pub fn as_extension<R>(f: impl FnOnce() -> R) -> R {
     })
 }
 
-/// Whether the statement about to run is an agent's to decide.
+/// Whether the statement about to run is an agent's to decide. In an
+/// aborted transaction, where only ROLLBACK (analysed, never decided) may
+/// run, nothing is: the catalogues cannot be read there.
 fn active() -> bool {
-    OWN_WORK.get() == 0 && is_agent() && !roles::current_user_is(DEFINER_ROLE)
+    OWN_WORK.get() == 0
+        && is_agent()
+        && hooks::in_valid_transaction()
+        && !roles::current_user_is(DEFINER_ROLE)
 }
 
 /// Whether the session user is a member of authensor_agent: looked up once,
