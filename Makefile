@@ -32,7 +32,7 @@ PGRX_TEST_DATA := $(SCRATCH)/pgrx-test-data-pg$(PG)
 export PG PG_CONFIG
 export USER ?= root
 
-.PHONY: deps install install-dev test-postgres demo test system-pg-before lint test-core test-fuzz test-pg test-sql bench bench-majors soak fuzz oracle
+.PHONY: deps install install-dev test-postgres demo test system-pg-before lint test-core test-fuzz test-pg test-sql bench bench-majors bench-sql soak fuzz oracle
 
 deps:
 	@scripts/install-deps.sh
@@ -102,6 +102,11 @@ bench: deps
 ## major" section of BENCHMARKS.md.
 bench-majors: deps
 	@scripts/bench-majors.sh
+
+## The cost of statement decisions alone (agents that run SQL): the
+## "Agents that run SQL" section of BENCHMARKS.md.
+bench-sql: deps
+	@scripts/bench-sql.sh
 
 ## The soak of tests/soak: 16 clients, policy changes, Sentinel scans, seals
 ## and faults through pgbouncer for SOAK_SECONDS (600) on a release build,

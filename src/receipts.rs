@@ -41,6 +41,10 @@ pub struct NewReceipt<'a> {
     pub rule_id: Option<&'a str>,
     pub platform_version: Option<i32>,
     pub tenant_version: Option<i32>,
+    /// An escalation that refused an agent's statement: the approval it
+    /// opens would roll back with the statement, so it is opened when the
+    /// receipt is written again (see held.rs).
+    pub approval_on_rollback: bool,
 }
 
 /// Appends `receipt` to authensor.receipts in the caller's transaction and
@@ -68,7 +72,12 @@ pub fn append(receipt: &NewReceipt) -> Uuid {
 
 /// Writes again the receipt of a rolled-back decision.
 fn append_rolled_back(receipt: &NewReceipt) {
-    plans::pinned(|| insert(receipt));
+    let id = plans::pinned(|| insert(receipt));
+    if receipt.approval_on_rollback {
+        crate::statements::as_extension(|| {
+            crate::approvals::open(id, receipt.tenant_id, receipt.tool, receipt.args)
+        });
+    }
 }
 
 /// Refuses, as an INSERT would (SQLSTATE 25006), to write a receipt where no

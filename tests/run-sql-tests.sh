@@ -6,7 +6,8 @@
 # it to another major's, see scripts/install-pg-major.sh. pg_regress
 # scenarios (tests/pg_regress) and multi-session pg_isolation_regress specs
 # (tests/isolation), tenant isolation behind pgbouncer in transaction pooling
-# mode (tests/pgbouncer), and the Sentinel's alerts over real windows with
+# mode (tests/pgbouncer, for agents that call the functions and for agents
+# that run their own SQL), and the Sentinel's alerts over real windows with
 # pg_cron (tests/sentinel), a hot standby (tests/standby), a driver that
 # binds parameters (tests/clients) and pg_dump/pg_restore round trips
 # (tests/dump) and ALTER EXTENSION UPDATE from the previous release with data
@@ -77,6 +78,7 @@ fi
 # Tests that drive the cluster from a script: name, then the script.
 script_tests=(
     pgbouncer_isolation pgbouncer/run.sh
+    pgbouncer_sql_agent pgbouncer/sql_agent.sh
     sentinel_alerts sentinel/run.sh
     hot_standby standby/run.sh
     key_secrecy clients/run.sh

@@ -53,6 +53,7 @@ struct Copy {
     rule_id: Option<String>,
     platform_version: Option<i32>,
     tenant_version: Option<i32>,
+    approval_on_rollback: bool,
     attempts: u8,
 }
 
@@ -115,6 +116,7 @@ pub(super) fn hold(receipt: &NewReceipt, id: Uuid) {
         rule_id: receipt.rule_id.map(str::to_owned),
         platform_version: receipt.platform_version,
         tenant_version: receipt.tenant_version,
+        approval_on_rollback: receipt.approval_on_rollback,
         attempts: 0,
     };
     HELD_BYTES.set(HELD_BYTES.get() + copy.bytes());
@@ -189,6 +191,10 @@ fn wait(rolled_back: impl Iterator<Item = Copy>) {
 /// an ERROR that escapes (a cancel, say) leaves the rest waiting, and the
 /// transaction's abort puts back those written.
 fn write_waiting() {
+    crate::statements::own_work(write_waiting_now);
+}
+
+fn write_waiting_now() {
     if WAITING.with(|waiting| waiting.borrow().is_empty()) {
         return;
     }
@@ -319,6 +325,7 @@ impl Copy {
             rule_id: self.rule_id.as_deref(),
             platform_version: self.platform_version,
             tenant_version: self.tenant_version,
+            approval_on_rollback: self.approval_on_rollback,
         }
     }
 
