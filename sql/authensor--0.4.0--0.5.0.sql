@@ -89,7 +89,10 @@ BEGIN
         RAISE EXCEPTION '% belongs to authensor, whose tables have row-level security of their own', table_name
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    SELECT format_type(a.atttypid, a.atttypmod) INTO col_type
+    -- The type without its modifier: a cast to varchar(n), char(n) or
+    -- numeric(p, s) would cut or round the tenant id, and let one tenant's
+    -- id match another's rows.
+    SELECT format_type(a.atttypid, NULL) INTO col_type
       FROM pg_attribute a
      WHERE a.attrelid = table_name AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN

@@ -52,6 +52,15 @@ SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
  WHERE relnamespace = 'shop'::regnamespace AND relkind = 'r' ORDER BY 1;
 SELECT authensor.unprotect_table('shop.notes');
 SELECT authensor.unprotect_table('shop.notes');
+-- A tenant column of a type with a length or a scale: the tenant id is cast
+-- to the type without it, so it is never cut to match another tenant's rows
+-- (sql-a cut to varchar(3) would be 'sql').
+SET ROLE shop_owner;
+CREATE TABLE shop.short_ids (id int PRIMARY KEY, tenant varchar(3) NOT NULL);
+INSERT INTO shop.short_ids VALUES (1, 'sql');
+RESET ROLE;
+SELECT authensor.protect_table('shop.short_ids', 'tenant');
+SELECT qual FROM pg_policies WHERE tablename = 'short_ids' AND policyname = 'authensor_tenant_rows';
 SELECT relname, relrowsecurity, relforcerowsecurity,
        (SELECT count(*) FROM pg_policy WHERE polrelid = c.oid) AS policies
   FROM pg_class c WHERE oid = 'shop.notes'::regclass;
@@ -63,6 +72,7 @@ CREATE ROLE agent_sql LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE authensor_agent;
 ALTER ROLE agent_sql SET session_preload_libraries = 'authensor';
 GRANT USAGE ON SCHEMA shop TO agent_sql;
 GRANT SELECT, INSERT, UPDATE, DELETE ON shop.orders, shop.payments, shop.order_view TO agent_sql;
+GRANT SELECT ON shop.short_ids TO agent_sql;
 GRANT EXECUTE ON FUNCTION shop.order_total() TO agent_sql;
 CREATE TABLE public.agent_owned (tenant_id text);
 ALTER TABLE public.agent_owned OWNER TO agent_sql;
@@ -117,6 +127,7 @@ SELECT authensor.authenticate(:'key_a') AS tenant;
 SELECT id, tenant_id FROM shop.orders -- tenant_id = 'sql-b'
 ORDER BY id;
 SELECT id, tenant_id FROM shop.orders WHERE tenant_id = 'sql-b' OR true ORDER BY id;
+SELECT id, tenant FROM shop.short_ids;
 -- UNION with another table, a CTE, a view, a SECURITY DEFINER function.
 SELECT id, tenant_id FROM shop.orders UNION ALL SELECT id, tenant_id FROM shop.payments ORDER BY 1, 2;
 WITH theirs AS (SELECT * FROM shop.orders WHERE tenant_id = 'sql-b') SELECT count(*) FROM theirs;
