@@ -11,6 +11,7 @@
 
 use super::Oid;
 use pgrx::pg_sys;
+use pgrx::pg_sys::ffi::pg_guard_ffi_boundary;
 use std::ffi::{CStr, c_void};
 
 /// What parse analysis shows of a statement and its plan no longer holds.
@@ -79,6 +80,9 @@ pub struct Planned {
     pub columns: Vec<(Oid, i16)>,
     /// The statement's text: its part of the query string.
     pub text: String,
+    /// The values of the bind parameters the statement uses, as text (None
+    /// for NULL), by number: they are not in its text.
+    pub parameters: Vec<(i32, Option<String>)>,
 }
 
 /// A utility statement (DDL, COPY, SET …).
@@ -355,8 +359,52 @@ pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
             writes,
             columns,
             text: statement_text((*desc).sourceText, (*plan).stmt_location, (*plan).stmt_len),
+            parameters: parameters((*desc).params),
         })
     }
+}
+
+/// The values of the bind parameters in `params`, as their types' output
+/// functions write them, by number; a parameter without a type (one that
+/// PL/pgSQL's fetch hook reports as not used by the statement) is left out.
+/// Mirrors params.c BuildParamLogString, which gives up on a fetch hook;
+/// this one asks the hook (speculative = false), as copyParamList does.
+///
+/// # Safety
+/// `params` is NULL or the ParamListInfo of the plan about to run.
+unsafe fn parameters(params: pg_sys::ParamListInfo) -> Vec<(i32, Option<String>)> {
+    let mut values = Vec::new();
+    if params.is_null() {
+        return values;
+    }
+    // SAFETY: numParams entries, each read directly or through the fetch
+    // hook into `workspace`; output functions are called on values of the
+    // type they are given with.
+    unsafe {
+        for number in 1..=(*params).numParams {
+            let mut workspace = pg_sys::ParamExternData::default();
+            let param = match (*params).paramFetch {
+                Some(fetch) => {
+                    pg_guard_ffi_boundary(|| fetch(params, number, false, &raw mut workspace))
+                }
+                None => (*params).params.as_mut_ptr().add((number - 1) as usize),
+            };
+            if param.is_null() || (*param).ptype == pg_sys::InvalidOid {
+                continue;
+            }
+            let value = if (*param).isnull {
+                None
+            } else {
+                let mut output = pg_sys::InvalidOid;
+                let mut varlena = false;
+                pg_sys::getTypeOutputInfo((*param).ptype, &mut output, &mut varlena);
+                let text = pg_sys::OidOutputFunctionCall(output, (*param).value);
+                Some(CStr::from_ptr(text).to_string_lossy().into_owned())
+            };
+            values.push((number, value));
+        }
+    }
+    values
 }
 
 /// A Query's or PlannedStmt's queryId as this module hands it out: uint64

@@ -269,6 +269,42 @@ ROLLBACK TO SAVEPOINT s;
 SELECT id, tenant_id, amount FROM shop.payments ORDER BY id;
 COMMIT;
 
+-- A statement with bind parameters is approved with their values: the
+-- approval of amount 9 does not run the same text with another amount.
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+PREPARE pay(numeric) AS UPDATE shop.payments SET amount = $1 WHERE id = 1;
+EXECUTE pay(9);
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+COMMIT;
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-a';
+SELECT authensor.approve(receipt_id, 'amount 9') FROM authensor.approvals
+ WHERE tool = 'sql.update' AND status = 'pending';
+COMMIT;
+\c - agent_sql
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+PREPARE pay(numeric) AS UPDATE shop.payments SET amount = $1 WHERE id = 1;
+SAVEPOINT s;
+EXECUTE pay(999999);
+ROLLBACK TO SAVEPOINT s;
+EXECUTE pay(9);
+SAVEPOINT s;
+EXECUTE pay(9);
+ROLLBACK TO SAVEPOINT s;
+SELECT id, tenant_id, amount FROM shop.payments ORDER BY id;
+COMMIT;
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-a';
+SELECT action, committed, args->'parameters' AS parameters FROM authensor.receipts
+ WHERE tool = 'sql.update' AND args->>'statement' LIKE 'PREPARE pay%' ORDER BY created_at, id;
+COMMIT;
+
 -- An agent role bound to a tenant by the operator: a member of
 -- authensor_trusted whose role setting names the tenant. What the session
 -- assigns itself, with SET or in its startup packet, is ignored.
