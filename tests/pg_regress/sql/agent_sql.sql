@@ -119,6 +119,12 @@ COMMIT;
 -- Without a tenant, nothing that reads a relation runs.
 SELECT id FROM shop.orders;
 SHOW search_path;
+-- A key written as a literal does not stay in pg_stat_activity, where every
+-- session of the same role (an agent of another tenant) can read it.
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant,
+       (SELECT query FROM pg_stat_get_activity(pg_backend_pid())) AS shown;
+ROLLBACK;
 
 -- The guide's substring rule passes both of these; row-level security keeps
 -- them to tenant sql-a's rows.
