@@ -442,14 +442,14 @@ fn names(oids: &[Oid], name: fn(Oid) -> Option<String>) -> Vec<String> {
     names
 }
 
-/// A statement's text as approvals compare it: runs of white space made one
-/// space, without white space or semicolons at either end.
+/// A statement's text as receipts show it and approvals compare it: as sent,
+/// without white space or semicolons at either end. White space inside is
+/// kept: made one space, the line end of a `--` comment would show what
+/// follows it as part of the comment (`WHERE id = 1 -- one row` then `OR
+/// true` on the next line), and a literal's white space is its value.
 fn normalise(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .trim_end_matches(';')
-        .trim_end()
+    text.trim()
+        .trim_end_matches(|c: char| c == ';' || c.is_whitespace())
         .to_owned()
 }
 
