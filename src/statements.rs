@@ -333,6 +333,13 @@ fn tool_of(command: statement::Command) -> String {
 /// Decides a utility statement: `sql.copy` for COPY of a table, `sql.ddl`
 /// for what log_statement = 'ddl' logs, `sql.utility` for the rest.
 fn utility(utility: Utility) {
+    if utility.truncates_hidden_rows {
+        raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "an agent may not TRUNCATE a table under row-level security, nor with CASCADE: TRUNCATE empties every tenant's rows",
+            Some("Delete the tenant's rows with DELETE, which row-level security keeps to them."),
+        )
+    }
     let (tool, tables, writes) = match utility.copy {
         Some((relation, is_from)) => {
             let tables: Vec<String> = relation

@@ -94,6 +94,10 @@ pub struct Utility {
     pub is_ddl: bool,
     /// COPY of a table: the table, and whether it is written (COPY FROM).
     pub copy: Option<(Option<Oid>, bool)>,
+    /// A TRUNCATE that empties rows row-level security hides from this
+    /// session (TRUNCATE ignores it), or that cascades to tables it does not
+    /// name.
+    pub truncates_hidden_rows: bool,
     /// A statement that reads and writes no relation itself: settings,
     /// prepared statements and cursors (whose queries are decided when they
     /// run), LISTEN and NOTIFY, DO and CALL (whose statements are decided).
@@ -519,13 +523,46 @@ pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) 
                 | pg_sys::NodeTag::T_DoStmt
                 | pg_sys::NodeTag::T_CallStmt
         );
+        let truncates_hidden_rows = (*statement).type_ == pg_sys::NodeTag::T_TruncateStmt
+            && truncates_hidden_rows(statement.cast::<pg_sys::TruncateStmt>());
         Utility {
             tag,
             is_ddl,
             touches_no_relation,
             copy,
+            truncates_hidden_rows,
             text: statement_text(source, (*plan).stmt_location, (*plan).stmt_len),
         }
+    }
+}
+
+/// Whether `truncate` cascades, or names a table whose rows row-level
+/// security filters for the current user (rls.c check_enable_rls, as the
+/// executor asks it for each relation of a query). A table that does not
+/// exist is left to TRUNCATE to report.
+///
+/// # Safety
+/// `truncate` is a TruncateStmt.
+unsafe fn truncates_hidden_rows(truncate: *mut pg_sys::TruncateStmt) -> bool {
+    // SAFETY: its relations are RangeVars, looked up without a lock as COPY's
+    // above; check_enable_rls reads the relation's flags and policies.
+    unsafe {
+        if (*truncate).behavior == pg_sys::DropBehavior::DROP_CASCADE {
+            return true;
+        }
+        let relations = (*truncate).relations;
+        (0..pg_sys::list_length(relations)).any(|index| {
+            let relation = pg_sys::RangeVarGetRelidExtended(
+                pg_sys::list_nth(relations, index).cast::<pg_sys::RangeVar>(),
+                pg_sys::NoLock as pg_sys::LOCKMODE,
+                pg_sys::RVROption::RVR_MISSING_OK,
+                None,
+                std::ptr::null_mut(),
+            );
+            relation != pg_sys::InvalidOid
+                && pg_sys::check_enable_rls(relation, pg_sys::InvalidOid, true)
+                    == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
+        })
     }
 }
 

@@ -73,6 +73,7 @@ ALTER ROLE agent_sql SET session_preload_libraries = 'authensor';
 GRANT USAGE ON SCHEMA shop TO agent_sql;
 GRANT SELECT, INSERT, UPDATE, DELETE ON shop.orders, shop.payments, shop.order_view TO agent_sql;
 GRANT SELECT ON shop.short_ids TO agent_sql;
+GRANT TRUNCATE ON shop.orders TO agent_sql;
 GRANT EXECUTE ON FUNCTION shop.order_total() TO agent_sql;
 CREATE TABLE public.agent_owned (tenant_id text);
 ALTER TABLE public.agent_owned OWNER TO agent_sql;
@@ -193,6 +194,17 @@ ROLLBACK;
 BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
 DELETE FROM shop.orders WHERE id = 3;
+ROLLBACK;
+-- TRUNCATE ignores row-level security: with the privilege, an agent would
+-- empty every tenant's rows. It is refused on a protected table, and with
+-- CASCADE.
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+TRUNCATE shop.orders;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+TRUNCATE shop.payments CASCADE;
 ROLLBACK;
 -- An escalated statement's text keeps its line ends: the person approving
 -- it sees that OR true is not part of the comment.
