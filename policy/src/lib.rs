@@ -73,6 +73,7 @@
 //! abandon the work, for instance to honour a statement timeout.
 
 mod action;
+mod approval;
 mod compile;
 mod condition;
 mod decide;
@@ -101,6 +102,7 @@ mod value;
 pub mod bench_support;
 
 pub use action::Action;
+pub use approval::{ApprovalTerms, MAX_APPROVERS, MAX_EXPIRY_SECONDS, parse_duration};
 pub use compile::{
     CompiledDocument, compile, compile_document, compile_document_with_limits, compile_with_limits,
 };
