@@ -118,7 +118,9 @@ fn decide_and_record(
     let approval_id = receipt_id
         .zip(call)
         .filter(|_| decision.action == Action::Escalate)
-        .map(|(receipt_id, (args, _))| approvals::open(receipt_id, &tenant_id, tool, args));
+        .map(|(receipt_id, (args, _))| {
+            approvals::open(receipt_id, &tenant_id, tool, args, decision.approval)
+        });
     Outcome {
         tenant_id,
         tool: tool.to_owned(),
