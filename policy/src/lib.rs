@@ -81,6 +81,7 @@ mod dotted;
 mod error;
 mod glob;
 mod heap;
+mod import;
 mod index;
 mod interrupt;
 mod limits;
@@ -108,6 +109,7 @@ pub use compile::{
 };
 pub use decide::{Decision, FAIL_CLOSED_REASON, Layer, decide};
 pub use error::{ErrorKind, PolicyError};
+pub use import::{IMPORT_FORMATS, Imported, import_authensor};
 pub use interrupt::{set_interrupt_check, set_match_guard};
 pub use limits::Limits;
 pub use lint::{Warning, WarningCode, lint};
