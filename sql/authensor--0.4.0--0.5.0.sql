@@ -87,3 +87,18 @@ COMMENT ON FUNCTION @extschema@.approve(uuid, text) IS
     'Approve the pending approval of an escalated receipt, once per login role; approved when its rule''s required approvers have (admin keys and members of authensor_trusted, within their tenant)';
 -- End of quorum approvals.
 -- ---------------------------------------------------------------------------
+
+-- ---------------------------------------------------------------------------
+-- Authensor JSON import: import_policy().
+--
+-- What changes for existing data: nothing; the function writes nothing.
+CREATE FUNCTION @extschema@.import_policy(source jsonb, format text DEFAULT 'authensor',
+                                          layer text DEFAULT 'tenant')
+RETURNS jsonb
+VOLATILE SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'import_policy_wrapper';
+ALTER FUNCTION @extschema@.import_policy(jsonb, text, text) OWNER TO authensor_definer;
+-- End of Authensor JSON import.
+-- ---------------------------------------------------------------------------

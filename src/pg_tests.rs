@@ -594,6 +594,39 @@ mod tests {
         run(&format!("SELECT authensor.approve('{receipt}')"));
     }
 
+    #[pg_test]
+    fn an_imported_authensor_policy_is_shown_valid_and_publishes() {
+        run("SET LOCAL authensor.tenant_id = 'imported'");
+        let source = r#"{"id": "p", "defaultEffect": "deny", "rules": [
+            {"id": "reads", "effect": "allow",
+             "condition": {"field": "action.type", "operator": "eq", "value": "file.read"}}]}"#;
+        let report = Spi::get_one_with_args::<pgrx::JsonB>(
+            "SELECT authensor.import_policy($1::jsonb)",
+            &[source.into()],
+        )
+        .unwrap()
+        .unwrap()
+        .0;
+        assert_eq!(report["valid"], true, "{report}");
+        let yaml = report["yaml"].as_str().unwrap();
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.policy_versions"),
+            Some(0),
+            "importing publishes nothing"
+        );
+        Spi::get_one_with_args::<i32>("SELECT authensor.publish_policy($1)", &[yaml.into()])
+            .unwrap();
+        assert_eq!(decision("imported", "file.read", "{}").0, "allow");
+        assert_eq!(decision("imported", "file.write", "{}").0, "block");
+    }
+
+    #[pg_test(
+        error = "cannot import the policy: session rules (sequences, counts and risk across a session) cannot be expressed at sessionRules"
+    )]
+    fn an_authensor_policy_with_session_rules_is_refused() {
+        run(r#"SELECT authensor.import_policy('{"id": "p", "rules": [], "sessionRules": {}}')"#);
+    }
+
     #[pg_test(error = "authensor.approve() may not be called with an agent key")]
     fn an_agent_cannot_approve_its_own_escalation() {
         seed_as_app_role();

@@ -134,7 +134,12 @@ impl Importer {
             }
         }
         document.insert("rules".to_owned(), Json::Array(out));
-        let yaml = format(&Json::Object(document).to_string())?;
+        // The line and column would be those of an internal text; the path
+        // names the field of the document.
+        let yaml = format(&Json::Object(document).to_string()).map_err(|mut error| {
+            (error.line, error.column) = (None, None);
+            error
+        })?;
         Ok(Imported {
             yaml,
             notes: self.notes,
