@@ -19,6 +19,8 @@ pub(super) fn action(effect: &Json, path: &str) -> Result<&'static str, PolicyEr
     }
 }
 
+const SCOPE_FIELDS: &[&str] = &["actionTypes", "principalTypes", "environments"];
+
 /// A policy's `scope`: tool globs, and conditions on the call's context.
 pub(super) struct Scope {
     globs: Option<Vec<String>>,
@@ -39,13 +41,26 @@ impl Scope {
             Some(Json::Object(scope)) => scope,
             Some(_) => return Err(refuse("scope", "expected a scope object")),
         };
-        for (key, value) in scope {
+        if let Some(other) = scope
+            .keys()
+            .find(|key| !SCOPE_FIELDS.contains(&key.as_str()))
+        {
+            return Err(refuse(
+                &format!("scope.{other}"),
+                format!("unknown scope field {other:?}"),
+            ));
+        }
+        // In a fixed order, whatever the order of the source's keys.
+        for key in SCOPE_FIELDS {
+            let Some(value) = scope.get(*key) else {
+                continue;
+            };
             let path = format!("scope.{key}");
             let list = strings(value, &path)?;
             if list.is_empty() {
                 continue;
             }
-            match key.as_str() {
+            match *key {
                 "actionTypes" => {
                     for (index, glob) in list.iter().enumerate() {
                         check_glob(glob, &format!("{path}[{index}]"))?;
@@ -63,7 +78,7 @@ impl Scope {
                         json!({"context.environment": {"any": [{"exists": false}, {"in": list}]}}),
                     );
                 }
-                other => return Err(refuse(&path, format!("unknown scope field {other:?}"))),
+                _ => unreachable!("SCOPE_FIELDS holds the fields matched above"),
             }
         }
         Ok(out)
@@ -497,16 +512,10 @@ fn approval(config: &Json, path: &str, action: &str) -> Result<Json, PolicyError
             "approvalConfig belongs on a require_approval rule",
         ));
     }
-    let mut out = Map::new();
     for (key, value) in config {
         let field = format!("{path}.{key}");
         match key.as_str() {
-            "requiredApprovals" => {
-                out.insert("required".to_owned(), value.clone());
-            }
-            "expiresIn" => {
-                out.insert("expires".to_owned(), value.clone());
-            }
+            "requiredApprovals" | "expiresIn" => {}
             "approvers" if value.as_array().is_none_or(Vec::is_empty) => {}
             "approvers" => {
                 return Err(refuse(&field, "named approvers cannot be expressed: any admin key or trusted member of the tenant approves")
@@ -518,6 +527,14 @@ fn approval(config: &Json, path: &str, action: &str) -> Result<Json, PolicyError
                     format!("unknown approvalConfig field {other:?}"),
                 ));
             }
+        }
+    }
+    // In the order the formatter keeps (it leaves this mapping's order as
+    // it is), whatever the order of the source's keys or of the JSON map.
+    let mut out = Map::new();
+    for (from, to) in [("expiresIn", "expires"), ("requiredApprovals", "required")] {
+        if let Some(value) = config.get(from) {
+            out.insert(to.to_owned(), value.clone());
         }
     }
     Ok(Json::Object(out))

@@ -81,12 +81,7 @@ impl Importer {
                     }
                     _ => return Err(refuse("enabled", "expected true or false")),
                 },
-                "priority" => self.notes.push(format!(
-                    "priority {value} orders several policies; alone, the policy is unaffected"
-                )),
-                "metadata" => self
-                    .notes
-                    .push("metadata is descriptive and not carried".to_owned()),
+                "priority" | "metadata" => {}
                 "sessionRules" => {
                     return Err(refuse(
                         "sessionRules",
@@ -95,6 +90,16 @@ impl Importer {
                 }
                 other => return Err(refuse(other, format!("unknown policy field {other:?}"))),
             }
+        }
+        // Notes in a fixed order, whatever the order of the source's keys.
+        if let Some(priority) = policy.get("priority") {
+            self.notes.push(format!(
+                "priority {priority} orders several policies; alone, the policy is unaffected"
+            ));
+        }
+        if policy.contains_key("metadata") {
+            self.notes
+                .push("metadata is descriptive and not carried".to_owned());
         }
         let scope = Scope::read(policy.get("scope"), &mut self.notes)?;
         let mut translator = Translator {
