@@ -32,7 +32,7 @@ PGRX_TEST_DATA := $(SCRATCH)/pgrx-test-data-pg$(PG)
 export PG PG_CONFIG
 export USER ?= root
 
-.PHONY: deps install install-dev test-postgres demo test system-pg-before lint test-core test-pg test-sql bench bench-majors soak
+.PHONY: deps install install-dev test-postgres demo test system-pg-before lint test-core test-fuzz test-pg test-sql bench bench-majors bench-sql soak fuzz oracle
 
 deps:
 	@scripts/install-deps.sh
@@ -59,7 +59,7 @@ demo: install
 
 ## Every test tier; exits non-zero on any failure, or if the machine's
 ## PostgreSQL does not end with the authensor files it started with.
-test: deps system-pg-before lint test-core test-pg test-sql
+test: deps system-pg-before lint test-core test-fuzz test-pg test-sql
 	@scripts/system-pg-unchanged.sh check $(SCRATCH)/system-pg.sha256 $(SYSTEM_PG_CONFIG)
 
 system-pg-before:
@@ -68,6 +68,7 @@ system-pg-before:
 ## Formatting, and clippy with every unsafe block's SAFETY comment required.
 lint:
 	cargo fmt --all --check
+	cargo fmt --manifest-path fuzz/Cargo.toml --check
 	cargo clippy -p authensor-policy -p authensor-chain -p authensor-cli --all-targets -- -D warnings
 	cargo clippy -p authensor $(or $(PG_FEATURES),--features pg15) --no-deps -- -D warnings -W clippy::undocumented_unsafe_blocks
 
@@ -76,6 +77,11 @@ lint:
 ## same on every PostgreSQL major).
 test-core:
 	cargo test -p authensor-policy -p authensor-chain -p authensor-cli
+
+## The fuzz targets for 60 s (see `fuzz`), leaving fuzz/corpus and
+## RELIABILITY.md as they are; fails on any finding.
+test-fuzz: test-core deps
+	FUZZ_SECONDS=60 FUZZ_UPDATE_CORPUS=0 FUZZ_REPORT= scripts/fuzz.sh
 
 ## Tier 2: #[pg_test]s inside a real PostgreSQL (initdb'd fresh each run).
 test-pg: test-postgres
@@ -97,9 +103,31 @@ bench: deps
 bench-majors: deps
 	@scripts/bench-majors.sh
 
+## The cost of statement decisions alone (agents that run SQL): the
+## "Agents that run SQL" section of BENCHMARKS.md.
+bench-sql: deps
+	@scripts/bench-sql.sh
+
 ## The soak of tests/soak: 16 clients, policy changes, Sentinel scans, seals
 ## and faults through pgbouncer for SOAK_SECONDS (600) on a release build,
 ## checked against what the clients recorded; writes the "Soak" section of
 ## RELIABILITY.md. `make test` runs it for 60 s.
 soak: deps
 	@scripts/soak.sh
+
+## The differential oracle at full size: 10^6 policy pairs through the policy
+## engine and a reference evaluator written from docs/language.md, then 2,500
+## more (about 11,000 decisions) through check() and the PL/pgSQL baseline;
+## writes the "Differential oracle" section of RELIABILITY.md. `make test`
+## runs 2,000 and 80.
+oracle: install-dev
+	PG_CONFIG=$(TEST_PG_CONFIG) scripts/oracle.sh
+
+## Coverage-guided fuzzing of the policy core (fuzz/) for FUZZ_SECONDS (600):
+## the YAML parser and compiler on arbitrary bytes and on mutated policies,
+## and decide() on arbitrary args and context, checked for panics, hangs and
+## memory over the limits. Keeps the corpus it ends with in fuzz/corpus and
+## writes the "Fuzzing" section of RELIABILITY.md.
+fuzz: install-dev
+	@scripts/fuzz.sh
+	PG_CONFIG=$(TEST_PG_CONFIG) scripts/oracle.sh

@@ -18,8 +18,11 @@
 -- decision reads only the rules whose tool matches, in order.
 --
 -- Differences that do not affect the benchmark: `matches` uses PostgreSQL's
--- regex dialect rather than Rust's; no validation at publish; the tenant comes
--- from the authensor.tenant_id setting without the authensor_trusted check.
+-- regex dialect rather than Rust's; paths are read with PostgreSQL's `#>`, so
+-- that on an array `01` and `-1` are indexes too; no validation at publish;
+-- the tenant comes from the authensor.tenant_id setting without the
+-- authensor_trusted check. The differential oracle (tests/oracle) compares
+-- its decisions with the reference evaluator's wherever none of these apply.
 
 CREATE SCHEMA baseline;
 
@@ -117,78 +120,109 @@ LANGUAGE sql STABLE AS $$
            END
 $$;
 
--- An operand with its ${context.…} placeholders filled in; NULL when one
--- names a missing field or a null, array or object.
-CREATE FUNCTION baseline.interpolate(operand jsonb, context jsonb) RETURNS jsonb
+-- The value of a placeholder's path (`context.…`), NULL unless it is a
+-- string, a number or a boolean.
+CREATE FUNCTION baseline.placeholder(path text, context jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    -- skip the 8 characters of "context."
+    SELECT value
+      FROM (SELECT context #> string_to_array(substr(path, 9), '.') AS value) AS found
+     WHERE jsonb_typeof(value) IN ('string', 'number', 'boolean')
+$$;
+
+-- A string operand as text: each ${context.…} placeholder replaced by its
+-- value's text (a number's without trailing zeros); NULL when one does not
+-- resolve.
+CREATE FUNCTION baseline.interpolate_text(operand text, context jsonb) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    rest     text;
+    rest     text := operand;
     rendered text := '';
     open_at  integer;
     close_at integer;
     value    jsonb;
 BEGIN
-    IF jsonb_typeof(operand) = 'array' THEN
-        SELECT CASE WHEN count(*) = count(filled) THEN coalesce(jsonb_agg(filled ORDER BY n), '[]') END
-          INTO value
-          FROM jsonb_array_elements(operand) WITH ORDINALITY AS o (option, n),
-               LATERAL baseline.interpolate(option, context) AS filled;
-        RETURN value;
-    END IF;
-    IF jsonb_typeof(operand) <> 'string' OR strpos(operand #>> '{}', '${') = 0 THEN
-        RETURN operand;
-    END IF;
-    rest := operand #>> '{}';
     LOOP
         open_at := strpos(rest, '${');
         EXIT WHEN open_at = 0;
         close_at := open_at + strpos(substr(rest, open_at), '}') - 1;
-        -- the placeholder is ${context.<path>}: skip the 10 characters of "${context."
-        value := context #> string_to_array(substr(rest, open_at + 10, close_at - open_at - 10), '.');
-        IF value IS NULL OR jsonb_typeof(value) NOT IN ('string', 'number', 'boolean') THEN
+        value := baseline.placeholder(substr(rest, open_at + 2, close_at - open_at - 2), context);
+        IF value IS NULL THEN
             RETURN NULL;
         END IF;
-        rendered := rendered || left(rest, open_at - 1) || (value #>> '{}');
+        rendered := rendered || left(rest, open_at - 1)
+                    || CASE jsonb_typeof(value) WHEN 'number' THEN trim_scale(value::numeric)::text
+                                                ELSE value #>> '{}' END;
         rest := substr(rest, close_at + 1);
     END LOOP;
-    RETURN to_jsonb(rendered || rest);
+    RETURN rendered || rest;
+END
+$$;
+
+-- An operand used as a value: a string that is one placeholder alone stands
+-- for the placeholder's value, another string for its text; anything else,
+-- strings nested in it included, is itself. NULL when it does not resolve.
+CREATE FUNCTION baseline.interpolate_value(operand jsonb, context jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    body text;
+BEGIN
+    IF jsonb_typeof(operand) <> 'string' THEN
+        RETURN operand;
+    END IF;
+    body := operand #>> '{}';
+    IF strpos(body, '${') = 0 THEN
+        RETURN operand;
+    END IF;
+    IF starts_with(body, '${') AND strpos(body, '}') = length(body) THEN
+        RETURN baseline.placeholder(substr(body, 3, length(body) - 3), context);
+    END IF;
+    RETURN to_jsonb(baseline.interpolate_text(body, context));
 END
 $$;
 
 -- One operator applied to a field's value (NULL when the path is missing).
+-- notEquals and notIn are the negations of equals and in.
 CREATE FUNCTION baseline.operator_holds(op text, operand jsonb, field jsonb, context jsonb) RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    resolved   jsonb := operand;
-    text_value text;
+    text_operand text;
 BEGIN
-    IF op NOT IN ('matches', 'gt', 'gte', 'lt', 'lte', 'exists') THEN
-        resolved := baseline.interpolate(operand, context);
+    IF op IN ('notEquals', 'neq', 'notIn') THEN
+        RETURN NOT baseline.operator_holds(CASE op WHEN 'notIn' THEN 'in' ELSE 'equals' END, operand, field, context);
     END IF;
-    IF field IS NULL OR resolved IS NULL THEN
-        RETURN op IN ('notEquals', 'neq', 'notIn') OR (op = 'exists' AND operand = 'false');
+    IF field IS NULL THEN
+        RETURN op = 'exists' AND operand = 'false';
     END IF;
-    text_value := resolved #>> '{}';
+    -- Text operators take their operand as text, and only on a string.
+    IF op IN ('startsWith', 'endsWith') OR (op = 'contains' AND jsonb_typeof(field) = 'string') THEN
+        IF jsonb_typeof(field) <> 'string' OR jsonb_typeof(operand) <> 'string' THEN
+            RETURN false;
+        END IF;
+        text_operand := baseline.interpolate_text(operand #>> '{}', context);
+        IF text_operand IS NULL THEN
+            RETURN false;
+        END IF;
+    END IF;
     RETURN CASE op
-        WHEN 'equals' THEN field = resolved
-        WHEN 'eq' THEN field = resolved
-        WHEN 'notEquals' THEN field <> resolved
-        WHEN 'neq' THEN field <> resolved
-        WHEN 'in' THEN EXISTS (SELECT FROM jsonb_array_elements(resolved) AS o WHERE o = field)
-        WHEN 'notIn' THEN NOT EXISTS (SELECT FROM jsonb_array_elements(resolved) AS o WHERE o = field)
+        WHEN 'equals' THEN coalesce(field = baseline.interpolate_value(operand, context), false)
+        WHEN 'eq' THEN coalesce(field = baseline.interpolate_value(operand, context), false)
+        WHEN 'in' THEN EXISTS (SELECT FROM jsonb_array_elements(operand) AS o
+                                WHERE baseline.interpolate_value(o, context) = field)
         WHEN 'contains' THEN CASE jsonb_typeof(field)
-            WHEN 'string' THEN jsonb_typeof(resolved) = 'string' AND strpos(field #>> '{}', text_value) > 0
-            WHEN 'array' THEN EXISTS (SELECT FROM jsonb_array_elements(field) AS e WHERE e = resolved)
+            WHEN 'string' THEN strpos(field #>> '{}', text_operand) > 0
+            WHEN 'array' THEN EXISTS (SELECT FROM jsonb_array_elements(field) AS e
+                                       WHERE e = baseline.interpolate_value(operand, context))
             ELSE false
         END
-        WHEN 'startsWith' THEN jsonb_typeof(field) = 'string' AND starts_with(field #>> '{}', text_value)
-        WHEN 'endsWith' THEN jsonb_typeof(field) = 'string' AND right(field #>> '{}', length(text_value)) = text_value
-        WHEN 'matches' THEN jsonb_typeof(field) = 'string' AND (field #>> '{}') ~ text_value
-        WHEN 'gt' THEN jsonb_typeof(field) = 'number' AND field::numeric > resolved::numeric
-        WHEN 'gte' THEN jsonb_typeof(field) = 'number' AND field::numeric >= resolved::numeric
-        WHEN 'lt' THEN jsonb_typeof(field) = 'number' AND field::numeric < resolved::numeric
-        WHEN 'lte' THEN jsonb_typeof(field) = 'number' AND field::numeric <= resolved::numeric
-        WHEN 'exists' THEN resolved = 'true'
+        WHEN 'startsWith' THEN starts_with(field #>> '{}', text_operand)
+        WHEN 'endsWith' THEN right(field #>> '{}', length(text_operand)) = text_operand
+        WHEN 'matches' THEN jsonb_typeof(field) = 'string' AND (field #>> '{}') ~ (operand #>> '{}')
+        WHEN 'gt' THEN jsonb_typeof(field) = 'number' AND field::numeric > operand::numeric
+        WHEN 'gte' THEN jsonb_typeof(field) = 'number' AND field::numeric >= operand::numeric
+        WHEN 'lt' THEN jsonb_typeof(field) = 'number' AND field::numeric < operand::numeric
+        WHEN 'lte' THEN jsonb_typeof(field) = 'number' AND field::numeric <= operand::numeric
+        WHEN 'exists' THEN operand = 'true'
     END;
 END
 $$;

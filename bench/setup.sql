@@ -124,3 +124,26 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Agents that run SQL: the same prepared SELECT by primary key, as a role
+-- without the library, as a role that loads it but is no agent, and as an
+-- agent whose every statement is decided (and leaves a receipt) for tenant
+-- bench-sql, whose policy allows reads of this table.
+CREATE TABLE bench.sql_orders (id integer PRIMARY KEY, amount numeric NOT NULL);
+INSERT INTO bench.sql_orders SELECT n, n FROM generate_series(1, 10000) AS n;
+CREATE ROLE bench_sql_plain LOGIN IN ROLE authensor_trusted;
+CREATE ROLE bench_sql_loaded LOGIN IN ROLE authensor_trusted;
+ALTER ROLE bench_sql_loaded SET session_preload_libraries = 'authensor';
+CREATE ROLE bench_sql_agent LOGIN IN ROLE authensor_trusted, authensor_agent;
+ALTER ROLE bench_sql_agent SET session_preload_libraries = 'authensor';
+-- An agent session takes its tenant only from its role's setting.
+ALTER ROLE bench_sql_agent SET authensor.tenant_id = 'bench-sql';
+GRANT USAGE ON SCHEMA bench TO bench_sql_plain, bench_sql_loaded, bench_sql_agent;
+GRANT SELECT ON bench.sql_orders TO bench_sql_plain, bench_sql_loaded, bench_sql_agent, bench_app;
+SELECT set_config('authensor.tenant_id', 'bench-sql', false);
+SELECT authensor.publish_policy($$
+rules:
+  - {id: reads, tool: sql.select, action: allow, when: {args.tables: {contains: bench.sql_orders}}}
+default: block
+$$);
+RESET authensor.tenant_id;

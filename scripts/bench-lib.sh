@@ -81,6 +81,19 @@ run() {
     echo "$tps" >>"$results/tps/$1"
 }
 
+# run_rounds: every scenario once per round, $runs rounds, each run's tps
+# printed as it comes.
+run_rounds() {
+    local round name
+    echo "==> pgbench -M prepared: ${#names[@]} scenarios, $clients clients, ${seconds}s, $runs rounds"
+    for round in $(seq "$runs"); do
+        for name in "${names[@]}"; do
+            run "$name"
+            printf '  round %s  %-28s %10.0f tps\n' "$round" "$name" "$(tail -n 1 "$results/tps/$name")"
+        done
+    done
+}
+
 # results_of DIR: one line per scenario, its name then the tps of every round.
 results_of() {
     local name
@@ -119,6 +132,10 @@ define_scenarios() {
         scenario "check_cold_$n" bench bench_cold "$(tenant "cold-a-$n")" check_cold.sql \
             "tenant_a=cold-a-$n" "tenant_b=cold-b-$n" "tool=tool.$n.run" "args={\"n\": $n}"
     done
+    for role in plain loaded agent; do
+        scenario "sql_select_$role" bench "bench_sql_$role" "$(tenant bench-sql)" sql_select.sql
+    done
+    scenario sql_select_evaluate bench bench_app "$(tenant bench-sql)" sql_select_evaluate.sql
     scenario newest_receipts_rls bench_rls bench_app "$(tenant tenant-42)" newest_receipts_rls.sql
     scenario newest_receipts_one_tenant bench_rls bench_app "$(tenant tenant-42)" newest_receipts_one_tenant.sql tenant=tenant-42
 }

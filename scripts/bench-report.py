@@ -2,10 +2,12 @@
 """Renders BENCHMARKS.md from one `make bench` run: pgbench medians, criterion
 medians, and the ratios the project tracks against their goals. With
 --majors, renders instead the "Per PostgreSQL major" section from one
-`make bench-majors` run, in place in BENCHMARKS.md.
+`make bench-majors` run, in place in BENCHMARKS.md; with --sql, the "Agents
+that run SQL" section from one `make bench-sql` run.
 
 usage: bench-report.py RESULTS META CRITERION_DIR BINDIR [PREVIOUS]
        bench-report.py --majors BENCHMARKS META MAJOR RESULTS BINDIR [MAJOR RESULTS BINDIR ...]
+       bench-report.py --sql BENCHMARKS META RESULTS BINDIR
   RESULTS: one line per scenario, its name then the tps of every round
   META: key=value lines (clients, seconds, runs, receipts, commit)
   PREVIOUS: the BENCHMARKS.md this report replaces, whose per-major section it keeps"""
@@ -19,6 +21,7 @@ import subprocess
 import sys
 
 MAJORS_HEADING = "## Per PostgreSQL major"
+SQL_HEADING = "## Agents that run SQL"
 
 
 def load_results(path):
@@ -43,20 +46,20 @@ def ratio_of_medians(runs, tps, numerator, denominator):
     return tps[numerator] / tps[denominator], min(rounds), max(rounds)
 
 
-def majors_section(lines):
-    """The per-major section of a BENCHMARKS.md, as lines; empty if it has none."""
-    if MAJORS_HEADING not in lines:
+def kept_section(lines, heading=MAJORS_HEADING):
+    """The section under heading of a BENCHMARKS.md, as lines; empty if it has none."""
+    if heading not in lines:
         return []
-    start = lines.index(MAJORS_HEADING)
+    start = lines.index(heading)
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
     return lines[start:end]
 
 
-def with_majors_section(lines, section):
-    """lines with their per-major section replaced by section, or section put before the pgbench table."""
-    old = majors_section(lines)
+def with_kept_section(lines, section, heading=MAJORS_HEADING):
+    """lines with their section under heading replaced by section, or section put before the pgbench table."""
+    old = kept_section(lines, heading)
     if old:
-        start = lines.index(MAJORS_HEADING)
+        start = lines.index(heading)
         return lines[:start] + section + lines[start + len(old):]
     before = next((i for i, line in enumerate(lines) if line.startswith("## In the database")), len(lines))
     return lines[:before] + section + lines[before:]
@@ -95,9 +98,74 @@ def render_majors(benchmarks, meta_file, triples):
     section.append("")
     path = pathlib.Path(benchmarks)
     lines = path.read_text().splitlines() if path.exists() else ["# Benchmarks", ""]
-    path.write_text("\n".join(with_majors_section(lines, section)) + "\n")
+    path.write_text("\n".join(with_kept_section(lines, section)) + "\n")
     print("\n".join(section))
 
+
+def render_sql(benchmarks, meta_file, results_file, bindir):
+    meta = load_meta(meta_file)
+    runs, tps = load_results(results_file)
+    agent = ratio_of_medians(runs, tps, "sql_select_agent", "sql_select_plain")
+    loaded = ratio_of_medians(runs, tps, "sql_select_loaded", "sql_select_plain")
+    section = [SQL_HEADING, ""]
+    section.append(f"Measured by `make bench-sql` on {datetime.date.today().isoformat()}, commit {meta['commit']}, "
+                   f"on the machine above with {postgres_version(bindir)}: the cost of statement decisions "
+                   f"(README, \"Agents that run SQL\"). The same prepared `SELECT amount FROM bench.sql_orders "
+                   f"WHERE id = $1` (`bench/pgbench/sql_select.sql`) as three roles, and deciding for itself with "
+                   f"`evaluate()`; pgbench -M prepared, {meta['clients']} clients, {meta['seconds']} s × "
+                   f"{meta['runs']} rounds, each round running the four scenarios back to back, with the settings "
+                   f"and release build of `make bench` (`make bench` runs the same scenarios among the others). "
+                   f"Then the same SELECT 200,000 times in a PL/pgSQL loop in one backend (`bench/sql_hook_loop.sql`), "
+                   f"as the role without the library and the role that loads it, alternately, {meta['runs']} times "
+                   f"each: the hooks' cost to a role that is no agent without pgbench's client and network time.")
+    section.append("")
+    section.append("| measure | ratio of medians | range | goal | |")
+    section.append("|---|---:|---:|---|---|")
+    plain_loop = [float(v) for v in meta["loop_plain"].split()]
+    loaded_loop = [float(v) for v in meta["loop_loaded"].split()]
+    rounds = [p / l for p, l in zip(plain_loop, loaded_loop)]
+    loop = (statistics.median(plain_loop) / statistics.median(loaded_loop), min(rounds), max(rounds))
+    for label, (value, low, high), goal in (
+            ("an agent's prepared SELECT through the statement hook ÷ the same without the library", agent, 0.8),
+            ("a non-agent's prepared SELECT with the library loaded ÷ without it", loaded, 0.98),
+            ("a non-agent's SELECT in a PL/pgSQL loop, one backend: with the library loaded ÷ without it "
+             f"(median {statistics.median(loaded_loop):.2f} s against {statistics.median(plain_loop):.2f} s "
+             "for 200,000)", loop, 0.98)):
+        section.append(f"| {label} | {value:.2f} | {low:.2f} – {high:.2f} | ≥ {goal:g} | {verdict(value, goal, True)} |")
+    section.append("")
+    section.append("| scenario | role | median tps | µs per call | tps of each round |")
+    section.append("|---|---|---:|---:|---|")
+    for name, role in (("sql_select_plain", "never loads the library"),
+                       ("sql_select_loaded", "loads it with `session_preload_libraries`, not an agent"),
+                       ("sql_select_agent", "an agent: each SELECT decided, with its receipt"),
+                       ("sql_select_evaluate", "not an agent; the SELECT calls `evaluate()` in a scalar subquery "
+                                               "(one decision, one receipt)")):
+        rounds = ", ".join(f"{v:,.0f}" for v in runs[name])
+        section.append(f"| `{name}` | {role} | {tps[name]:,.0f} | {1e6 / tps[name]:.1f} | {rounds} |")
+    section.append("")
+    hook = ratio_of_medians(runs, tps, "sql_select_agent", "sql_select_evaluate")
+    text = (f"Informative: the agent's SELECT has {hook[0]:.2f} (range {hook[1]:.2f} – {hook[2]:.2f}) of the "
+            f"throughput of the same SELECT deciding for itself with `evaluate()`, which makes the same decision "
+            f"and writes the same kind of receipt. A statement decision writes a receipt, so the agent's "
+            f"read-only transaction becomes a writing one (a transaction id, WAL, a commit record).")
+    if hook[0] >= 0.9:
+        text += (" The hook costs little beyond that decision and receipt: the receipt is what stands between "
+                 "the agent's SELECT and 0.8 of the plain one.")
+    section.append(text)
+    section.append("")
+    path = pathlib.Path(benchmarks)
+    lines = path.read_text().splitlines() if path.exists() else ["# Benchmarks", ""]
+    path.write_text("\n".join(with_kept_section(lines, section, SQL_HEADING)) + "\n")
+    print("\n".join(section))
+
+
+def verdict(value, goal, at_least):
+    return "met" if (value >= goal if at_least else value <= goal) else "**missed**"
+
+
+if sys.argv[1] == "--sql":
+    render_sql(*sys.argv[2:6])
+    sys.exit(0)
 
 if sys.argv[1] == "--majors":
     benchmarks, meta_file, *rest = sys.argv[2:]
@@ -127,6 +195,10 @@ SCENARIOS = {
     "check_cold_10": ("`check()` recompiling a 10-rule policy every call", 2),
     "check_cold_1000": ("`check()` recompiling a 1,000-rule policy every call", 2),
     "check_cold_10000": ("`check()` recompiling a 10,000-rule policy every call", 2),
+    "sql_select_plain": ("a prepared `SELECT` by primary key, as a role that never loads the library", 1),
+    "sql_select_loaded": ("the same, the library loaded (`session_preload_libraries`), the role no agent", 1),
+    "sql_select_agent": ("the same as an agent role: the statement decided, and its receipt written", 1),
+    "sql_select_evaluate": ("the same `SELECT` deciding for itself: `evaluate()` in a scalar subquery, one receipt", 1),
     "newest_receipts_rls": (f"a tenant's newest 100 receipts of {int(meta['receipts']):,}, under RLS", 1),
     "newest_receipts_one_tenant": ("the same 100 receipts from a plain table holding only that tenant", 1),
 }
@@ -152,10 +224,6 @@ def fmt_ns(ns):
     if ns is None:
         return "–"
     return f"{ns / 1e6:.2f} ms" if ns >= 1e6 else f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
-
-
-def verdict(value, goal, at_least):
-    return "met" if (value >= goal if at_least else value <= goal) else "**missed**"
 
 
 out = []
@@ -186,6 +254,10 @@ throughput_ratio("`check()` time, 10,000-rule ÷ 10-rule policy", "check_hit_100
                  at_least=False, inverse=True)
 throughput_ratio("`evaluate()` time, 10,000-rule ÷ 10-rule policy", "evaluate_hit_10000", "evaluate_hit_10", 2,
                  at_least=False, inverse=True)
+throughput_ratio("an agent's prepared SELECT through the statement hook ÷ the same without the library",
+                 "sql_select_agent", "sql_select_plain", 0.8)
+throughput_ratio("a non-agent's prepared SELECT with the library loaded ÷ without it", "sql_select_loaded",
+                 "sql_select_plain", 0.98)
 throughput_ratio("newest 100 receipts: RLS over all tenants ÷ one-tenant table, time", "newest_receipts_rls",
                  "newest_receipts_one_tenant", 1.5, at_least=False, inverse=True)
 
@@ -249,7 +321,8 @@ if all(name in tps for name in ("plpgsql_evaluate", "check", "plpgsql_check")):
                f"{tps['check'] / tps['plpgsql_check']:.1f}× the throughput of the baseline's `check()`.\n")
 
 if previous and previous.exists():
-    out += majors_section(previous.read_text().splitlines())
+    for heading in (MAJORS_HEADING, SQL_HEADING):
+        out += kept_section(previous.read_text().splitlines(), heading)
 
 out.append(f"## In the database (pgbench -M prepared, {meta['clients']} clients, "
            f"{meta['seconds']} s × {meta['runs']} rounds)\n")

@@ -61,13 +61,7 @@ echo "==> $receipts receipts for the row-level security scenario"
 
 define_scenarios
 
-echo "==> pgbench -M prepared: ${#names[@]} scenarios, $clients clients, ${seconds}s, $runs rounds"
-for round in $(seq "$runs"); do
-    for name in "${names[@]}"; do
-        run "$name"
-        printf '  round %s  %-28s %10.0f tps\n' "$round" "$name" "$(tail -n 1 "$work/tps/$name")"
-    done
-done
+run_rounds
 
 results_of "$work" >"$work/results"
 

@@ -17,6 +17,7 @@ case "$PG" in
     ;;
 esac
 PGRX_VERSION=0.18.1
+# clang: pgrx's bindings, and clang++ for libFuzzer's C++ (scripts/fuzz.sh).
 PACKAGES=(postgresql-server-dev-15 libclang-dev clang sudo pgbouncer postgresql-15-cron python3-yaml)
 
 missing=()

@@ -57,6 +57,29 @@ pub fn open(
     id.unwrap_or_else(|| raise_spi("open the approval", pgrx::spi::SpiError::NoTupleTable))
 }
 
+/// Consumes an approved, unexpired approval of an escalated statement with
+/// this tool and args (the statement's normalised text among them), the
+/// oldest first; true if there was one. Runs as the extension.
+pub fn consume_for_statement(tenant_id: &str, tool: &str, args: JsonbArg) -> bool {
+    plans::pinned(|| {
+        Spi::get_one_with_args::<bool>(
+            "WITH used AS (
+                 UPDATE authensor.approval_requests
+                    SET status = 'consumed', consumed_at = clock_timestamp()
+                  WHERE id = (SELECT id FROM authensor.approval_requests
+                               WHERE tenant_id = $1 AND tool = $2 AND status = 'approved'
+                                 AND request_hash = authensor.request_hash($1, $2, $3)
+                                 AND expires_at > clock_timestamp()
+                               ORDER BY requested_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+                 RETURNING 1)
+             SELECT EXISTS (SELECT FROM used)",
+            &[tenant_id.into(), tool.into(), args.into()],
+        )
+    })
+    .unwrap_or_else(|e| raise_spi("consume the approval", e))
+    .unwrap_or(false)
+}
+
 /// Counts the caller's approval of a pending approval; once as many distinct
 /// login roles as its rule requires have approved, it is approved. Returns
 /// the approval's status after the vote: `pending` or `approved`. Only admin

@@ -61,14 +61,14 @@ pub(crate) enum Receipt {
     Skip,
 }
 
-struct Outcome {
-    tenant_id: String,
+pub(crate) struct Outcome {
+    pub tenant_id: String,
     tool: String,
-    decision: Decision,
+    pub decision: Decision,
     platform_version: Option<i32>,
     tenant_version: Option<i32>,
-    receipt_id: Option<Uuid>,
-    approval_id: Option<Uuid>,
+    pub receipt_id: Option<Uuid>,
+    pub approval_id: Option<Uuid>,
     decided_at: TimestampWithTimeZone,
 }
 
@@ -85,52 +85,86 @@ fn decide_and_record(
     if receipt == Receipt::Write {
         receipts::refuse_if_read_only(function);
     }
-    let (decision, layers) = read.under_active_layers(authensor_policy::decide);
-    let Call {
-        tenant_id, tool, ..
-    } = read;
-    let platform_version = layers.platform.as_ref().map(version_of);
-    let tenant_version = layers.tenant.as_ref().map(version_of);
-    let decided_at = now();
-
     // The receipt stores the caller's jsonb as it came, not a re-encoding.
     let call = args_arg
         .zip(context_arg)
         .filter(|_| receipt == Receipt::Write);
-    let receipt_id = call.map(|(args, context)| {
-        receipts::append(&NewReceipt {
-            id: None,
-            committed: true,
-            tenant_id: &tenant_id,
-            created_at: decided_at,
-            tool,
-            args,
-            context,
-            action: decision.action.as_str(),
-            reason: &decision.reason,
-            layer: decision.layer.as_str(),
-            rule_id: decision.rule_id.as_deref(),
+    let Call {
+        tenant_id,
+        tool,
+        args,
+        context,
+    } = read;
+    decide_for(tenant_id, tool, &args, &context, call, Caller::Function)
+}
+
+/// Who asks for a decision.
+#[derive(PartialEq)]
+pub(crate) enum Caller {
+    /// evaluate(), check() or guard().
+    Function,
+    /// An agent's statement, which an escalation refuses: its approval is
+    /// opened when the refused statement's receipt is written again.
+    Statement,
+}
+
+/// Decides `tool` with `args` and `context` for `tenant_id`, the session's
+/// tenant, and, given the call's jsonb, writes its receipt (and the approval
+/// an escalation opens). The one decision behind evaluate(), check(),
+/// guard() and an agent's statements (statements.rs). What it runs is
+/// authensor's own work, never decided as an agent's statement.
+pub(crate) fn decide_for(
+    tenant_id: String,
+    tool: &str,
+    args: &Value,
+    context: &Value,
+    call: Option<(JsonbArg, JsonbArg)>,
+    caller: Caller,
+) -> Outcome {
+    crate::statements::own_work(|| {
+        let (decision, layers) =
+            under_active_layers(&tenant_id, tool, args, context, authensor_policy::decide);
+        let platform_version = layers.platform.as_ref().map(version_of);
+        let tenant_version = layers.tenant.as_ref().map(version_of);
+        let decided_at = now();
+        let escalated = decision.action == Action::Escalate;
+        let receipt_id = call.map(|(args, context)| {
+            receipts::append(&NewReceipt {
+                id: None,
+                committed: true,
+                tenant_id: &tenant_id,
+                created_at: decided_at,
+                tool,
+                args,
+                context,
+                action: decision.action.as_str(),
+                reason: &decision.reason,
+                layer: decision.layer.as_str(),
+                rule_id: decision.rule_id.as_deref(),
+                platform_version,
+                tenant_version,
+                approval_on_rollback: escalated && caller == Caller::Statement,
+                approval_terms: decision.approval,
+            })
+        });
+        // An escalation written to a receipt becomes a pending approval.
+        let approval_id = receipt_id
+            .zip(call)
+            .filter(|_| escalated && caller == Caller::Function)
+            .map(|(receipt_id, (args, _))| {
+                approvals::open(receipt_id, &tenant_id, tool, args, decision.approval)
+            });
+        Outcome {
+            tenant_id,
+            tool: tool.to_owned(),
+            decision,
             platform_version,
             tenant_version,
-        })
-    });
-    // An escalation written to a receipt becomes a pending approval.
-    let approval_id = receipt_id
-        .zip(call)
-        .filter(|_| decision.action == Action::Escalate)
-        .map(|(receipt_id, (args, _))| {
-            approvals::open(receipt_id, &tenant_id, tool, args, decision.approval)
-        });
-    Outcome {
-        tenant_id,
-        tool: tool.to_owned(),
-        decision,
-        platform_version,
-        tenant_version,
-        receipt_id,
-        approval_id,
-        decided_at,
-    }
+            receipt_id,
+            approval_id,
+            decided_at,
+        }
+    })
 }
 
 /// A call, checked and read, and the tenant it is decided for.
@@ -143,29 +177,47 @@ pub(crate) struct Call<'a> {
 
 impl Call<'_> {
     /// `decide` (the policy core's decide() or explain()) on this call, with
-    /// the layers in force for its tenant, which it also returns. The
-    /// session's tenant is the only tenant: the policy core reads
-    /// context.tenantId (and the tenantId of context alone) from the
-    /// request's tenant, never from a caller-supplied tenantId.
+    /// the layers in force for its tenant, which it also returns.
     #[inline]
     pub(crate) fn under_active_layers<R>(
         &self,
         decide: impl FnOnce(Option<&Policy>, Option<&Policy>, &Request) -> R,
     ) -> (R, Layers) {
-        let layers = cache::active_layers(&self.tenant_id);
-        let request = Request {
-            tool: self.tool,
-            args: &self.args,
-            context: &self.context,
-            tenant_id: &self.tenant_id,
-        };
-        let result = decide(
-            layers.platform.as_ref().map(|active| &*active.policy),
-            layers.tenant.as_ref().map(|active| &*active.policy),
-            &request,
-        );
-        (result, layers)
+        under_active_layers(
+            &self.tenant_id,
+            self.tool,
+            &self.args,
+            &self.context,
+            decide,
+        )
     }
+}
+
+/// `decide` on a call for `tenant_id`, with the layers in force for it,
+/// which it also returns. The session's tenant is the only tenant: the policy
+/// core reads context.tenantId (and the tenantId of context alone) from the
+/// request's tenant, never from a caller-supplied tenantId.
+#[inline]
+fn under_active_layers<R>(
+    tenant_id: &str,
+    tool: &str,
+    args: &Value,
+    context: &Value,
+    decide: impl FnOnce(Option<&Policy>, Option<&Policy>, &Request) -> R,
+) -> (R, Layers) {
+    let layers = cache::active_layers(tenant_id);
+    let request = Request {
+        tool,
+        args,
+        context,
+        tenant_id,
+    };
+    let result = decide(
+        layers.platform.as_ref().map(|active| &*active.policy),
+        layers.tenant.as_ref().map(|active| &*active.policy),
+        &request,
+    );
+    (result, layers)
 }
 
 /// Checks and reads the arguments of a decision function, and who may call

@@ -22,6 +22,7 @@ mod plans;
 mod publish;
 mod receipts;
 mod sentinel;
+mod statements;
 mod store;
 mod tenant;
 
@@ -104,6 +105,11 @@ extension_sql_file!(
     name = "retention",
     requires = ["receipts", "receipt_chain"]
 );
+extension_sql_file!(
+    "../sql/sql_agents.sql",
+    name = "sql_agents",
+    requires = [tenant::current_tenant, "retention"]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
@@ -119,6 +125,7 @@ pub extern "C-unwind" fn _PG_init() {
     cache::register_invalidation_callback();
     tenant::register_transaction_callback();
     receipts::register_transaction_callbacks();
+    statements::init();
 }
 
 /// CHECK_FOR_INTERRUPTS(): raises the ERROR of a pending cancel or timeout.

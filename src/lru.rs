@@ -1,6 +1,8 @@
-//! A small least-recently-used map. Capacities are in the hundreds, so
-//! eviction scans for the oldest entry instead of maintaining a linked list;
-//! lookups, the hot path, stay a single hash probe.
+//! Maps that forget what was least recently used. `Lru`, for capacities in
+//! the hundreds, scans for the oldest entry to evict instead of maintaining
+//! a linked list; lookups, the hot path, stay a single hash probe. `Recent`,
+//! for maps that take an entry per statement, forgets a whole generation of
+//! entries at once, at a constant cost per operation.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -85,9 +87,73 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
     }
 }
 
+/// Keeps at least the `capacity` most recently used entries, and at most
+/// twice as many: entries live in two generations, and when the newer one is
+/// full the older one is dropped whole and the newer one takes its place. An
+/// entry found in the older generation moves to the newer.
+pub struct Recent<K, V> {
+    newer: HashMap<K, V>,
+    older: HashMap<K, V>,
+    capacity: usize,
+}
+
+impl<K: Hash + Eq + Clone, V> Recent<K, V> {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            newer: HashMap::new(),
+            older: HashMap::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The entry of `key`, which becomes one of the most recently used. A
+    /// lookup forgets nothing: the older generation is dropped only by an
+    /// insert of a new key.
+    pub fn get(&mut self, key: &K) -> Option<&V> {
+        if !self.newer.contains_key(key) {
+            let value = self.older.remove(key)?;
+            self.newer.insert(key.clone(), value);
+        }
+        self.newer.get(key)
+    }
+
+    /// Inserts `value`; true when that dropped the older generation.
+    pub fn insert(&mut self, key: K, value: V) -> bool {
+        self.older.remove(&key);
+        let rotate = self.newer.len() >= self.capacity && !self.newer.contains_key(&key);
+        if rotate {
+            self.older = std::mem::take(&mut self.newer);
+        }
+        self.newer.insert(key, value);
+        rotate
+    }
+
+    pub fn clear(&mut self) {
+        self.newer.clear();
+        self.older.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Bounds, Lru};
+    use super::{Bounds, Lru, Recent};
+
+    #[test]
+    fn recent_keeps_the_last_capacity_entries_used() {
+        let mut recent = Recent::new(2);
+        assert!(!recent.insert(1, "one"));
+        assert!(!recent.insert(2, "two"));
+        assert!(recent.insert(3, "three")); // 1 and 2 become the older generation
+        assert_eq!(recent.get(&1), Some(&"one")); // moves 1 to the newer: 3, 1
+        assert!(recent.insert(4, "four")); // 3 and 1 become the older; 2 is forgotten
+        assert_eq!(recent.get(&2), None);
+        assert_eq!(recent.get(&1), Some(&"one"));
+        assert_eq!(recent.get(&4), Some(&"four"));
+        assert!(!recent.insert(4, "FOUR")); // replacing keeps one entry
+        assert_eq!(recent.get(&4), Some(&"FOUR"));
+        recent.clear();
+        assert_eq!(recent.get(&1), None);
+    }
 
     fn entries(n: usize) -> Bounds {
         Bounds {

@@ -398,8 +398,8 @@ mod tests {
             "SELECT authensor.create_api_key('{tenant}', 'test')"
         ))
         .unwrap();
-        run("CREATE ROLE authensor_agent NOLOGIN NOSUPERUSER NOBYPASSRLS");
-        run("SET LOCAL ROLE authensor_agent");
+        run("CREATE ROLE keyed_agent NOLOGIN NOSUPERUSER NOBYPASSRLS");
+        run("SET LOCAL ROLE keyed_agent");
         key
     }
 
@@ -408,8 +408,8 @@ mod tests {
         seed_as_app_role();
         decision("tenant-b", "file.read", "{}");
         run("RESET ROLE");
-        run("CREATE ROLE authensor_agent NOLOGIN NOSUPERUSER NOBYPASSRLS");
-        run("SET LOCAL ROLE authensor_agent");
+        run("CREATE ROLE keyed_agent NOLOGIN NOSUPERUSER NOBYPASSRLS");
+        run("SET LOCAL ROLE keyed_agent");
         run("SET LOCAL authensor.tenant_id = 'tenant-b'");
         assert_eq!(one::<String>("SELECT authensor.current_tenant()"), None);
         assert_eq!(
@@ -423,11 +423,11 @@ mod tests {
     }
 
     #[pg_test(
-        error = "authensor.check() needs a tenant, and role \"authensor_agent\" may not choose one with authensor.tenant_id"
+        error = "authensor.check() needs a tenant, and role \"keyed_agent\" may not choose one with authensor.tenant_id"
     )]
     fn an_untrusted_role_is_told_how_to_get_a_tenant() {
-        run("CREATE ROLE authensor_agent NOLOGIN");
-        run("SET LOCAL ROLE authensor_agent");
+        run("CREATE ROLE keyed_agent NOLOGIN");
+        run("SET LOCAL ROLE keyed_agent");
         run("SET LOCAL authensor.tenant_id = 'tenant-b'");
         run("SELECT authensor.check('file.read')");
     }

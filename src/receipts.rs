@@ -12,6 +12,7 @@ use crate::pg::jsonb::JsonbArg;
 use crate::pg::relation_insert::{self, Refusal};
 use crate::pg::xact;
 use crate::{plans, store};
+use authensor_policy::ApprovalTerms;
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
 use std::ffi::CStr;
@@ -41,6 +42,12 @@ pub struct NewReceipt<'a> {
     pub rule_id: Option<&'a str>,
     pub platform_version: Option<i32>,
     pub tenant_version: Option<i32>,
+    /// An escalation that refused an agent's statement: the approval it
+    /// opens would roll back with the statement, so it is opened when the
+    /// receipt is written again (see held.rs).
+    pub approval_on_rollback: bool,
+    /// The escalating rule's approval terms, for the approval opened then.
+    pub approval_terms: Option<ApprovalTerms>,
 }
 
 /// Appends `receipt` to authensor.receipts in the caller's transaction and
@@ -68,7 +75,18 @@ pub fn append(receipt: &NewReceipt) -> Uuid {
 
 /// Writes again the receipt of a rolled-back decision.
 fn append_rolled_back(receipt: &NewReceipt) {
-    plans::pinned(|| insert(receipt));
+    let id = plans::pinned(|| insert(receipt));
+    if receipt.approval_on_rollback {
+        crate::statements::as_extension(|| {
+            crate::approvals::open(
+                id,
+                receipt.tenant_id,
+                receipt.tool,
+                receipt.args,
+                receipt.approval_terms,
+            )
+        });
+    }
 }
 
 /// Refuses, as an INSERT would (SQLSTATE 25006), to write a receipt where no

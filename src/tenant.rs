@@ -11,6 +11,10 @@
 //!    offers no per-role control over a custom setting, but for an untrusted
 //!    role the assignment changes nothing: it is ignored, not refused, so a
 //!    stray `SET` cannot break an application that authenticates with keys.
+//!    An agent session (statements.rs) runs SQL of its own, which could
+//!    assign the setting: for it only the value the operator set on the role
+//!    (`ALTER ROLE … SET authensor.tenant_id`) counts, read once per session,
+//!    never one assigned in the session or its startup packet.
 
 use crate::errors::raise;
 use crate::gucs::TENANT_ID;
@@ -79,6 +83,9 @@ pub fn current_tenant() -> Option<String> {
     }
     if let Some(tenant) = bound().map(|(tenant, _)| tenant) {
         return Some(tenant);
+    }
+    if crate::statements::is_agent() {
+        return agent_role_tenant().filter(|_| caller_is_trusted());
     }
     let requested = requested_tenant()?;
     if !caller_is_trusted() {
@@ -205,6 +212,46 @@ fn on_subtransaction_abort(aborted: SubTransactionId) {
             .borrow_mut()
             .retain(|binding| binding.subtransaction < aborted)
     });
+}
+
+thread_local! {
+    /// The session user, and the tenant the operator set on it.
+    static ROLE_TENANT: RefCell<Option<(crate::pg::Oid, Option<String>)>> = const { RefCell::new(None) };
+}
+
+/// The tenant the operator set on the session user with `ALTER ROLE … SET
+/// authensor.tenant_id` (for this database, or for all), read from the
+/// catalogue once per session, as PostgreSQL applies role settings once, at
+/// the start of a session.
+fn agent_role_tenant() -> Option<String> {
+    let user = roles::session_user();
+    if let Some((cached, tenant)) = ROLE_TENANT.with(|cell| cell.borrow().clone())
+        && cached == user
+    {
+        return tenant;
+    }
+    let tenant = crate::statements::own_work(|| {
+        crate::plans::pinned(|| {
+            Spi::get_one_with_args::<String>(
+                "SELECT (SELECT substr(setting, length('authensor.tenant_id=') + 1)
+                           FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) AS setting
+                          WHERE s.setrole = $1
+                            AND s.setdatabase IN (0, (SELECT d.oid FROM pg_catalog.pg_database d
+                                                       WHERE d.datname = pg_catalog.current_database()))
+                            AND setting LIKE 'authensor.tenant!_id=%' ESCAPE '!'
+                          ORDER BY s.setdatabase DESC
+                          LIMIT 1)",
+                &[user.into()],
+            )
+        })
+    })
+    .unwrap_or_else(|e| crate::errors::raise_spi("read the agent role's tenant", e))
+    .filter(|tenant| !tenant.is_empty());
+    if let Some(tenant) = &tenant {
+        validate_tenant_id(tenant);
+    }
+    ROLE_TENANT.with(|cell| *cell.borrow_mut() = Some((user, tenant.clone())));
+    tenant
 }
 
 /// The value of `authensor.tenant_id`, or `None` when unset or empty.

@@ -6,14 +6,16 @@
 # it to another major's, see scripts/install-pg-major.sh. pg_regress
 # scenarios (tests/pg_regress) and multi-session pg_isolation_regress specs
 # (tests/isolation), tenant isolation behind pgbouncer in transaction pooling
-# mode (tests/pgbouncer), and the Sentinel's alerts over real windows with
+# mode (tests/pgbouncer, for agents that call the functions and for agents
+# that run their own SQL), and the Sentinel's alerts over real windows with
 # pg_cron (tests/sentinel), a hot standby (tests/standby), a driver that
 # binds parameters (tests/clients) and pg_dump/pg_restore round trips
 # (tests/dump) and ALTER EXTENSION UPDATE from the previous release with data
 # in place (tests/upgrade), a 60-second soak through pgbouncer with
 # faults, checked against what its clients recorded (tests/soak), and the
 # numbered examples of the language reference through check()
-# (tests/language). Usage:
+# (tests/language), and a few hundred cases of the differential oracle
+# through check() and the PL/pgSQL baseline (tests/oracle). Usage:
 #   tests/run-sql-tests.sh              every test
 #   tests/run-sql-tests.sh seed_scenario only the named pg_regress tests
 set -euo pipefail
@@ -76,6 +78,7 @@ fi
 # Tests that drive the cluster from a script: name, then the script.
 script_tests=(
     pgbouncer_isolation pgbouncer/run.sh
+    pgbouncer_sql_agent pgbouncer/sql_agent.sh
     sentinel_alerts sentinel/run.sh
     hot_standby standby/run.sh
     key_secrecy clients/run.sh
@@ -85,6 +88,7 @@ script_tests=(
     upgrade_from_each_release upgrade/run.sh
     soak_60s soak/run.sh
     language_examples language/run.sh
+    differential_oracle oracle/run.sh
 )
 if ((! $#)); then
     for ((i = 0; i < ${#script_tests[@]}; i += 2)); do

@@ -36,10 +36,14 @@ const FIXED_BYTES: usize = 8 * 1024;
 
 const SIZE_HINT: &str = "simplify it, e.g. use smaller repetition counts";
 
-/// The engine, and the pattern as written for explanations: behind an `Arc`
-/// of a `String`, a thin pointer, so that an operator stays small.
+/// The engine, shared, and the pattern as written for explanations.
+/// Cloned for every use of a repeated pattern: the engine is in an `Arc`
+/// because cloning a `meta::Regex` gives the clone a pool of search caches
+/// of its own, which would grow a set of caches per use while
+/// [`Regex::approx_bytes`] is counted once per pattern; the pattern is an
+/// `Arc` of a `String`, a thin pointer, so that an operator stays small.
 #[derive(Debug, Clone)]
-pub(crate) struct Regex(meta::Regex, Arc<String>);
+pub(crate) struct Regex(Arc<meta::Regex>, Arc<String>);
 
 impl Regex {
     pub(crate) fn new(pattern: &str) -> Result<Self, PolicyError> {
@@ -60,7 +64,7 @@ impl Regex {
             .configure(config)
             .syntax(syntax::Config::new().utf8(true))
             .build(pattern)
-            .map(|engine| Regex(engine, Arc::new(pattern.to_owned())))
+            .map(|engine| Regex(Arc::new(engine), Arc::new(pattern.to_owned())))
             .map_err(|error| build_error(&error))
     }
 

@@ -222,6 +222,33 @@ fn approx_bytes_follows_the_heap() {
         assert!(searched <= policy.approx_bytes(), "{name}");
     }
 
+    // A pattern repeated in many rules is compiled and counted once, so all
+    // its uses must share one set of search caches (found by fuzzing: each
+    // use grew caches of its own, 50 uses about 12 times approx_bytes).
+    let caches_grown = |uses: usize| {
+        let rule = "  - action: block\n    when: {args.text: {matches: '[a-q][^u-z]{20}x'}}\n";
+        let source = format!("rules:\n{}", rule.repeat(uses));
+        let before = heap_in_use();
+        let policy = compile(&source).expect("compiles");
+        let compiled = heap_in_use() - before;
+        for text in &haystacks {
+            let args = value!({ "text": text });
+            policy.evaluate(&Request {
+                tool: "t",
+                args: &args,
+                context: &context,
+                tenant_id: "tenant-a",
+            });
+        }
+        heap_in_use().saturating_sub(before + compiled)
+    };
+    let (one_use, fifty_uses) = (caches_grown(1), caches_grown(50));
+    println!("search caches of one pattern: {one_use} bytes for 1 use, {fifty_uses} for 50");
+    assert!(
+        fifty_uses <= one_use + one_use / 10,
+        "{fifty_uses} > {one_use}"
+    );
+
     // Placeholders are not filled in beyond the length of the text they are
     // compared with, however long the context value they repeat.
     let placeholders = "${context.v}".repeat(5_000);

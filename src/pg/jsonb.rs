@@ -87,8 +87,8 @@ impl JsonbCopy {
 }
 
 impl JsonbArg {
-    /// A jsonb datum of `value`, as a caller would pass it (for tests).
-    #[cfg(any(test, feature = "pg_test"))]
+    /// A jsonb datum of `value`, as a caller would pass it, in the current
+    /// memory context.
     pub fn from_value(value: JsonB) -> JsonbArg {
         JsonbArg(value.into_datum().expect("a jsonb value is never NULL"))
     }

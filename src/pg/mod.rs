@@ -13,16 +13,18 @@ pub mod backend;
 pub mod catalog;
 pub mod event_trigger;
 pub mod guc;
+pub mod hooks;
 pub mod inval;
 pub mod jsonb;
 pub mod relation_insert;
 pub mod result_row;
 pub mod roles;
 pub mod spi;
+pub mod statement;
 pub mod xact;
 
 mod rel_check;
-mod security_context;
+pub mod security_context;
 mod tuple_routing;
 
 /// PostgreSQL types the feature modules name, without calling into C.

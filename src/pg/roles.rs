@@ -41,3 +41,39 @@ pub fn outer_user_has_privs_of(role: &CStr) -> bool {
         role != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetOuterUserId(), role)
     }
 }
+
+/// Whether the session user (the role that logged in, whatever SET ROLE
+/// chose since) is a member of role `role`, superusers not counted as
+/// members of everything; false when no such role exists.
+pub fn session_user_is_member_of(role: &CStr) -> bool {
+    // SAFETY: catalogue lookups by a C string and oids (acl.c
+    // is_member_of_role_nosuper).
+    unsafe {
+        let role = pg_sys::get_role_oid(role.as_ptr(), true);
+        role != pg_sys::InvalidOid
+            && pg_sys::is_member_of_role_nosuper(pg_sys::GetSessionUserId(), role)
+    }
+}
+
+/// The session user's oid. Asked before every statement of a session that
+/// loaded the library (statements.rs), so called without pgrx's error
+/// boundary: GetSessionUserId() only reads a backend-global and cannot
+/// raise.
+pub fn session_user() -> super::Oid {
+    unsafe extern "C" {
+        #[link_name = "GetSessionUserId"]
+        fn session_user_id() -> pg_sys::Oid;
+    }
+    // SAFETY: see above (miscinit.c GetSessionUserId).
+    unsafe { session_user_id() }
+}
+
+/// Whether the current user, the one privileges are checked as (inside a
+/// SECURITY DEFINER function, its owner), is role `role`.
+pub fn current_user_is(role: &CStr) -> bool {
+    // SAFETY: as above (miscinit.c GetUserId).
+    unsafe {
+        let role = pg_sys::get_role_oid(role.as_ptr(), true);
+        role != pg_sys::InvalidOid && pg_sys::GetUserId() == role
+    }
+}

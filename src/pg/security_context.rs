@@ -41,3 +41,34 @@ impl Drop for AsCaller {
         unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.security_context) };
     }
 }
+
+/// Runs what follows as role `role`, as a call of a SECURITY DEFINER
+/// function owned by it does (fmgr.c fmgr_security_definer: the user id
+/// changes, SET ROLE is locked out), until dropped.
+pub struct AsRole {
+    _saved: AsCaller,
+}
+
+impl AsRole {
+    /// `None` when no role `role` exists.
+    pub fn switch(role: &std::ffi::CStr) -> Option<AsRole> {
+        let mut saved = AsCaller {
+            user: pg_sys::InvalidOid,
+            security_context: 0,
+        };
+        // SAFETY: a catalogue lookup by C string; then as AsCaller::switch,
+        // the previous values put back on drop or by transaction abort.
+        unsafe {
+            let role = pg_sys::get_role_oid(role.as_ptr(), true);
+            if role == pg_sys::InvalidOid {
+                return None;
+            }
+            pg_sys::GetUserIdAndSecContext(&mut saved.user, &mut saved.security_context);
+            pg_sys::SetUserIdAndSecContext(
+                role,
+                saved.security_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+            );
+        }
+        Some(AsRole { _saved: saved })
+    }
+}

@@ -23,6 +23,7 @@ use crate::pg::SubTransactionId;
 use crate::pg::backend;
 use crate::pg::jsonb::JsonbCopy;
 use crate::pg::xact::{self, TransactionEvent};
+use authensor_policy::ApprovalTerms;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
@@ -53,6 +54,8 @@ struct Copy {
     rule_id: Option<String>,
     platform_version: Option<i32>,
     tenant_version: Option<i32>,
+    approval_on_rollback: bool,
+    approval_terms: Option<ApprovalTerms>,
     attempts: u8,
 }
 
@@ -115,6 +118,8 @@ pub(super) fn hold(receipt: &NewReceipt, id: Uuid) {
         rule_id: receipt.rule_id.map(str::to_owned),
         platform_version: receipt.platform_version,
         tenant_version: receipt.tenant_version,
+        approval_on_rollback: receipt.approval_on_rollback,
+        approval_terms: receipt.approval_terms,
         attempts: 0,
     };
     HELD_BYTES.set(HELD_BYTES.get() + copy.bytes());
@@ -189,6 +194,10 @@ fn wait(rolled_back: impl Iterator<Item = Copy>) {
 /// an ERROR that escapes (a cancel, say) leaves the rest waiting, and the
 /// transaction's abort puts back those written.
 fn write_waiting() {
+    crate::statements::own_work(write_waiting_now);
+}
+
+fn write_waiting_now() {
     if WAITING.with(|waiting| waiting.borrow().is_empty()) {
         return;
     }
@@ -319,6 +328,8 @@ impl Copy {
             rule_id: self.rule_id.as_deref(),
             platform_version: self.platform_version,
             tenant_version: self.tenant_version,
+            approval_on_rollback: self.approval_on_rollback,
+            approval_terms: self.approval_terms,
         }
     }
 

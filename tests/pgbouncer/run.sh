@@ -29,30 +29,8 @@ SQL
 key_x=$("${psql[@]}" -d authensor_pgbouncer -Atc "SELECT authensor.create_api_key('tenant-x')")
 key_y=$("${psql[@]}" -d authensor_pgbouncer -Atc "SELECT authensor.create_api_key('tenant-y')")
 
-cat >"$work/pgbouncer.ini" <<INI
-[databases]
-authensor_pgbouncer = host=$socket_dir port=$port dbname=authensor_pgbouncer
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $bouncer_port
-unix_socket_dir =
-auth_type = trust
-auth_file = $work/users.txt
-pool_mode = transaction
-default_pool_size = 2
-max_client_conn = 100
-query_wait_timeout = 30
-logfile = $work/pgbouncer.log
-pidfile = $work/pgbouncer.pid
-INI
-echo '"pooled_agent" ""' >"$work/users.txt"
-chown postgres: "$work"/*
-runuser -u postgres -- pgbouncer -d "$work/pgbouncer.ini"
-trap 'kill "$(cat "$work/pgbouncer.pid")" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-    psql -X -h 127.0.0.1 -p "$bouncer_port" -U pooled_agent -d authensor_pgbouncer -Atc 'SELECT 1' >/dev/null 2>&1 && break
-    sleep 0.1
-done
+. "$here/pgbouncer.sh"
+start_pgbouncer "$work" "$socket_dir" "$port" "$bouncer_port" authensor_pgbouncer pooled_agent
 
 # 8 clients (each transaction for one tenant or the other at random) over 2 server
 # connections. Extended protocol with unnamed statements: named prepared

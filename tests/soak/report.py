@@ -32,9 +32,10 @@ def machine():
     return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB memory"
 
 
-def commit():
+def commit(paths=("src", "sql", "policy", "chain", "tests/soak")):
+    """HEAD, and whether the paths measured differ from it."""
     head = command("git", "-C", ROOT, "rev-parse", "--short", "HEAD")
-    dirty = command("git", "-C", ROOT, "status", "--porcelain", "--", "src", "sql", "policy", "chain", "tests/soak")
+    dirty = command("git", "-C", ROOT, "status", "--porcelain", "--", *paths)
     return head + (" with uncommitted changes" if dirty and dirty != "?" else "")
 
 
@@ -167,11 +168,11 @@ def render(results, settings, outcome, cluster):
     return "\n".join(out)
 
 
-def write(path, section):
-    """Replaces the soak section of the file at path (or adds it), keeping
-    the rest and the hand-written findings."""
+def write(path, section, heading=HEADING):
+    """Replaces the section under heading (the soak's by default) of the file
+    at path (or adds it), keeping the rest and the hand-written findings."""
     lines = open(path).read().splitlines() if os.path.exists(path) else ["# Reliability", ""]
-    start = next((i for i, line in enumerate(lines) if line == HEADING), None)
+    start = next((i for i, line in enumerate(lines) if line == heading), None)
     kept = []
     if start is not None:
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
@@ -182,6 +183,8 @@ def write(path, section):
             kept = old[k:k_end]
         lines = lines[:start] + lines[end:]
     else:
+        if lines and lines[-1]:
+            lines.append("")
         start = len(lines)
     new = section.splitlines()
     if kept:

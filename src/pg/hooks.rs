@@ -1,0 +1,222 @@
+//! The hooks through which an agent's statements are decided before they
+//! run: post_parse_analyze_hook (what parse analysis shows: WHERE clauses,
+//! functions), ExecutorStart_hook (every plan the executor starts: simple and
+//! extended protocol, prepared statements, cursors, PL/pgSQL and SQL
+//! functions' statements) and ProcessUtility_hook (DDL, COPY and other
+//! utility statements).
+//!
+//! Follows how contrib/pg_stat_statements installs and chains the same
+//! hooks (_PG_init, pgss_post_parse_analyze, pgss_ExecutorStart,
+//! pgss_ProcessUtility), checked against PostgreSQL 15, 16 and 18, whose
+//! three hook signatures are the same. Each hook calls the one installed
+//! before it (through pgrx's error boundary, as pgrx calls PostgreSQL's own
+//! functions), or PostgreSQL's standard routine.
+
+use super::statement::{self, Analysed, Planned, Utility};
+use pgrx::pg_sys;
+use pgrx::pg_sys::ffi::pg_guard_ffi_boundary;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What the feature code does at each hook. The functions raise to refuse.
+pub struct StatementHooks {
+    /// Whether this session's statements are decided now. Called first at
+    /// every hook, so it must be cheap for every other session.
+    pub active: fn() -> bool,
+    /// A statement was analysed and given `query_id`.
+    pub analysed: fn(u64, Analysed),
+    /// The executor is about to run a plan.
+    pub executing: fn(Planned),
+    /// A utility statement is about to run (never transaction control,
+    /// which must work in an aborted transaction).
+    pub utility: fn(Utility),
+}
+
+// Set once, by install(); PostgreSQL runs a backend on one thread.
+static mut HOOKS: Option<&'static StatementHooks> = None;
+
+static mut PREVIOUS_ANALYZE: pg_sys::post_parse_analyze_hook_type = None;
+static mut PREVIOUS_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
+static mut PREVIOUS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
+
+/// Ids given to statements that parse analysis left without one
+/// (compute_query_id off): distinct from each other, and, with the top bit
+/// set, unlikely to meet a query jumble's hash.
+static NEXT_QUERY_ID: AtomicU64 = AtomicU64::new(1 << 63);
+
+/// Installs the three hooks for the backend's lifetime. Called once, from
+/// `_PG_init`.
+pub fn install(hooks: &'static StatementHooks) {
+    // SAFETY: _PG_init runs once per backend, before any statement uses the
+    // hooks; the previous values are kept and called first, as every
+    // extension that installs these hooks does.
+    unsafe {
+        HOOKS = Some(hooks);
+        PREVIOUS_ANALYZE = pg_sys::post_parse_analyze_hook;
+        pg_sys::post_parse_analyze_hook = Some(on_analyze);
+        PREVIOUS_EXECUTOR_START = pg_sys::ExecutorStart_hook;
+        pg_sys::ExecutorStart_hook = Some(on_executor_start);
+        PREVIOUS_UTILITY = pg_sys::ProcessUtility_hook;
+        pg_sys::ProcessUtility_hook = Some(on_utility);
+    }
+}
+
+/// The hooks, when the statement about to run is one to decide: not in a
+/// parallel worker (which runs part of a plan its leader decided), and not a
+/// referential integrity check (ri_triggers.c runs those with
+/// SECURITY_NOFORCE_RLS, which nothing else sets).
+///
+/// Every statement of every session that loaded the library comes here, so
+/// the session's own test (`active`, for most sessions a cached "not an
+/// agent") comes first.
+fn hooks() -> Option<&'static StatementHooks> {
+    // SAFETY: HOOKS is written once, by install(), before any hook runs.
+    let hooks = unsafe { HOOKS }?;
+    if !(hooks.active)() {
+        return None;
+    }
+    // SAFETY: a backend-global, and a function that reads one and cannot
+    // raise (miscinit.c InNoForceRLSOperation).
+    let internal = unsafe { pg_sys::ParallelWorkerNumber >= 0 || in_no_force_rls_operation() };
+    (!internal).then_some(hooks)
+}
+
+// Called without pgrx's error boundary (a sigsetjmp per call): it only reads
+// backend-local state and cannot raise.
+unsafe extern "C" {
+    #[link_name = "InNoForceRLSOperation"]
+    fn in_no_force_rls_operation() -> bool;
+}
+
+/// Marks every cached plan of the backend (prepared statements, PL/pgSQL's
+/// and SPI's saved plans) for parse analysis and planning again before its
+/// next use, as DISCARD PLANS does (plancache.c ResetPlanCache); a plan that
+/// is running goes on.
+pub fn forget_cached_plans() {
+    // SAFETY: walks the backend's list of saved plans and marks them invalid;
+    // plans in use are reference-counted and stay valid until released.
+    unsafe { pg_sys::ResetPlanCache() };
+}
+
+/// Whether the backend is in parallel mode, where nothing may be written.
+pub fn in_parallel_mode() -> bool {
+    // SAFETY: reads the backend's transaction state.
+    unsafe { pg_sys::IsInParallelMode() }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn on_analyze(
+    pstate: *mut pg_sys::ParseState,
+    query: *mut pg_sys::Query,
+    jstate: *mut pg_sys::JumbleState,
+) {
+    // SAFETY: the hook's arguments, passed on unchanged; then the analysed
+    // query, read and given an id.
+    unsafe {
+        if let Some(previous) = PREVIOUS_ANALYZE {
+            pg_guard_ffi_boundary(|| previous(pstate, query, jstate));
+        }
+        if let Some(hooks) = hooks() {
+            register(hooks, query);
+        }
+    }
+}
+
+/// Gives `query` an id if it has none, which the planner copies into its
+/// plan, and reports what parse analysis shows of it (and of the queries a
+/// utility statement carries).
+///
+/// # Safety
+/// `query` is an analysed Query.
+unsafe fn register(hooks: &StatementHooks, query: *mut pg_sys::Query) {
+    // SAFETY: see the function's contract.
+    unsafe {
+        if (*query).queryId == 0 {
+            (*query).queryId =
+                statement::query_id_field(NEXT_QUERY_ID.fetch_add(1, Ordering::Relaxed));
+        }
+        if (*query).commandType == pg_sys::CmdType::CMD_UTILITY {
+            for inner in statement::nested_queries(query) {
+                register(hooks, inner);
+            }
+            return;
+        }
+        (hooks.analysed)(
+            statement::query_id_of((*query).queryId),
+            statement::analyse(query),
+        );
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn on_executor_start(desc: *mut pg_sys::QueryDesc, eflags: i32) {
+    // SAFETY: the QueryDesc ExecutorStart() was given, read before the
+    // executor starts and then passed on unchanged.
+    unsafe {
+        if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0
+            && let Some(hooks) = hooks()
+            && let Some(planned) = statement::planned(desc)
+        {
+            (hooks.executing)(planned);
+        }
+        match PREVIOUS_EXECUTOR_START {
+            Some(previous) => pg_guard_ffi_boundary(|| previous(desc, eflags)),
+            None => pg_sys::standard_ExecutorStart(desc, eflags),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn on_utility(
+    pstmt: *mut pg_sys::PlannedStmt,
+    query_string: *const std::ffi::c_char,
+    read_only_tree: bool,
+    context: pg_sys::ProcessUtilityContext::Type,
+    params: pg_sys::ParamListInfo,
+    query_env: *mut pg_sys::QueryEnvironment,
+    dest: *mut pg_sys::DestReceiver,
+    qc: *mut pg_sys::QueryCompletion,
+) {
+    // SAFETY: the hook's arguments, read and then passed on unchanged.
+    // Transaction control is let through first: ROLLBACK must work in an
+    // aborted transaction, where nothing may be looked up.
+    unsafe {
+        let statement = (*pstmt).utilityStmt;
+        let transaction_control =
+            !statement.is_null() && (*statement).type_ == pg_sys::NodeTag::T_TransactionStmt;
+        if !transaction_control && let Some(hooks) = hooks() {
+            (hooks.utility)(statement::utility(pstmt, query_string));
+        }
+        match PREVIOUS_UTILITY {
+            Some(previous) => pg_guard_ffi_boundary(|| {
+                previous(
+                    pstmt,
+                    query_string,
+                    read_only_tree,
+                    context,
+                    params,
+                    query_env,
+                    dest,
+                    qc,
+                )
+            }),
+            None => pg_sys::standard_ProcessUtility(
+                pstmt,
+                query_string,
+                read_only_tree,
+                context,
+                params,
+                query_env,
+                dest,
+                qc,
+            ),
+        }
+    }
+}
+
+/// Whether the backend is inside a transaction whose catalogues can be read
+/// (not an aborted one).
+pub fn in_valid_transaction() -> bool {
+    // SAFETY: reads the backend's transaction state.
+    unsafe { pg_sys::IsTransactionState() }
+}

@@ -1,0 +1,555 @@
+//! What a statement does, read from the trees PostgreSQL makes of it: the
+//! analysed Query (parser/analyze.c), the PlannedStmt the executor runs
+//! (nodes/plannodes.h) and a utility statement's parse tree.
+//!
+//! Follows query_tree_walker() and expression_tree_walker() of
+//! nodes/nodeFuncs.c, ExecCheckPermissions() of executor/execMain.c for the
+//! columns a plan writes, CreateCommandTag() and GetCommandLogLevel() of
+//! tcop/utility.c, checked against PostgreSQL 15, 16 and 18. On 15 the
+//! columns are in each RangeTblEntry; from 16 in the RTEPermissionInfo it
+//! points to.
+
+use super::Oid;
+use pgrx::pg_sys;
+use std::ffi::{CStr, c_void};
+
+/// What parse analysis shows of a statement and its plan no longer holds.
+#[derive(Clone, Default, Debug)]
+pub struct Analysed {
+    /// UPDATE or DELETE with a WHERE clause of its own (row-level security
+    /// adds its conditions later, in the planner).
+    pub has_where: bool,
+    /// Functions the statement calls by name, aggregates and window
+    /// functions included, in any subquery or CTE.
+    pub functions: Vec<Oid>,
+    /// Relations it names, views included.
+    pub relations: Vec<Oid>,
+    /// The INSERT, UPDATE, DELETE and MERGE statements of its WITH clauses
+    /// (data-modifying CTEs), each a statement of its own to decide.
+    pub nested_writes: Vec<NestedWrite>,
+}
+
+/// A data-modifying CTE: `WITH d AS (DELETE FROM t RETURNING *) SELECT …`.
+#[derive(Clone, Debug)]
+pub struct NestedWrite {
+    pub command: Command,
+    /// The relations it names.
+    pub relations: Vec<Oid>,
+    /// The relation it writes.
+    pub target: Oid,
+    /// The columns it writes (attribute numbers of `target`).
+    pub columns: Vec<i16>,
+    /// UPDATE or DELETE with a WHERE clause of its own.
+    pub has_where: bool,
+}
+
+/// The command of a statement the executor runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Command {
+    Select,
+    Insert,
+    Update,
+    Delete,
+    Merge,
+}
+
+impl Command {
+    pub fn tag(self) -> &'static str {
+        match self {
+            Command::Select => "SELECT",
+            Command::Insert => "INSERT",
+            Command::Update => "UPDATE",
+            Command::Delete => "DELETE",
+            Command::Merge => "MERGE",
+        }
+    }
+}
+
+/// What the plan the executor is about to run does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planned {
+    pub command: Command,
+    /// The id parse analysis gave the statement (see hooks.rs).
+    pub query_id: u64,
+    /// Every relation the plan reads or writes, after views are expanded.
+    pub relations: Vec<Oid>,
+    /// The relations it writes.
+    pub writes: Vec<Oid>,
+    /// The columns it writes, by relation and attribute number.
+    pub columns: Vec<(Oid, i16)>,
+    /// The statement's text: its part of the query string.
+    pub text: String,
+}
+
+/// A utility statement (DDL, COPY, SET …).
+#[derive(Debug)]
+pub struct Utility {
+    /// The command tag, e.g. "CREATE TABLE".
+    pub tag: String,
+    /// Logged by log_statement = 'ddl'.
+    pub is_ddl: bool,
+    /// COPY of a table: the table, and whether it is written (COPY FROM).
+    pub copy: Option<(Option<Oid>, bool)>,
+    /// A statement that reads and writes no relation itself: settings,
+    /// prepared statements and cursors (whose queries are decided when they
+    /// run), LISTEN and NOTIFY, DO and CALL (whose statements are decided).
+    pub touches_no_relation: bool,
+    pub text: String,
+}
+
+/// Reads what parse analysis shows of `query`.
+///
+/// # Safety
+/// `query` is an analysed Query, alive for the call.
+pub(super) unsafe fn analyse(query: *mut pg_sys::Query) -> Analysed {
+    let mut found = Analysed::default();
+    // SAFETY: the walker only reads the tree; `found` outlives the walk.
+    unsafe {
+        found.has_where = has_where(query);
+        collect_relations(query, &mut found.relations);
+        pg_sys::query_tree_walker(query, Some(walk), (&raw mut found).cast::<c_void>(), 0);
+    }
+    sort_oids(&mut found.functions);
+    sort_oids(&mut found.relations);
+    found
+}
+
+/// Whether `query` is an UPDATE or DELETE with a WHERE clause of its own.
+///
+/// # Safety
+/// `query` is an analysed Query.
+unsafe fn has_where(query: *mut pg_sys::Query) -> bool {
+    // SAFETY: an analysed Query's jointree is a FromExpr, or NULL.
+    unsafe {
+        let command = (*query).commandType;
+        (command == pg_sys::CmdType::CMD_UPDATE || command == pg_sys::CmdType::CMD_DELETE)
+            && !(*query).jointree.is_null()
+            && !(*(*query).jointree).quals.is_null()
+    }
+}
+
+/// # Safety
+/// `query` is an analysed Query.
+unsafe fn collect_relations(query: *mut pg_sys::Query, relations: &mut Vec<Oid>) {
+    // SAFETY: every range table entry of an analysed Query is a
+    // RangeTblEntry.
+    unsafe {
+        let rtable = (*query).rtable;
+        for index in 0..pg_sys::list_length(rtable) {
+            let rte = pg_sys::list_nth(rtable, index).cast::<pg_sys::RangeTblEntry>();
+            if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION {
+                relations.push((*rte).relid);
+            }
+        }
+    }
+}
+
+/// The data-modifying statement `query` of a WITH clause.
+///
+/// # Safety
+/// `query` is an analysed Query whose command writes, with a result
+/// relation.
+unsafe fn nested_write(query: *mut pg_sys::Query, command: Command) -> NestedWrite {
+    // SAFETY: resultRelation indexes the query's range table (1-based).
+    unsafe {
+        let mut relations = Vec::new();
+        collect_relations(query, &mut relations);
+        sort_oids(&mut relations);
+        let rte = pg_sys::list_nth((*query).rtable, (*query).resultRelation - 1)
+            .cast::<pg_sys::RangeTblEntry>();
+        let columns = attnums(written_columns(query_perm_infos(query), rte))
+            .into_iter()
+            .collect();
+        NestedWrite {
+            command,
+            relations,
+            target: (*rte).relid,
+            columns,
+            has_where: has_where(query),
+        }
+    }
+}
+
+/// The query's RTEPermissionInfo list (from 16; none on 15, where the
+/// entries hold their own).
+#[cfg(feature = "pg15")]
+unsafe fn query_perm_infos(_query: *mut pg_sys::Query) -> *mut pg_sys::List {
+    std::ptr::null_mut()
+}
+
+#[cfg(any(feature = "pg16", feature = "pg18"))]
+unsafe fn query_perm_infos(query: *mut pg_sys::Query) -> *mut pg_sys::List {
+    // SAFETY: a field of an analysed Query.
+    unsafe { (*query).rteperminfos }
+}
+
+/// The attribute numbers (user columns only) of the inserted and updated
+/// column sets.
+///
+/// # Safety
+/// Both are NULL or bitmapsets offset by FirstLowInvalidHeapAttributeNumber.
+unsafe fn attnums(sets: (*mut pg_sys::Bitmapset, *mut pg_sys::Bitmapset)) -> Vec<i16> {
+    let mut columns = Vec::new();
+    for set in [sets.0, sets.1] {
+        let mut member = -1;
+        loop {
+            // SAFETY: see the function's contract.
+            member = unsafe { pg_sys::bms_next_member(set, member) };
+            if member < 0 {
+                break;
+            }
+            let attnum = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
+            if attnum > 0 {
+                columns.push(attnum as i16);
+            }
+        }
+    }
+    columns.sort_unstable();
+    columns.dedup();
+    columns
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, context: *mut c_void) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    // SAFETY: `context` is the Analysed of analyse(); `node` a node of the
+    // tree being walked, whose tag says its type.
+    unsafe {
+        let found = &mut *context.cast::<Analysed>();
+        match (*node).type_ {
+            pg_sys::NodeTag::T_Query => {
+                let query = node.cast::<pg_sys::Query>();
+                collect_relations(query, &mut found.relations);
+                if let Some(command) = writing_command((*query).commandType) {
+                    found.nested_writes.push(nested_write(query, command));
+                }
+                return pg_sys::query_tree_walker(query, Some(walk), context, 0);
+            }
+            // An implicit cast is the parser's, not a call the statement
+            // writes.
+            pg_sys::NodeTag::T_FuncExpr => {
+                let call = node.cast::<pg_sys::FuncExpr>();
+                if (*call).funcformat != pg_sys::CoercionForm::COERCE_IMPLICIT_CAST {
+                    found.functions.push((*call).funcid);
+                }
+            }
+            pg_sys::NodeTag::T_Aggref => {
+                found
+                    .functions
+                    .push((*node.cast::<pg_sys::Aggref>()).aggfnoid);
+            }
+            pg_sys::NodeTag::T_WindowFunc => {
+                found
+                    .functions
+                    .push((*node.cast::<pg_sys::WindowFunc>()).winfnoid);
+            }
+            _ => {}
+        }
+        pg_sys::expression_tree_walker(node, Some(walk), context)
+    }
+}
+
+/// The command of a query that writes, or `None` for a SELECT (or other).
+fn writing_command(command: pg_sys::CmdType::Type) -> Option<Command> {
+    match command {
+        pg_sys::CmdType::CMD_INSERT => Some(Command::Insert),
+        pg_sys::CmdType::CMD_UPDATE => Some(Command::Update),
+        pg_sys::CmdType::CMD_DELETE => Some(Command::Delete),
+        pg_sys::CmdType::CMD_MERGE => Some(Command::Merge),
+        _ => None,
+    }
+}
+
+/// The analysed queries a utility statement carries and the executor runs
+/// later: DECLARE CURSOR's, EXPLAIN's and CREATE TABLE AS's.
+///
+/// # Safety
+/// `query` is an analysed Query of command CMD_UTILITY.
+pub(super) unsafe fn nested_queries(query: *mut pg_sys::Query) -> Vec<*mut pg_sys::Query> {
+    // SAFETY: the utility statement's tag says its type; parse analysis has
+    // replaced each one's query by an analysed Query.
+    unsafe {
+        let statement = (*query).utilityStmt;
+        if statement.is_null() {
+            return Vec::new();
+        }
+        let inner = match (*statement).type_ {
+            pg_sys::NodeTag::T_DeclareCursorStmt => {
+                (*statement.cast::<pg_sys::DeclareCursorStmt>()).query
+            }
+            pg_sys::NodeTag::T_ExplainStmt => (*statement.cast::<pg_sys::ExplainStmt>()).query,
+            pg_sys::NodeTag::T_CreateTableAsStmt => {
+                (*statement.cast::<pg_sys::CreateTableAsStmt>()).query
+            }
+            _ => std::ptr::null_mut(),
+        };
+        if !inner.is_null() && (*inner).type_ == pg_sys::NodeTag::T_Query {
+            vec![inner.cast::<pg_sys::Query>()]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// Reads the plan of a query the executor is about to start; `None` for a
+/// command the executor runs without a decision of its own (none today but
+/// utility statements, which reach it only through their queries).
+///
+/// # Safety
+/// `desc` is the QueryDesc ExecutorStart() was given.
+pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
+    // SAFETY: a QueryDesc with its PlannedStmt, whose range table holds
+    // RangeTblEntry nodes and whose resultRelations are indexes into it.
+    unsafe {
+        let plan = (*desc).plannedstmt;
+        let command = match (*desc).operation {
+            pg_sys::CmdType::CMD_SELECT => Command::Select,
+            operation => writing_command(operation)?,
+        };
+        let rtable = (*plan).rtable;
+        // The partitions and inheritance children the planner added stand
+        // for the table the statement names: each is counted as its parent.
+        let mut parent_of = std::collections::HashMap::new();
+        let appended = (*plan).appendRelations;
+        for index in 0..pg_sys::list_length(appended) {
+            let info = pg_sys::list_nth(appended, index).cast::<pg_sys::AppendRelInfo>();
+            parent_of.insert((*info).child_relid, (*info).parent_relid);
+        }
+        let named = |mut rt_index: pg_sys::Index| {
+            while let Some(parent) = parent_of.get(&rt_index) {
+                rt_index = *parent;
+            }
+            rt_index
+        };
+        let entry = |rt_index: pg_sys::Index| {
+            pg_sys::list_nth(rtable, rt_index as i32 - 1).cast::<pg_sys::RangeTblEntry>()
+        };
+        let mut relations = Vec::new();
+        for rt_index in 1..=pg_sys::list_length(rtable) as pg_sys::Index {
+            let rte = entry(rt_index);
+            if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION && named(rt_index) == rt_index {
+                relations.push((*rte).relid);
+            }
+        }
+        let mut writes = Vec::new();
+        let mut columns = Vec::new();
+        let results = (*plan).resultRelations;
+        for index in 0..pg_sys::list_length(results) {
+            let rte = entry(named(pg_sys::list_nth_int(results, index) as pg_sys::Index));
+            let relid = (*rte).relid;
+            writes.push(relid);
+            for attnum in attnums(written_columns(plan_perm_infos(plan), rte)) {
+                columns.push((relid, attnum));
+            }
+        }
+        sort_oids(&mut relations);
+        sort_oids(&mut writes);
+        columns.sort_unstable_by_key(|(relation, attnum)| (relation.to_u32(), *attnum));
+        columns.dedup();
+        Some(Planned {
+            command,
+            query_id: query_id_of((*plan).queryId),
+            relations,
+            writes,
+            columns,
+            text: statement_text((*desc).sourceText, (*plan).stmt_location, (*plan).stmt_len),
+        })
+    }
+}
+
+/// A Query's or PlannedStmt's queryId as this module hands it out: uint64
+/// up to 17, int64 from 18 (the same bits).
+#[cfg(any(feature = "pg15", feature = "pg16"))]
+pub(super) fn query_id_of(id: u64) -> u64 {
+    id
+}
+
+#[cfg(feature = "pg18")]
+pub(super) fn query_id_of(id: i64) -> u64 {
+    id as u64
+}
+
+/// The queryId field's value for an id of query_id_of().
+#[cfg(any(feature = "pg15", feature = "pg16"))]
+pub(super) fn query_id_field(id: u64) -> u64 {
+    id
+}
+
+#[cfg(feature = "pg18")]
+pub(super) fn query_id_field(id: u64) -> i64 {
+    id as i64
+}
+
+/// The bitmapsets of columns inserted and updated in result relation `rte`,
+/// whose permission info, from 16, is in `perm_infos` (a plan's permInfos or
+/// a query's rteperminfos).
+#[cfg(feature = "pg15")]
+unsafe fn written_columns(
+    _perm_infos: *mut pg_sys::List,
+    rte: *mut pg_sys::RangeTblEntry,
+) -> (*mut pg_sys::Bitmapset, *mut pg_sys::Bitmapset) {
+    // SAFETY: on 15 a RangeTblEntry holds its own permission fields.
+    unsafe { ((*rte).insertedCols, (*rte).updatedCols) }
+}
+
+#[cfg(any(feature = "pg16", feature = "pg18"))]
+unsafe fn written_columns(
+    perm_infos: *mut pg_sys::List,
+    rte: *mut pg_sys::RangeTblEntry,
+) -> (*mut pg_sys::Bitmapset, *mut pg_sys::Bitmapset) {
+    // SAFETY: from 16 a result relation's entry points (1-based) into the
+    // permission infos (getRTEPermissionInfo()).
+    unsafe {
+        let index = (*rte).perminfoindex as i32;
+        if index == 0 {
+            return (std::ptr::null_mut(), std::ptr::null_mut());
+        }
+        let info = pg_sys::list_nth(perm_infos, index - 1).cast::<pg_sys::RTEPermissionInfo>();
+        ((*info).insertedCols, (*info).updatedCols)
+    }
+}
+
+/// The plan's RTEPermissionInfo list (from 16; none on 15).
+#[cfg(feature = "pg15")]
+unsafe fn plan_perm_infos(_plan: *mut pg_sys::PlannedStmt) -> *mut pg_sys::List {
+    std::ptr::null_mut()
+}
+
+#[cfg(any(feature = "pg16", feature = "pg18"))]
+unsafe fn plan_perm_infos(plan: *mut pg_sys::PlannedStmt) -> *mut pg_sys::List {
+    // SAFETY: a field of a PlannedStmt.
+    unsafe { (*plan).permInfos }
+}
+
+/// Reads a utility statement about to run.
+///
+/// # Safety
+/// `plan` is the PlannedStmt of command CMD_UTILITY ProcessUtility() was
+/// given, and `source` its query string (or NULL).
+pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) -> Utility {
+    // SAFETY: the utility statement's tag says its type.
+    unsafe {
+        let statement = (*plan).utilityStmt;
+        let tag = CStr::from_ptr(pg_sys::GetCommandTagName(pg_sys::CreateCommandTag(
+            statement,
+        )))
+        .to_string_lossy()
+        .into_owned();
+        let is_ddl = pg_sys::GetCommandLogLevel(statement) == pg_sys::LogStmtLevel::LOGSTMT_DDL;
+        let copy = ((*statement).type_ == pg_sys::NodeTag::T_CopyStmt).then(|| {
+            let copy = statement.cast::<pg_sys::CopyStmt>();
+            let relation = (!(*copy).relation.is_null()).then(|| {
+                pg_sys::RangeVarGetRelidExtended(
+                    (*copy).relation,
+                    pg_sys::NoLock as pg_sys::LOCKMODE,
+                    pg_sys::RVROption::RVR_MISSING_OK,
+                    None,
+                    std::ptr::null_mut(),
+                )
+            });
+            (
+                relation.filter(|oid| *oid != pg_sys::InvalidOid),
+                (*copy).is_from,
+            )
+        });
+        let touches_no_relation = matches!(
+            (*statement).type_,
+            pg_sys::NodeTag::T_VariableSetStmt
+                | pg_sys::NodeTag::T_VariableShowStmt
+                | pg_sys::NodeTag::T_DiscardStmt
+                | pg_sys::NodeTag::T_PrepareStmt
+                | pg_sys::NodeTag::T_ExecuteStmt
+                | pg_sys::NodeTag::T_DeallocateStmt
+                | pg_sys::NodeTag::T_DeclareCursorStmt
+                | pg_sys::NodeTag::T_FetchStmt
+                | pg_sys::NodeTag::T_ClosePortalStmt
+                | pg_sys::NodeTag::T_ListenStmt
+                | pg_sys::NodeTag::T_UnlistenStmt
+                | pg_sys::NodeTag::T_NotifyStmt
+                | pg_sys::NodeTag::T_DoStmt
+                | pg_sys::NodeTag::T_CallStmt
+        );
+        Utility {
+            tag,
+            is_ddl,
+            touches_no_relation,
+            copy,
+            text: statement_text(source, (*plan).stmt_location, (*plan).stmt_len),
+        }
+    }
+}
+
+/// The statement's part of `source`: from `location`, `length` bytes (0: to
+/// the end), as pg_stat_statements cuts it (CleanQuerytext()).
+///
+/// # Safety
+/// `source` is NULL or a NUL-terminated string.
+unsafe fn statement_text(source: *const i8, location: i32, length: i32) -> String {
+    if source.is_null() {
+        return String::new();
+    }
+    // SAFETY: a NUL-terminated string.
+    let bytes = unsafe { CStr::from_ptr(source) }.to_bytes();
+    let start = usize::try_from(location).unwrap_or(0).min(bytes.len());
+    let end = match usize::try_from(length) {
+        Ok(length) if length > 0 => (start + length).min(bytes.len()),
+        _ => bytes.len(),
+    };
+    String::from_utf8_lossy(&bytes[start..end]).into_owned()
+}
+
+/// Sorts `oids` and removes repeats.
+pub fn sort_oids(oids: &mut Vec<Oid>) {
+    oids.sort_unstable_by_key(|oid| oid.to_u32());
+    oids.dedup();
+}
+
+/// `schema.relation`, or `None` for a relation dropped meanwhile.
+pub fn relation_name(relation: Oid) -> Option<String> {
+    // SAFETY: syscache lookups by oid; both return palloc'd strings or NULL.
+    unsafe {
+        let name = pg_sys::get_rel_name(relation);
+        if name.is_null() {
+            return None;
+        }
+        let schema = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relation));
+        Some(qualified(schema, name))
+    }
+}
+
+/// `schema.function`, or `None` for a function dropped meanwhile.
+pub fn function_name(function: Oid) -> Option<String> {
+    // SAFETY: as relation_name.
+    unsafe {
+        let name = pg_sys::get_func_name(function);
+        if name.is_null() {
+            return None;
+        }
+        let schema = pg_sys::get_namespace_name(pg_sys::get_func_namespace(function));
+        Some(qualified(schema, name))
+    }
+}
+
+/// The name of column `attnum` of `relation`, or `None`.
+pub fn column_name(relation: Oid, attnum: i16) -> Option<String> {
+    // SAFETY: a syscache lookup; NULL when missing (missing_ok).
+    unsafe {
+        let name = pg_sys::get_attname(relation, attnum, true);
+        (!name.is_null()).then(|| CStr::from_ptr(name).to_string_lossy().into_owned())
+    }
+}
+
+/// # Safety
+/// `name` is a C string; `schema` one or NULL.
+unsafe fn qualified(schema: *const i8, name: *const i8) -> String {
+    // SAFETY: C strings from the syscache.
+    unsafe {
+        let name = CStr::from_ptr(name).to_string_lossy();
+        if schema.is_null() {
+            return name.into_owned();
+        }
+        format!("{}.{name}", CStr::from_ptr(schema).to_string_lossy())
+    }
+}

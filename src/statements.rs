@@ -1,0 +1,432 @@
+//! Statement decisions: every statement a session of an agent role runs is
+//! decided before it runs, as a tool call, with the decision every other
+//! tool call gets (evaluate.rs), and leaves a receipt.
+//!
+//! An agent role is a member of `authensor_agent` whose sessions load the
+//! library (`ALTER ROLE … SET session_preload_libraries = 'authensor'`). The
+//! hooks (pg/hooks.rs) report what parse analysis shows of a statement, then
+//! each plan the executor starts and each utility statement; here these
+//! become a tool (`sql.select`, `sql.update`, `sql.ddl` …) and args (`tables`,
+//! `writes`, `columns`, `has_where`, `functions`, `command`, `statement`).
+//! A block raises 42501 with the rule's reason; the receipt, written in the
+//! refused statement's transaction, is written again when it rolls back
+//! (receipts/held.rs), so that it survives the refusal.
+//!
+//! What authensor runs itself is never decided: the decision sets a flag
+//! (`own_work`) around its work, and the statements of the extension's
+//! SECURITY DEFINER functions run as authensor_definer, a role no one can
+//! log in as or be made a member of.
+
+use crate::approvals;
+use crate::errors::raise;
+use crate::evaluate;
+use crate::lru::Recent;
+use crate::pg::hooks::{self, StatementHooks};
+use crate::pg::inval::{self, SysCacheIdentifier};
+use crate::pg::jsonb::{JsonbArg, JsonbCopy};
+use crate::pg::security_context::AsRole;
+use crate::pg::statement::{self, Analysed, Planned, Utility};
+use crate::pg::{Oid, roles};
+use crate::receipts;
+use crate::tenant;
+use authensor_policy::{Action, Value};
+use pgrx::JsonB;
+use pgrx::prelude::*;
+use std::cell::{Cell, RefCell};
+use std::ffi::CStr;
+use std::rc::Rc;
+
+/// The role whose members' statements are decided.
+pub const AGENT_ROLE: &CStr = c"authensor_agent";
+
+/// The role the extension's SECURITY DEFINER functions run as.
+const DEFINER_ROLE: &CStr = c"authensor_definer";
+
+/// Statements whose analysis is remembered: at least this many of those most
+/// recently analysed or run (see `analysed` for what forgetting does).
+const ANALYSED_ENTRIES: usize = 4096;
+
+/// Plans whose tool calls are kept: at least this many of those most
+/// recently run.
+const CALLS_ENTRIES: usize = 1024;
+
+static HOOKS: StatementHooks = StatementHooks {
+    active,
+    analysed,
+    executing,
+    utility,
+};
+
+thread_local! {
+    /// The session user, and whether it is an agent; forgotten when role
+    /// memberships change.
+    static AGENT: Cell<Option<(Oid, bool)>> = const { Cell::new(None) };
+    /// Depth of authensor's own work in progress.
+    static OWN_WORK: Cell<u32> = const { Cell::new(0) };
+    /// What parse analysis showed of each statement, by query id.
+    static ANALYSED: RefCell<Recent<u64, Analysed>> = RefCell::new(Recent::new(ANALYSED_ENTRIES));
+    /// Each plan's tool call, by query id, with the plan's shape it was built
+    /// from.
+    static CALLS: RefCell<Recent<u64, PlanCalls>> = RefCell::new(Recent::new(CALLS_ENTRIES));
+    /// Set when a relation, function or schema changed since CALLS was last
+    /// read: a call built since may name it as it was.
+    static CALLS_STALE: Cell<bool> = const { Cell::new(false) };
+    /// The context of every statement decision: `{}`.
+    static EMPTY_CONTEXT: (JsonbCopy, Value) = {
+        let call = Call::new(String::new(), serde_json::json!({}), true);
+        (call.args, call.value)
+    };
+}
+
+/// Installs the hooks and the callbacks that keep the agent check current.
+/// Called once per backend from `_PG_init`.
+pub fn init() {
+    hooks::install(&HOOKS);
+    inval::on_syscache_invalidation(SysCacheIdentifier::AUTHMEMMEMROLE, forget_agent);
+    inval::on_syscache_invalidation(SysCacheIdentifier::AUTHOID, forget_agent);
+    // A call names relations, columns, functions and schemas: renaming or
+    // dropping any of them makes it stale.
+    inval::on_relcache_invalidation(|_| forget_calls());
+    inval::on_syscache_invalidation(SysCacheIdentifier::PROCOID, forget_calls);
+    inval::on_syscache_invalidation(SysCacheIdentifier::NAMESPACEOID, forget_calls);
+}
+
+fn forget_agent() {
+    AGENT.set(None);
+}
+
+/// Runs inside invalidation processing: only sets a flag, which the next
+/// lookup honours (see `executing`).
+fn forget_calls() {
+    CALLS_STALE.set(true);
+}
+
+/// Runs `f` as authensor's own work: no statement it runs is decided.
+pub fn own_work<R>(f: impl FnOnce() -> R) -> R {
+    struct Depth;
+    impl Drop for Depth {
+        fn drop(&mut self) {
+            OWN_WORK.set(OWN_WORK.get().saturating_sub(1));
+        }
+    }
+    OWN_WORK.set(OWN_WORK.get() + 1);
+    let _depth = Depth;
+    f()
+}
+
+/// Runs `f` as the extension's SECURITY DEFINER functions run: as
+/// authensor_definer, and as authensor's own work.
+pub fn as_extension<R>(f: impl FnOnce() -> R) -> R {
+    own_work(|| {
+        let _definer = AsRole::switch(DEFINER_ROLE);
+        f()
+    })
+}
+
+/// Whether the statement about to run is an agent's to decide. In an
+/// aborted transaction, where only ROLLBACK (analysed, never decided) may
+/// run, nothing is: the catalogues cannot be read there.
+fn active() -> bool {
+    OWN_WORK.get() == 0
+        && is_agent()
+        && hooks::in_valid_transaction()
+        && !roles::current_user_is(DEFINER_ROLE)
+}
+
+/// Whether the session user is a member of authensor_agent: looked up once,
+/// and again only after a change to roles or memberships.
+pub fn is_agent() -> bool {
+    let user = roles::session_user();
+    match AGENT.get() {
+        Some((cached, agent)) if cached == user => agent,
+        // Nothing can be looked up in an aborted transaction; no statement
+        // but transaction control runs there.
+        _ if !hooks::in_valid_transaction() => false,
+        _ => {
+            let agent = roles::session_user_is_member_of(AGENT_ROLE);
+            AGENT.set(Some((user, agent)));
+            agent
+        }
+    }
+}
+
+/// Remembers what parse analysis showed of a statement. When that makes the
+/// map forget older statements, every cached plan of the session is marked
+/// for parse analysis again before its next run (as DISCARD PLANS does), so
+/// that no prepared statement or PL/pgSQL plan runs with its analysis
+/// forgotten: analysing it again remembers it again, under a new id. Only
+/// flags change, so this is safe in the middle of parse analysis, even of a
+/// cached plan's own statement.
+fn analysed(query_id: u64, analysed: Analysed) {
+    if ANALYSED.with(|cell| cell.borrow_mut().insert(query_id, analysed)) {
+        hooks::forget_cached_plans();
+    }
+}
+
+/// The tool calls of a plan (the statement's, then its data-modifying
+/// CTEs'), with the plan's shape they were built from.
+type PlanCalls = (Planned, Rc<Vec<Call>>);
+
+/// A statement as a tool call: what a decision takes, built once per plan.
+struct Call {
+    tool: String,
+    /// The args as jsonb, stored in the receipt, and as the policy core
+    /// reads them.
+    args: JsonbCopy,
+    value: Value,
+    /// Reads or writes no relation, so runs without a tenant.
+    touches_no_relation: bool,
+}
+
+impl Call {
+    fn new(tool: String, args: serde_json::Value, touches_no_relation: bool) -> Call {
+        let arg = JsonbArg::from_value(JsonB(args));
+        Call {
+            tool,
+            args: arg.copy(),
+            value: arg.object().unwrap_or_default(),
+            touches_no_relation,
+        }
+    }
+}
+
+/// Decides a plan the executor is about to run. Its relations and written
+/// columns come from the plan itself (views expanded, so a view's tables
+/// count; partitions counted as their table); its WHERE clause and functions
+/// from parse analysis. A plan whose analysis is no longer remembered counts
+/// as having no WHERE clause and no functions.
+///
+/// A data-modifying CTE (`WITH d AS (DELETE FROM t RETURNING *) SELECT …`)
+/// is a statement of its own, decided after the statement that holds it,
+/// with args of its own.
+///
+/// The calls are built once per plan (a prepared statement's runs share
+/// them) and kept until a relation, function or schema changes.
+fn executing(planned: Planned) {
+    // A plan's analysis stays among the most recently used while it runs.
+    ANALYSED.with(|cell| cell.borrow_mut().get(&planned.query_id).is_some());
+    let cached = CALLS.with(|cell| {
+        let mut calls = cell.borrow_mut();
+        if CALLS_STALE.replace(false) {
+            calls.clear();
+        }
+        calls
+            .get(&planned.query_id)
+            .filter(|(shape, _)| *shape == planned)
+            .map(|(_, call)| Rc::clone(call))
+    });
+    let calls = cached.unwrap_or_else(|| {
+        let calls = Rc::new(statement_calls(&planned));
+        CALLS.with(|cell| {
+            cell.borrow_mut()
+                .insert(planned.query_id, (planned, Rc::clone(&calls)))
+        });
+        calls
+    });
+    for call in calls.iter() {
+        decide(call);
+    }
+}
+
+fn statement_calls(planned: &Planned) -> Vec<Call> {
+    let analysed = ANALYSED
+        .with(|cell| cell.borrow_mut().get(&planned.query_id).cloned())
+        .unwrap_or_default();
+    let mut relations = planned.relations.clone();
+    relations.extend(&analysed.relations);
+    statement::sort_oids(&mut relations);
+    let mut calls = vec![dml_call(
+        &analysed,
+        planned,
+        Dml {
+            command: planned.command,
+            relations: &relations,
+            writes: &planned.writes,
+            columns: &planned.columns,
+            has_where: analysed.has_where,
+        },
+    )];
+    for nested in &analysed.nested_writes {
+        let columns: Vec<(Oid, i16)> = nested
+            .columns
+            .iter()
+            .map(|attnum| (nested.target, *attnum))
+            .collect();
+        calls.push(dml_call(
+            &analysed,
+            planned,
+            Dml {
+                command: nested.command,
+                relations: &nested.relations,
+                writes: &[nested.target],
+                columns: &columns,
+                has_where: nested.has_where,
+            },
+        ));
+    }
+    calls
+}
+
+/// What one statement of a plan (the plan's own, or a data-modifying CTE's)
+/// does.
+struct Dml<'a> {
+    command: statement::Command,
+    relations: &'a [Oid],
+    writes: &'a [Oid],
+    columns: &'a [(Oid, i16)],
+    has_where: bool,
+}
+
+/// The tool call of `dml`, a statement of `planned`, whose functions and
+/// text are the whole statement's.
+fn dml_call(analysed: &Analysed, planned: &Planned, dml: Dml) -> Call {
+    let mut args = serde_json::json!({
+        "command": dml.command.tag(),
+        "tables": names(dml.relations, statement::relation_name),
+        "writes": names(dml.writes, statement::relation_name),
+        "columns": dml
+            .columns
+            .iter()
+            .filter_map(|(relation, attnum)| statement::column_name(*relation, *attnum))
+            .collect::<Vec<_>>(),
+        "functions": names(&analysed.functions, statement::function_name),
+        "statement": normalise(&planned.text),
+    });
+    if matches!(
+        dml.command,
+        statement::Command::Update | statement::Command::Delete
+    ) {
+        args["has_where"] = dml.has_where.into();
+    }
+    Call::new(tool_of(dml.command), args, dml.relations.is_empty())
+}
+
+fn tool_of(command: statement::Command) -> String {
+    format!("sql.{}", command.tag().to_lowercase())
+}
+
+/// Decides a utility statement: `sql.copy` for COPY of a table, `sql.ddl`
+/// for what log_statement = 'ddl' logs, `sql.utility` for the rest.
+fn utility(utility: Utility) {
+    let (tool, tables, writes) = match utility.copy {
+        Some((relation, is_from)) => {
+            let tables: Vec<String> = relation
+                .and_then(statement::relation_name)
+                .into_iter()
+                .collect();
+            let writes = if is_from { tables.clone() } else { Vec::new() };
+            ("sql.copy", tables, writes)
+        }
+        None if utility.is_ddl => ("sql.ddl", Vec::new(), Vec::new()),
+        None => ("sql.utility", Vec::new(), Vec::new()),
+    };
+    let args = serde_json::json!({
+        "command": utility.tag,
+        "tables": tables,
+        "writes": writes,
+        "statement": normalise(&utility.text),
+    });
+    decide(&Call::new(
+        tool.to_owned(),
+        args,
+        utility.touches_no_relation,
+    ));
+}
+
+/// Decides `call` for the session's tenant, writes the receipt, and raises
+/// if the statement may not run.
+///
+/// Without a tenant (before authenticate() in the transaction) there is
+/// nothing to decide for: a statement that touches no relation
+/// (authenticate() itself, SET, SHOW) runs, and leaves no receipt; any other
+/// is refused.
+fn decide(call: &Call) {
+    let tool = call.tool.as_str();
+    let Some(tenant_id) = tenant::current_tenant() else {
+        if call.touches_no_relation {
+            return;
+        }
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+            format!("an agent's statement ({tool}) needs a tenant, and none is set"),
+            Some(
+                "Call authensor.authenticate(api_key) in the transaction first (BEGIN; SELECT authensor.authenticate(...); ...).",
+            ),
+        )
+    };
+    receipts::refuse_if_read_only("statement decisions");
+    if hooks::in_parallel_mode() {
+        raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("an agent's statement ({tool}) inside a parallel query cannot be decided"),
+            Some(
+                "A function that runs statements is called from a parallel plan; mark it PARALLEL UNSAFE.",
+            ),
+        )
+    }
+    // The receipt, and the approval an escalation consumes, are written with
+    // authensor_definer's rights, as the extension's functions write them.
+    let (outcome, approved) = as_extension(|| {
+        let args = call.args.to_arg();
+        let context = EMPTY_CONTEXT.with(|(copy, value)| (copy.to_arg(), value.clone()));
+        let outcome = evaluate::decide_for(
+            tenant_id,
+            tool,
+            &call.value,
+            &context.1,
+            Some((args, context.0)),
+            evaluate::Caller::Statement,
+        );
+        let approved = outcome.decision.action == Action::Escalate
+            && approvals::consume_for_statement(&outcome.tenant_id, tool, args);
+        (outcome, approved)
+    });
+    let receipt = outcome
+        .receipt_id
+        .map(|id| id.to_string())
+        .unwrap_or_default();
+    match outcome.decision.action {
+        Action::Allow => {}
+        Action::Escalate if approved => {}
+        Action::Block => raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "authensor blocked this statement ({tool}): {}",
+                outcome.decision.reason
+            ),
+            Some(&format!("The decision's receipt is {receipt}.")),
+        ),
+        Action::Escalate => raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "authensor escalated this statement ({tool}): {}",
+                outcome.decision.reason
+            ),
+            Some(&format!(
+                "An approval of receipt {receipt} opens when this session next commits (or ends); once it is approved, the same statement runs once."
+            )),
+        ),
+    }
+}
+
+/// Names of `oids`, sorted, without those dropped meanwhile.
+fn names(oids: &[Oid], name: fn(Oid) -> Option<String>) -> Vec<String> {
+    let mut names: Vec<String> = oids.iter().filter_map(|oid| name(*oid)).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// A statement's text as approvals compare it: runs of white space made one
+/// space, without white space or semicolons at either end.
+fn normalise(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_end_matches(';')
+        .trim_end()
+        .to_owned()
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+mod tests;

@@ -1,0 +1,299 @@
+-- Agents that run SQL: an agent role's statements are decided before they
+-- run, and protect_table() keeps each tenant to its rows, whatever SQL the
+-- agent writes. Every refusal leaves a receipt. Refusals' HINTs carry
+-- receipt ids, which vary, so errors are shown tersely.
+\set VERBOSITY terse
+
+-- An application's tables, owned by a role that is not an agent.
+CREATE ROLE shop_owner NOLOGIN;
+CREATE SCHEMA shop AUTHORIZATION shop_owner;
+SET ROLE shop_owner;
+CREATE TABLE shop.orders (id int PRIMARY KEY, tenant_id text NOT NULL, amount numeric NOT NULL);
+CREATE TABLE shop.payments (id int PRIMARY KEY, tenant_id text NOT NULL, amount numeric NOT NULL);
+CREATE TABLE shop.notes (id int PRIMARY KEY, tenant text NOT NULL, body text);
+INSERT INTO shop.orders VALUES (1, 'sql-a', 10), (2, 'sql-b', 20), (3, 'sql-a', 30), (4, 'sql-b', 40);
+INSERT INTO shop.payments VALUES (1, 'sql-a', 5), (2, 'sql-b', 6);
+-- A view and a SECURITY DEFINER function that read every order, as their
+-- owner: row-level security still keys on the session's tenant.
+CREATE VIEW shop.order_view AS SELECT id, tenant_id, amount FROM shop.orders;
+CREATE FUNCTION shop.order_total() RETURNS numeric LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog AS $$ SELECT sum(amount) FROM shop.orders $$;
+GRANT USAGE ON SCHEMA shop TO authensor_operator, agent_app;
+GRANT SELECT ON shop.orders TO agent_app;
+RESET ROLE;
+
+-- protect_table(): operator only, the table's owner (or a superuser).
+SELECT authensor.protect_table(NULL, 'tenant_id');
+SELECT authensor.protect_table('shop.orders', 'no_such_column');
+SELECT authensor.protect_table('shop.order_view', 'tenant_id');
+SELECT authensor.protect_table('authensor.receipts', 'tenant_id');
+SELECT authensor.protect_table('shop.nothing', 'tenant_id');
+\c - authensor_operator
+SELECT authensor.protect_table('shop.orders', 'tenant_id');
+\c - postgres
+GRANT EXECUTE ON FUNCTION authensor.protect_table(regclass, name) TO authensor_operator;
+\c - authensor_operator
+SELECT authensor.protect_table('shop.orders', 'tenant_id');
+\c - postgres
+REVOKE EXECUTE ON FUNCTION authensor.protect_table(regclass, name) FROM authensor_operator;
+-- An application policy of the same name is not authensor's to replace.
+CREATE POLICY authensor_tenant_rows ON shop.notes USING (true);
+SELECT authensor.protect_table('shop.notes', 'tenant');
+DROP POLICY authensor_tenant_rows ON shop.notes;
+-- Idempotent; a second call with another column moves the policies to it.
+SELECT authensor.protect_table('shop.orders', 'tenant_id');
+SELECT authensor.protect_table('shop.orders', 'tenant_id');
+SELECT authensor.protect_table('shop.payments', 'tenant_id');
+SELECT authensor.protect_table('shop.notes', 'body');
+SELECT authensor.protect_table('shop.notes', 'tenant');
+SELECT tablename, policyname, permissive, cmd, qual
+  FROM pg_policies WHERE schemaname = 'shop' ORDER BY 1, 2;
+SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
+ WHERE relnamespace = 'shop'::regnamespace AND relkind = 'r' ORDER BY 1;
+SELECT authensor.unprotect_table('shop.notes');
+SELECT authensor.unprotect_table('shop.notes');
+SELECT relname, relrowsecurity, relforcerowsecurity,
+       (SELECT count(*) FROM pg_policy WHERE polrelid = c.oid) AS policies
+  FROM pg_class c WHERE oid = 'shop.notes'::regclass;
+
+-- The agent role: a member of authensor_agent whose sessions load the
+-- library. A table an agent owns cannot be protected: its owner could turn
+-- row-level security off.
+CREATE ROLE agent_sql LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE authensor_agent;
+ALTER ROLE agent_sql SET session_preload_libraries = 'authensor';
+GRANT USAGE ON SCHEMA shop TO agent_sql;
+GRANT SELECT, INSERT, UPDATE, DELETE ON shop.orders, shop.payments, shop.order_view TO agent_sql;
+GRANT EXECUTE ON FUNCTION shop.order_total() TO agent_sql;
+CREATE TABLE public.agent_owned (tenant_id text);
+ALTER TABLE public.agent_owned OWNER TO agent_sql;
+SELECT authensor.protect_table('public.agent_owned', 'tenant_id');
+-- Nor one whose owner an agent is a member of.
+CREATE ROLE agent_sql_group NOLOGIN;
+GRANT agent_sql_group TO agent_sql;
+ALTER TABLE public.agent_owned OWNER TO agent_sql_group;
+SELECT authensor.protect_table('public.agent_owned', 'tenant_id');
+DROP TABLE public.agent_owned;
+DROP ROLE agent_sql_group;
+
+-- Keys for two tenants, and their policies: sql-a has the four kinds of
+-- statement rules the README shows; sql-b may read shop.orders only.
+\c - authensor_operator
+SELECT authensor.create_api_key('sql-a', 'sql agent a') AS key_a \gset
+SELECT authensor.create_api_key('sql-b', 'sql agent b') AS key_b \gset
+SELECT authensor.create_api_key('sql-c', 'sql agent c') AS key_c \gset
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-a';
+SELECT authensor.publish_policy($$
+rules:
+  - {id: no-ddl, tool: sql.ddl, action: block, reason: "Agents do not change the schema"}
+  - {id: delete-needs-where, tool: sql.delete, action: block,
+     when: {args.has_where: {equals: false}}, reason: "DELETE without WHERE"}
+  - {id: payments-need-approval, tool: "sql.*", action: escalate,
+     when: {args.writes: {contains: shop.payments}}}
+default: allow
+$$);
+COMMIT;
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-b';
+SELECT authensor.publish_policy($$
+rules:
+  - {id: orders-only, tool: sql.select, action: allow,
+     when: {args.tables: {in: [[shop.orders]]}}}
+  - {id: no-other-reads, tool: sql.select, action: block, reason: "Reads are limited to shop.orders"}
+default: allow
+$$);
+COMMIT;
+
+\c - agent_sql
+-- Without a tenant, nothing that reads a relation runs.
+SELECT id FROM shop.orders;
+SHOW search_path;
+
+-- The guide's substring rule passes both of these; row-level security keeps
+-- them to tenant sql-a's rows.
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+SELECT id, tenant_id FROM shop.orders -- tenant_id = 'sql-b'
+ORDER BY id;
+SELECT id, tenant_id FROM shop.orders WHERE tenant_id = 'sql-b' OR true ORDER BY id;
+-- UNION with another table, a CTE, a view, a SECURITY DEFINER function.
+SELECT id, tenant_id FROM shop.orders UNION ALL SELECT id, tenant_id FROM shop.payments ORDER BY 1, 2;
+WITH theirs AS (SELECT * FROM shop.orders WHERE tenant_id = 'sql-b') SELECT count(*) FROM theirs;
+SELECT id, tenant_id FROM shop.order_view ORDER BY id;
+SELECT shop.order_total();
+-- authensor's own statements are not decided: evaluate() leaves its receipt,
+-- and its statement one, and nothing for what it runs inside.
+SELECT (authensor.evaluate('email.send', '{"to": "a@example.com"}')).action;
+-- COPY out reads through the policies; COPY in is refused on a table with
+-- row-level security.
+COPY shop.orders TO STDOUT;
+SAVEPOINT s;
+\copy shop.orders FROM '/dev/null'
+ROLLBACK TO SAVEPOINT s;
+-- Prepared statements and cursors.
+PREPARE mine AS SELECT id, tenant_id FROM shop.orders ORDER BY id;
+EXECUTE mine;
+EXECUTE mine;
+DECLARE c CURSOR FOR SELECT id, tenant_id FROM shop.orders ORDER BY id;
+FETCH ALL c;
+CLOSE c;
+-- Writing another tenant's rows: nothing to update, and no row to insert.
+UPDATE shop.orders SET amount = 0 WHERE tenant_id = 'sql-b';
+SAVEPOINT s;
+INSERT INTO shop.orders VALUES (5, 'sql-b', 50);
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+UPDATE shop.orders SET tenant_id = 'sql-b' WHERE id = 1;
+ROLLBACK TO SAVEPOINT s;
+UPDATE shop.orders SET amount = amount + 1 WHERE id = 1;
+COMMIT;
+
+-- Statement rules: DELETE without WHERE is blocked, whether sent as text, as
+-- a prepared statement, from PL/pgSQL or in a WITH clause; DDL is blocked; a
+-- write to shop.payments escalates.
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+DELETE FROM shop.orders;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+PREPARE wipe AS DELETE FROM shop.orders;
+EXECUTE wipe;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+DO $$ BEGIN DELETE FROM shop.orders; END $$;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+WITH gone AS (DELETE FROM shop.orders RETURNING id) SELECT count(*) FROM gone;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+ALTER TABLE shop.orders DISABLE ROW LEVEL SECURITY;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+DELETE FROM shop.orders WHERE id = 3;
+ROLLBACK;
+-- The hooks cannot be turned off from the session.
+SET session_preload_libraries = '';
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+INSERT INTO shop.payments VALUES (3, 'sql-a', 7);
+ROLLBACK;
+-- The refused statements' receipts are written by the next commit, with the
+-- approval of the escalation.
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+COMMIT;
+
+-- Tenant sql-b may read shop.orders, and nothing else.
+BEGIN;
+SELECT authensor.authenticate(:'key_b') AS tenant;
+SELECT id, tenant_id FROM shop.orders ORDER BY id;
+SELECT id FROM shop.payments;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_b') AS tenant;
+SELECT id FROM shop.order_view;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_b') AS tenant;
+COMMIT;
+
+-- A prepared statement is decided by what it was written as, however long
+-- ago: 10,000 statements analysed since push its analysis out of what a
+-- session keeps, and every cached plan is analysed again before it runs.
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-c';
+SELECT authensor.publish_policy($$
+rules:
+  - {id: delete-needs-where, tool: sql.delete, action: block, when: {args.has_where: {equals: false}}}
+default: allow
+$$);
+COMMIT;
+\c - agent_sql
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+PREPARE sneaky AS WITH gone AS (DELETE FROM shop.orders RETURNING id) SELECT count(*) FROM gone;
+COMMIT;
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+DO $$ BEGIN FOR i IN 1..5000 LOOP EXECUTE 'SELECT ' || i; END LOOP; END $$;
+COMMIT;
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+DO $$ BEGIN FOR i IN 5001..10000 LOOP EXECUTE 'SELECT ' || i; END LOOP; END $$;
+COMMIT;
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+EXECUTE sneaky;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+COMMIT;
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-c';
+SELECT tool, action, rule_id, committed, count(*) FROM authensor.receipts GROUP BY 1, 2, 3, 4 ORDER BY 1, 2;
+COMMIT;
+
+-- A person approves the escalated INSERT; the same statement then runs once.
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-a';
+SELECT tool, status FROM authensor.approvals WHERE tool LIKE 'sql.%';
+SELECT authensor.approve(receipt_id, 'one payment') FROM authensor.approvals WHERE tool = 'sql.insert';
+COMMIT;
+\c - agent_sql
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+INSERT  INTO shop.payments VALUES (3, 'sql-a', 7);
+SAVEPOINT s;
+INSERT INTO shop.payments VALUES (4, 'sql-a', 8);
+ROLLBACK TO SAVEPOINT s;
+SELECT id, tenant_id, amount FROM shop.payments ORDER BY id;
+COMMIT;
+
+-- An agent role bound to a tenant by the operator: a member of
+-- authensor_trusted whose role setting names the tenant. What the session
+-- assigns itself, with SET or in its startup packet, is ignored.
+\c - postgres
+CREATE ROLE agent_bound LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE authensor_agent, authensor_trusted;
+ALTER ROLE agent_bound SET session_preload_libraries = 'authensor';
+ALTER ROLE agent_bound SET authensor.tenant_id = 'sql-b';
+GRANT USAGE ON SCHEMA shop TO agent_bound;
+GRANT SELECT ON shop.orders TO agent_bound;
+\c - agent_bound
+SELECT id, tenant_id FROM shop.orders ORDER BY id;
+SET authensor.tenant_id = 'sql-a';
+SELECT id, tenant_id FROM shop.orders ORDER BY id;
+\c -reuse-previous=on "options='-c authensor.tenant_id=sql-a'"
+SELECT id, tenant_id FROM shop.orders ORDER BY id;
+
+-- Every decided statement left a receipt, refused ones included (committed
+-- = false); authensor's own statements and a non-agent's leave none.
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-a';
+SELECT id FROM shop.orders ORDER BY id;
+SELECT tool, action, rule_id, committed, args->>'command' AS command, args->'tables' AS tables,
+       args->'writes' AS writes, args->'columns' AS columns, args->'has_where' AS has_where,
+       args->'functions' AS functions, args->>'statement' AS statement
+  FROM authensor.receipts ORDER BY created_at, id;
+SELECT tool, status FROM authensor.approvals WHERE tool LIKE 'sql.%' ORDER BY requested_at;
+COMMIT;
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-b';
+SELECT tool, action, rule_id, committed, args->'tables' AS tables, args->>'statement' AS statement
+  FROM authensor.receipts ORDER BY created_at, id;
+COMMIT;
+
+\c - postgres
+DROP SCHEMA shop CASCADE;
+DROP OWNED BY agent_sql, agent_bound;
+DROP ROLE agent_sql, agent_bound;
+DROP ROLE shop_owner;
