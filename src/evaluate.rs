@@ -144,13 +144,16 @@ pub(crate) fn decide_for(
                 platform_version,
                 tenant_version,
                 approval_on_rollback: escalated && caller == Caller::Statement,
+                approval_terms: decision.approval,
             })
         });
         // An escalation written to a receipt becomes a pending approval.
         let approval_id = receipt_id
             .zip(call)
             .filter(|_| escalated && caller == Caller::Function)
-            .map(|(receipt_id, (args, _))| approvals::open(receipt_id, &tenant_id, tool, args));
+            .map(|(receipt_id, (args, _))| {
+                approvals::open(receipt_id, &tenant_id, tool, args, decision.approval)
+            });
         Outcome {
             tenant_id,
             tool: tool.to_owned(),

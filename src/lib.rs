@@ -15,6 +15,7 @@ mod errors;
 mod evaluate;
 mod explain;
 mod gucs;
+mod import;
 mod lru;
 mod pg;
 mod plans;

@@ -187,6 +187,12 @@ pub fn caller_name() -> String {
     roles::outer_user_name()
 }
 
+/// Who approves, for counting approvers: the login role, which neither SET
+/// ROLE nor a second key on the same connection changes.
+pub fn approver_name() -> String {
+    roles::session_user_name()
+}
+
 /// Registers the callbacks that forget bindings when a transaction ends or a
 /// subtransaction rolls back. Called once per backend from `_PG_init`.
 pub fn register_transaction_callback() {

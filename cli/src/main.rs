@@ -8,6 +8,7 @@ mod args;
 mod diff;
 mod explain;
 mod fmt;
+mod import;
 mod lint;
 mod source;
 mod test;
@@ -21,6 +22,7 @@ const USAGE: &str = "usage:
   authensor diff [--platform FILE] [--tenant ID] [--requests FILE] OLD NEW
   authensor explain FILE --tool NAME [--args JSON] [--context JSON]
                     [--tenant ID] [--platform FILE]
+  authensor import [--format authensor] JSON-FILE   (the policy document to stdout)
 
 FILE is a tenant policy; --platform names the platform policy it is decided
 under. Exit status: 0 all is well; 1 errors, failed tests, unformatted files
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Some("fmt") => fmt::run(rest),
         Some("diff") => diff::run(rest),
         Some("explain") => explain::run(rest),
+        Some("import") => import::run(rest),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -256,3 +256,56 @@ fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }
+
+fn template(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/authensor-templates")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn import_prints_a_policy_that_lints_and_is_formatted() {
+    let (status, yaml) = run(&["import", &template("payments.json")]);
+    assert_eq!(status, 0, "{yaml}");
+    assert!(
+        yaml.contains("    approval:\n      expires: \"30m\"\n      required: 2\n"),
+        "{yaml}"
+    );
+    let imported = scratch("payments.yaml");
+    std::fs::write(&imported, &yaml).unwrap();
+    let imported = imported.to_string_lossy().into_owned();
+    let (status, out) = run(&["lint", "--deny-warnings", &imported]);
+    assert_eq!(status, 0, "{out}");
+    let (status, out) = run(&["fmt", "--check", &imported]);
+    assert_eq!(status, 0, "{out}");
+    assert_eq!(
+        run(&[
+            "import",
+            "--format",
+            "authensor",
+            &template("payments.json")
+        ])
+        .1,
+        yaml
+    );
+}
+
+#[test]
+fn import_refuses_what_it_cannot_express_and_fails() {
+    let source = scratch("rate.json");
+    std::fs::write(
+        &source,
+        r#"{"id": "p", "rules": [{"id": "r", "effect": "allow", "rateLimit": {"requests": 5, "window": "1m"}}]}"#,
+    )
+    .unwrap();
+    let (status, out) = run(&["import", &source.to_string_lossy()]);
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("error 22023: rate limits cannot be expressed in the policy language at rules[0].rateLimit"), "{out}");
+    assert_eq!(
+        run(&["import", "--format", "cedar", &template("payments.json")]).0,
+        2
+    );
+    assert_eq!(run(&["import"]).0, 2);
+}

@@ -73,6 +73,7 @@
 //! abandon the work, for instance to honour a statement timeout.
 
 mod action;
+mod approval;
 mod compile;
 mod condition;
 mod decide;
@@ -80,6 +81,7 @@ mod dotted;
 mod error;
 mod glob;
 mod heap;
+mod import;
 mod index;
 mod interrupt;
 mod limits;
@@ -101,11 +103,13 @@ mod value;
 pub mod bench_support;
 
 pub use action::Action;
+pub use approval::{ApprovalTerms, MAX_APPROVERS, MAX_EXPIRY_SECONDS, parse_duration};
 pub use compile::{
     CompiledDocument, compile, compile_document, compile_document_with_limits, compile_with_limits,
 };
 pub use decide::{Decision, FAIL_CLOSED_REASON, Layer, decide};
 pub use error::{ErrorKind, PolicyError};
+pub use import::{IMPORT_FORMATS, Imported, import_authensor};
 pub use interrupt::{set_interrupt_check, set_match_guard};
 pub use limits::Limits;
 pub use lint::{Warning, WarningCode, lint};

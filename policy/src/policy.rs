@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use crate::action::Action;
+use crate::approval::ApprovalTerms;
 use crate::index::ToolIndex;
 use crate::interrupt;
 use crate::request::Request;
@@ -25,6 +26,8 @@ pub struct Verdict<'p> {
     /// The rule that decided, or `None` when the policy default did.
     pub rule_id: Option<&'p str>,
     pub reason: Cow<'p, str>,
+    /// The approval an escalating rule asks for (`None`: the defaults).
+    pub approval: Option<ApprovalTerms>,
 }
 
 impl Policy {
@@ -90,11 +93,13 @@ impl Policy {
                 action: rule.action,
                 rule_id: Some(rule.label.id()),
                 reason: Cow::Borrowed(rule.label.reason()),
+                approval: rule.approval(),
             }),
             None => self.default.map(|action| Verdict {
                 action,
                 rule_id: None,
                 reason: Cow::Borrowed(default_reason(action)),
+                approval: None,
             }),
         }
     }

@@ -4,11 +4,13 @@ use std::collections::HashSet;
 
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess};
 
+use super::approval::ApprovalShape;
 use super::condition::ConditionShape;
 use super::operand::JsonShape;
 use super::shape::{FieldKey, Fields, ListOf, Node, Shape};
 use super::{Document, Reader};
 use crate::action::Action;
+use crate::approval::ApprovalTerms;
 use crate::error::PolicyError;
 use crate::glob::Glob;
 use crate::heap::HeapSize;
@@ -139,10 +141,18 @@ enum RuleField {
     Action,
     Reason,
     When,
+    Approval,
 }
 
 impl Fields for RuleField {
-    const ALL: &'static [Self] = &[Self::Id, Self::Tool, Self::Action, Self::Reason, Self::When];
+    const ALL: &'static [Self] = &[
+        Self::Id,
+        Self::Tool,
+        Self::Action,
+        Self::Reason,
+        Self::When,
+        Self::Approval,
+    ];
     const OWNER: &'static str = "a rule";
 
     fn name(self) -> &'static str {
@@ -152,6 +162,7 @@ impl Fields for RuleField {
             Self::Action => "action",
             Self::Reason => "reason",
             Self::When => "when",
+            Self::Approval => "approval",
         }
     }
 }
@@ -160,11 +171,12 @@ impl<'de> Shape<'de> for RuleShape<'_> {
     type Value = Rule;
 
     fn expected(&self) -> &'static str {
-        "a rule mapping (keys: id, tool, action, reason, when)"
+        "a rule mapping (keys: id, tool, action, reason, when, approval)"
     }
 
     fn mapping<A: MapAccess<'de>>(self, reader: &Reader, mut map: A) -> Result<Rule, A::Error> {
         let (mut id, mut tools, mut action, mut reason, mut when) = (None, None, None, None, None);
+        let mut approval = None;
         let mut seen = Vec::new();
         while let Some(field) = map.next_key_seed(Node::new(reader, FieldKey::new(&mut seen)))? {
             match field {
@@ -187,6 +199,9 @@ impl<'de> Shape<'de> for RuleShape<'_> {
                     when =
                         Some(map.next_value_seed(Node::new(reader, ConditionShape::at_depth(1)))?);
                 }
+                RuleField::Approval => {
+                    approval = Some(map.next_value_seed(Node::new(reader, ApprovalShape))?)
+                }
             }
         }
         let action = action.ok_or_else(|| {
@@ -194,6 +209,13 @@ impl<'de> Shape<'de> for RuleShape<'_> {
                 .with_hint("add `action: allow`, `action: escalate` or `action: block`")
                 .into_yaml()
         })?;
+        if approval.is_some() && action != Action::Escalate {
+            return Err(PolicyError::invalid(format!(
+                "the rule's action is {action}, and only an escalate rule takes an approval"
+            ))
+            .with_hint("remove `approval`, or make the action `escalate`")
+            .into_yaml());
+        }
         let id = match id {
             Some(id) => id,
             None => {
@@ -209,6 +231,8 @@ impl<'de> Shape<'de> for RuleShape<'_> {
             tools,
             action,
             when,
+            approvers: approval.map(|terms: ApprovalTerms| terms.required),
+            approval_expires: approval.and_then(|terms| terms.expires_seconds),
         })
     }
 }

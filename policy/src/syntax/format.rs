@@ -35,7 +35,7 @@ enum Place {
 }
 
 const POLICY_KEYS: &[&str] = &["description", "default", "rules", "tests"];
-const RULE_KEYS: &[&str] = &["id", "tool", "action", "reason", "when"];
+const RULE_KEYS: &[&str] = &["id", "tool", "action", "reason", "when", "approval"];
 const TEST_KEYS: &[&str] = &["tool", "tenant", "args", "context", "expect", "rule"];
 
 /// `source` in the canonical layout. The policy must compile; comments are
