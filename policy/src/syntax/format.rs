@@ -194,7 +194,7 @@ fn write_text(out: &mut String, text: &str) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() || c == '\u{feff}' => {
+            c if must_escape(c) => {
                 let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
             c => out.push(c),
@@ -212,9 +212,22 @@ fn is_plain_safe(text: &str) -> bool {
         && !text.contains(": ")
         && !text.contains(" #")
         && !text.contains(['\n', '\t', '\r', ',', '[', ']', '{', '}'])
-        && !text.chars().any(|c| c.is_control() || c == '\u{feff}')
+        && !text.chars().any(must_escape)
+        && text != "<<"
         && yaml::reads_as_text(text)
         && !looks_like_yaml_1_1_scalar(text)
+}
+
+/// Characters a YAML reader does not take as written, even in double quotes:
+/// controls, the byte order mark, the line and paragraph separators (line
+/// breaks to YAML 1.1, which a reader folds or ends a plain scalar at) and
+/// the noncharacters U+FFFE and U+FFFF (not printable to YAML).
+fn must_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}'
+        )
 }
 
 /// Words and digits that YAML 1.1 readers (and people) take for booleans or
@@ -361,6 +374,43 @@ tests:
         assert_eq!(
             format("rules: [{id: \"a #1\", action: allow}]\n").unwrap(),
             "rules:\n  - id: \"a #1\"\n    action: allow\n"
+        );
+    }
+
+    #[test]
+    fn strings_keep_every_character() {
+        // Each alone, at the end and inside: what the formatted document
+        // reads as must be what the source read as.
+        for c in [
+            '\u{2028}', '\u{2029}', '\u{fffe}', '\u{ffff}', '\u{85}', '\u{feff}', '\u{7}',
+        ] {
+            for text in [format!("{c}"), format!("a{c}"), format!("a{c}b")] {
+                let escaped: String = text
+                    .chars()
+                    .map(|c| match c {
+                        'a' | 'b' => c.to_string(),
+                        _ => format!("\\u{:04x}", u32::from(c)),
+                    })
+                    .collect();
+                let quoted = format!("\"{escaped}\"");
+                let source = format!(
+                    "rules: [{{action: allow, when: {{args.a: {{equals: {quoted}}}}}}}]\ntests: [{{tool: t, args: {{a: {quoted}, {quoted}: 1}}, expect: allow}}]\n"
+                );
+                let formatted = format(&source).unwrap();
+                let read = |source: &str| crate::compile::compile_document(source).unwrap();
+                let (before, after) = (read(&source), read(&formatted));
+                assert_eq!(after.tests, before.tests, "{text:?}");
+                assert_eq!(
+                    format!("{:?}", after.policy),
+                    format!("{:?}", before.policy),
+                    "{text:?}"
+                );
+                assert_eq!(format(&formatted).unwrap(), formatted, "{text:?}");
+            }
+        }
+        assert_eq!(
+            format("tests: [{tool: t, args: {\"<<\": 1}, expect: block}]\n").unwrap(),
+            "tests:\n  - tool: t\n    args:\n      \"<<\": 1\n    expect: block\n"
         );
     }
 
