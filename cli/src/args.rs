@@ -26,8 +26,12 @@ impl Args {
             if argument == "--" {
                 parsed.positional.extend(arguments.by_ref());
             } else if with_value.contains(&argument.as_str()) {
+                // `--tool --args '{…}'` lacks the tool rather than naming it `--args`.
                 let value = arguments
                     .next()
+                    .filter(|value| {
+                        !with_value.contains(&value.as_str()) && !flags.contains(&value.as_str())
+                    })
                     .ok_or_else(|| Trouble(format!("{argument} needs a value")))?;
                 if parsed.option(&argument).is_some() {
                     return Err(Trouble(format!("{argument} is given twice")));

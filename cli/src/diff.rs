@@ -65,7 +65,7 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
             != (after.action, after.layer, &after.rule_id)
         {
             changed += 1;
-            println!(
+            outln!(
                 "{} (tool {:?}): {} -> {}",
                 call.origin,
                 call.tool,
@@ -74,7 +74,7 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
             );
         }
     }
-    println!("{changed} of {} calls change decision", calls.len());
+    outln!("{changed} of {} calls change decision", calls.len());
     Ok(if changed > 0 {
         Outcome::Findings
     } else {

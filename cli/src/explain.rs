@@ -38,13 +38,13 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
         &request,
     );
     let decision = &explanation.decision;
-    println!("{} by {}", decision.action, decision.decided_by());
-    println!("  reason: {}", decision.reason);
+    outln!("{} by {}", decision.action, decision.decided_by());
+    outln!("  reason: {}", decision.reason);
     for layer in &explanation.layers {
         let default = layer.default.map_or("no default".to_owned(), |action| {
             format!("default {action}")
         });
-        println!(
+        outln!(
             "{} policy: {} rules, {default}; visited {}",
             layer.layer,
             layer.rule_count,
@@ -56,14 +56,14 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
                 (true, true) => "matches",
                 (true, false) => "condition fails",
             };
-            println!("  rule {:?} ({}): {outcome}", rule.id, rule.action);
+            outln!("  rule {:?} ({}): {outcome}", rule.id, rule.action);
             for check in &rule.checks {
-                println!("    {}", describe(check));
+                outln!("    {}", describe(check));
             }
         }
     }
     if explanation.layers.len() == 1 && platform.is_some() {
-        println!("tenant policy: not consulted after a platform block");
+        outln!("tenant policy: not consulted after a platform block");
     }
     Ok(Outcome::Clean)
 }

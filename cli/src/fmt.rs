@@ -18,7 +18,7 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
             .map_err(|error| Trouble(format!("stdin: {error}")))?;
         return Ok(match format(&source) {
             Ok(formatted) => {
-                print!("{formatted}");
+                out!("{formatted}");
                 Outcome::Clean
             }
             Err(error) => {
@@ -42,11 +42,11 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
             continue;
         }
         if args.flag("--check") {
-            println!("{path}: not in the canonical layout");
+            outln!("{path}: not in the canonical layout");
             findings = true;
         } else {
             std::fs::write(path, formatted).map_err(|error| Trouble(format!("{path}: {error}")))?;
-            println!("{path}: formatted");
+            outln!("{path}: formatted");
         }
     }
     Ok(if findings {

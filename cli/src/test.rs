@@ -30,7 +30,7 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
         passed += passing;
         failed += outcomes.len() - passing;
     }
-    println!("{passed} passed, {failed} failed, {broken} files with errors");
+    outln!("{passed} passed, {failed} failed, {broken} files with errors");
     Ok(if failed + broken > 0 {
         Outcome::Findings
     } else {
@@ -73,6 +73,6 @@ fn print_table(path: &str, outcomes: &[TestOutcome]) {
             .zip(widths)
             .map(|(cell, width)| format!("{cell:width$}"))
             .collect();
-        println!("{}", cells.join("  ").trim_end());
+        outln!("{}", cells.join("  ").trim_end());
     }
 }

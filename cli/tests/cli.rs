@@ -249,10 +249,39 @@ fn usage_and_io_errors_exit_with_2() {
         &fixture("mail.yaml"),
     ]);
     assert_eq!(status, 2);
+    // An option's value is missing, not the next option.
+    let mail = fixture("mail.yaml");
+    for arguments in [
+        vec!["explain", &mail, "--tool", "--args", "{}"],
+        vec!["lint", "--platform", "--deny-warnings", &mail],
+    ] {
+        assert_eq!(run(&arguments).0, 2, "{arguments:?}");
+    }
 }
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("authensor-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
+}
+
+#[test]
+fn a_closed_standard_output_ends_the_program_without_a_panic() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authensor"))
+        .arg("fmt")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // fmt reads all of stdin before it writes: its reader is gone by then.
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"rules: [{action: allow}]\n").unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr, "");
 }
