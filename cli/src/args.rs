@@ -1,6 +1,8 @@
 //! Command-line options, read by hand: `--name value` options and flags,
 //! then positional arguments.
 
+use authensor_policy::{DEFAULT_TEST_TENANT, MAX_TENANT_ID_BYTES, is_valid_tenant_id};
+
 use crate::Trouble;
 
 pub struct Args {
@@ -53,6 +55,18 @@ impl Args {
             .iter()
             .find(|(option, _)| option == name)
             .map(|(_, value)| value.as_str())
+    }
+
+    /// `--tenant`, or the tenant of the test cases that name none: one a
+    /// call can be made for.
+    pub fn tenant(&self) -> Result<&str, Trouble> {
+        let tenant = self.option("--tenant").unwrap_or(DEFAULT_TEST_TENANT);
+        if !is_valid_tenant_id(tenant) {
+            return Err(Trouble(format!(
+                "--tenant: a tenant id is 1 to {MAX_TENANT_ID_BYTES} bytes of text without control characters"
+            )));
+        }
+        Ok(tenant)
     }
 
     pub fn flag(&self, name: &str) -> bool {

@@ -3,7 +3,7 @@
 //! requests of `--requests` (JSON lines of `{"tool", "args", "context",
 //! "tenant"}`, such as receipts exported from the database).
 
-use authensor_policy::{CompiledDocument, DEFAULT_TEST_TENANT, Decision, Request, Value, decide};
+use authensor_policy::{CompiledDocument, Decision, Request, Value, decide};
 
 use crate::args::Args;
 use crate::source::{compile_file, platform, read};
@@ -24,7 +24,7 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
         return Err(Trouble("diff needs two files, OLD and NEW".to_owned()));
     };
     let platform = platform(args.option("--platform"))?;
-    let tenant = args.option("--tenant").unwrap_or(DEFAULT_TEST_TENANT);
+    let tenant = args.tenant()?;
     let (Some(old), Some(new)) = (compile_file(old_path)?, compile_file(new_path)?) else {
         return Ok(Outcome::Findings);
     };

@@ -249,11 +249,17 @@ fn usage_and_io_errors_exit_with_2() {
         &fixture("mail.yaml"),
     ]);
     assert_eq!(status, 2);
-    // An option's value is missing, not the next option.
+    // An option's value is missing, not the next option; no call is made
+    // for an empty tenant or a tool longer than 512 bytes.
     let mail = fixture("mail.yaml");
+    let long_tool = "t".repeat(513);
     for arguments in [
         vec!["explain", &mail, "--tool", "--args", "{}"],
         vec!["lint", "--platform", "--deny-warnings", &mail],
+        vec!["explain", &mail, "--tool", &long_tool],
+        vec!["explain", &mail, "--tool", "a", "--tenant", ""],
+        vec!["test", "--tenant", "", &mail],
+        vec!["diff", "--tenant", "a\nb", &mail, &mail],
     ] {
         assert_eq!(run(&arguments).0, 2, "{arguments:?}");
     }
