@@ -371,6 +371,11 @@ tests:
         assert!(format(aliased).is_ok());
         let error = format(&format!("{aliased}# note\n")).unwrap_err();
         assert!(error.message.contains("comments below its top"));
+        // An escaped `#` is no `#` of the source: the comment is still found.
+        let error = format("description: \"\\x23\"\nrules: []  # note\n").unwrap_err();
+        assert!(error.message.contains("comments below its top"));
+        assert!(format("description: \"\\x23\"\nrules: []\n").is_ok());
+
         assert_eq!(
             format("rules: [{id: \"a #1\", action: allow}]\n").unwrap(),
             "rules:\n  - id: \"a #1\"\n    action: allow\n"
