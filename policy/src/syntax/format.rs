@@ -60,6 +60,19 @@ pub fn format(source: &str) -> Result<String, PolicyError> {
         Tree::Null => {}
         _ => unreachable!("a compiled policy is a mapping"),
     }
+    // The layout writes each alias out in full: a short document that
+    // repeats a long list can come out past the size limit. Such a result
+    // could no longer be published, so it is refused, never handed back.
+    if let Err(error) = compile(&out) {
+        return Err(PolicyError {
+            message: format!("formatted, the policy would not compile: {}", error.message),
+            path: None,
+            line: None,
+            column: None,
+            ..error
+        }
+        .with_hint("the canonical layout writes aliases out in full; repeat less, or keep this file as it is"));
+    }
     Ok(out)
 }
 
@@ -416,6 +429,29 @@ tests:
         assert_eq!(
             format("tests: [{tool: t, args: {\"<<\": 1}, expect: block}]\n").unwrap(),
             "tests:\n  - tool: t\n    args:\n      \"<<\": 1\n    expect: block\n"
+        );
+    }
+
+    #[test]
+    fn a_layout_past_the_size_limit_is_refused() {
+        // 20 kB that aliases repeat into 1.6 MB once written out.
+        let items: Vec<String> = (0..3000).map(|i| format!("v{i}")).collect();
+        let mut source = format!(
+            "rules:\n  - {{tool: t, action: allow, when: {{args.a: {{in: &l [{}]}}}}}}\n",
+            items.join(",")
+        );
+        for _ in 1..30 {
+            source.push_str("  - {tool: t, action: allow, when: {args.a: {in: *l}}}\n");
+        }
+        assert!(compile(&source).is_ok());
+        let error = format(&source).unwrap_err();
+        assert_eq!(error.kind, crate::ErrorKind::TooLarge);
+        assert!(
+            error
+                .message
+                .starts_with("formatted, the policy would not compile: the policy is "),
+            "{}",
+            error.message
         );
     }
 
