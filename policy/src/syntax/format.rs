@@ -388,6 +388,10 @@ tests:
         let error = format("description: \"\\x23\"\nrules: []  # note\n").unwrap_err();
         assert!(error.message.contains("comments below its top"));
         assert!(format("description: \"\\x23\"\nrules: []\n").is_ok());
+        // Nor does a byte order mark shift where the scalars are.
+        let error = format("\u{feff}rules: [] #\ndescription: dddd\n").unwrap_err();
+        assert!(error.message.contains("comments below its top"));
+        assert!(format("\u{feff}description: \"#\"\nrules: []\n").is_ok());
 
         assert_eq!(
             format("rules: [{id: \"a #1\", action: allow}]\n").unwrap(),

@@ -101,6 +101,8 @@ pub(super) enum LoadError {
 /// `[[[[...` would otherwise take minutes.
 pub(super) fn load(source: &str) -> Result<Stream, LoadError> {
     let mut parser = Parser::new(source).ok_or(LoadError::Syntax)?;
+    // libyaml's marks count from after a leading byte order mark.
+    let bom = if source.starts_with('\u{feff}') { 3 } else { 0 };
     let mut events = Vec::new();
     let mut anchors: HashMap<String, usize> = HashMap::new();
     let mut documents = 0usize;
@@ -162,7 +164,7 @@ pub(super) fn load(source: &str) -> Result<Stream, LoadError> {
                 tag: raw.tag,
                 plain: raw.plain,
                 hashes_in_source: source
-                    .get(raw.span)
+                    .get(raw.span.start + bom..raw.span.end + bom)
                     .map_or(0, |text| text.matches('#').count()),
             }),
         };
