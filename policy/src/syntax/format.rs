@@ -79,7 +79,8 @@ pub fn format(source: &str) -> Result<String, PolicyError> {
 /// The comment lines and blank lines the document starts with.
 fn leading_comments(source: &str) -> String {
     let mut header = String::new();
-    for line in source.lines() {
+    // A byte order mark is no part of the first line (the layout drops it).
+    for line in source.trim_start_matches('\u{feff}').lines() {
         let trimmed = line.trim_start();
         if trimmed.starts_with('#') || trimmed.is_empty() {
             header.push_str(line.trim_end());
@@ -392,6 +393,10 @@ tests:
         let error = format("\u{feff}rules: [] #\ndescription: dddd\n").unwrap_err();
         assert!(error.message.contains("comments below its top"));
         assert!(format("\u{feff}description: \"#\"\nrules: []\n").is_ok());
+        assert_eq!(
+            format("\u{feff}# header\nrules: []\n").unwrap(),
+            "# header\n\nrules: []\n"
+        );
 
         assert_eq!(
             format("rules: [{id: \"a #1\", action: allow}]\n").unwrap(),
