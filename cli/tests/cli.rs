@@ -142,6 +142,42 @@ fn fmt_checks_rewrites_and_is_idempotent() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn fmt_in_place_keeps_the_file_mode_and_symbolic_links() {
+    use std::os::unix::fs::PermissionsExt;
+    let real = scratch("linked-warnings.yaml");
+    let link = scratch("link.yaml");
+    std::fs::copy(fixture("warnings.yaml"), &real).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let (status, out) = run(&["fmt", &link.to_string_lossy()]);
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o640);
+    let (status, out) = run(&["fmt", "--check", &real.to_string_lossy()]);
+    assert_eq!((status, out.as_str()), (0, ""));
+    let leftovers = std::fs::read_dir(real.parent().unwrap())
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".authensor-fmt-")
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
 #[test]
 fn fmt_refuses_a_broken_policy() {
     let (status, out) = run(&["fmt", "--check", &fixture("broken.yaml")]);
