@@ -24,9 +24,6 @@ use pgrx::prelude::*;
 use std::cell::RefCell;
 use std::ffi::CStr;
 
-/// Longest tenant id accepted, in bytes.
-const MAX_TENANT_ID_BYTES: usize = 200;
-
 /// The role whose members may choose the tenant through `authensor.tenant_id`.
 pub const TRUSTED_ROLE: &CStr = c"authensor_trusted";
 
@@ -169,10 +166,7 @@ fn bound() -> Option<(String, Scope)> {
 
 /// Raises unless `tenant_id` is an acceptable tenant id.
 pub fn validate_tenant_id(tenant_id: &str) {
-    if tenant_id.is_empty()
-        || tenant_id.len() > MAX_TENANT_ID_BYTES
-        || tenant_id.chars().any(char::is_control)
-    {
+    if !authensor_policy::is_valid_tenant_id(tenant_id) {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             "invalid tenant id",

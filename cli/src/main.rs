@@ -4,6 +4,22 @@
 //! Exit status: 0 when all is well, 1 when a policy has errors, a test fails,
 //! a file is not formatted or a decision changes, 2 for a usage or I/O error.
 
+/// `println!`, ending the program quietly (status 2, an I/O error) when
+/// standard output is closed, as by `authensor test … | head`, where
+/// `println!` would panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!`, as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod args;
 mod diff;
 mod explain;
@@ -13,6 +29,7 @@ mod lint;
 mod source;
 mod test;
 
+use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
@@ -49,7 +66,7 @@ fn main() -> ExitCode {
         Some("explain") => explain::run(rest),
         Some("import") => import::run(rest),
         Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
+            outln!("{USAGE}");
             return ExitCode::SUCCESS;
         }
         Some(other) => Err(Trouble(format!("unknown command {other:?}"))),
@@ -62,5 +79,16 @@ fn main() -> ExitCode {
             eprintln!("authensor: {message}\n\n{USAGE}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Writes to standard output; a closed one ends the program, another write
+/// error too, with a message.
+pub fn write_stdout(text: std::fmt::Arguments) {
+    if let Err(error) = std::io::stdout().lock().write_fmt(text) {
+        if error.kind() != ErrorKind::BrokenPipe {
+            eprintln!("authensor: standard output: {error}");
+        }
+        std::process::exit(2);
     }
 }

@@ -142,6 +142,42 @@ fn fmt_checks_rewrites_and_is_idempotent() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn fmt_in_place_keeps_the_file_mode_and_symbolic_links() {
+    use std::os::unix::fs::PermissionsExt;
+    let real = scratch("linked-warnings.yaml");
+    let link = scratch("link.yaml");
+    std::fs::copy(fixture("warnings.yaml"), &real).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let (status, out) = run(&["fmt", &link.to_string_lossy()]);
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o640);
+    let (status, out) = run(&["fmt", "--check", &real.to_string_lossy()]);
+    assert_eq!((status, out.as_str()), (0, ""));
+    let leftovers = std::fs::read_dir(real.parent().unwrap())
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".authensor-fmt-")
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
 #[test]
 fn fmt_refuses_a_broken_policy() {
     let (status, out) = run(&["fmt", "--check", &fixture("broken.yaml")]);
@@ -249,6 +285,20 @@ fn usage_and_io_errors_exit_with_2() {
         &fixture("mail.yaml"),
     ]);
     assert_eq!(status, 2);
+    // An option's value is missing, not the next option; no call is made
+    // for an empty tenant or a tool longer than 512 bytes.
+    let mail = fixture("mail.yaml");
+    let long_tool = "t".repeat(513);
+    for arguments in [
+        vec!["explain", &mail, "--tool", "--args", "{}"],
+        vec!["lint", "--platform", "--deny-warnings", &mail],
+        vec!["explain", &mail, "--tool", &long_tool],
+        vec!["explain", &mail, "--tool", "a", "--tenant", ""],
+        vec!["test", "--tenant", "", &mail],
+        vec!["diff", "--tenant", "a\nb", &mail, &mail],
+    ] {
+        assert_eq!(run(&arguments).0, 2, "{arguments:?}");
+    }
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -308,4 +358,25 @@ fn import_refuses_what_it_cannot_express_and_fails() {
         2
     );
     assert_eq!(run(&["import"]).0, 2);
+}
+
+#[test]
+fn a_closed_standard_output_ends_the_program_without_a_panic() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authensor"))
+        .arg("fmt")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // fmt reads all of stdin before it writes: its reader is gone by then.
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"rules: [{action: allow}]\n").unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr, "");
 }

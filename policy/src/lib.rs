@@ -115,7 +115,7 @@ pub use limits::Limits;
 pub use lint::{Warning, WarningCode, lint};
 pub use number::{MAX_EXPONENT, Number, NumberError};
 pub use policy::{Policy, Verdict};
-pub use request::{MAX_TOOL_BYTES, Request};
+pub use request::{MAX_TENANT_ID_BYTES, MAX_TOOL_BYTES, Request, is_valid_tenant_id};
 pub use syntax::format;
 pub use testing::{DEFAULT_TEST_TENANT, TestCase, TestOutcome, UnderTest, run_tests};
 pub use trace::{Check, Explanation, FieldState, LayerTrace, RuleTrace, explain};

@@ -219,8 +219,7 @@ fn operand_text(op: &Op) -> String {
             operand_json(operand)
         }
         Op::In(choices) | Op::NotIn(choices) => {
-            let items: Vec<String> = choices.options().iter().map(operand_json).collect();
-            format!("[{}]", items.join(", "))
+            list_text(choices.options().iter().map(operand_json))
         }
         Op::StartsWith(template) | Op::EndsWith(template) => json_string(&template.to_string()),
         Op::Matches(regex) => json_string(regex.pattern()),
@@ -253,15 +252,11 @@ fn interpolated(op: &Op, request: &Request) -> Option<Option<String>> {
                 .iter()
                 .any(|option| fill(option).is_some())
                 .then(|| {
-                    let items: Vec<String> = options
-                        .iter()
-                        .map(|option| match fill(option) {
-                            Some(Some(text)) => text,
-                            Some(None) => "(unresolved)".to_owned(),
-                            None => operand_json(option),
-                        })
-                        .collect();
-                    Some(format!("[{}]", items.join(", ")))
+                    Some(list_text(options.iter().map(|option| match fill(option) {
+                        Some(Some(text)) => text,
+                        Some(None) => "(unresolved)".to_owned(),
+                        None => operand_json(option),
+                    })))
                 })
         }
         Op::StartsWith(template) | Op::EndsWith(template) => {
@@ -410,6 +405,24 @@ fn json_string(text: &str) -> String {
     }
 }
 
+/// `[a, b, …]` of the items' texts, cut like a value: an `in` list may hold
+/// thousands of items, each up to [`SHOWN_BYTES`].
+fn list_text(items: impl Iterator<Item = String>) -> String {
+    let mut out = String::from("[");
+    for (position, item) in items.enumerate() {
+        if out.len() > SHOWN_BYTES {
+            out.push_str(", …");
+            break;
+        }
+        if position > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&item);
+    }
+    out.push(']');
+    cut(out)
+}
+
 fn cut(mut text: String) -> String {
     if text.len() > SHOWN_BYTES + 8 {
         let mut end = SHOWN_BYTES;
@@ -544,6 +557,34 @@ rules:
             value.len() < SHOWN_BYTES + 8 && value.ends_with('…'),
             "{value}"
         );
+        // So are the operand and its filled-in form of a long `in` list.
+        let items: Vec<String> = (0..1000)
+            .map(|i| format!("\"${{context.x}}-{i}\""))
+            .collect();
+        let policy = compile(&format!(
+            "rules:\n  - {{action: allow, when: {{args.to: {{in: [{}]}}}}}}\n",
+            items.join(", ")
+        ))
+        .unwrap();
+        let (args, context) = (
+            Value::from_json(r#"{"to": "y"}"#).unwrap(),
+            Value::from_json(&format!(r#"{{"x": "{}"}}"#, "z".repeat(150))).unwrap(),
+        );
+        let request = Request {
+            tool: "email.send",
+            args: &args,
+            context: &context,
+            tenant_id: "tenant-a",
+        };
+        let explanation = explain(None, Some(&policy), &request);
+        let check = &explanation.layers[0].visited[0].checks[0];
+        let filled = check.interpolated.clone().unwrap().unwrap();
+        for text in [&check.operand, &filled] {
+            assert!(
+                text.len() < SHOWN_BYTES + 8 && text.ends_with('…'),
+                "{text}"
+            );
+        }
         let deep = format!(r#"{{"to": {}1{}}}"#, "[".repeat(100), "]".repeat(100));
         let explanation = explained("email.send", &deep);
         let value = explanation.layers[1].visited[0].checks[0]

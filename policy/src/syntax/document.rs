@@ -15,6 +15,7 @@ use crate::error::PolicyError;
 use crate::glob::Glob;
 use crate::heap::HeapSize;
 use crate::interrupt;
+use crate::request::{MAX_TENANT_ID_BYTES, MAX_TOOL_BYTES, is_valid_tenant_id};
 use crate::rule::{Label, Rule};
 use crate::testing::TestCase;
 use crate::value::Value;
@@ -419,7 +420,9 @@ impl<'de> Shape<'de> for TestCaseShape {
         let mut seen = Vec::new();
         while let Some(field) = map.next_key_seed(Node::new(reader, FieldKey::new(&mut seen)))? {
             match field {
-                TestField::Tool => tool = Some(map.next_value_seed(Node::new(reader, TextShape))?),
+                TestField::Tool => {
+                    tool = Some(map.next_value_seed(Node::new(reader, TestToolShape))?)
+                }
                 TestField::Args => {
                     args = Some(map.next_value_seed(Node::new(reader, ObjectShape))?)
                 }
@@ -427,7 +430,7 @@ impl<'de> Shape<'de> for TestCaseShape {
                     context = Some(map.next_value_seed(Node::new(reader, ObjectShape))?)
                 }
                 TestField::Tenant => {
-                    tenant = Some(map.next_value_seed(Node::new(reader, TextShape))?)
+                    tenant = Some(map.next_value_seed(Node::new(reader, TenantShape))?)
                 }
                 TestField::Expect => {
                     expect = Some(map.next_value_seed(Node::new(reader, ActionShape))?)
@@ -457,7 +460,50 @@ impl<'de> Shape<'de> for TestCaseShape {
     }
 }
 
-/// A test case's `tool`, `tenant` or `rule`.
+/// A test case's `tool`: a name a call can have (check() refuses longer ones).
+struct TestToolShape;
+
+impl<'de> Shape<'de> for TestToolShape {
+    type Value = String;
+
+    fn expected(&self) -> &'static str {
+        "a tool name"
+    }
+
+    fn string<E: de::Error>(self, _reader: &Reader, tool: &str) -> Result<String, E> {
+        if tool.len() > MAX_TOOL_BYTES {
+            return Err(PolicyError::invalid(format!(
+                "the test case's tool is longer than {MAX_TOOL_BYTES} bytes"
+            ))
+            .into_yaml());
+        }
+        Ok(tool.to_owned())
+    }
+}
+
+/// A test case's `tenant`: one a call can be made for.
+struct TenantShape;
+
+impl<'de> Shape<'de> for TenantShape {
+    type Value = String;
+
+    fn expected(&self) -> &'static str {
+        "a tenant id"
+    }
+
+    fn string<E: de::Error>(self, _reader: &Reader, tenant: &str) -> Result<String, E> {
+        if !is_valid_tenant_id(tenant) {
+            return Err(PolicyError::invalid("invalid tenant id")
+                .with_hint(format!(
+                    "a tenant id is 1 to {MAX_TENANT_ID_BYTES} bytes of text without control characters"
+                ))
+                .into_yaml());
+        }
+        Ok(tenant.to_owned())
+    }
+}
+
+/// A test case's `rule`.
 struct TextShape;
 
 impl<'de> Shape<'de> for TextShape {
