@@ -7,9 +7,12 @@ use crate::gucs::MAX_ARGS_BYTES;
 use crate::pg::jsonb::JsonbArg;
 use crate::pg::result_row::{RowError, result_row};
 use crate::pg::{FunctionCallInfo, backend};
+use crate::rate_limits;
 use crate::receipts::{self, NewReceipt};
 use crate::tenant::{require_admin, require_tenant};
-use authensor_policy::{Action, Decision, MAX_TOOL_BYTES, Policy, Request, Value};
+use authensor_policy::{
+    Action, Decision, MAX_TOOL_BYTES, Policy, Request, Value, with_rate_counter,
+};
 use pgrx::JsonB;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
@@ -85,7 +88,12 @@ fn decide_and_record(
     if receipt == Receipt::Write {
         receipts::refuse_if_read_only(function);
     }
-    let (decision, layers) = read.under_active_layers(authensor_policy::decide);
+    let (decision, layers) = read.under_active_layers(|platform, tenant, request| {
+        if receipt == Receipt::Write {
+            rate_limits::hold_if_limited(function, platform, tenant, request.tenant_id);
+        }
+        authensor_policy::decide(platform, tenant, request)
+    });
     let Call {
         tenant_id, tool, ..
     } = read;
@@ -157,11 +165,14 @@ impl Call<'_> {
             context: &self.context,
             tenant_id: &self.tenant_id,
         };
-        let result = decide(
-            layers.platform.as_ref().map(|active| &*active.policy),
-            layers.tenant.as_ref().map(|active| &*active.policy),
-            &request,
-        );
+        // `rate` conditions count the tenant's receipts (rate_limits.rs).
+        let result = with_rate_counter(rate_limits::count, || {
+            decide(
+                layers.platform.as_ref().map(|active| &*active.policy),
+                layers.tenant.as_ref().map(|active| &*active.policy),
+                &request,
+            )
+        });
         (result, layers)
     }
 }

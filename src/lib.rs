@@ -19,6 +19,7 @@ mod lru;
 mod pg;
 mod plans;
 mod publish;
+mod rate_limits;
 mod receipts;
 mod sentinel;
 mod store;

@@ -1,7 +1,7 @@
 //! One compiled rule.
 
 use crate::action::Action;
-use crate::condition::Condition;
+use crate::condition::{Condition, Op};
 use crate::glob::Glob;
 use crate::heap::HeapSize;
 use crate::request::Request;
@@ -55,6 +55,13 @@ impl HeapSize for Rule {
 }
 
 impl Rule {
+    /// Whether the rule's condition has a `rate` limit.
+    pub(crate) fn has_rate(&self) -> bool {
+        self.when.as_ref().is_some_and(|when| {
+            when.any_leaf(&|field| field.test.any_leaf(&|op| matches!(op, Op::Rate(_))))
+        })
+    }
+
     /// Whether the rule's tool and condition match, telling `tracer` whether
     /// the tool did and then what the condition evaluated.
     #[inline]
