@@ -131,6 +131,9 @@ pub enum FieldState {
     Present(&'static str),
     /// Present, of a type the operator does not read, which makes it false.
     OtherType(&'static str),
+    /// A `rate` condition, which reads no field: `value` tells what it
+    /// counted.
+    Counted,
 }
 
 /// Decides as [`decide()`](crate::decide()) does, recording how.
@@ -302,6 +305,9 @@ fn fill_template(template: &Template, request: &Request) -> Option<String> {
 }
 
 fn field_state(op: &Op, field: Option<Field>) -> FieldState {
+    if let Op::Rate(_) = op {
+        return FieldState::Counted;
+    }
     let Some(field) = field else {
         return FieldState::Missing;
     };
