@@ -90,6 +90,16 @@ BEGIN
 END
 $$;
 
+-- bench-rate: bench-10's policy behind a rule whose rate condition every
+-- database.query reaches (its limit never, as check() writes no receipt):
+-- what one rate condition costs check() (scenario check_rate).
+SELECT set_config('authensor.tenant_id', 'bench-rate', false);
+SELECT authensor.publish_policy(jsonb_set(bench.tenant_policy(10), '{rules}',
+    '[{"id": "query-rate", "tool": "database.query", "action": "block",
+       "when": {"rate": {"max": 1000, "per": "1m", "scope": "tool"}}}]'::jsonb
+    || (bench.tenant_policy(10) -> 'rules'))::text) AS rate_version;
+RESET authensor.tenant_id;
+
 -- The baseline must decide exactly as the extension does.
 DO $$
 DECLARE

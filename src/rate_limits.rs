@@ -33,20 +33,27 @@ pub(crate) fn hold_if_limited(
     if !platform.into_iter().chain(tenant).any(Policy::uses_rate) {
         return;
     }
-    // Made once per tenant; the insert of a concurrent first decision
-    // waits for this one. The lock is taken by a statement of its own,
-    // whose snapshot sees the row made by a decision that committed while
-    // this one waited.
-    const MAKE: &str = "
-        INSERT INTO authensor.rate_locks (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING";
     const LOCK: &str = "
         SELECT pg_catalog.current_setting('transaction_isolation')
           FROM authensor.rate_locks WHERE tenant_id = $1 FOR UPDATE";
-    let isolation = plans::pinned(|| {
-        Spi::run_with_args(MAKE, &[tenant_id.into()])?;
-        plans::read(LOCK, &[tenant_id.into()], |rows| {
-            rows.first().get_one::<String>()
+    const MAKE: &str = "
+        INSERT INTO authensor.rate_locks (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING";
+    let lock = || {
+        plans::read(LOCK, &[tenant_id.into()], |rows| match rows.is_empty() {
+            true => Ok(None),
+            false => rows.first().get_one::<String>(),
         })
+    };
+    let isolation = plans::pinned(|| match lock()? {
+        Some(isolation) => Ok(Some(isolation)),
+        // The tenant's first decision under a limit makes the row (a
+        // concurrent first decision waits on this insert), then locks it by
+        // a statement of its own, whose snapshot sees a row that a
+        // decision committed while this one waited.
+        None => {
+            Spi::run_with_args(MAKE, &[tenant_id.into()])?;
+            lock()
+        }
     })
     .unwrap_or_else(|e| raise_spi("lock the tenant's rate limits", e));
     if isolation.as_deref() != Some("read committed") {
