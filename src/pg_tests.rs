@@ -717,7 +717,7 @@ mod tests {
         .collect();
         assert_eq!(actions, ["allow", "allow", "allow", "block", "block"]);
         // A tenant without a rate condition takes no lock.
-        assert_eq!(decision("tenant-a", "file.read", "{}").0, "allow");
+        assert_eq!(decision("tenant-b", "file.read", "{}").0, "allow");
         run("RESET ROLE");
         assert_eq!(
             text("SELECT string_agg(tenant_id, ',') FROM authensor.rate_locks"),
