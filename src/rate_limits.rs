@@ -15,7 +15,7 @@
 //! the commit the lock waited for, so such a decision is refused.
 
 use crate::errors::{raise, raise_spi};
-use crate::pg::backend;
+use crate::pg::{backend, guc};
 use crate::plans;
 use authensor_policy::{Policy, RateQuery, RateScope};
 use pgrx::datum::TimestampWithTimeZone;
@@ -104,18 +104,22 @@ pub(crate) fn count(query: &RateQuery) -> u64 {
         RateScope::Rule => (None, query.rule_id),
     };
     let limit = i64::try_from(query.max).unwrap_or(i64::MAX);
+    // A bitmap scan would read every receipt of the tenant in the window
+    // before the LIMIT applies; an index scan stops at the max-th allowed one.
     plans::pinned(|| {
-        plans::read(
-            COUNT,
-            &[
-                query.tenant_id.into(),
-                start.into(),
-                tool.into(),
-                rule.into(),
-                limit.into(),
-            ],
-            |rows| rows.first().get_one::<i64>(),
-        )
+        guc::with_setting(c"enable_bitmapscan", c"off", || {
+            plans::read(
+                COUNT,
+                &[
+                    query.tenant_id.into(),
+                    start.into(),
+                    tool.into(),
+                    rule.into(),
+                    limit.into(),
+                ],
+                |rows| rows.first().get_one::<i64>(),
+            )
+        })
     })
     .unwrap_or_else(|e| raise_spi("count the calls of a rate limit", e))
     .map_or(0, |count| count.max(0) as u64)
