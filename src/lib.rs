@@ -20,6 +20,7 @@ mod lru;
 mod pg;
 mod plans;
 mod publish;
+mod rate_limits;
 mod receipts;
 mod sentinel;
 mod statements;

@@ -801,4 +801,31 @@ mod tests {
             "the count sees a receipt when one is written"
         );
     }
+
+    #[pg_test]
+    fn a_rate_limit_counts_allowed_calls_and_locks_only_its_tenant() {
+        seed_as_app_role();
+        publish_tenant(
+            "tenant-c",
+            "default: allow\nrules:\n  - tool: mail.send\n    action: block\n    when:\n      rate: {max: 2, per: 1h, scope: tool}\n",
+        );
+        let actions: Vec<String> = [
+            "mail.send",
+            "file.read",
+            "mail.send",
+            "mail.send",
+            "mail.send",
+        ]
+        .iter()
+        .map(|tool| decision("tenant-c", tool, "{}").0)
+        .collect();
+        assert_eq!(actions, ["allow", "allow", "allow", "block", "block"]);
+        // A tenant without a rate condition takes no lock.
+        assert_eq!(decision("tenant-b", "file.read", "{}").0, "allow");
+        run("RESET ROLE");
+        assert_eq!(
+            text("SELECT string_agg(tenant_id, ',') FROM authensor.rate_locks"),
+            "tenant-c"
+        );
+    }
 }

@@ -75,6 +75,13 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
 
 /// `args.to endsWith "@${context.tenantId}.com" (filled in: "@t.com") on "x@y.com": false`
 fn describe(check: &Check) -> String {
+    if check.field == FieldState::Counted {
+        let counted = check.value.as_deref().unwrap_or("unknown");
+        return format!(
+            "rate {}, calls counted: {counted}: {}",
+            check.operand, check.held
+        );
+    }
     let mut text = format!("{} {} {}", check.path, check.operator, check.operand);
     match &check.interpolated {
         Some(Some(filled)) => text.push_str(&format!(" (filled in: {filled})")),

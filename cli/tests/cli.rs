@@ -264,6 +264,22 @@ tenant policy: 2 rules, default escalate; visited 1
 }
 
 #[test]
+fn explain_says_a_rate_count_is_unknown_offline() {
+    let (status, out) = run(&["explain", &fixture("rate.yaml"), "--tool", "email.send"]);
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        out.starts_with("allow by the tenant policy's default"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "rate {max: 3, per: 1m, scope: tool}, calls counted: unknown here (no record of calls), taken as 0: false"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
 fn usage_and_io_errors_exit_with_2() {
     for arguments in [
         vec!["bogus"],

@@ -300,7 +300,10 @@ fn conflict(ops: &[&Op]) -> Option<String> {
 
 /// Whether the operator is false on a missing field.
 fn needs_the_field(op: &Op) -> bool {
-    !matches!(op, Op::Exists(_) | Op::NotEquals(_) | Op::NotIn(_))
+    !matches!(
+        op,
+        Op::Exists(_) | Op::NotEquals(_) | Op::NotIn(_) | Op::Rate(_)
+    )
 }
 
 /// Whether the bounds of `gt`, `gte`, `lt` and `lte` leave no number.

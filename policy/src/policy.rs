@@ -17,6 +17,7 @@ pub struct Policy {
     default: Option<Action>,
     index: ToolIndex,
     approx_bytes: usize,
+    uses_rate: bool,
 }
 
 /// One policy's opinion on a request.
@@ -37,11 +38,13 @@ impl Policy {
         let rules = rules.into_boxed_slice();
         let index = ToolIndex::build(&rules);
         let approx_bytes = size_of::<Policy>() + rules_bytes + index.approx_bytes();
+        let uses_rate = rules.iter().any(Rule::has_rate);
         Policy {
             rules,
             default,
             index,
             approx_bytes,
+            uses_rate,
         }
     }
 
@@ -59,6 +62,12 @@ impl Policy {
     /// [`Limits::max_compiled_bytes`](crate::Limits::max_compiled_bytes).
     pub fn approx_bytes(&self) -> usize {
         self.approx_bytes
+    }
+
+    /// Whether a rule has a `rate` condition, whose count a host must supply
+    /// (see [`with_rate_counter`](crate::with_rate_counter)).
+    pub fn uses_rate(&self) -> bool {
+        self.uses_rate
     }
 
     /// The action taken when no rule matches, if the policy sets one.

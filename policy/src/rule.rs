@@ -4,7 +4,7 @@ use std::num::{NonZeroU8, NonZeroU32};
 
 use crate::action::Action;
 use crate::approval::ApprovalTerms;
-use crate::condition::Condition;
+use crate::condition::{Condition, Op};
 use crate::glob::Glob;
 use crate::heap::HeapSize;
 use crate::request::Request;
@@ -67,6 +67,13 @@ impl Rule {
         self.approvers.map(|required| ApprovalTerms {
             required,
             expires_seconds: self.approval_expires,
+        })
+    }
+
+    /// Whether the rule's condition has a `rate` limit.
+    pub(crate) fn has_rate(&self) -> bool {
+        self.when.as_ref().is_some_and(|when| {
+            when.any_leaf(&|field| field.test.any_leaf(&|op| matches!(op, Op::Rate(_))))
         })
     }
 

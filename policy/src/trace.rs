@@ -15,6 +15,7 @@ use crate::condition::{Op, Operand};
 use crate::decide::{Decision, Layer, decide_traced};
 use crate::path::{Field, FieldPath};
 use crate::policy::Policy;
+use crate::rate::RateLimit;
 use crate::request::Request;
 use crate::rule::Rule;
 use crate::template::{Rendered, Template};
@@ -130,6 +131,9 @@ pub enum FieldState {
     Present(&'static str),
     /// Present, of a type the operator does not read, which makes it false.
     OtherType(&'static str),
+    /// A `rate` condition, which reads no field: `value` tells what it
+    /// counted.
+    Counted,
 }
 
 /// Decides as [`decide()`](crate::decide()) does, recording how.
@@ -194,7 +198,10 @@ impl FieldTracer for (&RefCell<Vec<LayerTrace>>, &FieldPath) {
             operand: operand_text(op),
             interpolated: interpolated(op, request),
             field: field_state(op, field),
-            value: field.map(|field| field_json(field)),
+            value: match op {
+                Op::Rate(limit) => Some(rate_count(limit, request)),
+                _ => field.map(|field| field_json(field)),
+            },
             held,
         };
         if let Some(rule) = recorder
@@ -225,6 +232,16 @@ fn operand_text(op: &Op) -> String {
         Op::Matches(regex) => json_string(regex.pattern()),
         Op::Compare(_, bound) => number_json(bound),
         Op::Exists(expected) => expected.to_string(),
+        Op::Rate(limit) => limit.describe(),
+    }
+}
+
+/// What a `rate` condition counted, as its value: the count (stopped at the
+/// limit), or that there is nothing to count from.
+fn rate_count(limit: &RateLimit, request: &Request) -> String {
+    match limit.count(request) {
+        Some(count) => format!("{count} of {} calls in the window", limit.max()),
+        None => "unknown here (no record of calls), taken as 0".to_owned(),
     }
 }
 
@@ -262,7 +279,7 @@ fn interpolated(op: &Op, request: &Request) -> Option<Option<String>> {
         Op::StartsWith(template) | Op::EndsWith(template) => {
             (template.placeholder_count() > 0).then(|| fill_template(template, request))
         }
-        Op::Matches(_) | Op::Compare(..) | Op::Exists(_) => None,
+        Op::Matches(_) | Op::Compare(..) | Op::Exists(_) | Op::Rate(_) => None,
     }
 }
 
@@ -283,6 +300,9 @@ fn fill_template(template: &Template, request: &Request) -> Option<String> {
 }
 
 fn field_state(op: &Op, field: Option<Field>) -> FieldState {
+    if let Op::Rate(_) = op {
+        return FieldState::Counted;
+    }
     let Some(field) = field else {
         return FieldState::Missing;
     };

@@ -246,7 +246,7 @@ fn structural_types_are_checked() {
         ),
         (
             "rules:\n  - action: allow\n    when: {5: {}}",
-            "expected a field path or all, any, not, found a number",
+            "expected a field path, rate, or all, any, not, found a number",
         ),
         ("rules:\n  - tool: a", "the rule has no action"),
     ];

@@ -11,6 +11,7 @@ use super::shape::{FieldKey, Fields, ListOf, Node, Shape};
 use super::{Document, Reader};
 use crate::action::Action;
 use crate::approval::ApprovalTerms;
+use crate::condition::{Condition, FieldTest, Op};
 use crate::error::PolicyError;
 use crate::glob::Glob;
 use crate::heap::HeapSize;
@@ -227,6 +228,9 @@ impl<'de> Shape<'de> for RuleShape<'_> {
                 id
             }
         };
+        if let Some(when) = when.as_mut() {
+            name_rate_limits(when, &id);
+        }
         Ok(Rule {
             label: Label::new(&id, reason.as_deref()),
             tools,
@@ -236,6 +240,18 @@ impl<'de> Shape<'de> for RuleShape<'_> {
             approval_expires: approval.and_then(|terms| terms.expires_seconds),
         })
     }
+}
+
+/// Tells each `rate` condition of a rule the rule's id, which a limit with
+/// `scope: rule` counts by (the id may come after `when` in the rule).
+fn name_rate_limits(when: &mut Condition, id: &str) {
+    when.for_each_leaf_mut(&mut |field: &mut FieldTest| {
+        field.test.for_each_leaf_mut(&mut |op: &mut Op| {
+            if let Op::Rate(limit) = op {
+                limit.set_rule_id(id);
+            }
+        })
+    });
 }
 
 fn duplicate_id(id: &str) -> PolicyError {
