@@ -27,9 +27,12 @@ pub fn open(
     terms: Option<ApprovalTerms>,
 ) -> Uuid {
     let terms = terms.unwrap_or_default();
-    let ttl_seconds = terms
-        .expires_seconds
-        .map_or(APPROVAL_TTL.get().max(1), |seconds| seconds.get() as i32);
+    let ttl = APPROVAL_TTL.get().max(1);
+    let ttl_seconds = match terms.expires_seconds {
+        None => ttl,
+        Some(seconds) if terms.capped_by_ttl => ttl.min(seconds.get() as i32),
+        Some(seconds) => seconds.get() as i32,
+    };
     // Runs inside evaluate(), which has no fixed search_path.
     let id = plans::pinned(|| Spi::get_one_with_args::<Uuid>(
         "WITH opened AS (

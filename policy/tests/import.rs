@@ -127,7 +127,8 @@ fn email_comms() {
         decision.approval,
         Some(ApprovalTerms {
             required: 2.try_into().unwrap(),
-            expires_seconds: Some(3_600.try_into().unwrap())
+            expires_seconds: Some(3_600.try_into().unwrap()),
+            capped_by_ttl: false
         })
     );
 }
@@ -312,7 +313,8 @@ fn payments() {
         decision.approval,
         Some(ApprovalTerms {
             required: 2.try_into().unwrap(),
-            expires_seconds: Some(1_800.try_into().unwrap())
+            expires_seconds: Some(1_800.try_into().unwrap()),
+            capped_by_ttl: false
         })
     );
 }
@@ -623,7 +625,8 @@ fn customer_support() {
         decision.approval,
         Some(ApprovalTerms {
             required: 1.try_into().unwrap(),
-            expires_seconds: Some(86_400.try_into().unwrap())
+            expires_seconds: Some(86_400.try_into().unwrap()),
+            capped_by_ttl: false
         })
     );
 }
