@@ -787,6 +787,10 @@ fn what_cannot_be_expressed_is_refused_naming_the_field() {
         (rule(r#", "approvalConfig": {"requiredApprovals": 2}"#), "rules[0].approvalConfig", "require_approval"),
         (r#"{"id": "p", "rules": [{"id": "r", "effect": "require_approval", "approvalConfig": {"approvers": [{"id": "bob"}]}}]}"#.to_owned(), "rules[0].approvalConfig.approvers", "named approvers"),
         (rule(r#", "weight": 3"#), "rules[0].weight", "unknown rule field"),
+        // Authensor reads an array's length (and an object's methods) where
+        // this language finds nothing: a deny on it would never hold here.
+        (rule(r#", "condition": {"field": "action.parameters.to.length", "operator": "gt", "value": 10}"#), "rules[0].condition.field", "length"),
+        (rule(r#", "condition": {"field": "principal.constructor", "operator": "exists", "value": true}"#), "rules[0].condition.field", "constructor"),
     ] {
         let error = import_authensor(&source).expect_err(&source);
         assert_eq!(error.path.as_deref().unwrap_or(""), path, "{source}: {error}");

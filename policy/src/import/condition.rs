@@ -338,6 +338,19 @@ impl Translator<'_> {
                 "action.type can be tested only at the top of a rule's condition, or in its top-level all, with eq or in",
             ));
         }
+        if let Some(key) = field
+            .split('.')
+            .skip(1)
+            .find(|key| JS_INHERITED_KEYS.contains(key))
+        {
+            return Err(refuse(
+                &format!("{path}.field"),
+                format!(
+                    "the field {field:?} reads {key:?}, which JavaScript finds on every array or object (an array's length, a method) where this language finds nothing"
+                ),
+            )
+            .with_hint("test the value itself; a list's length has no equivalent here"));
+        }
         if field == "action.parameters" {
             return Ok("args".to_owned());
         }
@@ -355,6 +368,25 @@ impl Translator<'_> {
         Ok(carried)
     }
 }
+
+/// Keys that Authensor's field lookup (`value[key]` on any array or object)
+/// reads from JavaScript's prototypes when the value has no such key of its
+/// own: a test of them would hold there and never here, or the reverse.
+const JS_INHERITED_KEYS: &[&str] = &[
+    "length",
+    "__proto__",
+    "constructor",
+    "hasOwnProperty",
+    "isPrototypeOf",
+    "propertyIsEnumerable",
+    "toLocaleString",
+    "toString",
+    "valueOf",
+    "__defineGetter__",
+    "__defineSetter__",
+    "__lookupGetter__",
+    "__lookupSetter__",
+];
 
 /// A rule's condition once its `action.type` test is taken out.
 enum LeftOver<'c> {
