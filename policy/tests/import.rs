@@ -799,6 +799,21 @@ fn what_cannot_be_expressed_is_refused_naming_the_field() {
 }
 
 #[test]
+fn a_source_far_larger_than_a_policy_is_refused_before_it_is_read() {
+    let metadata = "x".repeat(5 * 1_048_576);
+    let source = format!(r#"{{"id": "p", "rules": [], "metadata": {{"blob": "{metadata}"}}}}"#);
+    let error = import_authensor(&source).unwrap_err();
+    assert!(
+        error.message.contains("more than the limit of 4194304"),
+        "{error}"
+    );
+    // Within the bound, dropped metadata does not count against the policy.
+    let metadata = "x".repeat(2 * 1_048_576);
+    let source = format!(r#"{{"id": "p", "rules": [], "metadata": {{"blob": "{metadata}"}}}}"#);
+    assert!(import_authensor(&source).is_ok());
+}
+
+#[test]
 fn approval_terms_out_of_range_fail_validation() {
     let error = import_authensor(
         r#"{"id": "p", "rules": [{"id": "r", "effect": "require_approval", "approvalConfig": {"expiresIn": "30d"}}]}"#,
