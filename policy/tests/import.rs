@@ -826,3 +826,70 @@ fn approval_terms_out_of_range_fail_validation() {
         "{error}"
     );
 }
+
+/// A policy that allows `x` when `action.parameters.s` matches `pattern`,
+/// and denies otherwise.
+fn allow_matching(pattern: &str) -> Result<String, authensor_policy::PolicyError> {
+    let source = serde_json::json!({
+        "id": "p", "defaultEffect": "deny",
+        "rules": [{"id": "fits", "effect": "allow",
+                   "condition": {"field": "action.parameters.s", "operator": "matches", "value": pattern}}]
+    });
+    import_authensor(&source.to_string()).map(|imported| imported.yaml)
+}
+
+#[test]
+fn matches_patterns_mean_what_javascript_reads() {
+    // JavaScript's \d, \w and \b are ASCII, and its `.` stops at \r and the
+    // Unicode line separators: none may widen an allow here.
+    for (pattern, value, allowed) in [
+        (r"^\d+$", "123", true),
+        (r"^\d+$", "١٢٣", false),
+        (r"^[\d.]+$", "1.5", true),
+        (r"^[\d.]+$", "١.٥", false),
+        (r"^\w+$", "abc_1", true),
+        (r"^\w+$", "héllo", false),
+        (r"^\W$", "é", true),
+        (r"\bDROP\b", "éDROP", true),
+        (r"\bDROP\b", "xDROP", false),
+        (r"^a.b$", "a-b", true),
+        (r"^a.b$", "a\rb", false),
+        (r"^a.b$", "a\u{2028}b", false),
+        (r"^[[a]$", "[", true),
+        (r"^[a&&b]$", "&", true),
+        (r"^\$\.$", "$.", true),
+        (r"^(?:ab)+$", "abab", true),
+    ] {
+        let yaml = allow_matching(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+        let args = serde_json::json!({ "s": value }).to_string();
+        let decision = decide_on(&yaml, "x", &args, "{}");
+        assert_eq!(
+            decision.action == Action::Allow,
+            allowed,
+            "{pattern} on {value:?}\n{yaml}"
+        );
+    }
+    // What JavaScript reads otherwise, or not at all, is refused.
+    for pattern in [
+        r"(?i)admin",
+        r"\Aadmin",
+        r"\p{L}",
+        r"[]",
+        r"[^]",
+        r"(a)\1",
+        r"[a--b]",
+        r"[\D]",
+        "a\\",
+    ] {
+        let error = allow_matching(pattern).expect_err(pattern);
+        assert_eq!(
+            error.path.as_deref(),
+            Some("rules[0].condition.value"),
+            "{pattern}: {error}"
+        );
+        assert!(
+            error.message.contains("JavaScript reads otherwise"),
+            "{pattern}: {error}"
+        );
+    }
+}

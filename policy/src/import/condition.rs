@@ -500,7 +500,10 @@ fn test(operator: &str, value: Option<&Json>, path: &str) -> Result<Json, Policy
                 json!({ operator: text })
             }
         }
-        "matches" => json!({"matches": value.as_str().ok_or_else(|| bad("a string"))?}),
+        "matches" => {
+            let pattern = value.as_str().ok_or_else(|| bad("a string"))?;
+            json!({"matches": js_regex(pattern, &value_path)?})
+        }
         other => {
             return Err(refuse(
                 &format!("{path}.operator"),
@@ -508,6 +511,98 @@ fn test(operator: &str, value: Option<&Json>, path: &str) -> Result<Json, Policy
             ));
         }
     })
+}
+
+/// A JavaScript regular expression (no flags) as one of this language that
+/// matches the same strings. JavaScript's `\\d`, `\\w` and `\\b` are ASCII,
+/// its `.` stops at any line terminator, and escapes of other letters are
+/// the letters; here classes are Unicode and `\\A`, `\\z`, `\\p`… mean
+/// more. What would still read differently is refused.
+fn js_regex(pattern: &str, path: &str) -> Result<String, PolicyError> {
+    let differs = |what: &str| {
+        refuse(
+            path,
+            format!("the pattern {pattern:?} uses {what}, which JavaScript reads otherwise than this language"),
+        )
+        .with_hint("rewrite the pattern without it")
+    };
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut in_class = false;
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(escaped) = chars.next() else {
+                    return Err(differs("a trailing backslash"));
+                };
+                match (escaped, in_class) {
+                    ('d', false) => out.push_str("[0-9]"),
+                    ('d', true) => out.push_str("0-9"),
+                    ('w', false) => out.push_str("[0-9A-Za-z_]"),
+                    ('w', true) => out.push_str("0-9A-Za-z_"),
+                    ('D', false) => out.push_str("[^0-9]"),
+                    ('W', false) => out.push_str("[^0-9A-Za-z_]"),
+                    ('b', false) => out.push_str("(?-u:\\b)"),
+                    ('B', false) => out.push_str("(?-u:\\B)"),
+                    // In a class, JavaScript's \b is a backspace.
+                    ('b', true) => out.push_str("\\x08"),
+                    ('D' | 'W' | 'B', true) => {
+                        return Err(differs(&format!("\\{escaped} in a class")));
+                    }
+                    // The same in both: whitespace, control escapes, code points.
+                    ('s' | 'S' | 'f' | 'n' | 'r' | 't' | 'v' | 'x' | 'u', _) => {
+                        out.push('\\');
+                        out.push(escaped);
+                    }
+                    // JavaScript's identity escapes of other letters and digits
+                    // (back-references, \c, \k) read otherwise or not at all here.
+                    (letter, _) if letter.is_ascii_alphanumeric() => {
+                        return Err(differs(&format!("\\{letter}")));
+                    }
+                    (other, _) => {
+                        out.push('\\');
+                        out.push(other);
+                    }
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().unwrap_or('^'));
+                }
+                // JavaScript's [] matches nothing and [^] anything; here a
+                // leading ] is a character of the class.
+                if chars.peek() == Some(&']') {
+                    return Err(differs("an empty class"));
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            // Here `[`, `&&`, `--` and `~~` in a class nest or combine classes.
+            '[' | '&' | '~' if in_class => {
+                out.push('\\');
+                out.push(c);
+            }
+            '-' if in_class && chars.peek() == Some(&'-') => {
+                return Err(differs("`--` in a class"));
+            }
+            '.' if !in_class => out.push_str("[^\\n\\r\\u{2028}\\u{2029}]"),
+            // (?i) and the like are flags here and a syntax error there.
+            '(' if !in_class && chars.peek() == Some(&'?') => {
+                out.push_str("(?");
+                chars.next();
+                match chars.peek() {
+                    Some(':' | '=' | '!' | '<') => {}
+                    _ => return Err(differs("`(?` with flags")),
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    Ok(out)
 }
 
 /// JavaScript's truthiness of a JSON value (absent is false).
