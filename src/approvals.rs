@@ -27,9 +27,12 @@ pub fn open(
     terms: Option<ApprovalTerms>,
 ) -> Uuid {
     let terms = terms.unwrap_or_default();
-    let ttl_seconds = terms
-        .expires_seconds
-        .map_or(APPROVAL_TTL.get().max(1), |seconds| seconds.get() as i32);
+    let ttl = APPROVAL_TTL.get().max(1);
+    let ttl_seconds = match terms.expires_seconds {
+        None => ttl,
+        Some(seconds) if terms.capped_by_ttl => ttl.min(seconds.get() as i32),
+        Some(seconds) => seconds.get() as i32,
+    };
     // Runs inside evaluate(), which has no fixed search_path.
     let id = plans::pinned(|| Spi::get_one_with_args::<Uuid>(
         "WITH opened AS (
@@ -91,13 +94,17 @@ fn approve(receipt_id: Option<Uuid>, note: default!(Option<&str>, "NULL")) -> St
     let receipt_id = required(receipt_id, "approve", "receipt_id");
     let tenant_id = require_admin("approve");
     let approver = approver_name();
-    // The row lock serialises approvers: a second one waits, then counts the
-    // first one's vote, or finds the approval no longer pending.
+    // Writing the row serialises approvers: a second one waits, then counts
+    // the first one's vote, or finds the approval no longer pending. A row
+    // lock alone would not do under REPEATABLE READ, whose snapshot hides the
+    // first one's committed vote from the count: there, the write makes the
+    // second approver fail with a serialization error, to retry, instead of
+    // leaving a quorum that was reached pending.
     let pending = Spi::get_three_with_args::<Uuid, i32, String>(
-        "SELECT id, required, requested_by FROM authensor.approval_requests
+        "UPDATE authensor.approval_requests SET required = required
           WHERE receipt_id = $1 AND tenant_id = $2 AND status = 'pending'
             AND expires_at > clock_timestamp()
-            FOR UPDATE",
+         RETURNING id, required, requested_by",
         &[receipt_id.into(), tenant_id.as_str().into()],
     );
     let (id, needed, requested_by) = match pending {

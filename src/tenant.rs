@@ -127,18 +127,31 @@ pub fn require_admin(function: &str) -> String {
     tenant
 }
 
-/// Refuses `function` to a transaction bound to an agent key: the governed
-/// never change their own governance, even on a privileged connection.
+/// Refuses `function` to a transaction bound to an agent key, and to an
+/// agent's session (a member of authensor_agent) bound to no admin key, whose
+/// tenant comes from its role: the governed never change their own
+/// governance, nor approve their own escalations, even on a privileged
+/// connection.
 pub fn refuse_agent(function: &str) {
-    if bound().is_some_and(|(_, scope)| scope == Scope::Agent) {
-        raise(
-            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("authensor.{function}() may not be called with an agent key"),
-            Some(
-                "Agents decide (evaluate, guard) and consume approvals. Policies, checks, approvals, alert routes and keys belong to an admin key or a member of authensor_trusted.",
-            ),
-        )
+    let refused = match bound() {
+        Some((_, scope)) => scope == Scope::Agent,
+        None => crate::statements::is_agent(),
+    };
+    if !refused {
+        return;
     }
+    let how = if bound().is_some() {
+        "with an agent key".to_owned()
+    } else {
+        format!("in the session of agent role \"{}\"", approver_name())
+    };
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("authensor.{function}() may not be called {how}"),
+        Some(
+            "Agents decide (evaluate, guard) and consume approvals. Policies, checks, approvals, alert routes and keys belong to an admin key or a member of authensor_trusted.",
+        ),
+    )
 }
 
 /// Binds `tenant_id` to the current transaction (after a verified API key),

@@ -19,6 +19,10 @@ pub struct ApprovalTerms {
     /// Seconds the approval stays usable; `None` leaves it to
     /// `authensor.approval_ttl`.
     pub expires_seconds: Option<NonZeroU32>,
+    /// Whether the approval must also expire within `authensor.approval_ttl`:
+    /// set when both layers escalate and one of them left its expiry to that
+    /// setting, so that neither layer lengthens what the other asks.
+    pub capped_by_ttl: bool,
 }
 
 impl Default for ApprovalTerms {
@@ -26,24 +30,31 @@ impl Default for ApprovalTerms {
         ApprovalTerms {
             required: NonZeroU8::MIN,
             expires_seconds: None,
+            capped_by_ttl: false,
         }
     }
 }
 
 impl ApprovalTerms {
     /// Terms asking what both `a` and `b` ask: the most approvers and the
-    /// shorter expiry (`None` stands for the defaults).
+    /// shorter expiry (`None` stands for the defaults: one approver, expiry
+    /// by `authensor.approval_ttl`, which then caps the other's expiry).
     pub fn stricter(a: Option<Self>, b: Option<Self>) -> Option<Self> {
-        match (a, b) {
-            (Some(a), Some(b)) => Some(ApprovalTerms {
-                required: a.required.max(b.required),
-                expires_seconds: match (a.expires_seconds, b.expires_seconds) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                },
-            }),
-            (a, b) => a.or(b),
+        if a.is_none() && b.is_none() {
+            return None;
         }
+        let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
+        let expires_seconds = match (a.expires_seconds, b.expires_seconds) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let either_left_it_to_ttl = a.expires_seconds.is_none() || b.expires_seconds.is_none();
+        Some(ApprovalTerms {
+            required: a.required.max(b.required),
+            expires_seconds,
+            capped_by_ttl: expires_seconds.is_some()
+                && (a.capped_by_ttl || b.capped_by_ttl || either_left_it_to_ttl),
+        })
     }
 }
 

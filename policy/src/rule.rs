@@ -67,6 +67,7 @@ impl Rule {
         self.approvers.map(|required| ApprovalTerms {
             required,
             expires_seconds: self.approval_expires,
+            capped_by_ttl: false,
         })
     }
 

@@ -127,7 +127,8 @@ fn email_comms() {
         decision.approval,
         Some(ApprovalTerms {
             required: 2.try_into().unwrap(),
-            expires_seconds: Some(3_600.try_into().unwrap())
+            expires_seconds: Some(3_600.try_into().unwrap()),
+            capped_by_ttl: false
         })
     );
 }
@@ -312,7 +313,8 @@ fn payments() {
         decision.approval,
         Some(ApprovalTerms {
             required: 2.try_into().unwrap(),
-            expires_seconds: Some(1_800.try_into().unwrap())
+            expires_seconds: Some(1_800.try_into().unwrap()),
+            capped_by_ttl: false
         })
     );
 }
@@ -623,7 +625,8 @@ fn customer_support() {
         decision.approval,
         Some(ApprovalTerms {
             required: 1.try_into().unwrap(),
-            expires_seconds: Some(86_400.try_into().unwrap())
+            expires_seconds: Some(86_400.try_into().unwrap()),
+            capped_by_ttl: false
         })
     );
 }
@@ -784,11 +787,30 @@ fn what_cannot_be_expressed_is_refused_naming_the_field() {
         (rule(r#", "approvalConfig": {"requiredApprovals": 2}"#), "rules[0].approvalConfig", "require_approval"),
         (r#"{"id": "p", "rules": [{"id": "r", "effect": "require_approval", "approvalConfig": {"approvers": [{"id": "bob"}]}}]}"#.to_owned(), "rules[0].approvalConfig.approvers", "named approvers"),
         (rule(r#", "weight": 3"#), "rules[0].weight", "unknown rule field"),
+        // Authensor reads an array's length (and an object's methods) where
+        // this language finds nothing: a deny on it would never hold here.
+        (rule(r#", "condition": {"field": "action.parameters.to.length", "operator": "gt", "value": 10}"#), "rules[0].condition.field", "length"),
+        (rule(r#", "condition": {"field": "principal.constructor", "operator": "exists", "value": true}"#), "rules[0].condition.field", "constructor"),
     ] {
         let error = import_authensor(&source).expect_err(&source);
         assert_eq!(error.path.as_deref().unwrap_or(""), path, "{source}: {error}");
         assert!(error.message.contains(message), "{source}: {error}");
     }
+}
+
+#[test]
+fn a_source_far_larger_than_a_policy_is_refused_before_it_is_read() {
+    let metadata = "x".repeat(5 * 1_048_576);
+    let source = format!(r#"{{"id": "p", "rules": [], "metadata": {{"blob": "{metadata}"}}}}"#);
+    let error = import_authensor(&source).unwrap_err();
+    assert!(
+        error.message.contains("more than the limit of 4194304"),
+        "{error}"
+    );
+    // Within the bound, dropped metadata does not count against the policy.
+    let metadata = "x".repeat(2 * 1_048_576);
+    let source = format!(r#"{{"id": "p", "rules": [], "metadata": {{"blob": "{metadata}"}}}}"#);
+    assert!(import_authensor(&source).is_ok());
 }
 
 #[test]
@@ -803,4 +825,71 @@ fn approval_terms_out_of_range_fail_validation() {
             .contains("approval.expires must be from 1s to 7d"),
         "{error}"
     );
+}
+
+/// A policy that allows `x` when `action.parameters.s` matches `pattern`,
+/// and denies otherwise.
+fn allow_matching(pattern: &str) -> Result<String, authensor_policy::PolicyError> {
+    let source = serde_json::json!({
+        "id": "p", "defaultEffect": "deny",
+        "rules": [{"id": "fits", "effect": "allow",
+                   "condition": {"field": "action.parameters.s", "operator": "matches", "value": pattern}}]
+    });
+    import_authensor(&source.to_string()).map(|imported| imported.yaml)
+}
+
+#[test]
+fn matches_patterns_mean_what_javascript_reads() {
+    // JavaScript's \d, \w and \b are ASCII, and its `.` stops at \r and the
+    // Unicode line separators: none may widen an allow here.
+    for (pattern, value, allowed) in [
+        (r"^\d+$", "123", true),
+        (r"^\d+$", "١٢٣", false),
+        (r"^[\d.]+$", "1.5", true),
+        (r"^[\d.]+$", "١.٥", false),
+        (r"^\w+$", "abc_1", true),
+        (r"^\w+$", "héllo", false),
+        (r"^\W$", "é", true),
+        (r"\bDROP\b", "éDROP", true),
+        (r"\bDROP\b", "xDROP", false),
+        (r"^a.b$", "a-b", true),
+        (r"^a.b$", "a\rb", false),
+        (r"^a.b$", "a\u{2028}b", false),
+        (r"^[[a]$", "[", true),
+        (r"^[a&&b]$", "&", true),
+        (r"^\$\.$", "$.", true),
+        (r"^(?:ab)+$", "abab", true),
+    ] {
+        let yaml = allow_matching(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+        let args = serde_json::json!({ "s": value }).to_string();
+        let decision = decide_on(&yaml, "x", &args, "{}");
+        assert_eq!(
+            decision.action == Action::Allow,
+            allowed,
+            "{pattern} on {value:?}\n{yaml}"
+        );
+    }
+    // What JavaScript reads otherwise, or not at all, is refused.
+    for pattern in [
+        r"(?i)admin",
+        r"\Aadmin",
+        r"\p{L}",
+        r"[]",
+        r"[^]",
+        r"(a)\1",
+        r"[a--b]",
+        r"[\D]",
+        "a\\",
+    ] {
+        let error = allow_matching(pattern).expect_err(pattern);
+        assert_eq!(
+            error.path.as_deref(),
+            Some("rules[0].condition.value"),
+            "{pattern}: {error}"
+        );
+        assert!(
+            error.message.contains("JavaScript reads otherwise"),
+            "{pattern}: {error}"
+        );
+    }
 }

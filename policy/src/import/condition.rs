@@ -338,6 +338,19 @@ impl Translator<'_> {
                 "action.type can be tested only at the top of a rule's condition, or in its top-level all, with eq or in",
             ));
         }
+        if let Some(key) = field
+            .split('.')
+            .skip(1)
+            .find(|key| JS_INHERITED_KEYS.contains(key))
+        {
+            return Err(refuse(
+                &format!("{path}.field"),
+                format!(
+                    "the field {field:?} reads {key:?}, which JavaScript finds on every array or object (an array's length, a method) where this language finds nothing"
+                ),
+            )
+            .with_hint("test the value itself; a list's length has no equivalent here"));
+        }
         if field == "action.parameters" {
             return Ok("args".to_owned());
         }
@@ -355,6 +368,25 @@ impl Translator<'_> {
         Ok(carried)
     }
 }
+
+/// Keys that Authensor's field lookup (`value[key]` on any array or object)
+/// reads from JavaScript's prototypes when the value has no such key of its
+/// own: a test of them would hold there and never here, or the reverse.
+const JS_INHERITED_KEYS: &[&str] = &[
+    "length",
+    "__proto__",
+    "constructor",
+    "hasOwnProperty",
+    "isPrototypeOf",
+    "propertyIsEnumerable",
+    "toLocaleString",
+    "toString",
+    "valueOf",
+    "__defineGetter__",
+    "__defineSetter__",
+    "__lookupGetter__",
+    "__lookupSetter__",
+];
 
 /// A rule's condition once its `action.type` test is taken out.
 enum LeftOver<'c> {
@@ -468,7 +500,10 @@ fn test(operator: &str, value: Option<&Json>, path: &str) -> Result<Json, Policy
                 json!({ operator: text })
             }
         }
-        "matches" => json!({"matches": value.as_str().ok_or_else(|| bad("a string"))?}),
+        "matches" => {
+            let pattern = value.as_str().ok_or_else(|| bad("a string"))?;
+            json!({"matches": js_regex(pattern, &value_path)?})
+        }
         other => {
             return Err(refuse(
                 &format!("{path}.operator"),
@@ -476,6 +511,98 @@ fn test(operator: &str, value: Option<&Json>, path: &str) -> Result<Json, Policy
             ));
         }
     })
+}
+
+/// A JavaScript regular expression (no flags) as one of this language that
+/// matches the same strings. JavaScript's `\\d`, `\\w` and `\\b` are ASCII,
+/// its `.` stops at any line terminator, and escapes of other letters are
+/// the letters; here classes are Unicode and `\\A`, `\\z`, `\\p`… mean
+/// more. What would still read differently is refused.
+fn js_regex(pattern: &str, path: &str) -> Result<String, PolicyError> {
+    let differs = |what: &str| {
+        refuse(
+            path,
+            format!("the pattern {pattern:?} uses {what}, which JavaScript reads otherwise than this language"),
+        )
+        .with_hint("rewrite the pattern without it")
+    };
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut in_class = false;
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(escaped) = chars.next() else {
+                    return Err(differs("a trailing backslash"));
+                };
+                match (escaped, in_class) {
+                    ('d', false) => out.push_str("[0-9]"),
+                    ('d', true) => out.push_str("0-9"),
+                    ('w', false) => out.push_str("[0-9A-Za-z_]"),
+                    ('w', true) => out.push_str("0-9A-Za-z_"),
+                    ('D', false) => out.push_str("[^0-9]"),
+                    ('W', false) => out.push_str("[^0-9A-Za-z_]"),
+                    ('b', false) => out.push_str("(?-u:\\b)"),
+                    ('B', false) => out.push_str("(?-u:\\B)"),
+                    // In a class, JavaScript's \b is a backspace.
+                    ('b', true) => out.push_str("\\x08"),
+                    ('D' | 'W' | 'B', true) => {
+                        return Err(differs(&format!("\\{escaped} in a class")));
+                    }
+                    // The same in both: whitespace, control escapes, code points.
+                    ('s' | 'S' | 'f' | 'n' | 'r' | 't' | 'v' | 'x' | 'u', _) => {
+                        out.push('\\');
+                        out.push(escaped);
+                    }
+                    // JavaScript's identity escapes of other letters and digits
+                    // (back-references, \c, \k) read otherwise or not at all here.
+                    (letter, _) if letter.is_ascii_alphanumeric() => {
+                        return Err(differs(&format!("\\{letter}")));
+                    }
+                    (other, _) => {
+                        out.push('\\');
+                        out.push(other);
+                    }
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push('[');
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().unwrap_or('^'));
+                }
+                // JavaScript's [] matches nothing and [^] anything; here a
+                // leading ] is a character of the class.
+                if chars.peek() == Some(&']') {
+                    return Err(differs("an empty class"));
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(']');
+            }
+            // Here `[`, `&&`, `--` and `~~` in a class nest or combine classes.
+            '[' | '&' | '~' if in_class => {
+                out.push('\\');
+                out.push(c);
+            }
+            '-' if in_class && chars.peek() == Some(&'-') => {
+                return Err(differs("`--` in a class"));
+            }
+            '.' if !in_class => out.push_str("[^\\n\\r\\u{2028}\\u{2029}]"),
+            // (?i) and the like are flags here and a syntax error there.
+            '(' if !in_class && chars.peek() == Some(&'?') => {
+                out.push_str("(?");
+                chars.next();
+                match chars.peek() {
+                    Some(':' | '=' | '!' | '<') => {}
+                    _ => return Err(differs("`(?` with flags")),
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    Ok(out)
 }
 
 /// JavaScript's truthiness of a JSON value (absent is false).

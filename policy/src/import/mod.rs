@@ -15,6 +15,7 @@ mod condition;
 use serde_json::{Map, Value as Json, json};
 
 use crate::error::PolicyError;
+use crate::limits::Limits;
 use crate::syntax::format;
 use condition::{Scope, Translator};
 
@@ -26,12 +27,25 @@ pub struct Imported {
     pub notes: Vec<String>,
 }
 
+/// How many times larger than the policy size limit a source may be.
+const SOURCE_SIZE_FACTOR: usize = 4;
+
 /// The import formats there are.
 pub const IMPORT_FORMATS: &[&str] = &["authensor"];
 
 /// Turns the Authensor policy `source` (JSON text: one policy, or a list of
 /// exactly one) into a policy document.
 pub fn import_authensor(source: &str) -> Result<Imported, PolicyError> {
+    // Checked before reading, which no one can interrupt: the document made
+    // is refused past max_source_bytes anyway, and only what is dropped
+    // (metadata, names) can make the source much larger than it.
+    let limit = SOURCE_SIZE_FACTOR * Limits::default().max_source_bytes;
+    if source.len() > limit {
+        return Err(PolicyError::too_large(format!(
+            "the source is {} bytes, more than the limit of {limit}",
+            source.len()
+        )));
+    }
     let document: Json = serde_json::from_str(source)
         .map_err(|error| PolicyError::invalid(format!("the source is not JSON: {error}")))?;
     let policy = match document {

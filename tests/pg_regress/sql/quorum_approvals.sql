@@ -117,6 +117,29 @@ SELECT status FROM authensor.approvals WHERE receipt_id = :'deploy';
 SELECT authensor.approve(:'deploy');
 ROLLBACK;
 
+-- When both layers escalate, neither lengthens the other's expiry: the
+-- platform's rule leaves its expiry to authensor.approval_ttl (an hour), so
+-- the tenant's week is cut to the hour.
+\c - authensor_operator
+SELECT version AS platform_before FROM authensor.policy_versions
+ WHERE layer = 'platform' AND active \gset
+\set platform `cat "$AUTHENSOR_FIXTURES/platform.yaml"`
+SELECT authensor.publish_platform_policy(:'platform' || $$
+  - {id: deploys-reviewed, tool: deploy.prod, action: escalate}
+$$) > :platform_before AS published;
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'tenant-q';
+SELECT authensor.publish_policy($$
+rules:
+  - {id: slow-deploys, tool: deploy.prod, action: escalate, approval: {expires: 7d}}
+$$) AS version;
+SELECT layer, rule_id FROM authensor.evaluate('deploy.prod', '{}');
+SELECT expires_at - requested_at AS ttl FROM authensor.approvals WHERE tool = 'deploy.prod';
+ROLLBACK;
+\c - authensor_operator
+SELECT authensor.activate_platform_policy(:platform_before) = :platform_before AS restored;
+
 -- Nobody writes votes directly.
 \c - approver_one
 INSERT INTO authensor.approval_votes (approval_id, tenant_id, approver)
