@@ -90,6 +90,19 @@ BEGIN
 END
 $$;
 
+-- bench-rate and bench-rate-evaluate: bench-10's policy behind a rule whose
+-- rate condition every database.query reaches: what one rate condition
+-- costs check() (scenario check_rate; check() writes no receipt, so the
+-- count finds none) and evaluate() (evaluate_rate, whose receipts reach the
+-- limit of 1,000 a minute), each tenant for one scenario.
+SELECT count(authensor.publish_policy(jsonb_set(bench.tenant_policy(10), '{rules}',
+           '[{"id": "query-rate", "tool": "database.query", "action": "block",
+              "when": {"rate": {"max": 1000, "per": "1m", "scope": "tool"}}}]'::jsonb
+           || (bench.tenant_policy(10) -> 'rules'))::text))
+  FROM (SELECT set_config('authensor.tenant_id', tenant, false)
+          FROM unnest(ARRAY['bench-rate', 'bench-rate-evaluate']) AS tenant) AS s;
+RESET authensor.tenant_id;
+
 -- The baseline must decide exactly as the extension does.
 DO $$
 DECLARE

@@ -113,11 +113,15 @@ define_scenarios() {
     scenario select_1 bench bench_app "$(tenant bench-10)" select_1.sql
     scenario args_only bench bench_app "$(tenant bench-10)" args_only.sql tool=database.query "args=$scoped_query"
     scenario check bench bench_app "$(tenant bench-10)" check.sql tool=database.query "args=$scoped_query"
+    scenario check_rate bench bench_app "$(tenant bench-rate)" check.sql tool=database.query \
+        'args={"query": "SELECT * FROM orders WHERE tenant_id = '\''bench-rate'\''"}'
     scenario check_action bench bench_app "$(tenant bench-10)" check_action.sql tool=database.query "args=$scoped_query"
     scenario plpgsql_check bench bench_app "$(tenant bench-10)" plpgsql_check.sql tool=database.query "args=$scoped_query"
     scenario insert_receipt bench bench_app "$(tenant bench-10)" insert_receipt.sql tool=database.query "args=$scoped_query" \
         tenant=bench-10 'context={"tenantId": "bench-10"}'
     scenario evaluate bench bench_app "$(tenant bench-10)" evaluate.sql tool=database.query "args=$scoped_query"
+    scenario evaluate_rate bench bench_app "$(tenant bench-rate-evaluate)" evaluate.sql tool=database.query \
+        'args={"query": "SELECT * FROM orders WHERE tenant_id = '\''bench-rate-evaluate'\''"}'
     scenario plpgsql_evaluate bench bench_app "$(tenant bench-10)" plpgsql_evaluate.sql tool=database.query "args=$scoped_query"
     for n in 10 1000 10000; do
         scenario "check_hit_$n" bench bench_app "$(tenant "bench-$n")" check.sql "tool=tool.$n.run" "args={\"n\": $n}"

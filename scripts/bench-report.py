@@ -182,10 +182,12 @@ SCENARIOS = {
     "select_1": ("`SELECT 1`", 1),
     "args_only": ("a built-in function of the same two arguments, `concat(tool, jsonb_typeof(args))`", 1),
     "check": ("`check()`, 10-rule policy, a query scoped to the tenant (cache hit)", 1),
+    "check_rate": ("the same `check()` for a tenant whose policy first tests one `rate` condition (counted from its receipts)", 1),
     "check_action": ("the same `check()` as a scalar call, `SELECT (check(…)).action`", 1),
     "plpgsql_check": ("the PL/pgSQL baseline's `check()` (`bench/plpgsql_baseline.sql`), same request", 1),
     "insert_receipt": ("bare `INSERT … RETURNING id` of the receipt `evaluate` writes, into a plain table", 1),
     "evaluate": ("`evaluate()`, the same request as `check`, with its receipt", 1),
+    "evaluate_rate": ("`evaluate()` as `check_rate`, with its receipt: the tenant's rate lock, then the count, which reaches the limit of 1,000 a minute", 1),
     "plpgsql_evaluate": ("the PL/pgSQL baseline (`bench/plpgsql_baseline.sql`), same request and receipt", 1),
     "check_hit_10": ("`check()`, 10-rule policy, the last rule matches (cache hit)", 1),
     "check_hit_1000": ("`check()`, 1,000-rule policy, the last rule matches (cache hit)", 1),
@@ -243,11 +245,18 @@ def throughput_ratio(label, numerator, denominator, goal, at_least=True, inverse
     pair = (denominator, numerator) if inverse else (numerator, denominator)
     value, low, high = ratio_of_medians(runs, tps, *pair)
     spread = f"{low:.2f} – {high:.2f}"
+    if goal is None:  # measured, with no goal set
+        ratios.append((label, f"{value:.2f}", spread, "–", "measured"))
+        return
     goal_text = f"{'≥' if at_least else '≤'} {goal:g}" + ("×" if goal >= 2 else "")
     ratios.append((label, f"{value:.2f}", spread, goal_text, verdict(value, goal, at_least)))
 
 
 throughput_ratio("`check()` throughput ÷ `SELECT 1`", "check", "select_1", 0.85)
+throughput_ratio("`check()` time with one `rate` condition ÷ without", "check_rate", "check", None,
+                 inverse=True)
+throughput_ratio("`evaluate()` time with one `rate` condition ÷ without", "evaluate_rate", "evaluate", None,
+                 inverse=True)
 throughput_ratio("`evaluate()` throughput ÷ bare INSERT of the same receipt", "evaluate", "insert_receipt", 0.9)
 throughput_ratio("`evaluate()` throughput ÷ PL/pgSQL baseline", "evaluate", "plpgsql_evaluate", 10)
 throughput_ratio("`check()` time, 10,000-rule ÷ 10-rule policy", "check_hit_10000", "check_hit_10", 2,

@@ -29,7 +29,11 @@ CREATE TABLE @extschema@.approval_requests (
     decided_at   timestamptz,
     decided_by   text,
     note         text,
-    consumed_at  timestamptz
+    consumed_at  timestamptz,
+    -- Distinct approvers needed (the escalating rule's approval.required),
+    -- and the login role whose call escalated.
+    required     integer     NOT NULL DEFAULT 1 CHECK (required BETWEEN 1 AND 16),
+    requested_by text
 );
 CREATE INDEX approval_requests_tenant_idx ON @extschema@.approval_requests (tenant_id, requested_at);
 
@@ -42,6 +46,26 @@ ALTER TABLE @extschema@.approval_requests ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.approval_requests FORCE ROW LEVEL SECURITY;
 CREATE POLICY own_tenant ON @extschema@.approval_requests FOR SELECT
     USING (tenant_id = (SELECT @extschema@.current_tenant()));
+
+-- One row per approver of an approval, who is its login role: the primary
+-- key is what keeps an approver from counting twice.
+CREATE TABLE @extschema@.approval_votes (
+    approval_id uuid        NOT NULL,
+    tenant_id   text        NOT NULL,
+    approver    text        NOT NULL,
+    voted_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    note        text,
+    PRIMARY KEY (approval_id, approver)
+);
+ALTER TABLE @extschema@.approval_votes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.approval_votes FORCE ROW LEVEL SECURITY;
+CREATE POLICY own_tenant ON @extschema@.approval_votes FOR SELECT
+    USING (tenant_id = (SELECT @extschema@.current_tenant()));
+REVOKE ALL ON @extschema@.approval_votes FROM PUBLIC;
+GRANT SELECT ON @extschema@.approval_votes TO PUBLIC;
+GRANT SELECT, INSERT ON @extschema@.approval_votes TO authensor_definer;
+CREATE POLICY extension_functions ON @extschema@.approval_votes TO authensor_definer USING (true) WITH CHECK (true);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.approval_votes', '');
 
 -- What a tenant sees: an approval past its expiry that was never used reads
 -- as expired, whatever it was before.
@@ -56,8 +80,10 @@ SELECT id,
        expires_at,
        decided_at,
        decided_by,
-       note
-  FROM @extschema@.approval_requests;
+       note,
+       required,
+       (SELECT count(*) FROM @extschema@.approval_votes v WHERE v.approval_id = a.id) AS approvers
+  FROM @extschema@.approval_requests a;
 
 REVOKE ALL ON @extschema@.tenant_settings, @extschema@.approval_requests FROM PUBLIC;
 GRANT SELECT ON @extschema@.tenant_settings, @extschema@.approval_requests,
@@ -136,7 +162,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.request_hash(text, text, jsonb), @extschem
 
 COMMENT ON VIEW @extschema@.approvals IS 'Approvals opened by escalate decisions, with their status; visible to their tenant only';
 COMMENT ON FUNCTION @extschema@.approve(uuid, text) IS
-    'Approve the pending approval of an escalated receipt (members of authensor_trusted, within their tenant)';
+    'Approve the pending approval of an escalated receipt, once per login role; approved when its rule''s required approvers have (admin keys and members of authensor_trusted, within their tenant)';
 COMMENT ON FUNCTION @extschema@.reject(uuid, text) IS
     'Reject an approval that is pending or approved and not yet used; final';
 COMMENT ON FUNCTION @extschema@.consume_approval(uuid, text, jsonb) IS

@@ -34,6 +34,7 @@ DECLARE
         '@extschema@.guard(text, jsonb, jsonb)',
         '@extschema@.publish_policy(text)',
         '@extschema@.validate_policy(text, text)',
+        '@extschema@.import_policy(jsonb, text, text)',
         '@extschema@.test_policy(text, text)',
         '@extschema@.activate_policy(integer)',
         '@extschema@.authenticate(text)',

@@ -141,3 +141,15 @@ CREATE EVENT TRIGGER authensor_drop_guard ON ddl_command_start
 COMMENT ON TABLE @extschema@.receipts IS 'One row per evaluate() call; append-only, visible to its tenant only';
 COMMENT ON TABLE @extschema@.receipts_default IS
     'Receipts of months without a partition of their own; add_receipt_partitions() moves them';
+
+-- One row per tenant whose policy has a `rate` condition: evaluate() and
+-- guard() lock it (FOR UPDATE, held until the transaction ends) before
+-- counting the tenant's receipts, so that two decisions near a limit cannot
+-- both pass it (src/rate_limits.rs). A row lock, not an advisory lock: no
+-- other role can take it, so no tenant can hold up another's decisions.
+-- The rows hold nothing worth keeping and are made again as needed.
+CREATE TABLE @extschema@.rate_locks (
+    tenant_id text PRIMARY KEY
+);
+REVOKE ALL ON @extschema@.rate_locks FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE ON @extschema@.rate_locks TO authensor_definer;

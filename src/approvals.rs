@@ -1,28 +1,46 @@
 //! Escalations become approvals bound to the exact action.
 //!
 //! evaluate() opens a pending approval for every escalate decision, keyed by
-//! its receipt. A trusted member of the tenant (or a superuser acting as the
-//! tenant) approves or rejects it; the agent then consumes it once, presenting
-//! the same tool and args, before the approval expires.
+//! its receipt, with the terms of the rule that escalated: how many distinct
+//! approvers it needs and when it expires. Trusted members of the tenant (or
+//! admin keys) approve, each login role counting once, or reject; the agent
+//! then consumes it once, presenting the same tool and args, before the
+//! approval expires.
 
 use crate::errors::{raise, raise_spi, required};
 use crate::gucs::APPROVAL_TTL;
 use crate::pg::jsonb::JsonbArg;
 use crate::plans;
-use crate::tenant::{caller_name, require_admin, require_tenant};
+use crate::tenant::{approver_name, caller_name, require_admin, require_tenant};
+use authensor_policy::ApprovalTerms;
 use pgrx::datum::Uuid;
 use pgrx::prelude::*;
 
 /// Opens the approval for an escalated receipt and announces it on the
-/// tenant's channel, with ids only. Returns the approval id.
-pub fn open(receipt_id: Uuid, tenant_id: &str, tool: &str, args: JsonbArg) -> Uuid {
-    let ttl_seconds = APPROVAL_TTL.get().max(1);
+/// tenant's channel, with ids only. Returns the approval id. `terms` are the
+/// escalating rule's (`None`: one approver, `authensor.approval_ttl`).
+pub fn open(
+    receipt_id: Uuid,
+    tenant_id: &str,
+    tool: &str,
+    args: JsonbArg,
+    terms: Option<ApprovalTerms>,
+) -> Uuid {
+    let terms = terms.unwrap_or_default();
+    let ttl = APPROVAL_TTL.get().max(1);
+    let ttl_seconds = match terms.expires_seconds {
+        None => ttl,
+        Some(seconds) if terms.capped_by_ttl => ttl.min(seconds.get() as i32),
+        Some(seconds) => seconds.get() as i32,
+    };
     // Runs inside evaluate(), which has no fixed search_path.
     let id = plans::pinned(|| Spi::get_one_with_args::<Uuid>(
         "WITH opened AS (
              INSERT INTO authensor.approval_requests
-                    (receipt_id, tenant_id, tool, request_hash, requested_at, expires_at)
-             SELECT $1, $2, $3, authensor.request_hash($2, $3, $4), at, at + make_interval(secs => $5)
+                    (receipt_id, tenant_id, tool, request_hash, requested_at, expires_at,
+                     required, requested_by)
+             SELECT $1, $2, $3, authensor.request_hash($2, $3, $4), at, at + make_interval(secs => $5),
+                    $6, $7
                FROM (SELECT clock_timestamp() AS at) AS clock
              RETURNING id)
          SELECT id FROM opened
@@ -34,6 +52,8 @@ pub fn open(receipt_id: Uuid, tenant_id: &str, tool: &str, args: JsonbArg) -> Uu
             tool.into(),
             args.into(),
             (ttl_seconds as f64).into(),
+            i32::from(terms.required.get()).into(),
+            approver_name().into(),
         ],
     ))
     .unwrap_or_else(|e| raise_spi("open the approval", e));
@@ -63,12 +83,86 @@ pub fn consume_for_statement(tenant_id: &str, tool: &str, args: JsonbArg) -> boo
     .unwrap_or(false)
 }
 
-/// Approves the pending approval of an escalated receipt. Only members of
-/// authensor_trusted acting for the approval's tenant may approve.
+/// Counts the caller's approval of a pending approval; once as many distinct
+/// login roles as its rule requires have approved, it is approved. Returns
+/// the approval's status after the vote: `pending` or `approved`. Only admin
+/// keys and members of authensor_trusted acting for the approval's tenant
+/// may approve.
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn approve(receipt_id: Option<Uuid>, note: default!(Option<&str>, "NULL")) -> String {
-    settle("approve", receipt_id, note, "approved", &["pending"])
+    let receipt_id = required(receipt_id, "approve", "receipt_id");
+    let tenant_id = require_admin("approve");
+    let approver = approver_name();
+    // Writing the row serialises approvers: a second one waits, then counts
+    // the first one's vote, or finds the approval no longer pending. A row
+    // lock alone would not do under REPEATABLE READ, whose snapshot hides the
+    // first one's committed vote from the count: there, the write makes the
+    // second approver fail with a serialization error, to retry, instead of
+    // leaving a quorum that was reached pending.
+    let pending = Spi::get_three_with_args::<Uuid, i32, String>(
+        "UPDATE authensor.approval_requests SET required = required
+          WHERE receipt_id = $1 AND tenant_id = $2 AND status = 'pending'
+            AND expires_at > clock_timestamp()
+         RETURNING id, required, requested_by",
+        &[receipt_id.into(), tenant_id.as_str().into()],
+    );
+    let (id, needed, requested_by) = match pending {
+        Ok((Some(id), Some(needed), requested_by)) => (id, needed, requested_by),
+        Ok(_) | Err(pgrx::spi::SpiError::InvalidPosition) => {
+            explain_refusal("approve", receipt_id, &tenant_id)
+        }
+        Err(e) => raise_spi("read the approval", e),
+    };
+    if needed > 1 && requested_by.as_deref() == Some(approver.as_str()) {
+        raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "role \"{approver}\" requested this action, so it cannot count as one of its approvers"
+            ),
+            Some(
+                "An approval that needs several approvers is approved by login roles other than the one whose call escalated.",
+            ),
+        )
+    }
+    let voted = Spi::get_one_with_args::<bool>(
+        "WITH vote AS (
+             INSERT INTO authensor.approval_votes (approval_id, tenant_id, approver, note)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (approval_id, approver) DO NOTHING
+             RETURNING 1)
+         SELECT EXISTS (SELECT FROM vote)",
+        &[
+            id.into(),
+            tenant_id.as_str().into(),
+            approver.as_str().into(),
+            note.into(),
+        ],
+    )
+    .unwrap_or_else(|e| raise_spi("record the approval", e))
+    .unwrap_or(false);
+    if !voted {
+        raise(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("role \"{approver}\" has already approved this approval"),
+            Some(&format!(
+                "It needs {needed} distinct approvers; each login role counts once, whatever role it sets or key it uses."
+            )),
+        )
+    }
+    let approved = Spi::get_one_with_args::<bool>(
+        "WITH decided AS (
+             UPDATE authensor.approval_requests
+                SET status = 'approved', decided_at = clock_timestamp(), decided_by = $2, note = $3
+              WHERE id = $1
+                AND (SELECT count(*) FROM authensor.approval_votes v WHERE v.approval_id = $1) >= required
+             RETURNING 1)
+         SELECT EXISTS (SELECT FROM decided)",
+        &[id.into(), approver.as_str().into(), note.into()],
+    )
+    .unwrap_or_else(|e| raise_spi("record the approval", e))
+    .unwrap_or(false);
+    if approved { "approved" } else { "pending" }.to_owned()
 }
 
 /// Rejects an approval that is pending or approved but not yet used. A
@@ -121,8 +215,7 @@ fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<J
     .unwrap_or(false)
 }
 
-/// Moves an approval from one of the `from` states to `to`, for approve()
-/// and reject().
+/// Moves an approval from one of the `from` states to `to`, for reject().
 fn settle(
     function: &str,
     receipt_id: Option<Uuid>,

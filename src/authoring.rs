@@ -23,7 +23,12 @@ use serde_json::json;
 fn validate_policy(source: Option<&str>, layer: default!(Option<&str>, "'tenant'")) -> JsonB {
     let source = required(source, "validate_policy", "source");
     let layer = layer_argument("validate_policy", layer);
-    let report = match compile_with_limits(source, &policy_limits()) {
+    JsonB(validation_report(source, layer))
+}
+
+/// What validate_policy() says of `source` as a policy of `layer`.
+pub(crate) fn validation_report(source: &str, layer: LayerKind) -> serde_json::Value {
+    match compile_with_limits(source, &policy_limits()) {
         Err(error) => json!({
             "valid": false,
             "errors": [error_json(&error)],
@@ -46,8 +51,7 @@ fn validate_policy(source: Option<&str>, layer: default!(Option<&str>, "'tenant'
                 "warnings": warnings.iter().map(warning_json).collect::<Vec<_>>(),
             })
         }
-    };
-    JsonB(report)
+    }
 }
 
 fn error_json(error: &PolicyError) -> serde_json::Value {
@@ -127,7 +131,7 @@ fn test_policy(
 }
 
 /// `layer`: `tenant` or `platform`.
-fn layer_argument(function: &str, layer: Option<&str>) -> LayerKind {
+pub(crate) fn layer_argument(function: &str, layer: Option<&str>) -> LayerKind {
     match required(layer, function, "layer") {
         "tenant" => LayerKind::Tenant,
         "platform" => LayerKind::Platform,

@@ -30,9 +30,14 @@ fn policy_error_code(error: &PolicyError) -> PgSqlErrorCode {
 
 /// Raises the ERROR for a policy that failed to parse or validate.
 pub fn raise_policy_error(error: &PolicyError) -> ! {
+    raise_policy_error_as("invalid policy", error)
+}
+
+/// Raises the ERROR for `error`, its message after `prefix: `.
+pub fn raise_policy_error_as(prefix: &str, error: &PolicyError) -> ! {
     let code = policy_error_code(error);
     // Display carries the path and the line and column where YAML gives them.
-    let mut report = ErrorReport::new(code, format!("invalid policy: {error}"), "authensor");
+    let mut report = ErrorReport::new(code, format!("{prefix}: {error}"), "authensor");
     if let Some(hint) = &error.hint {
         report = report.set_hint(hint.clone());
     }

@@ -7,9 +7,12 @@ use crate::gucs::MAX_ARGS_BYTES;
 use crate::pg::jsonb::JsonbArg;
 use crate::pg::result_row::{RowError, result_row};
 use crate::pg::{FunctionCallInfo, backend};
+use crate::rate_limits;
 use crate::receipts::{self, NewReceipt};
 use crate::tenant::{require_admin, require_tenant};
-use authensor_policy::{Action, Decision, MAX_TOOL_BYTES, Policy, Request, Value};
+use authensor_policy::{
+    Action, Decision, MAX_TOOL_BYTES, Policy, Request, Value, with_rate_counter,
+};
 use pgrx::JsonB;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
@@ -95,14 +98,21 @@ fn decide_and_record(
         args,
         context,
     } = read;
-    decide_for(tenant_id, tool, &args, &context, call, Caller::Function)
+    decide_for(
+        tenant_id,
+        tool,
+        &args,
+        &context,
+        call,
+        Caller::Function(function),
+    )
 }
 
 /// Who asks for a decision.
-#[derive(PartialEq)]
-pub(crate) enum Caller {
-    /// evaluate(), check() or guard().
-    Function,
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Caller<'a> {
+    /// evaluate(), check() or guard(), by name.
+    Function(&'a str),
     /// An agent's statement, which an escalation refuses: its approval is
     /// opened when the refused statement's receipt is written again.
     Statement,
@@ -122,8 +132,20 @@ pub(crate) fn decide_for(
     caller: Caller,
 ) -> Outcome {
     crate::statements::own_work(|| {
-        let (decision, layers) =
-            under_active_layers(&tenant_id, tool, args, context, authensor_policy::decide);
+        let (decision, layers) = under_active_layers(
+            &tenant_id,
+            tool,
+            args,
+            context,
+            |platform, tenant, request| {
+                // A decision whose receipt a `rate` condition counts waits
+                // for the tenant's previous one (rate_limits.rs).
+                if call.is_some() {
+                    rate_limits::hold_if_limited(caller, platform, tenant, request.tenant_id);
+                }
+                authensor_policy::decide(platform, tenant, request)
+            },
+        );
         let platform_version = layers.platform.as_ref().map(version_of);
         let tenant_version = layers.tenant.as_ref().map(version_of);
         let decided_at = now();
@@ -144,13 +166,16 @@ pub(crate) fn decide_for(
                 platform_version,
                 tenant_version,
                 approval_on_rollback: escalated && caller == Caller::Statement,
+                approval_terms: decision.approval,
             })
         });
         // An escalation written to a receipt becomes a pending approval.
         let approval_id = receipt_id
             .zip(call)
-            .filter(|_| escalated && caller == Caller::Function)
-            .map(|(receipt_id, (args, _))| approvals::open(receipt_id, &tenant_id, tool, args));
+            .filter(|_| escalated && matches!(caller, Caller::Function(_)))
+            .map(|(receipt_id, (args, _))| {
+                approvals::open(receipt_id, &tenant_id, tool, args, decision.approval)
+            });
         Outcome {
             tenant_id,
             tool: tool.to_owned(),
@@ -170,6 +195,16 @@ pub(crate) struct Call<'a> {
     pub(crate) tool: &'a str,
     pub(crate) args: Value,
     pub(crate) context: Value,
+}
+
+impl Caller<'_> {
+    /// The caller as an error message names it.
+    pub(crate) fn describe(self) -> String {
+        match self {
+            Caller::Function(function) => format!("authensor.{function}()"),
+            Caller::Statement => "an agent's statement".to_owned(),
+        }
+    }
 }
 
 impl Call<'_> {
@@ -209,11 +244,14 @@ fn under_active_layers<R>(
         context,
         tenant_id,
     };
-    let result = decide(
-        layers.platform.as_ref().map(|active| &*active.policy),
-        layers.tenant.as_ref().map(|active| &*active.policy),
-        &request,
-    );
+    // `rate` conditions count the tenant's receipts (rate_limits.rs).
+    let result = with_rate_counter(rate_limits::count, || {
+        decide(
+            layers.platform.as_ref().map(|active| &*active.policy),
+            layers.tenant.as_ref().map(|active| &*active.policy),
+            &request,
+        )
+    });
     (result, layers)
 }
 

@@ -99,6 +99,7 @@ fn check_json(check: &Check, show_values: bool) -> Json {
         FieldState::Missing => ("missing", None),
         FieldState::Present(kind) => ("present", Some(kind)),
         FieldState::OtherType(kind) => ("other type", Some(kind)),
+        FieldState::Counted => ("counted", None),
     };
     let mut entry = json!({
         "path": check.path,
@@ -108,7 +109,8 @@ fn check_json(check: &Check, show_values: bool) -> Json {
         "type": kind,
         "held": check.held,
     });
-    if show_values {
+    // What a rate condition counted is no value of the call.
+    if show_values || check.field == FieldState::Counted {
         entry["value"] = check.value.clone().into();
         if let Some(filled) = &check.interpolated {
             entry["interpolated"] = filled.clone().into();

@@ -12,6 +12,7 @@ use crate::pg::jsonb::JsonbArg;
 use crate::pg::relation_insert::{self, Refusal};
 use crate::pg::xact;
 use crate::{plans, store};
+use authensor_policy::ApprovalTerms;
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
 use std::ffi::CStr;
@@ -45,6 +46,8 @@ pub struct NewReceipt<'a> {
     /// opens would roll back with the statement, so it is opened when the
     /// receipt is written again (see held.rs).
     pub approval_on_rollback: bool,
+    /// The escalating rule's approval terms, for the approval opened then.
+    pub approval_terms: Option<ApprovalTerms>,
 }
 
 /// Appends `receipt` to authensor.receipts in the caller's transaction and
@@ -75,7 +78,13 @@ fn append_rolled_back(receipt: &NewReceipt) {
     let id = plans::pinned(|| insert(receipt));
     if receipt.approval_on_rollback {
         crate::statements::as_extension(|| {
-            crate::approvals::open(id, receipt.tenant_id, receipt.tool, receipt.args)
+            crate::approvals::open(
+                id,
+                receipt.tenant_id,
+                receipt.tool,
+                receipt.args,
+                receipt.approval_terms,
+            )
         });
     }
 }

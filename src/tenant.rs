@@ -24,9 +24,6 @@ use pgrx::prelude::*;
 use std::cell::RefCell;
 use std::ffi::CStr;
 
-/// Longest tenant id accepted, in bytes.
-const MAX_TENANT_ID_BYTES: usize = 200;
-
 /// The role whose members may choose the tenant through `authensor.tenant_id`.
 pub const TRUSTED_ROLE: &CStr = c"authensor_trusted";
 
@@ -130,18 +127,31 @@ pub fn require_admin(function: &str) -> String {
     tenant
 }
 
-/// Refuses `function` to a transaction bound to an agent key: the governed
-/// never change their own governance, even on a privileged connection.
+/// Refuses `function` to a transaction bound to an agent key, and to an
+/// agent's session (a member of authensor_agent) bound to no admin key, whose
+/// tenant comes from its role: the governed never change their own
+/// governance, nor approve their own escalations, even on a privileged
+/// connection.
 pub fn refuse_agent(function: &str) {
-    if bound().is_some_and(|(_, scope)| scope == Scope::Agent) {
-        raise(
-            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("authensor.{function}() may not be called with an agent key"),
-            Some(
-                "Agents decide (evaluate, guard) and consume approvals. Policies, checks, approvals, alert routes and keys belong to an admin key or a member of authensor_trusted.",
-            ),
-        )
+    let refused = match bound() {
+        Some((_, scope)) => scope == Scope::Agent,
+        None => crate::statements::is_agent(),
+    };
+    if !refused {
+        return;
     }
+    let how = if bound().is_some() {
+        "with an agent key".to_owned()
+    } else {
+        format!("in the session of agent role \"{}\"", approver_name())
+    };
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("authensor.{function}() may not be called {how}"),
+        Some(
+            "Agents decide (evaluate, guard) and consume approvals. Policies, checks, approvals, alert routes and keys belong to an admin key or a member of authensor_trusted.",
+        ),
+    )
 }
 
 /// Binds `tenant_id` to the current transaction (after a verified API key),
@@ -169,10 +179,7 @@ fn bound() -> Option<(String, Scope)> {
 
 /// Raises unless `tenant_id` is an acceptable tenant id.
 pub fn validate_tenant_id(tenant_id: &str) {
-    if tenant_id.is_empty()
-        || tenant_id.len() > MAX_TENANT_ID_BYTES
-        || tenant_id.chars().any(char::is_control)
-    {
+    if !authensor_policy::is_valid_tenant_id(tenant_id) {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             "invalid tenant id",
@@ -185,6 +192,12 @@ pub fn validate_tenant_id(tenant_id: &str) {
 /// with SET ROLE, never the owner a SECURITY DEFINER function runs as.
 pub fn caller_name() -> String {
     roles::outer_user_name()
+}
+
+/// Who approves, for counting approvers: the login role, which neither SET
+/// ROLE nor a second key on the same connection changes.
+pub fn approver_name() -> String {
+    roles::session_user_name()
 }
 
 /// Registers the callbacks that forget bindings when a transaction ends or a

@@ -1,6 +1,8 @@
 //! Command-line options, read by hand: `--name value` options and flags,
 //! then positional arguments.
 
+use authensor_policy::{DEFAULT_TEST_TENANT, MAX_TENANT_ID_BYTES, is_valid_tenant_id};
+
 use crate::Trouble;
 
 pub struct Args {
@@ -26,8 +28,12 @@ impl Args {
             if argument == "--" {
                 parsed.positional.extend(arguments.by_ref());
             } else if with_value.contains(&argument.as_str()) {
+                // `--tool --args '{…}'` lacks the tool rather than naming it `--args`.
                 let value = arguments
                     .next()
+                    .filter(|value| {
+                        !with_value.contains(&value.as_str()) && !flags.contains(&value.as_str())
+                    })
                     .ok_or_else(|| Trouble(format!("{argument} needs a value")))?;
                 if parsed.option(&argument).is_some() {
                     return Err(Trouble(format!("{argument} is given twice")));
@@ -49,6 +55,18 @@ impl Args {
             .iter()
             .find(|(option, _)| option == name)
             .map(|(_, value)| value.as_str())
+    }
+
+    /// `--tenant`, or the tenant of the test cases that name none: one a
+    /// call can be made for.
+    pub fn tenant(&self) -> Result<&str, Trouble> {
+        let tenant = self.option("--tenant").unwrap_or(DEFAULT_TEST_TENANT);
+        if !is_valid_tenant_id(tenant) {
+            return Err(Trouble(format!(
+                "--tenant: a tenant id is 1 to {MAX_TENANT_ID_BYTES} bytes of text without control characters"
+            )));
+        }
+        Ok(tenant)
     }
 
     pub fn flag(&self, name: &str) -> bool {

@@ -3,7 +3,9 @@
 //! requests of `--requests` (JSON lines of `{"tool", "args", "context",
 //! "tenant"}`, such as receipts exported from the database).
 
-use authensor_policy::{CompiledDocument, DEFAULT_TEST_TENANT, Decision, Request, Value, decide};
+use std::collections::HashSet;
+
+use authensor_policy::{CompiledDocument, Decision, Request, Value, decide};
 
 use crate::args::Args;
 use crate::source::{compile_file, platform, read};
@@ -24,28 +26,25 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
         return Err(Trouble("diff needs two files, OLD and NEW".to_owned()));
     };
     let platform = platform(args.option("--platform"))?;
-    let tenant = args.option("--tenant").unwrap_or(DEFAULT_TEST_TENANT);
+    let tenant = args.tenant()?;
     let (Some(old), Some(new)) = (compile_file(old_path)?, compile_file(new_path)?) else {
         return Ok(Outcome::Findings);
     };
-    let mut calls = Vec::new();
+    let mut calls = Calls::default();
     for (path, document) in [(old_path, &old), (new_path, &new)] {
         for case in &document.tests {
-            push_new(
-                &mut calls,
-                Call {
-                    origin: format!("{path} tests[{}]", case.index),
-                    tool: case.tool.clone(),
-                    args: case.args.clone(),
-                    context: case.context.clone(),
-                    tenant: case.tenant.clone(),
-                },
-            );
+            calls.push_new(Call {
+                origin: format!("{path} tests[{}]", case.index),
+                tool: case.tool.clone(),
+                args: case.args.clone(),
+                context: case.context.clone(),
+                tenant: case.tenant.clone(),
+            });
         }
     }
     if let Some(path) = args.option("--requests") {
         for call in requests(path)? {
-            push_new(&mut calls, call);
+            calls.push_new(call);
         }
     }
     let platform = platform.as_ref().map(|platform| &platform.policy);
@@ -59,13 +58,13 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
         decide(platform, Some(&document.policy), &request)
     };
     let mut changed = 0;
-    for call in &calls {
+    for call in &calls.list {
         let (before, after) = (decide_with(&old, call), decide_with(&new, call));
         if (before.action, before.layer, &before.rule_id)
             != (after.action, after.layer, &after.rule_id)
         {
             changed += 1;
-            println!(
+            outln!(
                 "{} (tool {:?}): {} -> {}",
                 call.origin,
                 call.tool,
@@ -74,7 +73,7 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
             );
         }
     }
-    println!("{changed} of {} calls change decision", calls.len());
+    outln!("{changed} of {} calls change decision", calls.list.len());
     Ok(if changed > 0 {
         Outcome::Findings
     } else {
@@ -82,14 +81,28 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
     })
 }
 
-/// Adds `call` unless the same call is already there.
-fn push_new(calls: &mut Vec<Call>, call: Call) {
-    let same = |other: &Call| {
-        (&other.tool, &other.args, &other.context, &other.tenant)
-            == (&call.tool, &call.args, &call.context, &call.tenant)
-    };
-    if !calls.iter().any(same) {
-        calls.push(call);
+/// The calls to decide, each once, in the order first seen.
+#[derive(Default)]
+struct Calls {
+    list: Vec<Call>,
+    /// Tool, args, context and tenant of those in `list`: an export of
+    /// receipts holds many thousands of calls, too many to compare each
+    /// with every earlier one.
+    seen: HashSet<(String, Value, Value, Option<String>)>,
+}
+
+impl Calls {
+    /// Adds `call` unless the same call is already there.
+    fn push_new(&mut self, call: Call) {
+        let key = (
+            call.tool.clone(),
+            call.args.clone(),
+            call.context.clone(),
+            call.tenant.clone(),
+        );
+        if self.seen.insert(key) {
+            self.list.push(call);
+        }
     }
 }
 
@@ -134,4 +147,33 @@ fn requests(path: &str) -> Result<Vec<Call>, Trouble> {
         });
     }
     Ok(calls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(args: &str) -> Call {
+        Call {
+            origin: String::new(),
+            tool: "email.send".into(),
+            args: Value::from_json(args).unwrap(),
+            context: Value::empty_object(),
+            tenant: None,
+        }
+    }
+
+    #[test]
+    fn the_same_call_is_decided_once_however_its_json_is_written() {
+        let mut calls = Calls::default();
+        for args in [
+            r#"{"n": 1, "to": "a"}"#,
+            r#"{"to": "a", "n": 1.0}"#,
+            r#"{"to": "a", "n": 10e-1}"#,
+            r#"{"to": "a", "n": 2}"#,
+        ] {
+            calls.push_new(call(args));
+        }
+        assert_eq!(calls.list.len(), 2);
+    }
 }

@@ -2,7 +2,7 @@
 //! each layer every rule the evaluation visited, with the operator that
 //! settled each rule's condition.
 
-use authensor_policy::{Check, DEFAULT_TEST_TENANT, FieldState, Request, Value, explain};
+use authensor_policy::{Check, FieldState, MAX_TOOL_BYTES, Request, Value, explain};
 
 use crate::args::Args;
 use crate::source::{compile_file, platform};
@@ -20,6 +20,11 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
     let tool = args
         .option("--tool")
         .ok_or_else(|| Trouble("explain needs --tool".to_owned()))?;
+    if tool.len() > MAX_TOOL_BYTES {
+        return Err(Trouble(format!(
+            "--tool: a tool name is at most {MAX_TOOL_BYTES} bytes"
+        )));
+    }
     let call_args = json_object("--args", args.option("--args"))?;
     let context = json_object("--context", args.option("--context"))?;
     let platform = platform(args.option("--platform"))?;
@@ -30,7 +35,7 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
         tool,
         args: &call_args,
         context: &context,
-        tenant_id: args.option("--tenant").unwrap_or(DEFAULT_TEST_TENANT),
+        tenant_id: args.tenant()?,
     };
     let explanation = explain(
         platform.as_ref().map(|platform| &platform.policy),
@@ -38,13 +43,13 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
         &request,
     );
     let decision = &explanation.decision;
-    println!("{} by {}", decision.action, decision.decided_by());
-    println!("  reason: {}", decision.reason);
+    outln!("{} by {}", decision.action, decision.decided_by());
+    outln!("  reason: {}", decision.reason);
     for layer in &explanation.layers {
         let default = layer.default.map_or("no default".to_owned(), |action| {
             format!("default {action}")
         });
-        println!(
+        outln!(
             "{} policy: {} rules, {default}; visited {}",
             layer.layer,
             layer.rule_count,
@@ -56,20 +61,27 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
                 (true, true) => "matches",
                 (true, false) => "condition fails",
             };
-            println!("  rule {:?} ({}): {outcome}", rule.id, rule.action);
+            outln!("  rule {:?} ({}): {outcome}", rule.id, rule.action);
             for check in &rule.checks {
-                println!("    {}", describe(check));
+                outln!("    {}", describe(check));
             }
         }
     }
     if explanation.layers.len() == 1 && platform.is_some() {
-        println!("tenant policy: not consulted after a platform block");
+        outln!("tenant policy: not consulted after a platform block");
     }
     Ok(Outcome::Clean)
 }
 
 /// `args.to endsWith "@${context.tenantId}.com" (filled in: "@t.com") on "x@y.com": false`
 fn describe(check: &Check) -> String {
+    if check.field == FieldState::Counted {
+        let counted = check.value.as_deref().unwrap_or("unknown");
+        return format!(
+            "rate {}, calls counted: {counted}: {}",
+            check.operand, check.held
+        );
+    }
     let mut text = format!("{} {} {}", check.path, check.operator, check.operand);
     match &check.interpolated {
         Some(Some(filled)) => text.push_str(&format!(" (filled in: {filled})")),

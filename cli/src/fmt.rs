@@ -18,7 +18,7 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
             .map_err(|error| Trouble(format!("stdin: {error}")))?;
         return Ok(match format(&source) {
             Ok(formatted) => {
-                print!("{formatted}");
+                out!("{formatted}");
                 Outcome::Clean
             }
             Err(error) => {
@@ -42,11 +42,11 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
             continue;
         }
         if args.flag("--check") {
-            println!("{path}: not in the canonical layout");
+            outln!("{path}: not in the canonical layout");
             findings = true;
         } else {
-            std::fs::write(path, formatted).map_err(|error| Trouble(format!("{path}: {error}")))?;
-            println!("{path}: formatted");
+            replace(path, &formatted).map_err(|error| Trouble(format!("{path}: {error}")))?;
+            outln!("{path}: formatted");
         }
     }
     Ok(if findings {
@@ -54,4 +54,23 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
     } else {
         Outcome::Clean
     })
+}
+
+/// Writes `text` over the file `path` names in one step: to a new file
+/// beside it, with its permissions, then renamed over it. An interrupted run
+/// leaves the old policy whole, never half of the new one; a symbolic link
+/// stays one, to the formatted file.
+fn replace(path: &str, text: &str) -> std::io::Result<()> {
+    let target = std::fs::canonicalize(path)?;
+    let permissions = std::fs::metadata(&target)?.permissions();
+    let mut name = target.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".authensor-fmt-{}", std::process::id()));
+    let temporary = target.with_file_name(name);
+    let written = std::fs::write(&temporary, text)
+        .and_then(|()| std::fs::set_permissions(&temporary, permissions))
+        .and_then(|()| std::fs::rename(&temporary, &target));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }

@@ -24,7 +24,7 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
             platform.as_ref().map(|platform| &platform.policy),
         );
         for warning in &found {
-            println!(
+            outln!(
                 "{path}: warning {} at {}: {}",
                 warning.code.as_str(),
                 warning.path,
@@ -33,7 +33,7 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
         }
         warnings += found.len();
     }
-    println!(
+    outln!(
         "{} files: {errors} with errors, {warnings} warnings",
         args.positional.len()
     );

@@ -4,14 +4,32 @@
 //! Exit status: 0 when all is well, 1 when a policy has errors, a test fails,
 //! a file is not formatted or a decision changes, 2 for a usage or I/O error.
 
+/// `println!`, ending the program quietly (status 2, an I/O error) when
+/// standard output is closed, as by `authensor test … | head`, where
+/// `println!` would panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!`, as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod args;
 mod diff;
 mod explain;
 mod fmt;
+mod import;
 mod lint;
 mod source;
 mod test;
 
+use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
@@ -21,6 +39,7 @@ const USAGE: &str = "usage:
   authensor diff [--platform FILE] [--tenant ID] [--requests FILE] OLD NEW
   authensor explain FILE --tool NAME [--args JSON] [--context JSON]
                     [--tenant ID] [--platform FILE]
+  authensor import [--format authensor] JSON-FILE   (the policy document to stdout)
 
 FILE is a tenant policy; --platform names the platform policy it is decided
 under. Exit status: 0 all is well; 1 errors, failed tests, unformatted files
@@ -45,8 +64,9 @@ fn main() -> ExitCode {
         Some("fmt") => fmt::run(rest),
         Some("diff") => diff::run(rest),
         Some("explain") => explain::run(rest),
+        Some("import") => import::run(rest),
         Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
+            outln!("{USAGE}");
             return ExitCode::SUCCESS;
         }
         Some(other) => Err(Trouble(format!("unknown command {other:?}"))),
@@ -59,5 +79,16 @@ fn main() -> ExitCode {
             eprintln!("authensor: {message}\n\n{USAGE}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Writes to standard output; a closed one ends the program, another write
+/// error too, with a message.
+pub fn write_stdout(text: std::fmt::Arguments) {
+    if let Err(error) = std::io::stdout().lock().write_fmt(text) {
+        if error.kind() != ErrorKind::BrokenPipe {
+            eprintln!("authensor: standard output: {error}");
+        }
+        std::process::exit(2);
     }
 }

@@ -51,13 +51,13 @@ pub fn print_error(path: &str, error: &PolicyError) {
         .as_ref()
         .map(|node| format!(" at {node}"))
         .unwrap_or_default();
-    println!(
+    outln!(
         "{}: error {}: {}{at}",
         location(path, error),
         error.kind.sqlstate(),
         error.message
     );
     if let Some(hint) = &error.hint {
-        println!("  hint: {hint}");
+        outln!("  hint: {hint}");
     }
 }

@@ -1,7 +1,7 @@
 //! `authensor test`: each file's `tests:`, decided as publishing decides
 //! them, in a table.
 
-use authensor_policy::{DEFAULT_TEST_TENANT, TestOutcome, UnderTest, run_tests};
+use authensor_policy::{TestOutcome, UnderTest, run_tests};
 
 use crate::args::Args;
 use crate::source::{compile_file, platform};
@@ -13,7 +13,7 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
         return Err(Trouble("test needs at least one FILE".to_owned()));
     }
     let platform = platform(args.option("--platform"))?;
-    let tenant = args.option("--tenant").unwrap_or(DEFAULT_TEST_TENANT);
+    let tenant = args.tenant()?;
     let (mut passed, mut failed, mut broken) = (0, 0, 0);
     for path in &args.positional {
         let Some(document) = compile_file(path)? else {
@@ -30,7 +30,7 @@ pub fn run(arguments: Vec<String>) -> Result<Outcome, Trouble> {
         passed += passing;
         failed += outcomes.len() - passing;
     }
-    println!("{passed} passed, {failed} failed, {broken} files with errors");
+    outln!("{passed} passed, {failed} failed, {broken} files with errors");
     Ok(if failed + broken > 0 {
         Outcome::Findings
     } else {
@@ -73,6 +73,6 @@ fn print_table(path: &str, outcomes: &[TestOutcome]) {
             .zip(widths)
             .map(|(cell, width)| format!("{cell:width$}"))
             .collect();
-        println!("{}", cells.join("  ").trim_end());
+        outln!("{}", cells.join("  ").trim_end());
     }
 }

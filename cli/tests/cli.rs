@@ -142,6 +142,42 @@ fn fmt_checks_rewrites_and_is_idempotent() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn fmt_in_place_keeps_the_file_mode_and_symbolic_links() {
+    use std::os::unix::fs::PermissionsExt;
+    let real = scratch("linked-warnings.yaml");
+    let link = scratch("link.yaml");
+    std::fs::copy(fixture("warnings.yaml"), &real).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let (status, out) = run(&["fmt", &link.to_string_lossy()]);
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o640);
+    let (status, out) = run(&["fmt", "--check", &real.to_string_lossy()]);
+    assert_eq!((status, out.as_str()), (0, ""));
+    let leftovers = std::fs::read_dir(real.parent().unwrap())
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".authensor-fmt-")
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
 #[test]
 fn fmt_refuses_a_broken_policy() {
     let (status, out) = run(&["fmt", "--check", &fixture("broken.yaml")]);
@@ -228,6 +264,22 @@ tenant policy: 2 rules, default escalate; visited 1
 }
 
 #[test]
+fn explain_says_a_rate_count_is_unknown_offline() {
+    let (status, out) = run(&["explain", &fixture("rate.yaml"), "--tool", "email.send"]);
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        out.starts_with("allow by the tenant policy's default"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "rate {max: 3, per: 1m, scope: tool}, calls counted: unknown here (no record of calls), taken as 0: false"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
 fn usage_and_io_errors_exit_with_2() {
     for arguments in [
         vec!["bogus"],
@@ -249,10 +301,98 @@ fn usage_and_io_errors_exit_with_2() {
         &fixture("mail.yaml"),
     ]);
     assert_eq!(status, 2);
+    // An option's value is missing, not the next option; no call is made
+    // for an empty tenant or a tool longer than 512 bytes.
+    let mail = fixture("mail.yaml");
+    let long_tool = "t".repeat(513);
+    for arguments in [
+        vec!["explain", &mail, "--tool", "--args", "{}"],
+        vec!["lint", "--platform", "--deny-warnings", &mail],
+        vec!["explain", &mail, "--tool", &long_tool],
+        vec!["explain", &mail, "--tool", "a", "--tenant", ""],
+        vec!["test", "--tenant", "", &mail],
+        vec!["diff", "--tenant", "a\nb", &mail, &mail],
+    ] {
+        assert_eq!(run(&arguments).0, 2, "{arguments:?}");
+    }
 }
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("authensor-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
+}
+
+fn template(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/authensor-templates")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn import_prints_a_policy_that_lints_and_is_formatted() {
+    let (status, yaml) = run(&["import", &template("payments.json")]);
+    assert_eq!(status, 0, "{yaml}");
+    assert!(
+        yaml.contains("    approval:\n      expires: \"30m\"\n      required: 2\n"),
+        "{yaml}"
+    );
+    let imported = scratch("payments.yaml");
+    std::fs::write(&imported, &yaml).unwrap();
+    let imported = imported.to_string_lossy().into_owned();
+    let (status, out) = run(&["lint", "--deny-warnings", &imported]);
+    assert_eq!(status, 0, "{out}");
+    let (status, out) = run(&["fmt", "--check", &imported]);
+    assert_eq!(status, 0, "{out}");
+    assert_eq!(
+        run(&[
+            "import",
+            "--format",
+            "authensor",
+            &template("payments.json")
+        ])
+        .1,
+        yaml
+    );
+}
+
+#[test]
+fn import_refuses_what_it_cannot_express_and_fails() {
+    let source = scratch("rate.json");
+    std::fs::write(
+        &source,
+        r#"{"id": "p", "rules": [{"id": "r", "effect": "allow", "rateLimit": {"requests": 5, "window": "1m"}}]}"#,
+    )
+    .unwrap();
+    let (status, out) = run(&["import", &source.to_string_lossy()]);
+    assert_eq!(status, 1, "{out}");
+    assert!(out.contains("error 22023: rate limits cannot be expressed in the policy language at rules[0].rateLimit"), "{out}");
+    assert_eq!(
+        run(&["import", "--format", "cedar", &template("payments.json")]).0,
+        2
+    );
+    assert_eq!(run(&["import"]).0, 2);
+}
+
+#[test]
+fn a_closed_standard_output_ends_the_program_without_a_panic() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authensor"))
+        .arg("fmt")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // fmt reads all of stdin before it writes: its reader is gone by then.
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"rules: [{action: allow}]\n").unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr, "");
 }

@@ -18,6 +18,7 @@ use crate::heap::HeapSize;
 use crate::interrupt;
 use crate::number::Number;
 use crate::path::{Field, FieldPath};
+use crate::rate::RateLimit;
 use crate::regex::Regex;
 use crate::request::Request;
 use crate::template::{Rendered, Template};
@@ -50,6 +51,8 @@ pub(crate) enum Op {
     Matches(Regex),
     Compare(Comparison, Number),
     Exists(bool),
+    /// `rate`, the only entry of its field test (whose path is `rate`).
+    Rate(Box<RateLimit>),
 }
 
 /// A value to compare a field with; strings may hold placeholders.
@@ -129,6 +132,7 @@ impl Op {
             Op::Matches(_) => "matches",
             Op::Compare(comparison, _) => comparison.name(),
             Op::Exists(_) => "exists",
+            Op::Rate(_) => "rate",
         }
     }
 
@@ -136,6 +140,7 @@ impl Op {
     fn holds(&self, field: Option<Field>, request: &Request) -> bool {
         let field = match (self, field) {
             (Op::Exists(expected), field) => return field.is_some() == *expected,
+            (Op::Rate(limit), _) => return limit.reached(request),
             (Op::NotEquals(operand), field) => return !operand.equals(field, request),
             (Op::NotIn(choices), field) => return !choices.include(field, request),
             (_, None) => return false,
@@ -158,7 +163,7 @@ impl Op {
             Op::Compare(comparison, bound) => field
                 .as_number()
                 .is_some_and(|number| comparison.accepts(number.cmp(bound))),
-            Op::Exists(_) | Op::NotEquals(_) | Op::NotIn(_) => {
+            Op::Exists(_) | Op::NotEquals(_) | Op::NotIn(_) | Op::Rate(_) => {
                 unreachable!("answered before the field was needed")
             }
         }
@@ -319,6 +324,7 @@ impl HeapSize for Op {
             // Shared by every use of the pattern, and counted once when compiled.
             Op::Matches(_) => 0,
             Op::Exists(_) => 0,
+            Op::Rate(limit) => limit.heap_bytes(),
         }
     }
 }

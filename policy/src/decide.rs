@@ -1,6 +1,7 @@
 //! The final decision across the platform and tenant policies.
 
 use crate::action::Action;
+use crate::approval::ApprovalTerms;
 use crate::policy::{Policy, Verdict};
 use crate::request::Request;
 use crate::trace::{NoTrace, Tracer};
@@ -39,6 +40,9 @@ pub struct Decision {
     /// default decided.
     pub rule_id: Option<String>,
     pub reason: String,
+    /// What the approval of an escalation needs, from the deciding rule
+    /// (`None`: one approver, expiry from `authensor.approval_ttl`).
+    pub approval: Option<ApprovalTerms>,
 }
 
 impl Decision {
@@ -88,6 +92,12 @@ pub(crate) fn decide_traced<T: Tracer>(
         (Some(platform), Some(tenant)) if tenant.action > platform.action => {
             decision(&tenant, Layer::Tenant)
         }
+        // Both escalate: the platform is credited, and the approval needs
+        // what either layer asks.
+        (Some(platform), Some(tenant)) if tenant.action == Action::Escalate => Decision {
+            approval: ApprovalTerms::stricter(platform.approval, tenant.approval),
+            ..decision(&platform, Layer::Platform)
+        },
         (Some(platform), _) => decision(&platform, Layer::Platform),
         (None, Some(tenant)) => decision(&tenant, Layer::Tenant),
         (None, None) => Decision {
@@ -95,6 +105,7 @@ pub(crate) fn decide_traced<T: Tracer>(
             layer: Layer::Default,
             rule_id: None,
             reason: FAIL_CLOSED_REASON.to_owned(),
+            approval: None,
         },
     }
 }
@@ -116,5 +127,6 @@ fn decision(verdict: &Verdict, layer: Layer) -> Decision {
         layer,
         rule_id: verdict.rule_id.map(str::to_owned),
         reason: verdict.reason.clone().into_owned(),
+        approval: verdict.approval,
     }
 }

@@ -132,6 +132,16 @@ impl Glob {
         &self.source
     }
 
+    /// How many segments [`Glob::symbols`] gives (`**` counts two), without
+    /// building them: comparing two patterns costs the product of these.
+    pub(crate) fn symbol_count(&self) -> usize {
+        if self.segments.is_empty() {
+            self.source.split('.').count()
+        } else {
+            self.segments.len()
+        }
+    }
+
     /// The segments, a pattern without `*` split into its literal ones.
     fn symbols(&self) -> Vec<Segment> {
         if self.segments.is_empty() {

@@ -143,6 +143,8 @@ mod tests {
             tools: tools.map(|globs| globs.iter().map(|g| Glob::parse(g).unwrap()).collect()),
             action: Action::Allow,
             when: None,
+            approvers: None,
+            approval_expires: None,
         }
     }
 

@@ -73,6 +73,7 @@
 //! abandon the work, for instance to honour a statement timeout.
 
 mod action;
+mod approval;
 mod compile;
 mod condition;
 mod decide;
@@ -80,6 +81,7 @@ mod dotted;
 mod error;
 mod glob;
 mod heap;
+mod import;
 mod index;
 mod interrupt;
 mod limits;
@@ -87,6 +89,7 @@ mod lint;
 mod number;
 mod path;
 mod policy;
+mod rate;
 mod regex;
 mod request;
 mod rule;
@@ -101,17 +104,20 @@ mod value;
 pub mod bench_support;
 
 pub use action::Action;
+pub use approval::{ApprovalTerms, MAX_APPROVERS, MAX_EXPIRY_SECONDS, parse_duration};
 pub use compile::{
     CompiledDocument, compile, compile_document, compile_document_with_limits, compile_with_limits,
 };
 pub use decide::{Decision, FAIL_CLOSED_REASON, Layer, decide};
 pub use error::{ErrorKind, PolicyError};
+pub use import::{IMPORT_FORMATS, Imported, import_authensor};
 pub use interrupt::{set_interrupt_check, set_match_guard};
 pub use limits::Limits;
 pub use lint::{Warning, WarningCode, lint};
 pub use number::{MAX_EXPONENT, Number, NumberError};
 pub use policy::{Policy, Verdict};
-pub use request::{MAX_TOOL_BYTES, Request};
+pub use rate::{RateCounter, RateQuery, RateScope, with_rate_counter};
+pub use request::{MAX_TENANT_ID_BYTES, MAX_TOOL_BYTES, Request, is_valid_tenant_id};
 pub use syntax::format;
 pub use testing::{DEFAULT_TEST_TENANT, TestCase, TestOutcome, UnderTest, run_tests};
 pub use trace::{Check, Explanation, FieldState, LayerTrace, RuleTrace, explain};

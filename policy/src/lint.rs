@@ -1,6 +1,8 @@
 //! Warnings about a policy that compiles: rules that can never decide. They
 //! never stop a policy from being published.
 
+use std::cell::Cell;
+
 use crate::condition::{Comparison, Condition, FieldTest, Op, Test};
 use crate::glob::Glob;
 use crate::interrupt;
@@ -56,6 +58,40 @@ pub struct Warning {
 /// The warnings for `policy`; for a tenant policy, `platform` is the platform
 /// policy it will be decided under. In rule order.
 pub fn lint(policy: &Policy, platform: Option<&Policy>) -> Vec<Warning> {
+    lint_within(policy, platform, &Budget::new(COMPARISON_BUDGET))
+}
+
+/// Cells of the tables that align two tool patterns ([`Glob::covers`],
+/// [`Glob::may_overlap`]) one lint may fill. Comparing each rule's patterns
+/// with those of every earlier rule and of the platform grows with the
+/// square of the policies: any role may call validate_policy(), and a
+/// 20,000-rule document would otherwise cost minutes of CPU. Past it the
+/// comparisons answer as for patterns they cannot compare: no warning.
+const COMPARISON_BUDGET: usize = 20_000_000;
+
+/// What is left of [`COMPARISON_BUDGET`].
+struct Budget(Cell<usize>);
+
+impl Budget {
+    fn new(cells: usize) -> Self {
+        Budget(Cell::new(cells))
+    }
+
+    /// Takes the cost of comparing `left` with `right`: false, and nothing
+    /// left, when it is more than what remains.
+    fn take(&self, left: &Glob, right: &Glob) -> bool {
+        let cost = (left.symbol_count() + 1) * (right.symbol_count() + 1);
+        let left_over = self.0.get().checked_sub(cost);
+        self.0.set(left_over.unwrap_or(0));
+        left_over.is_some()
+    }
+
+    fn spent(&self) -> bool {
+        self.0.get() == 0
+    }
+}
+
+fn lint_within(policy: &Policy, platform: Option<&Policy>, budget: &Budget) -> Vec<Warning> {
     let mut warnings = Vec::new();
     let rules = policy.rules();
     for (position, rule) in rules.iter().enumerate() {
@@ -66,9 +102,10 @@ pub fn lint(policy: &Policy, platform: Option<&Policy>) -> Vec<Warning> {
             rule: rule.label.id().to_owned(),
             message,
         };
-        if let Some(earlier) = rules[..position]
-            .iter()
-            .find(|earlier| shadows(earlier, rule))
+        if !budget.spent()
+            && let Some(earlier) = rules[..position]
+                .iter()
+                .find(|earlier| shadows(earlier, rule, budget))
         {
             warnings.push(warn(
                 WarningCode::ShadowedRule,
@@ -90,7 +127,10 @@ pub fn lint(policy: &Policy, platform: Option<&Policy>) -> Vec<Warning> {
                 ),
             ));
         }
-        if let Some(by) = platform.and_then(|platform| overriding(platform, rule)) {
+        if let Some(by) = platform
+            .filter(|_| !budget.spent())
+            .and_then(|platform| overriding(platform, rule, budget))
+        {
             warnings.push(warn(
                 WarningCode::OverriddenByPlatform,
                 format!("rules[{position}]"),
@@ -122,29 +162,34 @@ pub fn lint(policy: &Policy, platform: Option<&Policy>) -> Vec<Warning> {
 }
 
 /// Whether `earlier` matches, without conditions, every call `later` matches.
-fn shadows(earlier: &Rule, later: &Rule) -> bool {
-    earlier.when.is_none() && tools_cover(earlier.tools.as_deref(), later.tools.as_deref())
+fn shadows(earlier: &Rule, later: &Rule, budget: &Budget) -> bool {
+    earlier.when.is_none() && tools_cover(earlier.tools.as_deref(), later.tools.as_deref(), budget)
 }
 
 /// Whether every tool `narrow` matches (`None`: every tool), `wide` matches.
-fn tools_cover(wide: Option<&[Glob]>, narrow: Option<&[Glob]>) -> bool {
+/// No, once the budget is spent.
+fn tools_cover(wide: Option<&[Glob]>, narrow: Option<&[Glob]>, budget: &Budget) -> bool {
     let Some(wide) = wide else {
         return true;
     };
     match narrow {
-        Some(narrow) => narrow
-            .iter()
-            .all(|narrow| wide.iter().any(|wide| wide.covers(narrow))),
+        Some(narrow) => narrow.iter().all(|narrow| {
+            wide.iter()
+                .any(|wide| budget.take(wide, narrow) && wide.covers(narrow))
+        }),
         // Only a pattern that matches every name covers a rule for any tool.
         None => wide.iter().any(Glob::matches_every_name),
     }
 }
 
-fn tools_may_overlap(left: Option<&[Glob]>, right: Option<&[Glob]>) -> bool {
+/// Whether some tool may match both; yes, once the budget is spent.
+fn tools_may_overlap(left: Option<&[Glob]>, right: Option<&[Glob]>, budget: &Budget) -> bool {
     match (left, right) {
-        (Some(left), Some(right)) => left
-            .iter()
-            .any(|left| right.iter().any(|right| left.may_overlap(right))),
+        (Some(left), Some(right)) => left.iter().any(|left| {
+            right
+                .iter()
+                .any(|right| !budget.take(left, right) || left.may_overlap(right))
+        }),
         _ => true,
     }
 }
@@ -154,17 +199,17 @@ fn tools_may_overlap(left: Option<&[Glob]>, right: Option<&[Glob]>) -> bool {
 /// never credited), if anything does. The platform's rules are taken in
 /// order: one that may match such a call with a less restrictive action
 /// settles that nothing does.
-fn overriding(platform: &Policy, rule: &Rule) -> Option<String> {
+fn overriding(platform: &Policy, rule: &Rule, budget: &Budget) -> Option<String> {
     let tools = rule.tools.as_deref();
     for candidate in platform.rules() {
         interrupt::check();
-        if !tools_may_overlap(candidate.tools.as_deref(), tools) {
+        if !tools_may_overlap(candidate.tools.as_deref(), tools, budget) {
             continue;
         }
         if candidate.action < rule.action {
             return None;
         }
-        if candidate.when.is_none() && tools_cover(candidate.tools.as_deref(), tools) {
+        if candidate.when.is_none() && tools_cover(candidate.tools.as_deref(), tools, budget) {
             return Some(format!("platform rule {:?}", candidate.label.id()));
         }
     }
@@ -255,7 +300,10 @@ fn conflict(ops: &[&Op]) -> Option<String> {
 
 /// Whether the operator is false on a missing field.
 fn needs_the_field(op: &Op) -> bool {
-    !matches!(op, Op::Exists(_) | Op::NotEquals(_) | Op::NotIn(_))
+    !matches!(
+        op,
+        Op::Exists(_) | Op::NotEquals(_) | Op::NotIn(_) | Op::Rate(_)
+    )
 }
 
 /// Whether the bounds of `gt`, `gte`, `lt` and `lte` leave no number.
@@ -424,6 +472,46 @@ rules:
                 (WarningCode::GlobMatchesNothing, "rules[1].tool".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn once_the_comparison_budget_is_spent_patterns_warn_of_nothing() {
+        let shadowed = compile(
+            "rules:\n  - {id: mail, tool: email.*, action: allow}\n  - {id: send, tool: email.send, action: block}\n",
+        )
+        .unwrap();
+        let platform =
+            compile("rules:\n  - {id: no-shell, tool: system.*, action: block}\n").unwrap();
+        let overridden =
+            compile("rules:\n  - {id: shell, tool: system.exec, action: allow}\n").unwrap();
+        let count = |policy: &Policy, platform: Option<&Policy>, cells: usize| {
+            lint_within(policy, platform, &Budget::new(cells)).len()
+        };
+        assert_eq!(count(&shadowed, None, 100), 1);
+        assert_eq!(count(&shadowed, None, 5), 0);
+        assert_eq!(count(&overridden, Some(&platform), 100), 1);
+        assert_eq!(count(&overridden, Some(&platform), 5), 0);
+    }
+
+    #[test]
+    fn a_policy_of_many_rules_spends_the_budget_and_stops() {
+        // 20,000 rules without conditions, one shadowed by the first: comparing
+        // each with every earlier one would fill 1.2 billion cells.
+        let rules: String = (0..19_999)
+            .map(|i| format!("  - {{tool: t{i}.x, action: allow}}\n"))
+            .collect();
+        let policy = compile(&format!(
+            "rules:\n{rules}  - {{tool: t0.x, action: block}}\n"
+        ))
+        .unwrap();
+        let budget = Budget::new(COMPARISON_BUDGET);
+        // The last rule is shadowed, but found only past the budget.
+        assert_eq!(lint_within(&policy, None, &budget).len(), 0);
+        assert!(budget.spent());
+        // Each of those rules against a platform of as many: the same.
+        let budget = Budget::new(COMPARISON_BUDGET);
+        assert!(lint_within(&policy, Some(&policy), &budget).len() < 20_000);
+        assert!(budget.spent());
     }
 
     #[test]

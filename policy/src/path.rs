@@ -29,6 +29,8 @@ enum Root {
     /// `context.tenantId`, which is bound to [`Request::tenant_id`] so that a caller
     /// cannot claim another tenant's identity through `context`.
     TenantId,
+    /// The key of a `rate` condition, which reads no field of the request.
+    Rate,
 }
 
 /// The value found at a path.
@@ -88,11 +90,19 @@ impl FieldPath {
         })
     }
 
+    /// The key `rate`, under which a condition map holds a rate limit.
+    pub(crate) fn rate() -> Self {
+        FieldPath {
+            root: Root::Rate,
+            keys: Box::default(),
+        }
+    }
+
     /// Whether the path names something under `context` (including `context.tenantId`).
     pub(crate) fn is_within_context(&self) -> bool {
         match self.root {
             Root::TenantId | Root::Context => true,
-            Root::Tool | Root::Args | Root::WholeContext => false,
+            Root::Tool | Root::Args | Root::WholeContext | Root::Rate => false,
         }
     }
 
@@ -103,7 +113,7 @@ impl FieldPath {
             Root::TenantId if self.keys.is_empty() => {
                 return Some(Field::Text(request.tenant_id));
             }
-            Root::TenantId => return None,
+            Root::TenantId | Root::Rate => return None,
             Root::WholeContext => {
                 return Some(Field::Context(
                     request.context.as_object(),
@@ -141,6 +151,7 @@ impl std::fmt::Display for FieldPath {
             Root::Args => "args",
             Root::Context | Root::WholeContext => "context",
             Root::TenantId => "context.tenantId",
+            Root::Rate => "rate",
         };
         f.write_str(root)?;
         if !self.keys.is_empty() {

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use crate::action::Action;
+use crate::approval::ApprovalTerms;
 use crate::index::ToolIndex;
 use crate::interrupt;
 use crate::request::Request;
@@ -16,6 +17,7 @@ pub struct Policy {
     default: Option<Action>,
     index: ToolIndex,
     approx_bytes: usize,
+    uses_rate: bool,
 }
 
 /// One policy's opinion on a request.
@@ -25,6 +27,8 @@ pub struct Verdict<'p> {
     /// The rule that decided, or `None` when the policy default did.
     pub rule_id: Option<&'p str>,
     pub reason: Cow<'p, str>,
+    /// The approval an escalating rule asks for (`None`: the defaults).
+    pub approval: Option<ApprovalTerms>,
 }
 
 impl Policy {
@@ -34,11 +38,13 @@ impl Policy {
         let rules = rules.into_boxed_slice();
         let index = ToolIndex::build(&rules);
         let approx_bytes = size_of::<Policy>() + rules_bytes + index.approx_bytes();
+        let uses_rate = rules.iter().any(Rule::has_rate);
         Policy {
             rules,
             default,
             index,
             approx_bytes,
+            uses_rate,
         }
     }
 
@@ -56,6 +62,12 @@ impl Policy {
     /// [`Limits::max_compiled_bytes`](crate::Limits::max_compiled_bytes).
     pub fn approx_bytes(&self) -> usize {
         self.approx_bytes
+    }
+
+    /// Whether a rule has a `rate` condition, whose count a host must supply
+    /// (see [`with_rate_counter`](crate::with_rate_counter)).
+    pub fn uses_rate(&self) -> bool {
+        self.uses_rate
     }
 
     /// The action taken when no rule matches, if the policy sets one.
@@ -90,11 +102,13 @@ impl Policy {
                 action: rule.action,
                 rule_id: Some(rule.label.id()),
                 reason: Cow::Borrowed(rule.label.reason()),
+                approval: rule.approval(),
             }),
             None => self.default.map(|action| Verdict {
                 action,
                 rule_id: None,
                 reason: Cow::Borrowed(default_reason(action)),
+                approval: None,
             }),
         }
     }

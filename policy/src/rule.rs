@@ -1,7 +1,10 @@
 //! One compiled rule.
 
+use std::num::{NonZeroU8, NonZeroU32};
+
 use crate::action::Action;
-use crate::condition::Condition;
+use crate::approval::ApprovalTerms;
+use crate::condition::{Condition, Op};
 use crate::glob::Glob;
 use crate::heap::HeapSize;
 use crate::request::Request;
@@ -14,6 +17,10 @@ pub(crate) struct Rule {
     pub(crate) tools: Option<Box<[Glob]>>,
     pub(crate) action: Action,
     pub(crate) when: Option<Condition>,
+    /// The `approval:` terms of an escalate rule, kept as two fields so
+    /// that they fit in the padding beside `action`.
+    pub(crate) approvers: Option<NonZeroU8>,
+    pub(crate) approval_expires: Option<NonZeroU32>,
 }
 
 /// A rule's reason and id, in one allocation as a policy may hold thousands.
@@ -55,6 +62,22 @@ impl HeapSize for Rule {
 }
 
 impl Rule {
+    /// The terms of the rule's `approval:` block, if it has one.
+    pub(crate) fn approval(&self) -> Option<ApprovalTerms> {
+        self.approvers.map(|required| ApprovalTerms {
+            required,
+            expires_seconds: self.approval_expires,
+            capped_by_ttl: false,
+        })
+    }
+
+    /// Whether the rule's condition has a `rate` limit.
+    pub(crate) fn has_rate(&self) -> bool {
+        self.when.as_ref().is_some_and(|when| {
+            when.any_leaf(&|field| field.test.any_leaf(&|op| matches!(op, Op::Rate(_))))
+        })
+    }
+
     /// Whether the rule's tool and condition match, telling `tracer` whether
     /// the tool did and then what the condition evaluated.
     #[inline]

@@ -209,6 +209,23 @@ tests:
                 "expected a list of test cases, found a mapping",
                 "tests",
             ),
+            // Calls check() refuses: a tenant no call is made for, a tool
+            // longer than any a call can have.
+            (
+                "[{tool: a, expect: allow, tenant: ''}]",
+                "invalid tenant id",
+                "tests[0].tenant",
+            ),
+            (
+                "[{tool: a, expect: allow, tenant: \"a\\tb\"}]",
+                "invalid tenant id",
+                "tests[0].tenant",
+            ),
+            (
+                &format!("[{{tool: {}, expect: block}}]", "t".repeat(513)),
+                "the test case's tool is longer than 512 bytes",
+                "tests[0].tool",
+            ),
         ] {
             let error = compile_document(&format!("tests: {tests}\n")).unwrap_err();
             assert_eq!(error.kind, crate::ErrorKind::Invalid, "{tests}");

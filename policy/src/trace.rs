@@ -15,6 +15,7 @@ use crate::condition::{Op, Operand};
 use crate::decide::{Decision, Layer, decide_traced};
 use crate::path::{Field, FieldPath};
 use crate::policy::Policy;
+use crate::rate::RateLimit;
 use crate::request::Request;
 use crate::rule::Rule;
 use crate::template::{Rendered, Template};
@@ -130,6 +131,9 @@ pub enum FieldState {
     Present(&'static str),
     /// Present, of a type the operator does not read, which makes it false.
     OtherType(&'static str),
+    /// A `rate` condition, which reads no field: `value` tells what it
+    /// counted.
+    Counted,
 }
 
 /// Decides as [`decide()`](crate::decide()) does, recording how.
@@ -194,7 +198,10 @@ impl FieldTracer for (&RefCell<Vec<LayerTrace>>, &FieldPath) {
             operand: operand_text(op),
             interpolated: interpolated(op, request),
             field: field_state(op, field),
-            value: field.map(|field| field_json(field)),
+            value: match op {
+                Op::Rate(limit) => Some(rate_count(limit, request)),
+                _ => field.map(|field| field_json(field)),
+            },
             held,
         };
         if let Some(rule) = recorder
@@ -219,13 +226,22 @@ fn operand_text(op: &Op) -> String {
             operand_json(operand)
         }
         Op::In(choices) | Op::NotIn(choices) => {
-            let items: Vec<String> = choices.options().iter().map(operand_json).collect();
-            format!("[{}]", items.join(", "))
+            list_text(choices.options().iter().map(operand_json))
         }
         Op::StartsWith(template) | Op::EndsWith(template) => json_string(&template.to_string()),
         Op::Matches(regex) => json_string(regex.pattern()),
         Op::Compare(_, bound) => number_json(bound),
         Op::Exists(expected) => expected.to_string(),
+        Op::Rate(limit) => limit.describe(),
+    }
+}
+
+/// What a `rate` condition counted, as its value: the count (stopped at the
+/// limit), or that there is nothing to count from.
+fn rate_count(limit: &RateLimit, request: &Request) -> String {
+    match limit.count(request) {
+        Some(count) => format!("{count} of {} calls in the window", limit.max()),
+        None => "unknown here (no record of calls), taken as 0".to_owned(),
     }
 }
 
@@ -253,21 +269,17 @@ fn interpolated(op: &Op, request: &Request) -> Option<Option<String>> {
                 .iter()
                 .any(|option| fill(option).is_some())
                 .then(|| {
-                    let items: Vec<String> = options
-                        .iter()
-                        .map(|option| match fill(option) {
-                            Some(Some(text)) => text,
-                            Some(None) => "(unresolved)".to_owned(),
-                            None => operand_json(option),
-                        })
-                        .collect();
-                    Some(format!("[{}]", items.join(", ")))
+                    Some(list_text(options.iter().map(|option| match fill(option) {
+                        Some(Some(text)) => text,
+                        Some(None) => "(unresolved)".to_owned(),
+                        None => operand_json(option),
+                    })))
                 })
         }
         Op::StartsWith(template) | Op::EndsWith(template) => {
             (template.placeholder_count() > 0).then(|| fill_template(template, request))
         }
-        Op::Matches(_) | Op::Compare(..) | Op::Exists(_) => None,
+        Op::Matches(_) | Op::Compare(..) | Op::Exists(_) | Op::Rate(_) => None,
     }
 }
 
@@ -288,6 +300,9 @@ fn fill_template(template: &Template, request: &Request) -> Option<String> {
 }
 
 fn field_state(op: &Op, field: Option<Field>) -> FieldState {
+    if let Op::Rate(_) = op {
+        return FieldState::Counted;
+    }
     let Some(field) = field else {
         return FieldState::Missing;
     };
@@ -408,6 +423,24 @@ fn json_string(text: &str) -> String {
     } else {
         shown
     }
+}
+
+/// `[a, b, …]` of the items' texts, cut like a value: an `in` list may hold
+/// thousands of items, each up to [`SHOWN_BYTES`].
+fn list_text(items: impl Iterator<Item = String>) -> String {
+    let mut out = String::from("[");
+    for (position, item) in items.enumerate() {
+        if out.len() > SHOWN_BYTES {
+            out.push_str(", …");
+            break;
+        }
+        if position > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&item);
+    }
+    out.push(']');
+    cut(out)
 }
 
 fn cut(mut text: String) -> String {
@@ -544,6 +577,34 @@ rules:
             value.len() < SHOWN_BYTES + 8 && value.ends_with('…'),
             "{value}"
         );
+        // So are the operand and its filled-in form of a long `in` list.
+        let items: Vec<String> = (0..1000)
+            .map(|i| format!("\"${{context.x}}-{i}\""))
+            .collect();
+        let policy = compile(&format!(
+            "rules:\n  - {{action: allow, when: {{args.to: {{in: [{}]}}}}}}\n",
+            items.join(", ")
+        ))
+        .unwrap();
+        let (args, context) = (
+            Value::from_json(r#"{"to": "y"}"#).unwrap(),
+            Value::from_json(&format!(r#"{{"x": "{}"}}"#, "z".repeat(150))).unwrap(),
+        );
+        let request = Request {
+            tool: "email.send",
+            args: &args,
+            context: &context,
+            tenant_id: "tenant-a",
+        };
+        let explanation = explain(None, Some(&policy), &request);
+        let check = &explanation.layers[0].visited[0].checks[0];
+        let filled = check.interpolated.clone().unwrap().unwrap();
+        for text in [&check.operand, &filled] {
+            assert!(
+                text.len() < SHOWN_BYTES + 8 && text.ends_with('…'),
+                "{text}"
+            );
+        }
         let deep = format!(r#"{{"to": {}1{}}}"#, "[".repeat(100), "]".repeat(100));
         let explanation = explained("email.send", &deep);
         let value = explanation.layers[1].visited[0].checks[0]

@@ -43,6 +43,31 @@ impl<L> BoolTree<L> {
     }
 }
 
+impl<L> BoolTree<L> {
+    /// Calls `visit` on each leaf, in order.
+    pub(crate) fn for_each_leaf_mut(&mut self, visit: &mut impl FnMut(&mut L)) {
+        match self {
+            BoolTree::All(parts) | BoolTree::Any(parts) => parts
+                .iter_mut()
+                .for_each(|part| part.for_each_leaf_mut(visit)),
+            BoolTree::Not(inner) => inner.for_each_leaf_mut(visit),
+            BoolTree::Leaf(value) => visit(value),
+        }
+    }
+
+    /// Whether `test` is true of some leaf, whatever `all`, `any` and `not`
+    /// make of it.
+    pub(crate) fn any_leaf(&self, test: &impl Fn(&L) -> bool) -> bool {
+        match self {
+            BoolTree::All(parts) | BoolTree::Any(parts) => {
+                parts.iter().any(|part| part.any_leaf(test))
+            }
+            BoolTree::Not(inner) => inner.any_leaf(test),
+            BoolTree::Leaf(value) => test(value),
+        }
+    }
+}
+
 impl<L: HeapSize> HeapSize for BoolTree<L> {
     fn heap_bytes(&self) -> usize {
         match self {

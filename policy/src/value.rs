@@ -6,11 +6,12 @@ use std::fmt;
 use crate::heap::{self, HeapSize};
 use crate::number::Number;
 
-/// A JSON value. Equality is by value at every depth: numbers by value
-/// (`1` equals `1.0`), objects whatever the order of their keys.
+/// A JSON value. Equality (and so the hash) is by value at every depth:
+/// numbers by value (`1` equals `1.0`), objects whatever the order of their
+/// keys, each having one representation.
 ///
 /// Dropping a value takes no stack however deeply it nests.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub enum Value {
     #[default]
     Null,
@@ -23,7 +24,7 @@ pub enum Value {
 
 /// A JSON object: each key once, in jsonb's order (shorter keys first, then
 /// byte by byte), so that the order of construction never matters.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Object {
     entries: Vec<(String, Value)>,
 }

@@ -71,7 +71,7 @@ fn unknown_rule_key() {
     assert_eq!(error.message, "unknown key \"condition\" in a rule");
     assert_eq!(
         error.hint.as_deref(),
-        Some("valid keys: id, tool, action, reason, when")
+        Some("valid keys: id, tool, action, reason, when, approval")
     );
     assert_eq!(error.path.as_deref(), Some("rules[0]"));
     assert_eq!((error.line, error.column), (Some(4), Some(5)));
@@ -204,7 +204,7 @@ fn structural_types_are_checked() {
         ("rules: 5", "expected a list of rules, found a number"),
         (
             "rules: [5]",
-            "expected a rule mapping (keys: id, tool, action, reason, when), found a number",
+            "expected a rule mapping (keys: id, tool, action, reason, when, approval), found a number",
         ),
         (
             "rules:\n  - action: 1",
@@ -246,7 +246,7 @@ fn structural_types_are_checked() {
         ),
         (
             "rules:\n  - action: allow\n    when: {5: {}}",
-            "expected a field path or all, any, not, found a number",
+            "expected a field path, rate, or all, any, not, found a number",
         ),
         ("rules:\n  - tool: a", "the rule has no action"),
     ];

@@ -132,6 +132,7 @@ fn policy_defaults_count_as_opinions() {
             layer: Layer::Tenant,
             rule_id: None,
             reason: "no rule matched; the policy default is escalate".into(),
+            approval: None,
         }
     );
 }

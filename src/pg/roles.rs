@@ -1,6 +1,6 @@
 //! The role in effect for the caller, and its memberships.
 //!
-//! Follows GetOuterUserId() and GetUserNameFromId() of
+//! Follows GetOuterUserId(), GetSessionUserId() and GetUserNameFromId() of
 //! utils/init/miscinit.c and get_role_oid() and has_privs_of_role() of
 //! utils/adt/acl.c, checked against PostgreSQL 15, 16 and 18. The outer user
 //! is the session user or the role chosen with SET ROLE, never the owner a
@@ -15,6 +15,18 @@ pub fn outer_user_name() -> String {
     // palloc'd C string (miscinit.c GetUserNameFromId).
     unsafe {
         let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), false);
+        CStr::from_ptr(name).to_string_lossy().into_owned()
+    }
+}
+
+/// The name of the session user: the role that logged in (or that a
+/// superuser chose with SET SESSION AUTHORIZATION), which SET ROLE and
+/// SECURITY DEFINER leave unchanged.
+pub fn session_user_name() -> String {
+    // SAFETY: as outer_user_name(), for the session user (miscinit.c
+    // GetSessionUserId, GetUserNameFromId).
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(pg_sys::GetSessionUserId(), false);
         CStr::from_ptr(name).to_string_lossy().into_owned()
     }
 }

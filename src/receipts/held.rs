@@ -23,6 +23,7 @@ use crate::pg::SubTransactionId;
 use crate::pg::backend;
 use crate::pg::jsonb::JsonbCopy;
 use crate::pg::xact::{self, TransactionEvent};
+use authensor_policy::ApprovalTerms;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
@@ -54,6 +55,7 @@ struct Copy {
     platform_version: Option<i32>,
     tenant_version: Option<i32>,
     approval_on_rollback: bool,
+    approval_terms: Option<ApprovalTerms>,
     attempts: u8,
 }
 
@@ -117,6 +119,7 @@ pub(super) fn hold(receipt: &NewReceipt, id: Uuid) {
         platform_version: receipt.platform_version,
         tenant_version: receipt.tenant_version,
         approval_on_rollback: receipt.approval_on_rollback,
+        approval_terms: receipt.approval_terms,
         attempts: 0,
     };
     HELD_BYTES.set(HELD_BYTES.get() + copy.bytes());
@@ -326,6 +329,7 @@ impl Copy {
             platform_version: self.platform_version,
             tenant_version: self.tenant_version,
             approval_on_rollback: self.approval_on_rollback,
+            approval_terms: self.approval_terms,
         }
     }
 

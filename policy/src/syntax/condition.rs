@@ -10,11 +10,12 @@ use std::marker::PhantomData;
 use serde::de::{self, MapAccess};
 
 use super::Reader;
-use super::operand::OperandShape;
+use super::operand::{JsonShape, OperandShape};
 use super::shape::{ListOf, Node, Shape};
 use crate::condition::{FieldTest, Op};
 use crate::error::PolicyError;
 use crate::path::FieldPath;
+use crate::rate::RateLimit;
 use crate::tree::BoolTree;
 
 /// The entries of a boolean map other than `all`, `any` and `not`.
@@ -153,7 +154,7 @@ impl Leaves for FieldTests {
     type Seen = HashSet<String>;
     const EXPECTED: &'static str = "a condition mapping (field paths, all, any, not)";
     const LIST: &'static str = "a list of condition mappings";
-    const KEY: &'static str = "a field path or all, any, not";
+    const KEY: &'static str = "a field path, rate, or all, any, not";
 
     fn key(seen: &mut HashSet<String>, name: &str) -> Result<BoolKey<FieldPath>, PolicyError> {
         if !seen.insert(name.to_owned()) {
@@ -161,6 +162,7 @@ impl Leaves for FieldTests {
         }
         match BoolKey::combinator(name) {
             Some(key) => Ok(key),
+            None if name == "rate" => Ok(BoolKey::Leaf(FieldPath::rate())),
             None => FieldPath::parse(name).map(BoolKey::Leaf),
         }
     }
@@ -171,6 +173,18 @@ impl Leaves for FieldTests {
         depth: usize,
         map: &mut A,
     ) -> Result<FieldTest, A::Error> {
+        if path == FieldPath::rate() {
+            reader
+                .tally
+                .spend_condition()
+                .map_err(PolicyError::into_yaml)?;
+            let value = map.next_value_seed(Node::new(reader, JsonShape))?;
+            let limit = RateLimit::from_value(&value).map_err(PolicyError::into_yaml)?;
+            return Ok(FieldTest {
+                path,
+                test: BoolTree::Leaf(Op::Rate(Box::new(limit))),
+            });
+        }
         let test = BoolMapShape::<Operators>::at_depth(depth + 1);
         Ok(FieldTest {
             path,

@@ -4,15 +4,19 @@ use std::collections::HashSet;
 
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess};
 
+use super::approval::ApprovalShape;
 use super::condition::ConditionShape;
 use super::operand::JsonShape;
 use super::shape::{FieldKey, Fields, ListOf, Node, Shape};
 use super::{Document, Reader};
 use crate::action::Action;
+use crate::approval::ApprovalTerms;
+use crate::condition::{Condition, FieldTest, Op};
 use crate::error::PolicyError;
 use crate::glob::Glob;
 use crate::heap::HeapSize;
 use crate::interrupt;
+use crate::request::{MAX_TENANT_ID_BYTES, MAX_TOOL_BYTES, is_valid_tenant_id};
 use crate::rule::{Label, Rule};
 use crate::testing::TestCase;
 use crate::value::Value;
@@ -139,10 +143,18 @@ enum RuleField {
     Action,
     Reason,
     When,
+    Approval,
 }
 
 impl Fields for RuleField {
-    const ALL: &'static [Self] = &[Self::Id, Self::Tool, Self::Action, Self::Reason, Self::When];
+    const ALL: &'static [Self] = &[
+        Self::Id,
+        Self::Tool,
+        Self::Action,
+        Self::Reason,
+        Self::When,
+        Self::Approval,
+    ];
     const OWNER: &'static str = "a rule";
 
     fn name(self) -> &'static str {
@@ -152,6 +164,7 @@ impl Fields for RuleField {
             Self::Action => "action",
             Self::Reason => "reason",
             Self::When => "when",
+            Self::Approval => "approval",
         }
     }
 }
@@ -160,11 +173,12 @@ impl<'de> Shape<'de> for RuleShape<'_> {
     type Value = Rule;
 
     fn expected(&self) -> &'static str {
-        "a rule mapping (keys: id, tool, action, reason, when)"
+        "a rule mapping (keys: id, tool, action, reason, when, approval)"
     }
 
     fn mapping<A: MapAccess<'de>>(self, reader: &Reader, mut map: A) -> Result<Rule, A::Error> {
         let (mut id, mut tools, mut action, mut reason, mut when) = (None, None, None, None, None);
+        let mut approval = None;
         let mut seen = Vec::new();
         while let Some(field) = map.next_key_seed(Node::new(reader, FieldKey::new(&mut seen)))? {
             match field {
@@ -187,6 +201,9 @@ impl<'de> Shape<'de> for RuleShape<'_> {
                     when =
                         Some(map.next_value_seed(Node::new(reader, ConditionShape::at_depth(1)))?);
                 }
+                RuleField::Approval => {
+                    approval = Some(map.next_value_seed(Node::new(reader, ApprovalShape))?)
+                }
             }
         }
         let action = action.ok_or_else(|| {
@@ -194,6 +211,13 @@ impl<'de> Shape<'de> for RuleShape<'_> {
                 .with_hint("add `action: allow`, `action: escalate` or `action: block`")
                 .into_yaml()
         })?;
+        if approval.is_some() && action != Action::Escalate {
+            return Err(PolicyError::invalid(format!(
+                "the rule's action is {action}, and only an escalate rule takes an approval"
+            ))
+            .with_hint("remove `approval`, or make the action `escalate`")
+            .into_yaml());
+        }
         let id = match id {
             Some(id) => id,
             None => {
@@ -204,13 +228,30 @@ impl<'de> Shape<'de> for RuleShape<'_> {
                 id
             }
         };
+        if let Some(when) = when.as_mut() {
+            name_rate_limits(when, &id);
+        }
         Ok(Rule {
             label: Label::new(&id, reason.as_deref()),
             tools,
             action,
             when,
+            approvers: approval.map(|terms: ApprovalTerms| terms.required),
+            approval_expires: approval.and_then(|terms| terms.expires_seconds),
         })
     }
+}
+
+/// Tells each `rate` condition of a rule the rule's id, which a limit with
+/// `scope: rule` counts by (the id may come after `when` in the rule).
+fn name_rate_limits(when: &mut Condition, id: &str) {
+    when.for_each_leaf_mut(&mut |field: &mut FieldTest| {
+        field.test.for_each_leaf_mut(&mut |op: &mut Op| {
+            if let Op::Rate(limit) = op {
+                limit.set_rule_id(id);
+            }
+        })
+    });
 }
 
 fn duplicate_id(id: &str) -> PolicyError {
@@ -395,7 +436,9 @@ impl<'de> Shape<'de> for TestCaseShape {
         let mut seen = Vec::new();
         while let Some(field) = map.next_key_seed(Node::new(reader, FieldKey::new(&mut seen)))? {
             match field {
-                TestField::Tool => tool = Some(map.next_value_seed(Node::new(reader, TextShape))?),
+                TestField::Tool => {
+                    tool = Some(map.next_value_seed(Node::new(reader, TestToolShape))?)
+                }
                 TestField::Args => {
                     args = Some(map.next_value_seed(Node::new(reader, ObjectShape))?)
                 }
@@ -403,7 +446,7 @@ impl<'de> Shape<'de> for TestCaseShape {
                     context = Some(map.next_value_seed(Node::new(reader, ObjectShape))?)
                 }
                 TestField::Tenant => {
-                    tenant = Some(map.next_value_seed(Node::new(reader, TextShape))?)
+                    tenant = Some(map.next_value_seed(Node::new(reader, TenantShape))?)
                 }
                 TestField::Expect => {
                     expect = Some(map.next_value_seed(Node::new(reader, ActionShape))?)
@@ -433,7 +476,50 @@ impl<'de> Shape<'de> for TestCaseShape {
     }
 }
 
-/// A test case's `tool`, `tenant` or `rule`.
+/// A test case's `tool`: a name a call can have (check() refuses longer ones).
+struct TestToolShape;
+
+impl<'de> Shape<'de> for TestToolShape {
+    type Value = String;
+
+    fn expected(&self) -> &'static str {
+        "a tool name"
+    }
+
+    fn string<E: de::Error>(self, _reader: &Reader, tool: &str) -> Result<String, E> {
+        if tool.len() > MAX_TOOL_BYTES {
+            return Err(PolicyError::invalid(format!(
+                "the test case's tool is longer than {MAX_TOOL_BYTES} bytes"
+            ))
+            .into_yaml());
+        }
+        Ok(tool.to_owned())
+    }
+}
+
+/// A test case's `tenant`: one a call can be made for.
+struct TenantShape;
+
+impl<'de> Shape<'de> for TenantShape {
+    type Value = String;
+
+    fn expected(&self) -> &'static str {
+        "a tenant id"
+    }
+
+    fn string<E: de::Error>(self, _reader: &Reader, tenant: &str) -> Result<String, E> {
+        if !is_valid_tenant_id(tenant) {
+            return Err(PolicyError::invalid("invalid tenant id")
+                .with_hint(format!(
+                    "a tenant id is 1 to {MAX_TENANT_ID_BYTES} bytes of text without control characters"
+                ))
+                .into_yaml());
+        }
+        Ok(tenant.to_owned())
+    }
+}
+
+/// A test case's `rule`.
 struct TextShape;
 
 impl<'de> Shape<'de> for TextShape {

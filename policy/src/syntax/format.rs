@@ -35,7 +35,7 @@ enum Place {
 }
 
 const POLICY_KEYS: &[&str] = &["description", "default", "rules", "tests"];
-const RULE_KEYS: &[&str] = &["id", "tool", "action", "reason", "when"];
+const RULE_KEYS: &[&str] = &["id", "tool", "action", "reason", "when", "approval"];
 const TEST_KEYS: &[&str] = &["tool", "tenant", "args", "context", "expect", "rule"];
 
 /// `source` in the canonical layout. The policy must compile; comments are
@@ -60,13 +60,27 @@ pub fn format(source: &str) -> Result<String, PolicyError> {
         Tree::Null => {}
         _ => unreachable!("a compiled policy is a mapping"),
     }
+    // The layout writes each alias out in full: a short document that
+    // repeats a long list can come out past the size limit. Such a result
+    // could no longer be published, so it is refused, never handed back.
+    if let Err(error) = compile(&out) {
+        return Err(PolicyError {
+            message: format!("formatted, the policy would not compile: {}", error.message),
+            path: None,
+            line: None,
+            column: None,
+            ..error
+        }
+        .with_hint("the canonical layout writes aliases out in full; repeat less, or keep this file as it is"));
+    }
     Ok(out)
 }
 
 /// The comment lines and blank lines the document starts with.
 fn leading_comments(source: &str) -> String {
     let mut header = String::new();
-    for line in source.lines() {
+    // A byte order mark is no part of the first line (the layout drops it).
+    for line in source.trim_start_matches('\u{feff}').lines() {
         let trimmed = line.trim_start();
         if trimmed.starts_with('#') || trimmed.is_empty() {
             header.push_str(line.trim_end());
@@ -194,7 +208,7 @@ fn write_text(out: &mut String, text: &str) {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() || c == '\u{feff}' => {
+            c if must_escape(c) => {
                 let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
             c => out.push(c),
@@ -212,9 +226,22 @@ fn is_plain_safe(text: &str) -> bool {
         && !text.contains(": ")
         && !text.contains(" #")
         && !text.contains(['\n', '\t', '\r', ',', '[', ']', '{', '}'])
-        && !text.chars().any(|c| c.is_control() || c == '\u{feff}')
+        && !text.chars().any(must_escape)
+        && text != "<<"
         && yaml::reads_as_text(text)
         && !looks_like_yaml_1_1_scalar(text)
+}
+
+/// Characters a YAML reader does not take as written, even in double quotes:
+/// controls, the byte order mark, the line and paragraph separators (line
+/// breaks to YAML 1.1, which a reader folds or ends a plain scalar at) and
+/// the noncharacters U+FFFE and U+FFFF (not printable to YAML).
+fn must_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{feff}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}'
+        )
 }
 
 /// Words and digits that YAML 1.1 readers (and people) take for booleans or
@@ -358,9 +385,82 @@ tests:
         assert!(format(aliased).is_ok());
         let error = format(&format!("{aliased}# note\n")).unwrap_err();
         assert!(error.message.contains("comments below its top"));
+        // An escaped `#` is no `#` of the source: the comment is still found.
+        let error = format("description: \"\\x23\"\nrules: []  # note\n").unwrap_err();
+        assert!(error.message.contains("comments below its top"));
+        assert!(format("description: \"\\x23\"\nrules: []\n").is_ok());
+        // Nor does a byte order mark shift where the scalars are.
+        let error = format("\u{feff}rules: [] #\ndescription: dddd\n").unwrap_err();
+        assert!(error.message.contains("comments below its top"));
+        assert!(format("\u{feff}description: \"#\"\nrules: []\n").is_ok());
+        assert_eq!(
+            format("\u{feff}# header\nrules: []\n").unwrap(),
+            "# header\n\nrules: []\n"
+        );
+
         assert_eq!(
             format("rules: [{id: \"a #1\", action: allow}]\n").unwrap(),
             "rules:\n  - id: \"a #1\"\n    action: allow\n"
+        );
+    }
+
+    #[test]
+    fn strings_keep_every_character() {
+        // Each alone, at the end and inside: what the formatted document
+        // reads as must be what the source read as.
+        for c in [
+            '\u{2028}', '\u{2029}', '\u{fffe}', '\u{ffff}', '\u{85}', '\u{feff}', '\u{7}',
+        ] {
+            for text in [format!("{c}"), format!("a{c}"), format!("a{c}b")] {
+                let escaped: String = text
+                    .chars()
+                    .map(|c| match c {
+                        'a' | 'b' => c.to_string(),
+                        _ => format!("\\u{:04x}", u32::from(c)),
+                    })
+                    .collect();
+                let quoted = format!("\"{escaped}\"");
+                let source = format!(
+                    "rules: [{{action: allow, when: {{args.a: {{equals: {quoted}}}}}}}]\ntests: [{{tool: t, args: {{a: {quoted}, {quoted}: 1}}, expect: allow}}]\n"
+                );
+                let formatted = format(&source).unwrap();
+                let read = |source: &str| crate::compile::compile_document(source).unwrap();
+                let (before, after) = (read(&source), read(&formatted));
+                assert_eq!(after.tests, before.tests, "{text:?}");
+                assert_eq!(
+                    format!("{:?}", after.policy),
+                    format!("{:?}", before.policy),
+                    "{text:?}"
+                );
+                assert_eq!(format(&formatted).unwrap(), formatted, "{text:?}");
+            }
+        }
+        assert_eq!(
+            format("tests: [{tool: t, args: {\"<<\": 1}, expect: block}]\n").unwrap(),
+            "tests:\n  - tool: t\n    args:\n      \"<<\": 1\n    expect: block\n"
+        );
+    }
+
+    #[test]
+    fn a_layout_past_the_size_limit_is_refused() {
+        // 20 kB that aliases repeat into 1.6 MB once written out.
+        let items: Vec<String> = (0..3000).map(|i| format!("v{i}")).collect();
+        let mut source = format!(
+            "rules:\n  - {{tool: t, action: allow, when: {{args.a: {{in: &l [{}]}}}}}}\n",
+            items.join(",")
+        );
+        for _ in 1..30 {
+            source.push_str("  - {tool: t, action: allow, when: {args.a: {in: *l}}}\n");
+        }
+        assert!(compile(&source).is_ok());
+        let error = format(&source).unwrap_err();
+        assert_eq!(error.kind, crate::ErrorKind::TooLarge);
+        assert!(
+            error
+                .message
+                .starts_with("formatted, the policy would not compile: the policy is "),
+            "{}",
+            error.message
         );
     }
 

@@ -4,6 +4,7 @@
 //! where the node is, so that errors carry a path, line and column. Visitors are
 //! written as [`Shape`](shape::Shape)s, which name the kinds of node they accept.
 
+mod approval;
 mod condition;
 mod document;
 mod format;

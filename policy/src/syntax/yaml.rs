@@ -67,6 +67,9 @@ struct Scalar {
     value: String,
     tag: Option<String>,
     plain: bool,
+    /// How many `#` its text in the source holds (anchor and tag included),
+    /// which an escape such as `"\x23"` makes differ from its value's.
+    hashes_in_source: usize,
 }
 
 /// The first document of a stream, as events.
@@ -98,6 +101,8 @@ pub(super) enum LoadError {
 /// `[[[[...` would otherwise take minutes.
 pub(super) fn load(source: &str) -> Result<Stream, LoadError> {
     let mut parser = Parser::new(source).ok_or(LoadError::Syntax)?;
+    // libyaml's marks count from after a leading byte order mark.
+    let bom = if source.starts_with('\u{feff}') { 3 } else { 0 };
     let mut events = Vec::new();
     let mut anchors: HashMap<String, usize> = HashMap::new();
     let mut documents = 0usize;
@@ -158,6 +163,9 @@ pub(super) fn load(source: &str) -> Result<Stream, LoadError> {
                 value: raw.value,
                 tag: raw.tag,
                 plain: raw.plain,
+                hashes_in_source: source
+                    .get(raw.span.start + bom..raw.span.end + bom)
+                    .map_or(0, |text| text.matches('#').count()),
             }),
         };
         if !keep {
@@ -178,14 +186,14 @@ pub(super) fn load(source: &str) -> Result<Stream, LoadError> {
 }
 
 impl Document {
-    /// How many `#` the scalars (keys included) hold, each counted once
-    /// however often aliases repeat it: the `#` of the source that are not
-    /// comments.
+    /// How many `#` the scalars (keys included) hold as written in the
+    /// source, each counted once however often aliases repeat it: the `#` of
+    /// the source that are not comments.
     pub(super) fn hashes_in_scalars(&self) -> usize {
         self.events
             .iter()
             .map(|(event, _)| match event {
-                Event::Scalar(scalar) => scalar.value.matches('#').count(),
+                Event::Scalar(scalar) => scalar.hashes_in_source,
                 _ => 0,
             })
             .sum()
@@ -686,6 +694,8 @@ enum RawKind {
 struct RawEvent {
     kind: RawKind,
     mark: Mark,
+    /// Where the event stands in the source, in bytes.
+    span: std::ops::Range<usize>,
     /// The anchor a node defines.
     anchor: Option<String>,
     /// The anchor an alias names.
@@ -739,13 +749,15 @@ impl<'s> Parser<'s> {
                 return None;
             }
             let event = event.as_mut_ptr();
-            let start = (*event).start_mark;
+            let (start, end) = ((*event).start_mark, (*event).end_mark);
+            let byte = |index: u64| usize::try_from(index).unwrap_or(usize::MAX);
             let mut raw = RawEvent {
                 kind: RawKind::StreamStart,
                 mark: Mark {
                     line: usize::try_from(start.line).unwrap_or(usize::MAX),
                     column: usize::try_from(start.column).unwrap_or(usize::MAX),
                 },
+                span: byte(start.index)..byte(end.index),
                 anchor: None,
                 alias: None,
                 tag: None,

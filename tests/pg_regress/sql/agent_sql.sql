@@ -350,6 +350,12 @@ SET authensor.tenant_id = 'sql-a';
 SELECT id, tenant_id FROM shop.orders ORDER BY id;
 \c -reuse-previous=on "options='-c authensor.tenant_id=sql-a'"
 SELECT id, tenant_id FROM shop.orders ORDER BY id;
+-- Its tenant makes it no governor: a statement its policy allows (it reads
+-- shop.orders) may not approve, publish or route alerts for the tenant.
+\c - agent_bound
+SELECT authensor.publish_policy('rules: [{tool: "*", action: allow}]') FROM shop.orders LIMIT 1;
+SELECT authensor.approve(gen_random_uuid()) FROM shop.orders LIMIT 1;
+SELECT authensor.set_alert_route('agent_channel') FROM shop.orders LIMIT 1;
 
 -- Every decided statement left a receipt, refused ones included (committed
 -- = false); authensor's own statements and a non-agent's leave none.

@@ -73,6 +73,13 @@ SELECT version, active FROM authensor.policy_versions WHERE tenant_id = 'tenant-
 -- A malformed case is refused like any other error in the document.
 SELECT authensor.publish_policy(E'tests:\n  - {tool: a, expect: allow, args: [1]}\n');
 SELECT :'LAST_ERROR_SQLSTATE' AS sqlstate;
+-- So is a case for a call check() refuses: an empty tenant, a tool longer
+-- than 512 bytes.
+SELECT e->>'message' AS message, e->>'path' AS path, e->>'sqlstate' AS sqlstate
+  FROM jsonb_array_elements(authensor.validate_policy(E'tests:\n  - {tool: a, expect: allow, tenant: ""}\n')->'errors') AS e
+UNION ALL
+SELECT e->>'message', e->>'path', e->>'sqlstate'
+  FROM jsonb_array_elements(authensor.validate_policy(E'tests:\n  - {tool: ' || repeat('t', 513) || E', expect: block}\n')->'errors') AS e;
 
 -- The tests run against the platform policy as the publishing transaction
 -- sees it: one published earlier in the same transaction included.

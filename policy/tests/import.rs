@@ -1,0 +1,895 @@
+//! Authensor JSON import: each template of tests/fixtures/authensor-templates
+//! imports, compiles, and decides as the Authensor engine would decide for
+//! that one policy (rules in order, first match wins, then defaultEffect;
+//! outside the scope, or with no default, no opinion and so fail-closed).
+
+#[macro_use]
+mod common;
+
+use authensor_policy::{Action, ApprovalTerms, Decision, Layer, compile, decide, import_authensor};
+use common::{json_text, request};
+
+const TEMPLATES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/fixtures/authensor-templates"
+);
+
+/// Who decides: a rule id, the policy's `default:`, or the fail-closed default.
+#[derive(Debug, Clone, Copy)]
+enum By {
+    Rule(&'static str),
+    PolicyDefault,
+    FailClosed,
+}
+use By::{FailClosed, PolicyDefault, Rule};
+
+fn imported(template: &str) -> String {
+    let path = format!("{TEMPLATES}/{template}.json");
+    let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    import_authensor(&source)
+        .unwrap_or_else(|e| panic!("{template} should import: {e}"))
+        .yaml
+}
+
+fn decide_on(yaml: &str, tool: &str, args: &str, context: &str) -> Decision {
+    let policy = compile(yaml).unwrap_or_else(|e| panic!("the import should compile: {e}\n{yaml}"));
+    let (args, context) = (json_text(args), json_text(context));
+    decide(
+        None,
+        Some(&policy),
+        &request(tool, &args, &context, "tenant-a"),
+    )
+}
+
+fn check(template: &str, calls: &[(&str, &str, &str, Action, By)]) {
+    let yaml = imported(template);
+    for &(tool, args, context, action, by) in calls {
+        let decision = decide_on(&yaml, tool, args, context);
+        let what = format!("{template}: {tool} {args} {context}\n{yaml}");
+        assert_eq!(decision.action, action, "{what}");
+        match by {
+            Rule(id) => assert_eq!(decision.rule_id.as_deref(), Some(id), "{what}"),
+            PolicyDefault => {
+                assert_eq!(
+                    (decision.layer, decision.rule_id.as_deref()),
+                    (Layer::Tenant, None),
+                    "{what}"
+                )
+            }
+            FailClosed => assert_eq!(decision.layer, Layer::Default, "{what}"),
+        }
+    }
+}
+
+use Action::{Allow, Block, Escalate};
+
+#[test]
+fn every_template_is_imported() {
+    let count = std::fs::read_dir(TEMPLATES)
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|e| e == "json")
+        })
+        .count();
+    assert_eq!(count, 16, "the tests below cover each template");
+}
+
+#[test]
+fn email_comms() {
+    check(
+        "email-comms",
+        &[
+            (
+                "email.send",
+                r#"{"to": "a@example.com"}"#,
+                "{}",
+                Allow,
+                Rule("internal"),
+            ),
+            (
+                "email.send",
+                r#"{"to": "x@gmail.com", "attachments": ["q3.pdf"]}"#,
+                "{}",
+                Escalate,
+                Rule("external-attachments"),
+            ),
+            // Authensor's exists counts null as absent.
+            (
+                "email.send",
+                r#"{"to": "x@gmail.com", "attachments": null}"#,
+                "{}",
+                Allow,
+                Rule("external-plain"),
+            ),
+            (
+                "email.read",
+                r#"{"to": "x@gmail.com"}"#,
+                "{}",
+                Block,
+                Rule("default-effect"),
+            ),
+            // Out of scope: the policy has no opinion.
+            ("file.read", "{}", "{}", Block, FailClosed),
+        ],
+    );
+    let decision = decide_on(
+        &imported("email-comms"),
+        "email.send",
+        r#"{"to": "x@y.com", "attachments": 1}"#,
+        "{}",
+    );
+    assert_eq!(
+        decision.approval,
+        Some(ApprovalTerms {
+            required: 2.try_into().unwrap(),
+            expires_seconds: Some(3_600.try_into().unwrap()),
+            capped_by_ttl: false
+        })
+    );
+}
+
+#[test]
+fn default_safe() {
+    check(
+        "default-safe",
+        &[
+            (
+                "stripe.charge",
+                "{}",
+                "{}",
+                Escalate,
+                Rule("payments-approval"),
+            ),
+            (
+                "files.remove",
+                "{}",
+                r#"{"action": {"operation": "delete"}}"#,
+                Block,
+                Rule("no-deletes"),
+            ),
+            (
+                "files.list",
+                "{}",
+                r#"{"action": {"operation": "list"}}"#,
+                Allow,
+                Rule("reads"),
+            ),
+            ("files.list", "{}", "{}", Block, PolicyDefault),
+        ],
+    );
+}
+
+#[test]
+fn file_access() {
+    check(
+        "file-access",
+        &[
+            (
+                "file.read",
+                r#"{"path": "/workspace/a.txt"}"#,
+                "{}",
+                Allow,
+                Rule("workspace-reads"),
+            ),
+            (
+                "file.read",
+                r#"{"path": "/workspace/.env"}"#,
+                "{}",
+                Block,
+                Rule("no-secrets"),
+            ),
+            (
+                "file.read",
+                r#"{"path": "/home/k/.ssh/id_rsa"}"#,
+                "{}",
+                Block,
+                Rule("no-secrets"),
+            ),
+            (
+                "file.write",
+                r#"{"path": "/workspace/b.txt"}"#,
+                "{}",
+                Escalate,
+                Rule("workspace-writes"),
+            ),
+            (
+                "file.delete",
+                r#"{"path": "/workspace/b.txt"}"#,
+                "{}",
+                Block,
+                Rule("default-effect"),
+            ),
+            (
+                "file.read.all",
+                r#"{"path": "/workspace/b.txt"}"#,
+                "{}",
+                Block,
+                FailClosed,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn database_queries() {
+    check(
+        "database-queries",
+        &[
+            (
+                "db.query",
+                r#"{"query": "SELECT 1"}"#,
+                "{}",
+                Allow,
+                Rule("selects"),
+            ),
+            (
+                "db.query",
+                r#"{"query": "  DROP TABLE users"}"#,
+                "{}",
+                Block,
+                Rule("no-ddl"),
+            ),
+            (
+                "db.pg.query",
+                r#"{"query": "SELECT *", "limit": 20000}"#,
+                "{}",
+                Escalate,
+                Rule("big-reads"),
+            ),
+            // No coercion: the string "20000" is not greater than anything.
+            (
+                "db.query",
+                r#"{"query": "SELECT *", "limit": "20000"}"#,
+                "{}",
+                Allow,
+                Rule("selects"),
+            ),
+            (
+                "db.query",
+                r#"{"query": "UPDATE t SET x = 1"}"#,
+                "{}",
+                Block,
+                Rule("default-effect"),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn payments() {
+    check(
+        "payments",
+        &[
+            (
+                "stripe.charge",
+                r#"{"amount": 10, "currency": "usd"}"#,
+                "{}",
+                Allow,
+                Rule("small"),
+            ),
+            (
+                "stripe.charge",
+                r#"{"amount": 5000, "currency": "eur"}"#,
+                "{}",
+                Escalate,
+                Rule("large"),
+            ),
+            (
+                "stripe.charge",
+                r#"{"amount": 10, "currency": "gbp"}"#,
+                "{}",
+                Block,
+                Rule("no-foreign"),
+            ),
+            // notIn holds on a missing field.
+            (
+                "payments.refund",
+                r#"{"amount": 10}"#,
+                "{}",
+                Block,
+                Rule("no-foreign"),
+            ),
+            (
+                "payments.refund",
+                r#"{"amount": 0, "currency": "usd"}"#,
+                "{}",
+                Block,
+                Rule("default-effect"),
+            ),
+        ],
+    );
+    let decision = decide_on(
+        &imported("payments"),
+        "stripe.charge",
+        r#"{"amount": 5000, "currency": "usd"}"#,
+        "{}",
+    );
+    assert_eq!(
+        decision.approval,
+        Some(ApprovalTerms {
+            required: 2.try_into().unwrap(),
+            expires_seconds: Some(1_800.try_into().unwrap()),
+            capped_by_ttl: false
+        })
+    );
+}
+
+#[test]
+fn github_ops() {
+    check(
+        "github-ops",
+        &[
+            (
+                "github.push",
+                r#"{"branch": "main"}"#,
+                "{}",
+                Block,
+                Rule("protected-branches"),
+            ),
+            (
+                "github.push",
+                r#"{"branch": "feature"}"#,
+                "{}",
+                Allow,
+                Rule("default-effect"),
+            ),
+            (
+                "github.merge",
+                r#"{"force": true}"#,
+                "{}",
+                Block,
+                Rule("force-push"),
+            ),
+            (
+                "github.delete_repo",
+                "{}",
+                "{}",
+                Escalate,
+                Rule("repo-delete"),
+            ),
+            (
+                "gitlab.push",
+                r#"{"branch": "main"}"#,
+                "{}",
+                Block,
+                FailClosed,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn http_egress() {
+    check(
+        "http-egress",
+        &[
+            (
+                "http.get",
+                r#"{"url": "http://example.com/"}"#,
+                "{}",
+                Block,
+                Rule("no-plain-http"),
+            ),
+            (
+                "http.get",
+                r#"{"url": "https://api.example.com/v1"}"#,
+                "{}",
+                Allow,
+                Rule("allowed-hosts"),
+            ),
+            (
+                "http.post",
+                r#"{"url": "https://other.org/", "method": "POST"}"#,
+                "{}",
+                Escalate,
+                Rule("posts-elsewhere"),
+            ),
+            (
+                "http.get",
+                r#"{"url": "https://other.org/", "method": "GET"}"#,
+                "{}",
+                Block,
+                Rule("default-effect"),
+            ),
+            // neq holds on a missing field.
+            (
+                "http.get",
+                r#"{"url": "https://other.org/"}"#,
+                "{}",
+                Escalate,
+                Rule("posts-elsewhere"),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn shell_commands() {
+    check(
+        "shell-commands",
+        &[
+            (
+                "shell.exec",
+                r#"{"command": "rm -rf /", "program": "rm"}"#,
+                "{}",
+                Block,
+                Rule("no-rm-rf"),
+            ),
+            (
+                "shell.exec",
+                r#"{"command": "sudo ls", "program": "sudo"}"#,
+                "{}",
+                Block,
+                Rule("no-sudo"),
+            ),
+            (
+                "shell.bash.exec",
+                r#"{"command": "ls -la", "program": "ls"}"#,
+                "{}",
+                Allow,
+                Rule("safe-commands"),
+            ),
+            (
+                "shell.exec",
+                r#"{"command": "python x.py", "program": "python"}"#,
+                "{}",
+                Block,
+                Rule("default-effect"),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn cloud_infra_without_a_default_falls_through() {
+    check(
+        "cloud-infra",
+        &[
+            (
+                "aws.iam.create_user",
+                r#"{"service": "iam"}"#,
+                "{}",
+                Block,
+                Rule("no-iam"),
+            ),
+            (
+                "aws.ec2.run",
+                r#"{"service": "ec2", "count": 10}"#,
+                "{}",
+                Escalate,
+                Rule("instance-count"),
+            ),
+            (
+                "gcp.compute.list",
+                r#"{"verb": "describeInstances"}"#,
+                "{}",
+                Allow,
+                Rule("describe"),
+            ),
+            ("aws.s3.put", r#"{"verb": "put"}"#, "{}", Block, FailClosed),
+            ("azure.vm.create", "{}", "{}", Block, FailClosed),
+        ],
+    );
+}
+
+#[test]
+fn slack_messaging() {
+    check(
+        "slack-messaging",
+        &[
+            (
+                "slack.post",
+                r#"{"text": "hi @channel"}"#,
+                "{}",
+                Escalate,
+                Rule("no-broadcast"),
+            ),
+            // Authensor's contains reads strings only.
+            (
+                "slack.post",
+                r#"{"text": ["@channel"]}"#,
+                "{}",
+                Allow,
+                Rule("default-effect"),
+            ),
+            (
+                "slack.post",
+                r#"{"text": "hi", "shared": true}"#,
+                "{}",
+                Block,
+                Rule("no-external"),
+            ),
+            (
+                "slack.dm",
+                r#"{"text": "hello"}"#,
+                "{}",
+                Escalate,
+                Rule("dm-long"),
+            ),
+            (
+                "slack.dm",
+                r#"{"text": "done (automated)"}"#,
+                "{}",
+                Allow,
+                Rule("default-effect"),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn crm_data() {
+    check(
+        "crm-data",
+        &[
+            (
+                "crm.export",
+                r#"{"fields": ["email"]}"#,
+                "{}",
+                Block,
+                Rule("pii-export"),
+            ),
+            ("crm.update", "{}", "{}", Block, Rule("updates-need-reason")),
+            (
+                "crm.update",
+                r#"{"reason": null}"#,
+                "{}",
+                Block,
+                Rule("updates-need-reason"),
+            ),
+            (
+                "crm.update",
+                r#"{"reason": "typo"}"#,
+                "{}",
+                Allow,
+                Rule("read-update"),
+            ),
+            ("crm.read", "{}", "{}", Allow, Rule("read-update")),
+            ("crm.delete", "{}", "{}", Block, Rule("default-effect")),
+        ],
+    );
+}
+
+#[test]
+fn calendar() {
+    check(
+        "calendar",
+        &[
+            (
+                "calendar.create",
+                r#"{"attendees": 25}"#,
+                "{}",
+                Escalate,
+                Rule("big-meetings"),
+            ),
+            (
+                "calendar.create",
+                r#"{"attendees": "25", "day": "saturday"}"#,
+                "{}",
+                Block,
+                Rule("weekend"),
+            ),
+            (
+                "calendar.create",
+                r#"{"minutes": 15}"#,
+                "{}",
+                Allow,
+                Rule("short"),
+            ),
+            (
+                "calendar.create",
+                r#"{"day": "monday", "minutes": 60}"#,
+                "{}",
+                Allow,
+                Rule("default-effect"),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn customer_support() {
+    check(
+        "customer-support",
+        &[
+            (
+                "support.refund",
+                r#"{"amount": 20}"#,
+                "{}",
+                Allow,
+                Rule("refund-small"),
+            ),
+            (
+                "support.refund",
+                r#"{"amount": 200}"#,
+                "{}",
+                Escalate,
+                Rule("refund-large"),
+            ),
+            ("support.reply", "{}", "{}", Allow, Rule("replies")),
+            ("support.close", "{}", "{}", Block, Rule("default-effect")),
+        ],
+    );
+    let decision = decide_on(
+        &imported("customer-support"),
+        "support.refund",
+        r#"{"amount": 200}"#,
+        "{}",
+    );
+    assert_eq!(
+        decision.approval,
+        Some(ApprovalTerms {
+            required: 1.try_into().unwrap(),
+            expires_seconds: Some(86_400.try_into().unwrap()),
+            capped_by_ttl: false
+        })
+    );
+}
+
+#[test]
+fn deployment_scoped_by_environment() {
+    check(
+        "deployment",
+        &[
+            (
+                "deploy.run",
+                "{}",
+                r#"{"environment": "production"}"#,
+                Escalate,
+                Rule("prod-approval"),
+            ),
+            (
+                "deploy.run",
+                "{}",
+                r#"{"environment": "staging"}"#,
+                Allow,
+                Rule("staging"),
+            ),
+            (
+                "deploy.run",
+                "{}",
+                r#"{"environment": "development"}"#,
+                Block,
+                FailClosed,
+            ),
+            // A call without an environment passes the scope, as in Authensor.
+            ("deploy.run", "{}", "{}", Block, Rule("default-effect")),
+        ],
+    );
+}
+
+#[test]
+fn data_export_scoped_by_principal_type() {
+    check(
+        "data-export",
+        &[
+            (
+                "export.csv",
+                r#"{"format": "csv", "rows": 10}"#,
+                r#"{"principal": {"type": "agent"}}"#,
+                Allow,
+                Rule("csv-small"),
+            ),
+            (
+                "export.csv",
+                r#"{"format": "csv", "rows": 10}"#,
+                r#"{"principal": {"type": "user"}}"#,
+                Block,
+                FailClosed,
+            ),
+            (
+                "export.json",
+                r#"{"format": "json"}"#,
+                r#"{"principal": {"type": "service"}}"#,
+                Escalate,
+                Rule("service-bulk"),
+            ),
+            (
+                "export.json",
+                r#"{"format": "json"}"#,
+                r#"{"principal": {"type": "agent"}}"#,
+                Block,
+                Rule("default-effect"),
+            ),
+            (
+                "export.csv",
+                r#"{"format": "csv", "rows": 10}"#,
+                "{}",
+                Block,
+                FailClosed,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn read_only() {
+    check(
+        "read-only",
+        &[
+            (
+                "files.remove",
+                "{}",
+                r#"{"action": {"operation": "delete"}}"#,
+                Block,
+                Rule("writes"),
+            ),
+            (
+                "db.apply",
+                r#"{"dryRun": false}"#,
+                "{}",
+                Block,
+                Rule("writes"),
+            ),
+            (
+                "db.apply",
+                r#"{"dryRun": true}"#,
+                "{}",
+                Allow,
+                PolicyDefault,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn notes_say_what_was_carried_into_the_context() {
+    let source = std::fs::read_to_string(format!("{TEMPLATES}/data-export.json")).unwrap();
+    let notes = import_authensor(&source).unwrap().notes;
+    for expected in [
+        "priority 10",
+        "scope.principalTypes",
+        "principal.type is read from context.principal.type",
+    ] {
+        assert!(
+            notes.iter().any(|note| note.contains(expected)),
+            "{expected}: {notes:?}"
+        );
+    }
+}
+
+#[test]
+fn a_literal_dollar_brace_is_matched_as_text_not_a_placeholder() {
+    let yaml = import_authensor(
+        r#"{"id": "p", "defaultEffect": "allow", "rules": [{"id": "r", "effect": "deny",
+            "condition": {"field": "action.parameters.t", "operator": "eq", "value": "a${context.x}"}}]}"#,
+    )
+    .unwrap()
+    .yaml;
+    let decide_t =
+        |t: &str| decide_on(&yaml, "x", &format!(r#"{{"t": "{t}"}}"#), r#"{"x": "b"}"#).action;
+    assert_eq!(decide_t("a${context.x}"), Block);
+    assert_eq!(decide_t("ab"), Allow);
+}
+
+#[test]
+fn what_cannot_be_expressed_is_refused_naming_the_field() {
+    let rule = |extra: &str| {
+        format!(r#"{{"id": "p", "rules": [{{"id": "r", "effect": "allow"{extra}}}]}}"#)
+    };
+    for (source, path, message) in [
+        (rule(r#", "rateLimit": {"requests": 5, "window": "1m"}"#), "rules[0].rateLimit", "rate limits"),
+        (rule(r#", "constraints": {"maxAmount": 5}"#), "rules[0].constraints", "constraints"),
+        (r#"{"id": "p", "rules": [], "sessionRules": {}}"#.to_owned(), "sessionRules", "session rules"),
+        (r#"{"id": "p", "rules": [], "enabled": false}"#.to_owned(), "enabled", "disabled"),
+        (r#"[{"id": "a", "rules": []}, {"id": "b", "rules": []}]"#.to_owned(), "", "priority"),
+        (r#"{"id": "p", "rules": [], "scope": {"actionTypes": ["email.(send|read)"]}}"#.to_owned(), "scope.actionTypes[0]", "regex syntax"),
+        (r#"{"id": "p", "rules": [], "scope": {"actionTypes": ["a**"]}}"#.to_owned(), "scope.actionTypes[0]", "inside a segment"),
+        (rule(r#", "condition": {"any": [{"field": "action.type", "operator": "eq", "value": "x"}]}"#), "rules[0].condition.any[0].field", "action.type"),
+        (rule(r#", "condition": {"field": "action.type", "operator": "startsWith", "value": "x"}"#), "rules[0].condition", "eq"),
+        (rule(r#", "condition": {"field": "a", "operator": "like", "value": "x"}"#), "rules[0].condition.operator", "unknown operator"),
+        (rule(r#", "condition": {"field": "a", "operator": "gt", "value": "5"}"#), "rules[0].condition.value", "needs a number"),
+        (rule(r#", "approvalConfig": {"requiredApprovals": 2}"#), "rules[0].approvalConfig", "require_approval"),
+        (r#"{"id": "p", "rules": [{"id": "r", "effect": "require_approval", "approvalConfig": {"approvers": [{"id": "bob"}]}}]}"#.to_owned(), "rules[0].approvalConfig.approvers", "named approvers"),
+        (rule(r#", "weight": 3"#), "rules[0].weight", "unknown rule field"),
+        // Authensor reads an array's length (and an object's methods) where
+        // this language finds nothing: a deny on it would never hold here.
+        (rule(r#", "condition": {"field": "action.parameters.to.length", "operator": "gt", "value": 10}"#), "rules[0].condition.field", "length"),
+        (rule(r#", "condition": {"field": "principal.constructor", "operator": "exists", "value": true}"#), "rules[0].condition.field", "constructor"),
+    ] {
+        let error = import_authensor(&source).expect_err(&source);
+        assert_eq!(error.path.as_deref().unwrap_or(""), path, "{source}: {error}");
+        assert!(error.message.contains(message), "{source}: {error}");
+    }
+}
+
+#[test]
+fn a_source_far_larger_than_a_policy_is_refused_before_it_is_read() {
+    let metadata = "x".repeat(5 * 1_048_576);
+    let source = format!(r#"{{"id": "p", "rules": [], "metadata": {{"blob": "{metadata}"}}}}"#);
+    let error = import_authensor(&source).unwrap_err();
+    assert!(
+        error.message.contains("more than the limit of 4194304"),
+        "{error}"
+    );
+    // Within the bound, dropped metadata does not count against the policy.
+    let metadata = "x".repeat(2 * 1_048_576);
+    let source = format!(r#"{{"id": "p", "rules": [], "metadata": {{"blob": "{metadata}"}}}}"#);
+    assert!(import_authensor(&source).is_ok());
+}
+
+#[test]
+fn approval_terms_out_of_range_fail_validation() {
+    let error = import_authensor(
+        r#"{"id": "p", "rules": [{"id": "r", "effect": "require_approval", "approvalConfig": {"expiresIn": "30d"}}]}"#,
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .message
+            .contains("approval.expires must be from 1s to 7d"),
+        "{error}"
+    );
+}
+
+/// A policy that allows `x` when `action.parameters.s` matches `pattern`,
+/// and denies otherwise.
+fn allow_matching(pattern: &str) -> Result<String, authensor_policy::PolicyError> {
+    let source = serde_json::json!({
+        "id": "p", "defaultEffect": "deny",
+        "rules": [{"id": "fits", "effect": "allow",
+                   "condition": {"field": "action.parameters.s", "operator": "matches", "value": pattern}}]
+    });
+    import_authensor(&source.to_string()).map(|imported| imported.yaml)
+}
+
+#[test]
+fn matches_patterns_mean_what_javascript_reads() {
+    // JavaScript's \d, \w and \b are ASCII, and its `.` stops at \r and the
+    // Unicode line separators: none may widen an allow here.
+    for (pattern, value, allowed) in [
+        (r"^\d+$", "123", true),
+        (r"^\d+$", "١٢٣", false),
+        (r"^[\d.]+$", "1.5", true),
+        (r"^[\d.]+$", "١.٥", false),
+        (r"^\w+$", "abc_1", true),
+        (r"^\w+$", "héllo", false),
+        (r"^\W$", "é", true),
+        (r"\bDROP\b", "éDROP", true),
+        (r"\bDROP\b", "xDROP", false),
+        (r"^a.b$", "a-b", true),
+        (r"^a.b$", "a\rb", false),
+        (r"^a.b$", "a\u{2028}b", false),
+        (r"^[[a]$", "[", true),
+        (r"^[a&&b]$", "&", true),
+        (r"^\$\.$", "$.", true),
+        (r"^(?:ab)+$", "abab", true),
+    ] {
+        let yaml = allow_matching(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+        let args = serde_json::json!({ "s": value }).to_string();
+        let decision = decide_on(&yaml, "x", &args, "{}");
+        assert_eq!(
+            decision.action == Action::Allow,
+            allowed,
+            "{pattern} on {value:?}\n{yaml}"
+        );
+    }
+    // What JavaScript reads otherwise, or not at all, is refused.
+    for pattern in [
+        r"(?i)admin",
+        r"\Aadmin",
+        r"\p{L}",
+        r"[]",
+        r"[^]",
+        r"(a)\1",
+        r"[a--b]",
+        r"[\D]",
+        "a\\",
+    ] {
+        let error = allow_matching(pattern).expect_err(pattern);
+        assert_eq!(
+            error.path.as_deref(),
+            Some("rules[0].condition.value"),
+            "{pattern}: {error}"
+        );
+        assert!(
+            error.message.contains("JavaScript reads otherwise"),
+            "{pattern}: {error}"
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! `rate` conditions, counted from the receipts.
+//!
+//! A limit counts the tenant's receipts whose action is `allow` and whose
+//! `created_at` (the decision's time) lies within the window, through the
+//! `(tenant_id, created_at)` index every receipt partition has. Only a
+//! policy with a `rate` condition pays for it: the count runs when the
+//! evaluation reaches the condition, and the lock below only when the tenant's
+//! active layers have one.
+//!
+//! Exactness: evaluate() and guard() under such a policy first lock the
+//! tenant's row of `authensor.rate_locks`, held until commit or rollback. Every decision that may write a receipt counted by a limit
+//! therefore waits for the previous one to finish, and counts what it
+//! committed: two sessions near a limit cannot both pass it. Under
+//! REPEATABLE READ or SERIALIZABLE the transaction's snapshot could predate
+//! the commit the lock waited for, so such a decision is refused.
+
+use crate::errors::{raise, raise_spi};
+use crate::evaluate::Caller;
+use crate::pg::{backend, guc};
+use crate::plans;
+use authensor_policy::{Policy, RateQuery, RateScope};
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::prelude::*;
+
+/// Before a decision that writes a receipt: when a layer has a `rate`
+/// condition, waits for and takes the tenant's rate lock. Its row is made
+/// the first time; a concurrent first decision waits on that insert.
+pub(crate) fn hold_if_limited(
+    caller: Caller,
+    platform: Option<&Policy>,
+    tenant: Option<&Policy>,
+    tenant_id: &str,
+) {
+    if !platform.into_iter().chain(tenant).any(Policy::uses_rate) {
+        return;
+    }
+    const LOCK: &str = "
+        SELECT pg_catalog.current_setting('transaction_isolation')
+          FROM authensor.rate_locks WHERE tenant_id = $1 FOR UPDATE";
+    const MAKE: &str = "
+        INSERT INTO authensor.rate_locks (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING";
+    let lock = || {
+        plans::read(LOCK, &[tenant_id.into()], |rows| match rows.is_empty() {
+            true => Ok(None),
+            false => rows.first().get_one::<String>(),
+        })
+    };
+    let isolation = plans::pinned(|| match lock()? {
+        Some(isolation) => Ok(Some(isolation)),
+        // The tenant's first decision under a limit makes the row (a
+        // concurrent first decision waits on this insert), then locks it by
+        // a statement of its own, whose snapshot sees a row that a
+        // decision committed while this one waited.
+        None => {
+            Spi::run_with_args(MAKE, &[tenant_id.into()])?;
+            lock()
+        }
+    })
+    .unwrap_or_else(|e| raise_spi("lock the tenant's rate limits", e));
+    if isolation.as_deref() != Some("read committed") {
+        raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!(
+                "{}: a policy with rate limits decides only under READ COMMITTED",
+                caller.describe()
+            ),
+            Some(
+                "Call it outside a REPEATABLE READ or SERIALIZABLE transaction: its snapshot could miss calls committed meanwhile.",
+            ),
+        )
+    }
+}
+
+/// The count for a `rate` condition: the tenant's allowed receipts in the
+/// window (and of the tool or rule the scope names), stopped at the limit.
+/// Receipts of other transactions count once committed; those of the
+/// caller's own transaction at once.
+pub(crate) fn count(query: &RateQuery) -> u64 {
+    const COUNT: &str = "
+        SELECT pg_catalog.count(*) FROM (
+            SELECT FROM authensor.receipts r
+             WHERE r.tenant_id = $1
+               AND r.created_at > $2
+               AND r.recorded_at > $2
+               AND r.action = 'allow'
+               AND ($3::text IS NULL OR r.tool = $3)
+               AND ($4::text IS NULL OR r.rule_id = $4)
+             LIMIT $5) counted";
+    let window_micros = i64::try_from(query.window_seconds)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1_000_000);
+    // recorded_at is never before created_at: bounding it too lets the
+    // query skip the monthly partitions before the window.
+    let start =
+        TimestampWithTimeZone::try_from(backend::now_micros().saturating_sub(window_micros))
+            .unwrap_or_else(|_| {
+                raise(
+                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    "a rate window is out of range",
+                    None,
+                )
+            });
+    let (tool, rule) = match query.scope {
+        RateScope::Tenant => (None, None),
+        RateScope::Tool => (query.tool, None),
+        RateScope::Rule => (None, query.rule_id),
+    };
+    let limit = i64::try_from(query.max).unwrap_or(i64::MAX);
+    // A bitmap scan would read every receipt of the tenant in the window
+    // before the LIMIT applies; an index scan stops at the max-th allowed one.
+    plans::pinned(|| {
+        guc::with_setting(c"enable_bitmapscan", c"off", || {
+            plans::read(
+                COUNT,
+                &[
+                    query.tenant_id.into(),
+                    start.into(),
+                    tool.into(),
+                    rule.into(),
+                    limit.into(),
+                ],
+                |rows| rows.first().get_one::<i64>(),
+            )
+        })
+    })
+    .unwrap_or_else(|e| raise_spi("count the calls of a rate limit", e))
+    .map_or(0, |count| count.max(0) as u64)
+}

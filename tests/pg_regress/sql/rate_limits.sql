@@ -1,0 +1,96 @@
+-- rate conditions count the tenant's allowed receipts in the window, through
+-- the receipts' index, from evaluate(), guard() and check() alike.
+\c - agent_app
+\set VERBOSITY default
+
+BEGIN;
+SET LOCAL authensor.tenant_id = 'tenant-rl';
+SELECT authensor.publish_policy($$
+default: allow
+rules:
+  - id: mail-burst
+    tool: email.send
+    action: block
+    reason: at most 3 emails a minute
+    when:
+      rate: {max: 3, per: 1m, scope: tool}
+  - id: search-quota
+    tool: web.search
+    action: allow
+    when:
+      not:
+        rate: {max: 2, per: 1h, scope: rule}
+  - tool: web.search
+    action: escalate
+    reason: the search quota is spent
+$$) AS version;
+COMMIT;
+
+-- Three emails go through, the fourth reaches the limit; each evaluate() in
+-- one statement sees the receipts of the calls before it.
+SET authensor.tenant_id = 'tenant-rl';
+SELECT n, (authensor.evaluate('email.send')).action
+  FROM generate_series(1, 5) AS n ORDER BY n;
+-- Blocked calls are not counted, other tools are not, and check() counts
+-- the same receipts without adding one.
+SELECT action, rule_id FROM authensor.check('email.send');
+SELECT action FROM authensor.evaluate('files.read');
+SELECT action, count(*) FROM authensor.receipts
+ WHERE tool = 'email.send' GROUP BY action ORDER BY action;
+
+-- scope: rule counts the calls the rule allowed: two searches, then the
+-- quota rule no longer matches and the next rule escalates.
+SELECT n, (authensor.guard('web.search'))->>'action' AS action
+  FROM generate_series(1, 3) AS n ORDER BY n;
+
+-- Another tenant's receipts count for nothing here.
+SET authensor.tenant_id = 'tenant-rl2';
+BEGIN;
+SELECT authensor.publish_policy($$
+default: allow
+rules:
+  - tool: email.send
+    action: block
+    when:
+      rate: {max: 1, per: 1m}
+$$) AS version;
+COMMIT;
+SELECT action FROM authensor.evaluate('email.send');
+SELECT action FROM authensor.evaluate('email.send');
+
+-- Under REPEATABLE READ a limit cannot be exact: refused with a hint.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT action FROM authensor.evaluate('email.send');
+ROLLBACK;
+-- check() takes no lock, so it decides in any isolation.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT action FROM authensor.check('email.send');
+ROLLBACK;
+-- A decision that rolls back counts once its receipt is written again, at
+-- the backend's next commit (after the next decision has counted).
+BEGIN;
+SET LOCAL authensor.tenant_id = 'tenant-rl3';
+SELECT authensor.publish_policy('{rules: [{tool: "*", action: block, when: {rate: {max: 1, per: 1m}}}], default: allow}') AS version;
+COMMIT;
+SET authensor.tenant_id = 'tenant-rl3';
+BEGIN;
+SELECT action FROM authensor.evaluate('x');
+ROLLBACK;
+SELECT action FROM authensor.evaluate('x');
+SELECT action FROM authensor.evaluate('x');
+SELECT action, committed FROM authensor.receipts ORDER BY recorded_at;
+
+-- explain() shows the count.
+SET authensor.tenant_id = 'tenant-rl';
+SELECT c->>'operator' AS operator, c->>'operand' AS operand, c->>'value' AS value, c->>'held' AS held
+  FROM jsonb_path_query(authensor.explain('email.send'), '$.layers[*].visited[*].checks[*]') AS c;
+
+-- Bad limits are refused when published.
+BEGIN;
+SET LOCAL authensor.tenant_id = 'tenant-rl';
+SELECT authensor.publish_policy('{rules: [{action: block, when: {rate: {max: 0, per: 1m}}}]}');
+ROLLBACK;
+BEGIN;
+SET LOCAL authensor.tenant_id = 'tenant-rl';
+SELECT authensor.publish_policy('{rules: [{action: block, when: {rate: {max: 5, per: 1 minute}}}]}');
+ROLLBACK;
