@@ -89,12 +89,24 @@ BEGIN
         RAISE EXCEPTION '% belongs to authensor, whose tables have row-level security of their own', table_name
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    SELECT format_type(a.atttypid, a.atttypmod) INTO col_type
+    -- The type without its modifier: a cast to varchar(n), char(n) or
+    -- numeric(p, s) would cut or round the tenant id, and let one tenant's
+    -- id match another's rows.
+    SELECT format_type(a.atttypid, NULL) INTO col_type
       FROM pg_attribute a
      WHERE a.attrelid = table_name AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'column "%" of relation % does not exist', tenant_column, table_name
             USING ERRCODE = 'undefined_column';
+    END IF;
+    -- Under a nondeterministic collation distinct ids compare equal ('sql-a'
+    -- and 'SQL-A' under a case-insensitive one): each would read the other's
+    -- rows.
+    IF EXISTS (SELECT FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+                WHERE a.attrelid = table_name AND a.attname = tenant_column AND NOT c.collisdeterministic) THEN
+        RAISE EXCEPTION 'column "%" of relation % has a nondeterministic collation, under which distinct tenant ids can compare equal', tenant_column, table_name
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Give the column a deterministic collation, e.g. ALTER TABLE ... ALTER COLUMN ... TYPE text COLLATE "C".';
     END IF;
     -- The owner of a table, and every member of the owner, can turn its
     -- row-level security off: no agent may be one. (pg_has_role counts a

@@ -134,9 +134,14 @@ fn revoke(key_id: Uuid, tenant_id: Option<&str>) -> bool {
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn authenticate(api_key: Option<&str>) -> String {
-    let (key_id, secret) = api_key
-        .and_then(parse_key)
-        .unwrap_or((Uuid::from_bytes([0; 16]), String::new()));
+    let parsed = api_key.and_then(parse_key);
+    // Sessions of the same role (agents of other tenants among them) can
+    // read this statement's text in pg_stat_activity while it runs and
+    // after it ends: a key written in it as a literal must not stay there.
+    if let (Some(key), Some(_)) = (api_key, &parsed) {
+        backend::hide_in_activity(key, "<API key hidden>");
+    }
+    let (key_id, secret) = parsed.unwrap_or((Uuid::from_bytes([0; 16]), String::new()));
     let row = Spi::connect(|client| {
         let rows = client.select(
             "SELECT k.tenant_id, h.secret_hash, sha256(convert_to($2, 'UTF8')), k.revoked_at IS NULL, k.scope

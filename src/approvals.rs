@@ -61,7 +61,7 @@ pub fn open(
 }
 
 /// Consumes an approved, unexpired approval of an escalated statement with
-/// this tool and args (the statement's normalised text among them), the
+/// this tool and args (the statement's text among them), the
 /// oldest first; true if there was one. Runs as the extension.
 pub fn consume_for_statement(tenant_id: &str, tool: &str, args: JsonbArg) -> bool {
     plans::pinned(|| {

@@ -202,9 +202,20 @@ impl Call {
 ///
 /// The calls are built once per plan (a prepared statement's runs share
 /// them) and kept until a relation, function or schema changes.
-fn executing(planned: Planned) {
+///
+/// A statement with bind parameters has their values among its args
+/// (`parameters`), so that an approval of it is an approval of those
+/// values: its calls are built for each run.
+fn executing(mut planned: Planned) {
     // A plan's analysis stays among the most recently used while it runs.
     ANALYSED.with(|cell| cell.borrow_mut().get(&planned.query_id).is_some());
+    let parameters = std::mem::take(&mut planned.parameters);
+    if !parameters.is_empty() {
+        for call in statement_calls(&planned, &parameters) {
+            decide(&call);
+        }
+        return;
+    }
     let cached = CALLS.with(|cell| {
         let mut calls = cell.borrow_mut();
         if CALLS_STALE.replace(false) {
@@ -216,7 +227,7 @@ fn executing(planned: Planned) {
             .map(|(_, call)| Rc::clone(call))
     });
     let calls = cached.unwrap_or_else(|| {
-        let calls = Rc::new(statement_calls(&planned));
+        let calls = Rc::new(statement_calls(&planned, &[]));
         CALLS.with(|cell| {
             cell.borrow_mut()
                 .insert(planned.query_id, (planned, Rc::clone(&calls)))
@@ -228,7 +239,7 @@ fn executing(planned: Planned) {
     }
 }
 
-fn statement_calls(planned: &Planned) -> Vec<Call> {
+fn statement_calls(planned: &Planned, parameters: &[(i32, Option<String>)]) -> Vec<Call> {
     let analysed = ANALYSED
         .with(|cell| cell.borrow_mut().get(&planned.query_id).cloned())
         .unwrap_or_default();
@@ -238,6 +249,7 @@ fn statement_calls(planned: &Planned) -> Vec<Call> {
     let mut calls = vec![dml_call(
         &analysed,
         planned,
+        parameters,
         Dml {
             command: planned.command,
             relations: &relations,
@@ -255,6 +267,7 @@ fn statement_calls(planned: &Planned) -> Vec<Call> {
         calls.push(dml_call(
             &analysed,
             planned,
+            parameters,
             Dml {
                 command: nested.command,
                 relations: &nested.relations,
@@ -277,9 +290,14 @@ struct Dml<'a> {
     has_where: bool,
 }
 
-/// The tool call of `dml`, a statement of `planned`, whose functions and
-/// text are the whole statement's.
-fn dml_call(analysed: &Analysed, planned: &Planned, dml: Dml) -> Call {
+/// The tool call of `dml`, a statement of `planned`, whose functions, text
+/// and bind parameters' values are the whole statement's.
+fn dml_call(
+    analysed: &Analysed,
+    planned: &Planned,
+    parameters: &[(i32, Option<String>)],
+    dml: Dml,
+) -> Call {
     let mut args = serde_json::json!({
         "command": dml.command.tag(),
         "tables": names(dml.relations, statement::relation_name),
@@ -298,6 +316,13 @@ fn dml_call(analysed: &Analysed, planned: &Planned, dml: Dml) -> Call {
     ) {
         args["has_where"] = dml.has_where.into();
     }
+    if !parameters.is_empty() {
+        args["parameters"] = parameters
+            .iter()
+            .map(|(number, value)| (format!("${number}"), value.clone().into()))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    }
     Call::new(tool_of(dml.command), args, dml.relations.is_empty())
 }
 
@@ -308,6 +333,13 @@ fn tool_of(command: statement::Command) -> String {
 /// Decides a utility statement: `sql.copy` for COPY of a table, `sql.ddl`
 /// for what log_statement = 'ddl' logs, `sql.utility` for the rest.
 fn utility(utility: Utility) {
+    if utility.truncates_hidden_rows {
+        raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "an agent may not TRUNCATE a table under row-level security, nor with CASCADE: TRUNCATE empties every tenant's rows",
+            Some("Delete the tenant's rows with DELETE, which row-level security keeps to them."),
+        )
+    }
     let (tool, tables, writes) = match utility.copy {
         Some((relation, is_from)) => {
             let tables: Vec<String> = relation
@@ -417,14 +449,14 @@ fn names(oids: &[Oid], name: fn(Oid) -> Option<String>) -> Vec<String> {
     names
 }
 
-/// A statement's text as approvals compare it: runs of white space made one
-/// space, without white space or semicolons at either end.
+/// A statement's text as receipts show it and approvals compare it: as sent,
+/// without white space or semicolons at either end. White space inside is
+/// kept: made one space, the line end of a `--` comment would show what
+/// follows it as part of the comment (`WHERE id = 1 -- one row` then `OR
+/// true` on the next line), and a literal's white space is its value.
 fn normalise(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .trim_end_matches(';')
-        .trim_end()
+    text.trim()
+        .trim_end_matches(|c: char| c == ';' || c.is_whitespace())
         .to_owned()
 }
 

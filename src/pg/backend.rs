@@ -3,7 +3,10 @@
 //! MyProcPid (utils/init/globals.c), pg_strong_random()
 //! (port/pg_strong_random.c), GetCurrentTimestamp()
 //! (utils/adt/timestamp.c) and ActivePortal's cursor options
-//! (utils/portal.h), checked against PostgreSQL 15, 16 and 18; and the
+//! (utils/portal.h), the running statement's text in pg_stat_activity
+//! (debug_query_string, pgstat_report_activity() in
+//! utils/activity/backend_status.c), checked against PostgreSQL 15, 16 and
+//! 18; and the
 //! environment of the process, which a backend, running one thread, may set.
 
 use pgrx::pg_sys;
@@ -34,6 +37,31 @@ pub fn in_holdable_cursor() -> bool {
     unsafe {
         let portal = pg_sys::ActivePortal;
         !portal.is_null() && (*portal).cursorOptions & pg_sys::CURSOR_OPT_HOLD as i32 != 0
+    }
+}
+
+/// Takes every occurrence of `secret` out of the running statement's text as
+/// pg_stat_activity shows it, where every session of the same role (and
+/// members of pg_read_all_stats) can read it, writing `replacement` instead.
+/// The statement's text itself, as errors and logs quote it, is unchanged.
+pub fn hide_in_activity(secret: &str, replacement: &str) {
+    // SAFETY: debug_query_string is NULL or the NUL-terminated text of the
+    // statement running now; pgstat_report_activity() copies the text it is
+    // given into the backend's own pg_stat_activity entry, as postgres.c
+    // does when a statement starts.
+    unsafe {
+        let running = pg_sys::debug_query_string;
+        if running.is_null() || secret.is_empty() {
+            return;
+        }
+        let text = std::ffi::CStr::from_ptr(running).to_string_lossy();
+        if !text.contains(secret) {
+            return;
+        }
+        let Ok(hidden) = std::ffi::CString::new(text.replace(secret, replacement)) else {
+            return;
+        };
+        pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, hidden.as_ptr());
     }
 }
 

@@ -11,6 +11,7 @@
 
 use super::Oid;
 use pgrx::pg_sys;
+use pgrx::pg_sys::ffi::pg_guard_ffi_boundary;
 use std::ffi::{CStr, c_void};
 
 /// What parse analysis shows of a statement and its plan no longer holds.
@@ -79,6 +80,9 @@ pub struct Planned {
     pub columns: Vec<(Oid, i16)>,
     /// The statement's text: its part of the query string.
     pub text: String,
+    /// The values of the bind parameters the statement uses, as text (None
+    /// for NULL), by number: they are not in its text.
+    pub parameters: Vec<(i32, Option<String>)>,
 }
 
 /// A utility statement (DDL, COPY, SET …).
@@ -90,6 +94,10 @@ pub struct Utility {
     pub is_ddl: bool,
     /// COPY of a table: the table, and whether it is written (COPY FROM).
     pub copy: Option<(Option<Oid>, bool)>,
+    /// A TRUNCATE that empties rows row-level security hides from this
+    /// session (TRUNCATE ignores it), or that cascades to tables it does not
+    /// name.
+    pub truncates_hidden_rows: bool,
     /// A statement that reads and writes no relation itself: settings,
     /// prepared statements and cursors (whose queries are decided when they
     /// run), LISTEN and NOTIFY, DO and CALL (whose statements are decided).
@@ -355,8 +363,52 @@ pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
             writes,
             columns,
             text: statement_text((*desc).sourceText, (*plan).stmt_location, (*plan).stmt_len),
+            parameters: parameters((*desc).params),
         })
     }
+}
+
+/// The values of the bind parameters in `params`, as their types' output
+/// functions write them, by number; a parameter without a type (one that
+/// PL/pgSQL's fetch hook reports as not used by the statement) is left out.
+/// Mirrors params.c BuildParamLogString, which gives up on a fetch hook;
+/// this one asks the hook (speculative = false), as copyParamList does.
+///
+/// # Safety
+/// `params` is NULL or the ParamListInfo of the plan about to run.
+unsafe fn parameters(params: pg_sys::ParamListInfo) -> Vec<(i32, Option<String>)> {
+    let mut values = Vec::new();
+    if params.is_null() {
+        return values;
+    }
+    // SAFETY: numParams entries, each read directly or through the fetch
+    // hook into `workspace`; output functions are called on values of the
+    // type they are given with.
+    unsafe {
+        for number in 1..=(*params).numParams {
+            let mut workspace = pg_sys::ParamExternData::default();
+            let param = match (*params).paramFetch {
+                Some(fetch) => {
+                    pg_guard_ffi_boundary(|| fetch(params, number, false, &raw mut workspace))
+                }
+                None => (*params).params.as_mut_ptr().add((number - 1) as usize),
+            };
+            if param.is_null() || (*param).ptype == pg_sys::InvalidOid {
+                continue;
+            }
+            let value = if (*param).isnull {
+                None
+            } else {
+                let mut output = pg_sys::InvalidOid;
+                let mut varlena = false;
+                pg_sys::getTypeOutputInfo((*param).ptype, &mut output, &mut varlena);
+                let text = pg_sys::OidOutputFunctionCall(output, (*param).value);
+                Some(CStr::from_ptr(text).to_string_lossy().into_owned())
+            };
+            values.push((number, value));
+        }
+    }
+    values
 }
 
 /// A Query's or PlannedStmt's queryId as this module hands it out: uint64
@@ -471,13 +523,46 @@ pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) 
                 | pg_sys::NodeTag::T_DoStmt
                 | pg_sys::NodeTag::T_CallStmt
         );
+        let truncates_hidden_rows = (*statement).type_ == pg_sys::NodeTag::T_TruncateStmt
+            && truncates_hidden_rows(statement.cast::<pg_sys::TruncateStmt>());
         Utility {
             tag,
             is_ddl,
             touches_no_relation,
             copy,
+            truncates_hidden_rows,
             text: statement_text(source, (*plan).stmt_location, (*plan).stmt_len),
         }
+    }
+}
+
+/// Whether `truncate` cascades, or names a table whose rows row-level
+/// security filters for the current user (rls.c check_enable_rls, as the
+/// executor asks it for each relation of a query). A table that does not
+/// exist is left to TRUNCATE to report.
+///
+/// # Safety
+/// `truncate` is a TruncateStmt.
+unsafe fn truncates_hidden_rows(truncate: *mut pg_sys::TruncateStmt) -> bool {
+    // SAFETY: its relations are RangeVars, looked up without a lock as COPY's
+    // above; check_enable_rls reads the relation's flags and policies.
+    unsafe {
+        if (*truncate).behavior == pg_sys::DropBehavior::DROP_CASCADE {
+            return true;
+        }
+        let relations = (*truncate).relations;
+        (0..pg_sys::list_length(relations)).any(|index| {
+            let relation = pg_sys::RangeVarGetRelidExtended(
+                pg_sys::list_nth(relations, index).cast::<pg_sys::RangeVar>(),
+                pg_sys::NoLock as pg_sys::LOCKMODE,
+                pg_sys::RVROption::RVR_MISSING_OK,
+                None,
+                std::ptr::null_mut(),
+            );
+            relation != pg_sys::InvalidOid
+                && pg_sys::check_enable_rls(relation, pg_sys::InvalidOid, true)
+                    == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
+        })
     }
 }
 

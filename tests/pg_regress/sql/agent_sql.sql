@@ -52,6 +52,15 @@ SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
  WHERE relnamespace = 'shop'::regnamespace AND relkind = 'r' ORDER BY 1;
 SELECT authensor.unprotect_table('shop.notes');
 SELECT authensor.unprotect_table('shop.notes');
+-- A tenant column of a type with a length or a scale: the tenant id is cast
+-- to the type without it, so it is never cut to match another tenant's rows
+-- (sql-a cut to varchar(3) would be 'sql').
+SET ROLE shop_owner;
+CREATE TABLE shop.short_ids (id int PRIMARY KEY, tenant varchar(3) NOT NULL);
+INSERT INTO shop.short_ids VALUES (1, 'sql');
+RESET ROLE;
+SELECT authensor.protect_table('shop.short_ids', 'tenant');
+SELECT qual FROM pg_policies WHERE tablename = 'short_ids' AND policyname = 'authensor_tenant_rows';
 SELECT relname, relrowsecurity, relforcerowsecurity,
        (SELECT count(*) FROM pg_policy WHERE polrelid = c.oid) AS policies
   FROM pg_class c WHERE oid = 'shop.notes'::regclass;
@@ -63,6 +72,8 @@ CREATE ROLE agent_sql LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE authensor_agent;
 ALTER ROLE agent_sql SET session_preload_libraries = 'authensor';
 GRANT USAGE ON SCHEMA shop TO agent_sql;
 GRANT SELECT, INSERT, UPDATE, DELETE ON shop.orders, shop.payments, shop.order_view TO agent_sql;
+GRANT SELECT ON shop.short_ids TO agent_sql;
+GRANT TRUNCATE ON shop.orders TO agent_sql;
 GRANT EXECUTE ON FUNCTION shop.order_total() TO agent_sql;
 CREATE TABLE public.agent_owned (tenant_id text);
 ALTER TABLE public.agent_owned OWNER TO agent_sql;
@@ -109,6 +120,12 @@ COMMIT;
 -- Without a tenant, nothing that reads a relation runs.
 SELECT id FROM shop.orders;
 SHOW search_path;
+-- A key written as a literal does not stay in pg_stat_activity, where every
+-- session of the same role (an agent of another tenant) can read it.
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant,
+       (SELECT query FROM pg_stat_get_activity(pg_backend_pid())) AS shown;
+ROLLBACK;
 
 -- The guide's substring rule passes both of these; row-level security keeps
 -- them to tenant sql-a's rows.
@@ -117,6 +134,7 @@ SELECT authensor.authenticate(:'key_a') AS tenant;
 SELECT id, tenant_id FROM shop.orders -- tenant_id = 'sql-b'
 ORDER BY id;
 SELECT id, tenant_id FROM shop.orders WHERE tenant_id = 'sql-b' OR true ORDER BY id;
+SELECT id, tenant FROM shop.short_ids;
 -- UNION with another table, a CTE, a view, a SECURITY DEFINER function.
 SELECT id, tenant_id FROM shop.orders UNION ALL SELECT id, tenant_id FROM shop.payments ORDER BY 1, 2;
 WITH theirs AS (SELECT * FROM shop.orders WHERE tenant_id = 'sql-b') SELECT count(*) FROM theirs;
@@ -176,6 +194,24 @@ ROLLBACK;
 BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
 DELETE FROM shop.orders WHERE id = 3;
+ROLLBACK;
+-- TRUNCATE ignores row-level security: with the privilege, an agent would
+-- empty every tenant's rows. It is refused on a protected table, and with
+-- CASCADE.
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+TRUNCATE shop.orders;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+TRUNCATE shop.payments CASCADE;
+ROLLBACK;
+-- An escalated statement's text keeps its line ends: the person approving
+-- it sees that OR true is not part of the comment.
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+UPDATE shop.payments SET amount = 0 WHERE id = 1 -- the one payment
+OR true;
 ROLLBACK;
 -- The hooks cannot be turned off from the session.
 SET session_preload_libraries = '';
@@ -251,11 +287,52 @@ COMMIT;
 \c - agent_sql
 BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
+-- Only the same text: with other white space it escalates again.
+SAVEPOINT s;
 INSERT  INTO shop.payments VALUES (3, 'sql-a', 7);
+ROLLBACK TO SAVEPOINT s;
+INSERT INTO shop.payments VALUES (3, 'sql-a', 7);
 SAVEPOINT s;
 INSERT INTO shop.payments VALUES (4, 'sql-a', 8);
 ROLLBACK TO SAVEPOINT s;
 SELECT id, tenant_id, amount FROM shop.payments ORDER BY id;
+COMMIT;
+
+-- A statement with bind parameters is approved with their values: the
+-- approval of amount 9 does not run the same text with another amount.
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+PREPARE pay(numeric) AS UPDATE shop.payments SET amount = $1 WHERE id = 1;
+EXECUTE pay(9);
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+COMMIT;
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-a';
+SELECT authensor.approve(a.receipt_id, 'amount 9')
+  FROM authensor.approvals a JOIN authensor.receipts r ON r.id = a.receipt_id
+ WHERE a.status = 'pending' AND r.args->>'statement' LIKE 'PREPARE pay%';
+COMMIT;
+\c - agent_sql
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+PREPARE pay(numeric) AS UPDATE shop.payments SET amount = $1 WHERE id = 1;
+SAVEPOINT s;
+EXECUTE pay(999999);
+ROLLBACK TO SAVEPOINT s;
+EXECUTE pay(9);
+SAVEPOINT s;
+EXECUTE pay(9);
+ROLLBACK TO SAVEPOINT s;
+SELECT id, tenant_id, amount FROM shop.payments ORDER BY id;
+COMMIT;
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-a';
+SELECT action, committed, args->'parameters' AS parameters FROM authensor.receipts
+ WHERE tool = 'sql.update' AND args->>'statement' LIKE 'PREPARE pay%' ORDER BY created_at, id;
 COMMIT;
 
 -- An agent role bound to a tenant by the operator: a member of
