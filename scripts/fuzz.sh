@@ -18,16 +18,20 @@ targets=(compile_bytes mutate_policy decide_values)
 triple=$(rustc -vV | sed -n 's/^host: //p')
 
 # What cargo-fuzz passes, less its nightly-only sanitizer flag: libFuzzer's
-# coverage counters and comparison tracing from rustc's stable sancov pass.
+# coverage counters from rustc's stable sancov pass, in every crate.
 rustflags="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4"
 rustflags+=" -Cllvm-args=-sanitizer-coverage-inline-8bit-counters"
-rustflags+=" -Cllvm-args=-sanitizer-coverage-pc-table"
-rustflags+=" -Cllvm-args=-sanitizer-coverage-trace-compares"
-rustflags+=" --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
+rustflags+=" -Cllvm-args=-sanitizer-coverage-pc-table --cfg fuzzing"
+# Comparison tracing only in the code under test (scripts/fuzz-rustc.sh);
+# debug assertions and overflow checks only in it and the harness
+# (fuzz/Cargo.toml's profile). Cargo does not see the wrapper's choice:
+# after changing it, remove $out/build.
+traced="authensor_policy"
 echo "==> building the fuzz targets (fuzz/, into $out/build)"
 # --target keeps the flags off build scripts and proc macros; libFuzzer's
 # C++ sources are built by libfuzzer-sys with clang++ (scripts/install-deps.sh).
-CXX=${CXX:-clang++} RUSTFLAGS=$rustflags cargo build --manifest-path fuzz/Cargo.toml \
+CXX=${CXX:-clang++} RUSTFLAGS=$rustflags RUSTC_WRAPPER=$root/scripts/fuzz-rustc.sh \
+    AUTHENSOR_FUZZ_TRACED=$traced cargo build --manifest-path fuzz/Cargo.toml \
     --release --target "$triple" --target-dir "$out/build" --bins
 bin=$out/build/$triple/release
 
@@ -85,7 +89,7 @@ fi
 libfuzzer_sys=$(sed -n '/^name = "libfuzzer-sys"/{n;s/^version = "\(.*\)"/\1/p}' fuzz/Cargo.lock)
 targets_json=$(printf '"%s", ' "${targets[@]}")
 cat >"$run/settings.json" <<JSON
-{"seconds": $seconds, "targets": [${targets_json%, }], "rustflags": "$rustflags",
+{"seconds": $seconds, "targets": [${targets_json%, }], "rustflags": "$rustflags", "traced": "$traced",
  "libfuzzer_flags": "$libfuzzer_flags", "libfuzzer_sys": "$libfuzzer_sys",
  "load_before": "$load_before", "load_after": "$load_after",
  "corpus_start": $corpus_start, "corpus_dir": "$corpus_dir"}
