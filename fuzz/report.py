@@ -97,8 +97,8 @@ def render(run, settings, figures):
     out.append(f"Measured by `make fuzz` on {datetime.date.today().isoformat()}, commit"
                f" {commit(('policy', 'fuzz', ':(exclude)fuzz/corpus'))}: {machine()}, {command('rustc', '--version')} (stable),"
                f" libFuzzer of libfuzzer-sys {settings['libfuzzer_sys']}. Load average"
-               f" {settings['load_before']} before the run and {settings['load_after']} after it: the two"
-               " cores were shared with other builds, so the rates are lower than on an idle machine.")
+               f" {settings['load_before']} before the run and {settings['load_after']} after it (the"
+               " three targets alone make about 3 on the two cores; more means other work shared them).")
     out.append("")
     out.append(
         f"{seconds} s (`FUZZ_SECONDS`), the {len(figures)} targets side by side on the two cores, each"
