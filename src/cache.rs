@@ -4,11 +4,12 @@
 //! compiled policies also by their estimated size, `authensor.cache_max_bytes`:
 //! - `compiled`: policy source digest → compiled policy. Keyed by content, so
 //!   an entry can never be stale and survives invalidations.
-//! - `heads`: (layer, tenant) → the active version and its compiled policy.
+//! - `heads`: (layer, tenant) → the active version and its compiled policy,
+//!   and the shadow version's, if any (src/shadow.rs).
 //!   This is what can go stale when another transaction publishes or activates.
 //!
 //! Invalidation is exact and needs no `shared_preload_libraries`: a statement
-//! trigger on `policies` and `active_policies` calls
+//! trigger on `policies`, `active_policies` and `shadow_policies` calls
 //! `CacheInvalidateRelcacheByRelid`. PostgreSQL queues that message in the
 //! writing transaction and broadcasts it through the shared invalidation queue
 //! when (and only if) it commits. Every backend that loaded this library has a
@@ -41,10 +42,20 @@ pub struct ActivePolicy {
     pub policy: Arc<Policy>,
 }
 
-/// The two layers that apply to one tenant.
+/// The two layers that apply to one tenant, and the shadow version of each
+/// (src/shadow.rs), if any.
 pub struct Layers {
     pub platform: Option<ActivePolicy>,
     pub tenant: Option<ActivePolicy>,
+    pub platform_shadow: Option<ActivePolicy>,
+    pub tenant_shadow: Option<ActivePolicy>,
+}
+
+/// One layer's active version and shadow version.
+#[derive(Clone, Default)]
+struct LayerHeads {
+    active: Option<ActivePolicy>,
+    shadow: Option<ActivePolicy>,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -54,7 +65,7 @@ struct HeadKey {
 }
 
 struct Head {
-    active: Option<ActivePolicy>,
+    versions: LayerHeads,
     loaded_at: Instant,
 }
 
@@ -84,9 +95,9 @@ thread_local! {
         compiled: Lru::new(),
         stats: Stats::default(),
     });
-    /// Oids of the two policy tables, learnt when heads are loaded. Until then
-    /// every relcache message counts as a policy change.
-    static WATCHED: Cell<Option<[Oid; 2]>> = const { Cell::new(None) };
+    /// Oids of the three policy tables, learnt when heads are loaded. Until
+    /// then every relcache message counts as a policy change.
+    static WATCHED: Cell<Option<[Option<Oid>; 3]>> = const { Cell::new(None) };
 }
 
 /// Registers the relcache callback. Called once per backend from `_PG_init`.
@@ -98,14 +109,15 @@ pub fn register_invalidation_callback() {
 /// query or raise, so it only bumps a counter. `None`: every relation.
 fn on_relcache_invalidation(relation: Option<Oid>) {
     let relevant = relation.is_none_or(|relation| {
-        WATCHED.with(|w| w.get().is_none_or(|oids| oids.contains(&relation)))
+        WATCHED.with(|w| w.get().is_none_or(|oids| oids.contains(&Some(relation))))
     });
     if relevant {
         GENERATION.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// The platform policy and `tenant_id`'s policy in force now.
+/// The platform policy and `tenant_id`'s policy in force now, and their
+/// shadow versions.
 pub fn active_layers(tenant_id: &str) -> Layers {
     // As every statement start does.
     inval::accept_invalidation_messages();
@@ -127,7 +139,12 @@ pub fn active_layers(tenant_id: &str) -> Layers {
         ) {
             (Some(platform), Some(tenant)) => {
                 cache.stats.hits += 1;
-                Layers { platform, tenant }
+                Layers {
+                    platform: platform.active,
+                    tenant: tenant.active,
+                    platform_shadow: platform.shadow,
+                    tenant_shadow: tenant.shadow,
+                }
             }
             _ => {
                 cache.stats.misses += 1;
@@ -149,27 +166,29 @@ impl Cache {
         }
     }
 
-    fn fresh_head(&mut self, key: &HeadKey, ttl: Duration) -> Option<Option<ActivePolicy>> {
+    fn fresh_head(&mut self, key: &HeadKey, ttl: Duration) -> Option<LayerHeads> {
         let head = self.heads.get(key)?;
-        (head.loaded_at.elapsed() < ttl).then(|| head.active.clone())
+        (head.loaded_at.elapsed() < ttl).then(|| head.versions.clone())
     }
 
     fn load(&mut self, platform_key: HeadKey, tenant_key: HeadKey) -> Layers {
         WATCHED.with(|w| w.set(store::policy_table_oids()));
         let tenant_id = tenant_key.tenant_id.as_deref().unwrap_or_default();
-        let mut layers = Layers {
-            platform: None,
-            tenant: None,
-        };
+        let mut platform = LayerHeads::default();
+        let mut tenant = LayerHeads::default();
         for head in store::active_heads(tenant_id) {
             let policy = self.compiled_policy(&head);
-            let active = Some(ActivePolicy {
+            let loaded = Some(ActivePolicy {
                 version: head.version,
                 policy,
             });
-            match head.layer {
-                LayerKind::Platform => layers.platform = active,
-                LayerKind::Tenant => layers.tenant = active,
+            let layer = match head.layer {
+                LayerKind::Platform => &mut platform,
+                LayerKind::Tenant => &mut tenant,
+            };
+            match head.shadow {
+                false => layer.active = loaded,
+                true => layer.shadow = loaded,
             }
         }
         // Under REPEATABLE READ or SERIALIZABLE the read used the transaction's
@@ -181,7 +200,7 @@ impl Cache {
             self.stats.evictions += self.heads.insert(
                 platform_key,
                 Head {
-                    active: layers.platform.clone(),
+                    versions: platform.clone(),
                     loaded_at,
                 },
                 0,
@@ -190,14 +209,19 @@ impl Cache {
             self.stats.evictions += self.heads.insert(
                 tenant_key,
                 Head {
-                    active: layers.tenant.clone(),
+                    versions: tenant.clone(),
                     loaded_at,
                 },
                 0,
                 bounds,
             ) as u64;
         }
-        layers
+        Layers {
+            platform: platform.active,
+            tenant: tenant.active,
+            platform_shadow: platform.shadow,
+            tenant_shadow: tenant.shadow,
+        }
     }
 
     fn compiled_policy(&mut self, head: &store::ActiveHead) -> Arc<Policy> {

@@ -1,0 +1,163 @@
+//! Shadow versions inside one transaction; across sessions, see
+//! tests/isolation/specs/shadow_cache.spec, and as roles with keys,
+//! tests/pg_regress/sql/shadow.sql.
+
+#[pgrx::pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    fn run(sql: &str) {
+        Spi::run(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    fn one<T: IntoDatum + FromDatum>(sql: &str) -> Option<T> {
+        Spi::get_one::<T>(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// `tenant`, as a trusted non-superuser role, with `active` in force and
+    /// `shadow` as its shadow version (version 2). Each test has a tenant of
+    /// its own: the receipts of a rolled-back test are written again when its
+    /// backend exits, and another test's could see them.
+    fn tenant_with_shadow(tenant: &str, active: &str, shadow: &str) {
+        run("SELECT authensor.publish_platform_policy('rules: []')");
+        run("CREATE ROLE shadow_app NOLOGIN NOSUPERUSER NOBYPASSRLS IN ROLE authensor_trusted");
+        run("SET LOCAL ROLE shadow_app");
+        run(&format!("SET LOCAL authensor.tenant_id = '{tenant}'"));
+        Spi::run_with_args("SELECT authensor.publish_policy($1)", &[active.into()]).unwrap();
+        let version = Spi::get_one_with_args::<i32>(
+            "SELECT authensor.publish_policy($1, shadow => true)",
+            &[shadow.into()],
+        )
+        .unwrap();
+        assert_eq!(version, Some(2));
+    }
+
+    /// The last receipt's action and shadow columns.
+    fn last_receipt() -> (String, Option<i32>, Option<String>, Option<String>) {
+        Spi::connect(|client| {
+            let row = client
+                .select(
+                    "SELECT action, shadow_tenant_version, shadow_action, shadow_rule_id
+                       FROM authensor.receipts ORDER BY recorded_at DESC LIMIT 1",
+                    None,
+                    &[],
+                )?
+                .first();
+            Ok::<_, pgrx::spi::Error>((
+                row.get::<String>(1)?.unwrap(),
+                row.get::<i32>(2)?,
+                row.get::<String>(3)?,
+                row.get::<String>(4)?,
+            ))
+        })
+        .unwrap()
+    }
+
+    #[pg_test]
+    fn the_shadow_is_recorded_and_never_decides() {
+        tenant_with_shadow(
+            "shadow-recorded",
+            "default: allow",
+            "default: allow\nrules:\n  - id: no-fetch\n    tool: web.fetch\n    action: block\n",
+        );
+        assert_eq!(
+            one::<String>("SELECT action FROM authensor.evaluate('web.fetch')").as_deref(),
+            Some("allow")
+        );
+        assert_eq!(
+            last_receipt(),
+            (
+                "allow".to_owned(),
+                Some(2),
+                Some("block".to_owned()),
+                Some("no-fetch".to_owned())
+            )
+        );
+        // Agreement: the version only.
+        run("SELECT authensor.evaluate('files.read')");
+        assert_eq!(last_receipt(), ("allow".to_owned(), Some(2), None, None));
+        // check() shows the real decision (that it writes nothing is
+        // tested in tests/pg_regress/sql/shadow.sql).
+        assert_eq!(
+            one::<String>("SELECT action FROM authensor.check('web.fetch')").as_deref(),
+            Some("allow")
+        );
+        assert_eq!(
+            one::<i64>(
+                "SELECT sum(decisions)::bigint FROM authensor.shadow_report(2) WHERE diverged"
+            ),
+            Some(1)
+        );
+    }
+
+    #[pg_test]
+    fn a_shadow_takes_no_rate_lock_and_opens_no_approval() {
+        tenant_with_shadow(
+            "shadow-rate",
+            "default: allow",
+            "default: allow\nrules:\n  - id: limited\n    tool: mail.send\n    action: escalate\n    when:\n      rate: {max: 1, per: 1h}\n",
+        );
+        run("SELECT authensor.evaluate('mail.send')");
+        run("SELECT authensor.evaluate('mail.send')");
+        // The second call's shadow counted the first (allowed) receipt.
+        assert_eq!(
+            last_receipt(),
+            (
+                "allow".to_owned(),
+                Some(2),
+                Some("escalate".to_owned()),
+                Some("limited".to_owned())
+            )
+        );
+        run("RESET ROLE");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.rate_locks WHERE tenant_id = 'shadow-rate'"),
+            Some(0)
+        );
+        assert_eq!(
+            one::<i64>(
+                "SELECT count(*) FROM authensor.approval_requests WHERE tenant_id = 'shadow-rate'"
+            ),
+            Some(0)
+        );
+    }
+
+    #[pg_test]
+    fn activating_the_shadow_promotes_it_and_clearing_ends_it() {
+        tenant_with_shadow("shadow-promote", "default: allow", "default: block");
+        // Another version activated: the shadow stays.
+        run("SELECT authensor.activate_policy(1)");
+        assert_eq!(
+            one::<i32>("SELECT version FROM authensor.shadow_policies"),
+            Some(2)
+        );
+        run("SELECT authensor.activate_policy(2)");
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM authensor.shadow_policies"),
+            Some(0)
+        );
+        run("SELECT authensor.evaluate('x')");
+        assert_eq!(last_receipt(), ("block".to_owned(), None, None, None));
+        assert_eq!(
+            one::<i32>("SELECT authensor.publish_policy('default: escalate', shadow => true)"),
+            Some(3)
+        );
+        assert_eq!(
+            one::<i32>("SELECT authensor.clear_shadow_policy()"),
+            Some(3)
+        );
+        assert_eq!(one::<i32>("SELECT authensor.clear_shadow_policy()"), None);
+        run("SELECT authensor.evaluate('x')");
+        assert_eq!(last_receipt(), ("block".to_owned(), None, None, None));
+    }
+
+    #[pg_test(
+        error = "policy not published: 1 of 1 tests failed; tests[0] (tool \"x\") expected allow, got block by the tenant policy's default"
+    )]
+    fn a_shadow_whose_tests_fail_is_refused() {
+        tenant_with_shadow("shadow-tests", "default: allow", "default: allow");
+        run(
+            "SELECT authensor.publish_policy(E'default: block\\ntests:\\n  - tool: x\\n    expect: allow\\n', shadow => true)",
+        );
+    }
+}
