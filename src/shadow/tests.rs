@@ -151,6 +151,29 @@ mod tests {
         assert_eq!(last_receipt(), ("block".to_owned(), None, None, None));
     }
 
+    #[pg_test]
+    fn an_agents_statements_are_decided_under_the_shadow_too() {
+        run("SELECT authensor.publish_platform_policy('rules: []')");
+        run("SET LOCAL authensor.tenant_id = 'shadow-sql'");
+        run("SELECT authensor.publish_policy('default: allow')");
+        run("SELECT authensor.publish_policy('default: block', shadow => true)");
+        run("CREATE TABLE public.shadow_items (id int)");
+        run("CREATE ROLE shadow_agent NOLOGIN IN ROLE authensor_agent, authensor_trusted");
+        run("GRANT SELECT ON public.shadow_items TO shadow_agent");
+        run("ALTER ROLE shadow_agent SET authensor.tenant_id = 'shadow-sql'");
+        run("SET LOCAL SESSION AUTHORIZATION shadow_agent");
+        // Allowed by the active version: the shadow would have blocked it.
+        run("SELECT id FROM public.shadow_items");
+        assert_eq!(
+            one::<String>(
+                "SELECT string_agg(tool || ' ' || action || ' ' || shadow_tenant_version || ' ' || shadow_action, ', ')
+                   FROM authensor.receipts WHERE args->>'statement' LIKE '%shadow_items%'"
+            )
+            .as_deref(),
+            Some("sql.select allow 2 block")
+        );
+    }
+
     #[pg_test(
         error = "policy not published: 1 of 1 tests failed; tests[0] (tool \"x\") expected allow, got block by the tenant policy's default"
     )]
