@@ -280,7 +280,7 @@ CREATE TRIGGER rate_locks_no_truncate BEFORE TRUNCATE ON @extschema@.rate_locks
 ALTER TABLE @extschema@.receipts
     ADD COLUMN shadow_platform_version integer,
     ADD COLUMN shadow_tenant_version   integer,
-    ADD COLUMN shadow_action  text CHECK (shadow_action IN ('allow', 'escalate', 'block')),
+    ADD COLUMN shadow_action  text CHECK (shadow_action IN ('allow', 'escalate', 'block', 'error')),
     ADD COLUMN shadow_layer   text CHECK (shadow_layer IN ('platform', 'tenant', 'default')),
     ADD COLUMN shadow_rule_id text;
 
@@ -392,6 +392,8 @@ RETURNS TABLE (tool text, action text, decided_layer text, rule_id text,
                diverged boolean, decisions bigint,
                first_seen timestamptz, last_seen timestamptz)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tenant text;
 BEGIN
     IF shadow_report.version IS NULL OR shadow_report.layer IS NULL THEN
         RAISE EXCEPTION 'authensor.shadow_report(): version and layer must not be NULL'
@@ -402,14 +404,34 @@ BEGIN
                         quote_literal(shadow_report.layer)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- A tenant version number names a version of one tenant's policy only:
+    -- the report is the current tenant's, whoever may read more receipts.
+    IF shadow_report.layer = 'tenant' THEN
+        tenant := @extschema@.current_tenant();
+        IF tenant IS NULL THEN
+            RAISE EXCEPTION 'authensor.shadow_report(): a report on a tenant version needs a tenant'
+                USING ERRCODE = 'invalid_authorization_specification',
+                      HINT = 'Call authensor.authenticate(api_key) in the transaction first, or set authensor.tenant_id as a member of authensor_trusted.';
+        END IF;
+    END IF;
+    IF NOT EXISTS (SELECT FROM @extschema@.policies p
+                    WHERE p.layer = shadow_report.layer AND p.version = shadow_report.version
+                      AND p.tenant_id IS NOT DISTINCT FROM tenant) THEN
+        RAISE EXCEPTION 'authensor.shadow_report(): there is no version % of the % policy',
+                        shadow_report.version, shadow_report.layer
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'authensor.policy_versions lists the versions; authensor.shadow_policies the shadow ones.';
+    END IF;
     RETURN QUERY
     SELECT r.tool, r.action, r.layer, r.rule_id,
-           coalesce(r.shadow_action, r.action), coalesce(r.shadow_layer, r.layer),
+           coalesce(r.shadow_action, r.action),
+           CASE WHEN r.shadow_action IS NULL THEN r.layer ELSE r.shadow_layer END,
            CASE WHEN r.shadow_action IS NULL THEN r.rule_id ELSE r.shadow_rule_id END,
            r.shadow_action IS NOT NULL, count(*), min(r.created_at), max(r.created_at)
       FROM @extschema@.receipts r
      WHERE CASE shadow_report.layer WHEN 'platform' THEN r.shadow_platform_version
                                     ELSE r.shadow_tenant_version END = shadow_report.version
+       AND (tenant IS NULL OR r.tenant_id = tenant)
      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
      ORDER BY 8 DESC, 9 DESC, 1, 2, 4, 5, 7;
 END

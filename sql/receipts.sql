@@ -25,10 +25,11 @@ CREATE TABLE @extschema@.receipts (
     -- Shadow versions (shadow.sql): the shadow version of each layer the
     -- decision was also evaluated under, if any (the other layer's was the
     -- active one), and, only when the shadow decided otherwise (another
-    -- action, layer or rule), what it decided. Not hashed by the chain.
+    -- action, layer or rule), what it decided: 'error' when it could not
+    -- decide (src/shadow.rs). Not hashed by the chain.
     shadow_platform_version integer,
     shadow_tenant_version   integer,
-    shadow_action    text        CHECK (shadow_action IN ('allow', 'escalate', 'block')),
+    shadow_action    text        CHECK (shadow_action IN ('allow', 'escalate', 'block', 'error')),
     shadow_layer     text        CHECK (shadow_layer IN ('platform', 'tenant', 'default')),
     shadow_rule_id   text
 ) PARTITION BY RANGE (recorded_at);

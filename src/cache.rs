@@ -23,11 +23,11 @@
 //! it only matters if the triggers are bypassed.
 
 use crate::errors::raise_policy_error;
-use crate::gucs::{CACHE_MAX_BYTES, CACHE_SIZE, CACHE_TTL};
+use crate::gucs::{CACHE_MAX_BYTES, CACHE_SIZE, CACHE_TTL, MAX_CONDITION_DEPTH_CEILING};
 use crate::lru::{Bounds, Lru};
 use crate::pg::{Oid, inval, xact};
 use crate::store::{self, LayerKind};
-use authensor_policy::{Limits, Policy};
+use authensor_policy::{Limits, Policy, PolicyError};
 use pgrx::JsonB;
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
@@ -42,20 +42,30 @@ pub struct ActivePolicy {
     pub policy: Arc<Policy>,
 }
 
+/// A shadow version (src/shadow.rs), compiled, or `None` when its stored
+/// source no longer compiles (a limit or the language changed since it was
+/// published): a shadow never makes a decision fail, so that is recorded as
+/// the shadow's outcome instead of raised.
+#[derive(Clone)]
+pub struct ShadowPolicy {
+    pub version: i32,
+    pub policy: Option<Arc<Policy>>,
+}
+
 /// The two layers that apply to one tenant, and the shadow version of each
 /// (src/shadow.rs), if any.
 pub struct Layers {
     pub platform: Option<ActivePolicy>,
     pub tenant: Option<ActivePolicy>,
-    pub platform_shadow: Option<ActivePolicy>,
-    pub tenant_shadow: Option<ActivePolicy>,
+    pub platform_shadow: Option<ShadowPolicy>,
+    pub tenant_shadow: Option<ShadowPolicy>,
 }
 
 /// One layer's active version and shadow version.
 #[derive(Clone, Default)]
 struct LayerHeads {
     active: Option<ActivePolicy>,
-    shadow: Option<ActivePolicy>,
+    shadow: Option<ShadowPolicy>,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -177,18 +187,24 @@ impl Cache {
         let mut platform = LayerHeads::default();
         let mut tenant = LayerHeads::default();
         for head in store::active_heads(tenant_id) {
-            let policy = self.compiled_policy(&head);
-            let loaded = Some(ActivePolicy {
-                version: head.version,
-                policy,
-            });
             let layer = match head.layer {
                 LayerKind::Platform => &mut platform,
                 LayerKind::Tenant => &mut tenant,
             };
+            let compiled = self.compiled_policy(&head);
             match head.shadow {
-                false => layer.active = loaded,
-                true => layer.shadow = loaded,
+                false => {
+                    layer.active = Some(ActivePolicy {
+                        version: head.version,
+                        policy: compiled.unwrap_or_else(|error| raise_policy_error(&error)),
+                    })
+                }
+                true => {
+                    layer.shadow = Some(ShadowPolicy {
+                        version: head.version,
+                        policy: compiled.ok(),
+                    })
+                }
             }
         }
         // Under REPEATABLE READ or SERIALIZABLE the read used the transaction's
@@ -224,15 +240,15 @@ impl Cache {
         }
     }
 
-    fn compiled_policy(&mut self, head: &store::ActiveHead) -> Arc<Policy> {
+    fn compiled_policy(&mut self, head: &store::ActiveHead) -> Result<Arc<Policy>, PolicyError> {
         if let Some(policy) = self.compiled.get(&head.digest) {
-            return Arc::clone(policy);
+            return Ok(Arc::clone(policy));
         }
         let source = store::policy_source(head.layer, head.tenant_id.as_deref(), head.version);
-        let policy = match authensor_policy::compile_with_limits(&source, &stored_policy_limits()) {
-            Ok(policy) => Arc::new(policy),
-            Err(error) => raise_policy_error(&error),
-        };
+        let policy = Arc::new(authensor_policy::compile_with_limits(
+            &source,
+            &stored_policy_limits(),
+        )?);
         self.stats.compiles += 1;
         self.stats.evictions += self.compiled.insert(
             head.digest.clone(),
@@ -240,13 +256,13 @@ impl Cache {
             policy.approx_bytes(),
             compiled_bounds(),
         ) as u64;
-        policy
+        Ok(policy)
     }
 }
 
 /// A stored version passed validation when it was published; size limits
 /// lowered since then must not make it unusable. The depth bound stays, as it
-/// protects the stack.
+/// protects the stack, at the deepest nesting any publish may have allowed.
 fn stored_policy_limits() -> Limits {
     Limits {
         max_source_bytes: usize::MAX,
@@ -254,7 +270,7 @@ fn stored_policy_limits() -> Limits {
         max_compiled_bytes: usize::MAX,
         max_conditions: usize::MAX,
         max_interpolations: usize::MAX,
-        ..Limits::default()
+        max_depth: MAX_CONDITION_DEPTH_CEILING as usize,
     }
 }
 

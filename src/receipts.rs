@@ -135,8 +135,9 @@ fn insert(receipt: &NewReceipt) -> Uuid {
         .unwrap_or_else(|| not_as_made("jsonb concatenation returned NULL"));
     let shadow = receipt.shadow;
     let differs = shadow.and_then(|shadow| shadow.differs.as_ref());
-    let shadow_action = differs.map(|differs| differs.action.as_str());
-    let shadow_layer = differs.map(|differs| differs.layer.as_str());
+    // A shadow that could not decide is recorded as 'error', with no layer.
+    let shadow_action = differs.map(|differs| differs.action.map_or("error", |a| a.as_str()));
+    let shadow_layer = differs.and_then(|differs| differs.layer.map(|l| l.as_str()));
     let shadow_rule_id = differs.and_then(|differs| differs.rule_id.as_deref());
     // (column, value); a None value is a NULL of the value's type.
     let row: [(&CStr, DatumWithOid); 19] = [

@@ -7,22 +7,76 @@
 //! its active version). It takes no rate lock and opens no approval: only the
 //! real decision does. Its `rate` conditions count the receipts as the real
 //! ones do. check() and explain() show the real decision only.
+//!
+//! A shadow never makes a decision fail: a shadow version whose source no
+//! longer compiles, or whose `matches` would search a value over
+//! authensor.max_match_bytes, is recorded as `shadow_action = 'error'` and
+//! the real decision goes on. Cancels and timeouts still stop the call.
 
-use crate::cache::{ActivePolicy, Layers};
+use crate::cache::{ActivePolicy, Layers, ShadowPolicy};
 use crate::store::{self, LayerKind};
 use crate::tenant::{refuse_agent, require_admin};
 use authensor_policy::{Action, Decision, Layer, Policy, Request, with_rate_counter};
 use pgrx::prelude::*;
+use std::cell::Cell;
+use std::panic::{self, AssertUnwindSafe};
 
-/// A layer's shadow version if it has one, else its active version.
+thread_local! {
+    /// Set while the shadow decides, so that a refused `matches` search
+    /// abandons the shadow decision instead of raising (gucs.rs).
+    static DECIDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The unwind that abandons a shadow decision; caught by decide_shadow(),
+/// which no ERROR ever crosses.
+struct Abandoned;
+
+/// Whether the shadow is deciding: a refusal then abandons it instead.
+pub(crate) fn deciding() -> bool {
+    DECIDING.get()
+}
+
+/// Abandons the shadow decision under way ([`deciding`] must hold): its
+/// receipt records that the shadow could not decide.
+pub(crate) fn abandon() -> ! {
+    panic::resume_unwind(Box::new(Abandoned))
+}
+
+/// A layer's shadow version if it has one, else its active version; `Err`
+/// when its shadow version does not compile.
 fn in_shadow<'l>(
-    shadow: &'l Option<ActivePolicy>,
+    shadow: &'l Option<ShadowPolicy>,
     active: &'l Option<ActivePolicy>,
-) -> Option<&'l Policy> {
-    shadow
-        .as_ref()
-        .or(active.as_ref())
-        .map(|version| &*version.policy)
+) -> Result<Option<&'l Policy>, Abandoned> {
+    match shadow {
+        Some(shadow) => shadow.policy.as_deref().map(Some).ok_or(Abandoned),
+        None => Ok(active.as_ref().map(|version| &*version.policy)),
+    }
+}
+
+/// The shadow decision, or `Err` when the shadow could not decide. Only the
+/// unwind of [`abandon`] is caught: a raised ERROR (a cancel, an SPI failure
+/// in a rate count) goes on to fail the call.
+fn shadow_decision(layers: &Layers, request: &Request) -> Result<Decision, Abandoned> {
+    let platform = in_shadow(&layers.platform_shadow, &layers.platform)?;
+    let tenant = in_shadow(&layers.tenant_shadow, &layers.tenant)?;
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            DECIDING.set(false);
+        }
+    }
+    DECIDING.set(true);
+    let _reset = Reset;
+    panic::catch_unwind(AssertUnwindSafe(|| {
+        with_rate_counter(crate::rate_limits::count, || {
+            authensor_policy::decide(platform, tenant, request)
+        })
+    }))
+    .map_err(|unwind| match unwind.downcast::<Abandoned>() {
+        Ok(_) => Abandoned,
+        Err(other) => panic::resume_unwind(other),
+    })
 }
 
 /// What a receipt records of the shadow versions a decision was evaluated
@@ -36,10 +90,12 @@ pub(crate) struct ShadowOutcome {
     pub differs: Option<ShadowDecision>,
 }
 
+/// What the shadow decided; `action` and `layer` `None` when it could not
+/// decide (recorded as `shadow_action = 'error'`).
 #[derive(Clone)]
 pub(crate) struct ShadowDecision {
-    pub action: Action,
-    pub layer: Layer,
+    pub action: Option<Action>,
+    pub layer: Option<Layer>,
     pub rule_id: Option<String>,
 }
 
@@ -54,24 +110,27 @@ pub(crate) fn decide_shadow(
     if layers.platform_shadow.is_none() && layers.tenant_shadow.is_none() {
         return None;
     }
-    let shadow = with_rate_counter(crate::rate_limits::count, || {
-        authensor_policy::decide(
-            in_shadow(&layers.platform_shadow, &layers.platform),
-            in_shadow(&layers.tenant_shadow, &layers.tenant),
-            request,
-        )
-    });
-    let same = shadow.action == decision.action
-        && shadow.layer == decision.layer
-        && shadow.rule_id == decision.rule_id;
+    let differs = match shadow_decision(layers, request) {
+        Ok(shadow) => {
+            let same = shadow.action == decision.action
+                && shadow.layer == decision.layer
+                && shadow.rule_id == decision.rule_id;
+            (!same).then_some(ShadowDecision {
+                action: Some(shadow.action),
+                layer: Some(shadow.layer),
+                rule_id: shadow.rule_id,
+            })
+        }
+        Err(Abandoned) => Some(ShadowDecision {
+            action: None,
+            layer: None,
+            rule_id: None,
+        }),
+    };
     Some(ShadowOutcome {
         platform_version: layers.platform_shadow.as_ref().map(|v| v.version),
         tenant_version: layers.tenant_shadow.as_ref().map(|v| v.version),
-        differs: (!same).then_some(ShadowDecision {
-            action: shadow.action,
-            layer: shadow.layer,
-            rule_id: shadow.rule_id,
-        }),
+        differs,
     })
 }
 

@@ -174,6 +174,71 @@ mod tests {
         );
     }
 
+    /// A stored shadow version that no longer compiles (the language or a
+    /// limit changed since it was published; here, a row written by hand)
+    /// never makes a decision fail: its receipts record 'error'.
+    #[pg_test]
+    fn a_shadow_that_no_longer_compiles_fails_no_decision() {
+        tenant_with_shadow("shadow-broken", "default: allow", "default: block");
+        run("RESET ROLE");
+        run(
+            "INSERT INTO authensor.policies (layer, tenant_id, version, source, digest, created_by)
+             VALUES ('tenant', 'shadow-broken', 3, 'rules: [', sha256('rules: ['), 'operator')",
+        );
+        run("UPDATE authensor.shadow_policies SET version = 3 WHERE tenant_id = 'shadow-broken'");
+        run("SET LOCAL ROLE shadow_app");
+        assert_eq!(
+            one::<String>("SELECT action FROM authensor.evaluate('x')").as_deref(),
+            Some("allow")
+        );
+        assert_eq!(
+            last_receipt(),
+            ("allow".to_owned(), Some(3), Some("error".to_owned()), None)
+        );
+        assert_eq!(
+            one::<String>("SELECT action FROM authensor.check('x')").as_deref(),
+            Some("allow")
+        );
+    }
+
+    /// A version published under the deepest authensor.max_condition_depth
+    /// allowed compiles again when loaded, whatever the setting is then.
+    #[pg_test]
+    fn a_version_as_deep_as_publishing_allowed_loads_again() {
+        run("SET LOCAL authensor.max_condition_depth = 64");
+        let deep = format!(
+            "default: allow\nrules:\n  - tool: x\n    action: block\n    when: {}{{args.a: {{exists: true}}}}{}\n",
+            "{not: ".repeat(50),
+            "}".repeat(50)
+        );
+        tenant_with_shadow("shadow-deep", "default: allow", &deep);
+        run("RESET ROLE");
+        run("RESET authensor.max_condition_depth");
+        run("SET LOCAL ROLE shadow_app");
+        run("SELECT authensor.evaluate('x')");
+        assert_eq!(last_receipt(), ("allow".to_owned(), Some(2), None, None));
+    }
+
+    /// Version numbers of tenant policies are per tenant: a superuser's
+    /// report on a tenant version is the current tenant's only.
+    #[pg_test]
+    fn a_report_on_a_tenant_version_is_one_tenants() {
+        tenant_with_shadow("shadow-report-a", "default: allow", "default: block");
+        run("SELECT authensor.evaluate('x')");
+        run("SET LOCAL authensor.tenant_id = 'shadow-report-b'");
+        run("SELECT authensor.publish_policy('default: allow')");
+        run("SELECT authensor.publish_policy('default: escalate', shadow => true)");
+        run("SELECT authensor.evaluate('x')");
+        run("RESET ROLE");
+        assert_eq!(
+            one::<String>(
+                "SELECT string_agg(shadow_action || ' ' || decisions, ', ') FROM authensor.shadow_report(2)"
+            )
+            .as_deref(),
+            Some("escalate 1")
+        );
+    }
+
     #[pg_test(
         error = "policy not published: 1 of 1 tests failed; tests[0] (tool \"x\") expected allow, got block by the tenant policy's default"
     )]

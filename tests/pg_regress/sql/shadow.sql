@@ -95,7 +95,10 @@ COMMIT;
 BEGIN;
 SELECT authensor.authenticate(:'other_key') AS tenant;
 SELECT count(*) AS shadows FROM authensor.shadow_policies;
+-- Its report on version 2 is of its own version 2, which does not exist.
+SAVEPOINT s;
 SELECT count(*) AS report_rows FROM authensor.shadow_report(2);
+ROLLBACK TO s;
 SELECT count(*) AS receipts FROM authensor.receipts;
 -- Its own decisions are evaluated under no shadow.
 SELECT authensor.publish_policy('default: allow') AS version;
@@ -130,7 +133,14 @@ ROLLBACK TO s;
 SELECT authensor.shadow_report(2, 'sideways');
 ROLLBACK TO s;
 SELECT authensor.shadow_report(NULL);
+ROLLBACK TO s;
+-- A version that does not exist, of either layer.
+SELECT authensor.shadow_report(99);
+ROLLBACK TO s;
+SELECT authensor.shadow_report(99, 'platform');
 ROLLBACK;
+-- Without a tenant, a tenant version names nothing.
+SELECT authensor.shadow_report(2);
 
 -- Activating another version leaves the shadow in place; activating the
 -- shadow promotes it and ends the shadowing.
@@ -210,4 +220,34 @@ SELECT authensor.clear_platform_shadow_policy() = :platform_shadow AS cleared;
 BEGIN;
 SELECT authensor.authenticate(:'admin_key') AS tenant;
 SELECT authensor.clear_shadow_policy() IS NOT NULL AS cleared;
+COMMIT;
+
+-- A shadow never makes a decision fail. One whose `matches` would search a
+-- value over authensor.max_match_bytes cannot decide: its receipt records
+-- 'error', and the active version's answer stands.
+BEGIN;
+SELECT authensor.authenticate(:'admin_key') AS tenant;
+SELECT authensor.publish_policy($$
+default: allow
+rules:
+  - id: secret-paths
+    tool: files.read
+    action: block
+    when:
+      args.path: {matches: "secret"}
+$$, shadow => true) AS matching_shadow \gset
+COMMIT;
+BEGIN;
+SELECT authensor.authenticate(:'agent_key') AS tenant;
+SELECT action, rule_id FROM authensor.evaluate('files.read', jsonb_build_object('path', repeat('a', 20000)));
+SELECT action, rule_id FROM authensor.evaluate('files.read', '{"path": "/secret"}');
+SELECT tool, action, shadow_tenant_version = :matching_shadow AS shadow_named,
+       shadow_action, shadow_layer, shadow_rule_id
+  FROM authensor.receipts ORDER BY created_at DESC LIMIT 2;
+COMMIT;
+BEGIN;
+SELECT authensor.authenticate(:'admin_key') AS tenant;
+SELECT tool, action, shadow_action, shadow_layer, shadow_rule_id, diverged, decisions
+  FROM authensor.shadow_report(:matching_shadow);
+SELECT authensor.clear_shadow_policy() = :matching_shadow AS cleared;
 COMMIT;
