@@ -348,6 +348,23 @@ AS 'MODULE_PATHNAME', 'clear_platform_shadow_policy_wrapper';
 ALTER FUNCTION @extschema@.clear_platform_shadow_policy() OWNER TO authensor_definer;
 -- The platform layer belongs to the operator.
 REVOKE ALL ON FUNCTION @extschema@.clear_platform_shadow_policy() FROM PUBLIC;
+-- Whoever may publish the platform policy, and so a platform shadow, may
+-- clear that shadow too.
+DO $$
+DECLARE
+    grantee oid;
+BEGIN
+    FOR grantee IN
+        SELECT DISTINCT a.grantee FROM pg_catalog.pg_proc p,
+               pg_catalog.aclexplode(p.proacl) AS a
+         WHERE p.oid = '@extschema@.publish_platform_policy(text, boolean)'::pg_catalog.regprocedure
+           AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION @extschema@.clear_platform_shadow_policy() TO %s',
+            CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(grantee)) END);
+    END LOOP;
+END
+$$;
 
 -- The shadow version of each (layer, tenant), if any: at most one. A
 -- publish with shadow => true replaces it; activate_policy() of it, or

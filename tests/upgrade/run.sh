@@ -66,7 +66,8 @@ VALUES ('00000000-0000-4000-8000-0000000000a1', 'tenant-a', 'issued by $previous
 INSERT INTO authensor.api_key_hashes VALUES ('00000000-0000-4000-8000-0000000000a1', sha256(convert_to(:'secret', 'UTF8')));
 SELECT authensor.sentinel_scan_windows(clock_timestamp() + interval '2 minutes', 60, 0.3, 3, 10, 0.3, 5, 60);
 -- An operator granted the platform's publishing keeps it across the update,
--- which replaces the function (0.5.0 adds its shadow argument).
+-- which replaces the function (0.5.0 adds its shadow argument), and may clear
+-- the platform shadow it can now publish.
 DO \$\$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upgrade_operator') THEN
         CREATE ROLE upgrade_operator;
@@ -121,6 +122,7 @@ SELECT 'changed rows in ' || k.relname || ': ' ||
 SELECT 'operator may publish ' || has_function_privilege('upgrade_operator', 'authensor.publish_platform_policy(text, boolean)', 'EXECUTE')
        || ', may clear ' || has_function_privilege('upgrade_operator', 'authensor.clear_platform_shadow_policy()', 'EXECUTE');
 REVOKE EXECUTE ON FUNCTION authensor.publish_platform_policy(text, boolean) FROM upgrade_operator;
+REVOKE EXECUTE ON FUNCTION authensor.clear_platform_shadow_policy() FROM upgrade_operator;
 SELECT 'keys issued before are ' || string_agg(DISTINCT scope, ',') FROM authensor.api_keys;
 -- Every function works on the data of the previous release.
 SET authensor.tenant_id = 'tenant-a';
@@ -174,7 +176,7 @@ echo "$out"
 grep -q "^version $current\$" <<<"$out"
 ! grep -E '^changed rows in .*: [1-9]' <<<"$out"
 [[ $(grep -c '^changed rows in .*: 0$' <<<"$out") == 9 ]]
-grep -q '^operator may publish true, may clear false$' <<<"$out"
+grep -q '^operator may publish true, may clear true$' <<<"$out"
 grep -q '^keys issued before are agent$' <<<"$out"
 grep -q '^check escalate mail$' <<<"$out"
 grep -q '^published v2$' <<<"$out"
