@@ -113,8 +113,8 @@ pub fn refuse_if_read_only(function: &str) {
     }
 }
 
-/// Where the shadow columns are in the row `insert` writes: they are left out
-/// of a receipt decided under no shadow version.
+/// Where the shadow columns are in the row `insert` writes: left out only
+/// before ALTER EXTENSION UPDATE to 0.5.0, when the table has none.
 const SHADOW_COLUMNS_START: usize = 14;
 const SHADOW_COLUMNS_END: usize = 19;
 
@@ -155,7 +155,8 @@ fn insert(receipt: &NewReceipt) -> Uuid {
         (c"tenant_version", receipt.tenant_version.into()),
         (c"committed", receipt.committed.into()),
         (c"recorded_at", recorded_at.into()),
-        // From 0.5.0 on; written only by a decision under a shadow version.
+        // From 0.5.0 on; NULL under no shadow version, and written all the
+        // same, so that no column default or trigger can claim a shadow.
         (
             c"shadow_platform_version",
             shadow.and_then(|s| s.platform_version).into(),
@@ -173,7 +174,10 @@ fn insert(receipt: &NewReceipt) -> Uuid {
     // Before ALTER EXTENSION UPDATE to 0.3.0, the table has neither of the
     // last two columns (see store.rs).
     let new_schema = crate::store::receipts_record_rollbacks();
-    let columns = match (shadow.is_some(), new_schema) {
+    let columns = match (
+        shadow.is_some() || store::receipts_record_shadows(table),
+        new_schema,
+    ) {
         (true, _) => SHADOW_COLUMNS_END,
         (false, true) => SHADOW_COLUMNS_START,
         (false, false) => SHADOW_COLUMNS_START - 2,

@@ -132,6 +132,12 @@ pub fn receipts_record_rollbacks() -> bool {
     table_oid(c"receipts").is_some_and(|table| catalog::has_column(table, c"recorded_at"))
 }
 
+/// Whether authensor.receipts (`table`) is of 0.5.0 or later, and so has the
+/// shadow columns (shadow.rs).
+pub fn receipts_record_shadows(table: Oid) -> bool {
+    catalog::has_column(table, c"shadow_action")
+}
+
 /// Oids of `authensor.policies`, `authensor.active_policies` and
 /// `authensor.shadow_policies` (none before 0.5.0), for filtering relcache
 /// invalidations.
