@@ -199,8 +199,9 @@ def render_shadow(benchmarks, meta_file, results_file, bindir):
                    "some 50 µs per call: well within the noise between rounds on this machine, which is why a "
                    "ratio here can come out above 1. It is no gain: the scenarios run in a fixed order within "
                    "each round, and the shadow ones last. Without a shadow version the decision path reads two "
-                   "empty slots of the cached layers and nothing else, no catalog lookup: `evaluate` here is the "
-                   "scenario, and the code path, of the table of `make bench`.")
+                   "empty slots of the cached layers, and its receipt writes the five shadow columns as NULL "
+                   "after one cached catalogue lookup that tells whether the table has them: `evaluate` here is "
+                   "the scenario, and the code path, of the table of `make bench`.")
     section.append("")
     path = pathlib.Path(benchmarks)
     lines = path.read_text().splitlines() if path.exists() else ["# Benchmarks", ""]

@@ -27,8 +27,9 @@ thread_local! {
     static DECIDING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// The unwind that abandons a shadow decision; caught by decide_shadow(),
-/// which no ERROR ever crosses.
+/// The unwind that abandons a shadow decision, caught by shadow_decision(),
+/// and the outcome it records. A plain Rust unwind, never a PostgreSQL ERROR:
+/// nothing of PostgreSQL's state needs cleaning up after it.
 struct Abandoned;
 
 /// Whether the shadow is deciding: a refusal then abandons it instead.
