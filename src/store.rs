@@ -245,12 +245,7 @@ pub fn activate_version(
     // The shadow, once promoted, has nothing left to be compared with
     // (there are none before 0.5.0).
     if table_oid(c"shadow_policies").is_some() {
-        Spi::run_with_args(
-            "DELETE FROM authensor.shadow_policies
-              WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '') AND version = $3",
-            &[layer.as_str().into(), tenant_id.into(), version.into()],
-        )
-        .unwrap_or_else(|e| raise_spi("promote the shadow version", e));
+        remove_shadow(layer, tenant_id, Some(version));
     }
     announce(&payload);
 }
@@ -287,6 +282,13 @@ pub fn shadow_version(layer: LayerKind, tenant_id: Option<&str>, version: i32, s
 /// Removes the shadow version of a layer; returns it, or `None` if there
 /// was none.
 pub fn clear_shadow(layer: LayerKind, tenant_id: Option<&str>) -> Option<i32> {
+    remove_shadow(layer, tenant_id, None)
+}
+
+/// Removes the shadow version of a layer, if it is `only` (any, given
+/// `None`), and announces that the layer has none; returns it, or `None` if
+/// nothing was removed.
+fn remove_shadow(layer: LayerKind, tenant_id: Option<&str>, only: Option<i32>) -> Option<i32> {
     // Without a row limit: a DELETE stopped at its first returned row would
     // never reach its AFTER STATEMENT trigger, and so would invalidate no
     // cache.
@@ -294,9 +296,10 @@ pub fn clear_shadow(layer: LayerKind, tenant_id: Option<&str>) -> Option<i32> {
         let rows = client.update(
             "DELETE FROM authensor.shadow_policies
               WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '')
+                AND ($3::integer IS NULL OR version = $3)
              RETURNING version",
             None,
-            &[layer.as_str().into(), tenant_id.into()],
+            &[layer.as_str().into(), tenant_id.into(), only.into()],
         )?;
         match rows.is_empty() {
             true => Ok(None),
