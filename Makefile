@@ -32,7 +32,7 @@ PGRX_TEST_DATA := $(SCRATCH)/pgrx-test-data-pg$(PG)
 export PG PG_CONFIG
 export USER ?= root
 
-.PHONY: deps install install-dev test-postgres demo test system-pg-before lint test-core test-fuzz test-pg test-sql bench bench-majors bench-sql soak fuzz oracle
+.PHONY: deps install install-dev test-postgres demo test system-pg-before lint test-core test-fuzz test-pg test-sql bench bench-majors bench-sql bench-shadow soak fuzz oracle
 
 deps:
 	@scripts/install-deps.sh
@@ -107,6 +107,12 @@ bench-majors: deps
 ## "Agents that run SQL" section of BENCHMARKS.md.
 bench-sql: deps
 	@scripts/bench-sql.sh
+
+## What a shadow version costs evaluate(): P2 with none, a tenant one, and
+## a platform and a tenant one: the "Shadow versions" section of
+## BENCHMARKS.md.
+bench-shadow: deps
+	@scripts/bench-shadow.sh
 
 ## The soak of tests/soak: 16 clients, policy changes, Sentinel scans, seals
 ## and faults through pgbouncer for SOAK_SECONDS (600) on a release build,

@@ -54,6 +54,27 @@ stop_cluster() {
     rm -rf "$cluster"
 }
 
+# dedicated_run NAME DEFAULT_PORT: the settings of a short dedicated run
+# (`make bench-sql`, `make bench-shadow`) from BENCH_RUNS (5), BENCH_SECONDS
+# (8), BENCH_CLIENTS (4) and AUTHENSOR_BENCH_PORT, its release build under
+# target/NAME and its scratch cluster, started (stop_cluster stops it).
+dedicated_run() {
+    pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+    port=${AUTHENSOR_BENCH_PORT:-$2}
+    runs=${BENCH_RUNS:-5}
+    seconds=${BENCH_SECONDS:-8}
+    clients=${BENCH_CLIENTS:-4}
+    threads=$((clients < 2 ? clients : 2))
+    out=$root/target/$1
+    work=$out/work
+    cluster=$out/cluster
+    specs=$work results=$work
+    echo "==> release build in a private PostgreSQL installation"
+    bindir=$(private_postgres "$pg_config" "$out")
+    rm -rf "$work" && mkdir -p "$work/tps"
+    start_cluster
+}
+
 # scenario NAME DATABASE ROLE PGOPTIONS SCRIPT [VARIABLE=VALUE ...], into
 # $specs/NAME.scenario, if NAME is among those define_scenarios was asked for.
 names=()
@@ -142,6 +163,17 @@ define_scenarios() {
     scenario sql_select_evaluate bench bench_app "$(tenant bench-sql)" sql_select_evaluate.sql
     scenario newest_receipts_rls bench_rls bench_app "$(tenant tenant-42)" newest_receipts_rls.sql
     scenario newest_receipts_one_tenant bench_rls bench_app "$(tenant tenant-42)" newest_receipts_one_tenant.sql tenant=tenant-42
+}
+
+# define_shadow_scenarios: evaluate() of bench-10's request for tenant
+# bench-shadow (bench/shadow.sql), under a tenant shadow version in database
+# bench and under a platform and a tenant shadow version in bench_shadow.
+define_shadow_scenarios() {
+    wanted=()
+    local query='{"query": "SELECT * FROM orders WHERE tenant_id = '\''bench-shadow'\''"}'
+    scenario evaluate_shadow bench bench_app "$(tenant bench-shadow)" evaluate.sql tool=database.query "args=$query"
+    scenario evaluate_shadow_both bench_shadow bench_app "$(tenant bench-shadow)" evaluate.sql \
+        tool=database.query "args=$query"
 }
 
 # The commit measured, and whether the extension's sources differ from it.

@@ -11,21 +11,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . scripts/bench-lib.sh
-pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-port=${AUTHENSOR_BENCH_PORT:-54334}
-runs=${BENCH_RUNS:-5}
-seconds=${BENCH_SECONDS:-8}
-clients=${BENCH_CLIENTS:-4}
-threads=$((clients < 2 ? clients : 2))
-out=$root/target/bench-sql
-work=$out/work
-cluster=$out/cluster
-specs=$work results=$work
-
-echo "==> release build in a private PostgreSQL installation"
-bindir=$(private_postgres "$pg_config" "$out")
-rm -rf "$work" && mkdir -p "$work/tps"
-start_cluster
+dedicated_run bench-sql 54334
 trap stop_cluster EXIT
 
 define_scenarios sql_select_plain sql_select_loaded sql_select_agent sql_select_evaluate

@@ -22,7 +22,7 @@ psql=(psql -X -q -h "$dir" -p "$port" -U postgres)
 "${psql[@]}" -d demo -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 CREATE EXTENSION authensor;
 CREATE ROLE authensor_operator LOGIN;
-GRANT EXECUTE ON FUNCTION authensor.publish_platform_policy(text), authensor.create_api_key(text, text, text)
+GRANT EXECUTE ON FUNCTION authensor.publish_platform_policy(text, boolean), authensor.create_api_key(text, text, text)
    TO authensor_operator;
 CREATE ROLE agent_app LOGIN IN ROLE authensor_trusted;
 CREATE ROLE agent_sql LOGIN;

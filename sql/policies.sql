@@ -80,7 +80,7 @@ CREATE TRIGGER active_policies_invalidate_cache
 REVOKE ALL ON FUNCTION @extschema@.policy_tables_changed() FROM PUBLIC;
 
 -- The platform layer belongs to the operator.
-REVOKE ALL ON FUNCTION @extschema@.publish_platform_policy(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.publish_platform_policy(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.activate_platform_policy(integer) FROM PUBLIC;
 
 -- Version history: every version the caller may see, and which is in force.
@@ -100,10 +100,10 @@ GRANT SELECT ON @extschema@.policy_versions TO PUBLIC;
 
 COMMENT ON TABLE @extschema@.policies IS 'Every published policy version; immutable';
 COMMENT ON TABLE @extschema@.active_policies IS 'The policy version in force per layer and tenant';
-COMMENT ON FUNCTION @extschema@.publish_policy(text) IS
-    'Validate and activate a new version of the current tenant''s policy';
-COMMENT ON FUNCTION @extschema@.publish_platform_policy(text) IS
-    'Validate and activate a new version of the platform policy (operator only)';
+COMMENT ON FUNCTION @extschema@.publish_policy(text, boolean) IS
+    'Validate and activate a new version of the current tenant''s policy, or with shadow => true make it the shadow version';
+COMMENT ON FUNCTION @extschema@.publish_platform_policy(text, boolean) IS
+    'Validate and activate a new version of the platform policy, or with shadow => true make it the shadow version (operator only)';
 COMMENT ON FUNCTION @extschema@.evaluate(text, jsonb, jsonb) IS
     'Decide allow, escalate or block for the current tenant''s tool call and write a receipt';
 COMMENT ON FUNCTION @extschema@.check(text, jsonb, jsonb) IS

@@ -21,7 +21,17 @@ CREATE TABLE @extschema@.receipts (
     -- When the row was written, after its transaction had an id: what
     -- seal_receipts() bounds its search by (src/chain.rs), and what the
     -- table is partitioned by (retention.sql).
-    recorded_at      timestamptz NOT NULL DEFAULT clock_timestamp()
+    recorded_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    -- Shadow versions (shadow.sql): the shadow version of each layer the
+    -- decision was also evaluated under, if any (the other layer's was the
+    -- active one), and, only when the shadow decided otherwise (another
+    -- action, layer or rule), what it decided: 'error' when it could not
+    -- decide (src/shadow.rs). Not hashed by the chain.
+    shadow_platform_version integer,
+    shadow_tenant_version   integer,
+    shadow_action    text        CHECK (shadow_action IN ('allow', 'escalate', 'block', 'error')),
+    shadow_layer     text        CHECK (shadow_layer IN ('platform', 'tenant', 'default')),
+    shadow_rule_id   text
 ) PARTITION BY RANGE (recorded_at);
 
 -- The keys and indexes of a partition of receipts or receipt_links. Each

@@ -4,11 +4,12 @@
 //! compiled policies also by their estimated size, `authensor.cache_max_bytes`:
 //! - `compiled`: policy source digest → compiled policy. Keyed by content, so
 //!   an entry can never be stale and survives invalidations.
-//! - `heads`: (layer, tenant) → the active version and its compiled policy.
+//! - `heads`: (layer, tenant) → the active version and its compiled policy,
+//!   and the shadow version's, if any (src/shadow.rs).
 //!   This is what can go stale when another transaction publishes or activates.
 //!
 //! Invalidation is exact and needs no `shared_preload_libraries`: a statement
-//! trigger on `policies` and `active_policies` calls
+//! trigger on `policies`, `active_policies` and `shadow_policies` calls
 //! `CacheInvalidateRelcacheByRelid`. PostgreSQL queues that message in the
 //! writing transaction and broadcasts it through the shared invalidation queue
 //! when (and only if) it commits. Every backend that loaded this library has a
@@ -22,11 +23,11 @@
 //! it only matters if the triggers are bypassed.
 
 use crate::errors::raise_policy_error;
-use crate::gucs::{CACHE_MAX_BYTES, CACHE_SIZE, CACHE_TTL};
+use crate::gucs::{CACHE_MAX_BYTES, CACHE_SIZE, CACHE_TTL, MAX_CONDITION_DEPTH_CEILING};
 use crate::lru::{Bounds, Lru};
 use crate::pg::{Oid, inval, xact};
 use crate::store::{self, LayerKind};
-use authensor_policy::{Limits, Policy};
+use authensor_policy::{Limits, Policy, PolicyError};
 use pgrx::JsonB;
 use pgrx::prelude::*;
 use std::cell::{Cell, RefCell};
@@ -41,10 +42,30 @@ pub struct ActivePolicy {
     pub policy: Arc<Policy>,
 }
 
-/// The two layers that apply to one tenant.
+/// A shadow version (src/shadow.rs), compiled, or `None` when its stored
+/// source no longer compiles (a limit or the language changed since it was
+/// published): a shadow never makes a decision fail, so that is recorded as
+/// the shadow's outcome instead of raised.
+#[derive(Clone)]
+pub struct ShadowPolicy {
+    pub version: i32,
+    pub policy: Option<Arc<Policy>>,
+}
+
+/// The two layers that apply to one tenant, and the shadow version of each
+/// (src/shadow.rs), if any.
 pub struct Layers {
     pub platform: Option<ActivePolicy>,
     pub tenant: Option<ActivePolicy>,
+    pub platform_shadow: Option<ShadowPolicy>,
+    pub tenant_shadow: Option<ShadowPolicy>,
+}
+
+/// One layer's active version and shadow version.
+#[derive(Clone, Default)]
+struct LayerHeads {
+    active: Option<ActivePolicy>,
+    shadow: Option<ShadowPolicy>,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -54,7 +75,7 @@ struct HeadKey {
 }
 
 struct Head {
-    active: Option<ActivePolicy>,
+    versions: LayerHeads,
     loaded_at: Instant,
 }
 
@@ -84,9 +105,9 @@ thread_local! {
         compiled: Lru::new(),
         stats: Stats::default(),
     });
-    /// Oids of the two policy tables, learnt when heads are loaded. Until then
-    /// every relcache message counts as a policy change.
-    static WATCHED: Cell<Option<[Oid; 2]>> = const { Cell::new(None) };
+    /// Oids of the three policy tables, learnt when heads are loaded. Until
+    /// then every relcache message counts as a policy change.
+    static WATCHED: Cell<Option<[Option<Oid>; 3]>> = const { Cell::new(None) };
 }
 
 /// Registers the relcache callback. Called once per backend from `_PG_init`.
@@ -98,14 +119,15 @@ pub fn register_invalidation_callback() {
 /// query or raise, so it only bumps a counter. `None`: every relation.
 fn on_relcache_invalidation(relation: Option<Oid>) {
     let relevant = relation.is_none_or(|relation| {
-        WATCHED.with(|w| w.get().is_none_or(|oids| oids.contains(&relation)))
+        WATCHED.with(|w| w.get().is_none_or(|oids| oids.contains(&Some(relation))))
     });
     if relevant {
         GENERATION.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// The platform policy and `tenant_id`'s policy in force now.
+/// The platform policy and `tenant_id`'s policy in force now, and their
+/// shadow versions.
 pub fn active_layers(tenant_id: &str) -> Layers {
     // As every statement start does.
     inval::accept_invalidation_messages();
@@ -127,7 +149,12 @@ pub fn active_layers(tenant_id: &str) -> Layers {
         ) {
             (Some(platform), Some(tenant)) => {
                 cache.stats.hits += 1;
-                Layers { platform, tenant }
+                Layers {
+                    platform: platform.active,
+                    tenant: tenant.active,
+                    platform_shadow: platform.shadow,
+                    tenant_shadow: tenant.shadow,
+                }
             }
             _ => {
                 cache.stats.misses += 1;
@@ -149,27 +176,35 @@ impl Cache {
         }
     }
 
-    fn fresh_head(&mut self, key: &HeadKey, ttl: Duration) -> Option<Option<ActivePolicy>> {
+    fn fresh_head(&mut self, key: &HeadKey, ttl: Duration) -> Option<LayerHeads> {
         let head = self.heads.get(key)?;
-        (head.loaded_at.elapsed() < ttl).then(|| head.active.clone())
+        (head.loaded_at.elapsed() < ttl).then(|| head.versions.clone())
     }
 
     fn load(&mut self, platform_key: HeadKey, tenant_key: HeadKey) -> Layers {
         WATCHED.with(|w| w.set(store::policy_table_oids()));
         let tenant_id = tenant_key.tenant_id.as_deref().unwrap_or_default();
-        let mut layers = Layers {
-            platform: None,
-            tenant: None,
-        };
+        let mut platform = LayerHeads::default();
+        let mut tenant = LayerHeads::default();
         for head in store::active_heads(tenant_id) {
-            let policy = self.compiled_policy(&head);
-            let active = Some(ActivePolicy {
-                version: head.version,
-                policy,
-            });
-            match head.layer {
-                LayerKind::Platform => layers.platform = active,
-                LayerKind::Tenant => layers.tenant = active,
+            let layer = match head.layer {
+                LayerKind::Platform => &mut platform,
+                LayerKind::Tenant => &mut tenant,
+            };
+            let compiled = self.compiled_policy(&head);
+            match head.shadow {
+                false => {
+                    layer.active = Some(ActivePolicy {
+                        version: head.version,
+                        policy: compiled.unwrap_or_else(|error| raise_policy_error(&error)),
+                    })
+                }
+                true => {
+                    layer.shadow = Some(ShadowPolicy {
+                        version: head.version,
+                        policy: compiled.ok(),
+                    })
+                }
             }
         }
         // Under REPEATABLE READ or SERIALIZABLE the read used the transaction's
@@ -181,7 +216,7 @@ impl Cache {
             self.stats.evictions += self.heads.insert(
                 platform_key,
                 Head {
-                    active: layers.platform.clone(),
+                    versions: platform.clone(),
                     loaded_at,
                 },
                 0,
@@ -190,25 +225,30 @@ impl Cache {
             self.stats.evictions += self.heads.insert(
                 tenant_key,
                 Head {
-                    active: layers.tenant.clone(),
+                    versions: tenant.clone(),
                     loaded_at,
                 },
                 0,
                 bounds,
             ) as u64;
         }
-        layers
+        Layers {
+            platform: platform.active,
+            tenant: tenant.active,
+            platform_shadow: platform.shadow,
+            tenant_shadow: tenant.shadow,
+        }
     }
 
-    fn compiled_policy(&mut self, head: &store::ActiveHead) -> Arc<Policy> {
+    fn compiled_policy(&mut self, head: &store::ActiveHead) -> Result<Arc<Policy>, PolicyError> {
         if let Some(policy) = self.compiled.get(&head.digest) {
-            return Arc::clone(policy);
+            return Ok(Arc::clone(policy));
         }
         let source = store::policy_source(head.layer, head.tenant_id.as_deref(), head.version);
-        let policy = match authensor_policy::compile_with_limits(&source, &stored_policy_limits()) {
-            Ok(policy) => Arc::new(policy),
-            Err(error) => raise_policy_error(&error),
-        };
+        let policy = Arc::new(authensor_policy::compile_with_limits(
+            &source,
+            &stored_policy_limits(),
+        )?);
         self.stats.compiles += 1;
         self.stats.evictions += self.compiled.insert(
             head.digest.clone(),
@@ -216,13 +256,13 @@ impl Cache {
             policy.approx_bytes(),
             compiled_bounds(),
         ) as u64;
-        policy
+        Ok(policy)
     }
 }
 
 /// A stored version passed validation when it was published; size limits
 /// lowered since then must not make it unusable. The depth bound stays, as it
-/// protects the stack.
+/// protects the stack, at the deepest nesting any publish may have allowed.
 fn stored_policy_limits() -> Limits {
     Limits {
         max_source_bytes: usize::MAX,
@@ -230,7 +270,7 @@ fn stored_policy_limits() -> Limits {
         max_compiled_bytes: usize::MAX,
         max_conditions: usize::MAX,
         max_interpolations: usize::MAX,
-        ..Limits::default()
+        max_depth: MAX_CONDITION_DEPTH_CEILING as usize,
     }
 }
 

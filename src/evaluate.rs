@@ -9,6 +9,7 @@ use crate::pg::result_row::{RowError, result_row};
 use crate::pg::{FunctionCallInfo, backend};
 use crate::rate_limits;
 use crate::receipts::{self, NewReceipt};
+use crate::shadow;
 use crate::tenant::{require_admin, require_tenant};
 use authensor_policy::{
     Action, Decision, MAX_TOOL_BYTES, Policy, Request, Value, with_rate_counter,
@@ -146,6 +147,17 @@ pub(crate) fn decide_for(
                 authensor_policy::decide(platform, tenant, request)
             },
         );
+        // A decision that leaves a receipt is also decided by the shadow
+        // versions, if any, which the receipt records.
+        let shadow = call.and_then(|_| {
+            let request = Request {
+                tool,
+                args,
+                context,
+                tenant_id: &tenant_id,
+            };
+            shadow::decide_shadow(&layers, &request, &decision)
+        });
         let platform_version = layers.platform.as_ref().map(version_of);
         let tenant_version = layers.tenant.as_ref().map(version_of);
         let decided_at = now();
@@ -167,6 +179,7 @@ pub(crate) fn decide_for(
                 tenant_version,
                 approval_on_rollback: escalated && caller == Caller::Statement,
                 approval_terms: decision.approval,
+                shadow: shadow.as_ref(),
             })
         });
         // An escalation written to a receipt becomes a pending approval.

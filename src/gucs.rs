@@ -31,6 +31,9 @@ pub static CACHE_TTL: GucSetting<i32> = GucSetting::<i32>::new(10);
 pub static MAX_POLICY_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1024 * 1024);
 pub static MAX_POLICY_RULES: GucSetting<i32> = GucSetting::<i32>::new(20_000);
 pub static MAX_CONDITION_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(32);
+/// The most authensor.max_condition_depth may be set to: a version published
+/// under it must compile again when it is loaded (cache.rs).
+pub const MAX_CONDITION_DEPTH_CEILING: i32 = 64;
 pub static MAX_COMPILED_BYTES: GucSetting<i32> = GucSetting::<i32>::new(16 * 1024 * 1024);
 pub static MAX_CONDITIONS: GucSetting<i32> = GucSetting::<i32>::new(50_000);
 pub static MAX_INTERPOLATIONS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
@@ -112,7 +115,7 @@ pub fn init() {
         c"Publishing a policy nested deeper fails with SQLSTATE 54000. The bound protects the stack.",
         &MAX_CONDITION_DEPTH,
         1,
-        64,
+        MAX_CONDITION_DEPTH_CEILING,
         GucContext::Suset,
         GucFlags::default(),
     );
@@ -201,10 +204,15 @@ pub fn policy_limits() -> Limits {
     }
 }
 
-/// Refuses a `matches` search of a value longer than authensor.max_match_bytes.
+/// Refuses a `matches` search of a value longer than authensor.max_match_bytes:
+/// the call fails, unless a shadow version is deciding, which is abandoned
+/// instead (shadow.rs).
 pub fn refuse_long_match(len: usize) {
     let limit = MAX_MATCH_BYTES.get().max(1) as usize;
     if len > limit {
+        if crate::shadow::deciding() {
+            crate::shadow::abandon();
+        }
         crate::errors::raise(
             PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             format!(

@@ -23,6 +23,7 @@ mod publish;
 mod rate_limits;
 mod receipts;
 mod sentinel;
+mod shadow;
 mod statements;
 mod store;
 mod tenant;
@@ -110,6 +111,18 @@ extension_sql_file!(
     "../sql/sql_agents.sql",
     name = "sql_agents",
     requires = [tenant::current_tenant, "retention"]
+);
+extension_sql_file!(
+    "../sql/shadow.sql",
+    name = "shadow",
+    requires = [
+        tenant::current_tenant,
+        "receipts",
+        "sql_agents",
+        publish::policy_tables_changed,
+        shadow::clear_shadow_policy,
+        shadow::clear_platform_shadow_policy
+    ]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

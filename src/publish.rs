@@ -13,30 +13,40 @@ use authensor_policy::{
 use pgrx::prelude::*;
 
 /// Validates `source` and stores it as the current tenant's next version,
-/// which becomes active. Returns the new version number.
+/// which becomes active, or, with `shadow`, the tenant's shadow version
+/// (shadow.rs). Returns the new version number.
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn publish_policy(source: Option<&str>) -> i32 {
+fn publish_policy(source: Option<&str>, shadow: default!(Option<bool>, false)) -> i32 {
     let tenant_id = require_admin("publish_policy");
     publish(
         LayerKind::Tenant,
         Some(&tenant_id),
         "publish_policy",
         source,
+        shadow,
     )
 }
 
 /// Validates `source` and stores it as the platform's next version, which
-/// becomes active for every tenant. EXECUTE is revoked from PUBLIC.
+/// becomes active for every tenant, or, with `shadow`, the platform's shadow
+/// version, evaluated for every tenant. EXECUTE is revoked from PUBLIC.
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
-fn publish_platform_policy(source: Option<&str>) -> i32 {
+fn publish_platform_policy(source: Option<&str>, shadow: default!(Option<bool>, false)) -> i32 {
     refuse_agent("publish_platform_policy");
-    publish(LayerKind::Platform, None, "publish_platform_policy", source)
+    publish(
+        LayerKind::Platform,
+        None,
+        "publish_platform_policy",
+        source,
+        shadow,
+    )
 }
 
 /// Makes an earlier (rollback) or later (roll-forward) version of the current
-/// tenant's policy the active one.
+/// tenant's policy the active one. Activating the shadow version promotes it:
+/// it is no longer a shadow.
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn activate_policy(version: Option<i32>) -> i32 {
@@ -92,8 +102,15 @@ pub(crate) fn platform_test_outcomes(document: &CompiledDocument) -> Vec<TestOut
     )
 }
 
-fn publish(layer: LayerKind, tenant_id: Option<&str>, function: &str, source: Option<&str>) -> i32 {
+fn publish(
+    layer: LayerKind,
+    tenant_id: Option<&str>,
+    function: &str,
+    source: Option<&str>,
+    shadow: Option<bool>,
+) -> i32 {
     let source = required(source, function, "source");
+    let shadow = required(shadow, function, "shadow");
     // Validate and test fully before writing anything.
     let document = compile(source);
     let outcomes = match tenant_id {
@@ -118,7 +135,10 @@ fn publish(layer: LayerKind, tenant_id: Option<&str>, function: &str, source: Op
     }
     let caller = caller_name();
     let version = store::insert_version(layer, tenant_id, source, &caller);
-    store::activate_version(layer, tenant_id, version, &caller);
+    match shadow {
+        true => store::shadow_version(layer, tenant_id, version, &caller),
+        false => store::activate_version(layer, tenant_id, version, &caller),
+    }
     version
 }
 

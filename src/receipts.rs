@@ -11,6 +11,7 @@ use crate::errors::raise;
 use crate::pg::jsonb::JsonbArg;
 use crate::pg::relation_insert::{self, Refusal};
 use crate::pg::xact;
+use crate::shadow::ShadowOutcome;
 use crate::{plans, store};
 use authensor_policy::ApprovalTerms;
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone, Uuid};
@@ -48,6 +49,9 @@ pub struct NewReceipt<'a> {
     pub approval_on_rollback: bool,
     /// The escalating rule's approval terms, for the approval opened then.
     pub approval_terms: Option<ApprovalTerms>,
+    /// The shadow versions the decision was also evaluated under, and what
+    /// they decided if that differs (shadow.rs).
+    pub shadow: Option<&'a ShadowOutcome>,
 }
 
 /// Appends `receipt` to authensor.receipts in the caller's transaction and
@@ -109,6 +113,11 @@ pub fn refuse_if_read_only(function: &str) {
     }
 }
 
+/// Where the shadow columns are in the row `insert` writes: left out only
+/// before ALTER EXTENSION UPDATE to 0.5.0, when the table has none.
+const SHADOW_COLUMNS_START: usize = 14;
+const SHADOW_COLUMNS_END: usize = 19;
+
 fn insert(receipt: &NewReceipt) -> Uuid {
     let id = receipt
         .id
@@ -124,8 +133,14 @@ fn insert(receipt: &NewReceipt) -> Uuid {
             serde_json::json!({ "tenantId": receipt.tenant_id }),
         ))
         .unwrap_or_else(|| not_as_made("jsonb concatenation returned NULL"));
+    let shadow = receipt.shadow;
+    let differs = shadow.and_then(|shadow| shadow.differs.as_ref());
+    // A shadow that could not decide is recorded as 'error', with no layer.
+    let shadow_action = differs.map(|differs| differs.action.map_or("error", |a| a.as_str()));
+    let shadow_layer = differs.and_then(|differs| differs.layer.map(|l| l.as_str()));
+    let shadow_rule_id = differs.and_then(|differs| differs.rule_id.as_deref());
     // (column, value); a None value is a NULL of the value's type.
-    let row: [(&CStr, DatumWithOid); 14] = [
+    let row: [(&CStr, DatumWithOid); 19] = [
         (c"id", id.into()),
         (c"tenant_id", receipt.tenant_id.into()),
         (c"created_at", receipt.created_at.into()),
@@ -140,13 +155,34 @@ fn insert(receipt: &NewReceipt) -> Uuid {
         (c"tenant_version", receipt.tenant_version.into()),
         (c"committed", receipt.committed.into()),
         (c"recorded_at", recorded_at.into()),
+        // From 0.5.0 on; NULL under no shadow version, and written all the
+        // same, so that no column default or trigger can claim a shadow.
+        (
+            c"shadow_platform_version",
+            shadow.and_then(|s| s.platform_version).into(),
+        ),
+        (
+            c"shadow_tenant_version",
+            shadow.and_then(|s| s.tenant_version).into(),
+        ),
+        (c"shadow_action", shadow_action.into()),
+        (c"shadow_layer", shadow_layer.into()),
+        (c"shadow_rule_id", shadow_rule_id.into()),
     ];
     let table = store::table_oid(c"receipts")
         .unwrap_or_else(|| not_as_made("authensor.receipts does not exist"));
     // Before ALTER EXTENSION UPDATE to 0.3.0, the table has neither of the
     // last two columns (see store.rs).
     let new_schema = crate::store::receipts_record_rollbacks();
-    let columns = if new_schema { row.len() } else { row.len() - 2 };
+    let columns = match (
+        shadow.is_some() || store::receipts_record_shadows(table),
+        new_schema,
+    ) {
+        (true, _) => SHADOW_COLUMNS_END,
+        (false, true) => SHADOW_COLUMNS_START,
+        (false, false) => SHADOW_COLUMNS_START - 2,
+    };
+    let shadow_written = columns == SHADOW_COLUMNS_END;
     relation_insert::insert(table, &row[..columns], refuse, |stored| {
         // A BEFORE trigger may add to the row, never change what it records
         // (everything the chain hashes but the id, which it may set).
@@ -186,6 +222,22 @@ fn insert(receipt: &NewReceipt) -> Uuid {
                 (
                     "recorded_at",
                     !new_schema || stored.get::<TimestampWithTimeZone>(13) == Some(recorded_at),
+                ),
+                (
+                    "shadow_platform_version",
+                    !shadow_written
+                        || stored.get::<i32>(14) == shadow.and_then(|s| s.platform_version),
+                ),
+                (
+                    "shadow_tenant_version",
+                    !shadow_written
+                        || stored.get::<i32>(15) == shadow.and_then(|s| s.tenant_version),
+                ),
+                ("shadow_action", !shadow_written || text(16, shadow_action)),
+                ("shadow_layer", !shadow_written || text(17, shadow_layer)),
+                (
+                    "shadow_rule_id",
+                    !shadow_written || text(18, shadow_rule_id),
                 ),
             ];
             if let Some((column, _)) = unchanged.iter().find(|(_, same)| !same) {

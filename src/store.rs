@@ -34,26 +34,49 @@ impl LayerKind {
     }
 }
 
-/// An active version as stored: which row, and the digest of its source.
+/// A version in force, or the shadow version of its layer, as stored: which
+/// row, and the digest of its source.
 pub struct ActiveHead {
     pub layer: LayerKind,
     pub tenant_id: Option<String>,
     pub version: i32,
     pub digest: Vec<u8>,
+    /// The shadow version of its layer (shadow.rs), not the active one.
+    pub shadow: bool,
 }
 
-/// The active platform version and the active version of `tenant_id`.
+/// The active and shadow platform versions and the active and shadow
+/// versions of `tenant_id`.
 pub fn active_heads(tenant_id: &str) -> Vec<ActiveHead> {
-    const QUERY: &str = "
-        SELECT a.layer, a.tenant_id, a.version, p.digest
-          FROM authensor.active_policies a
-          JOIN authensor.policies p
-            ON p.layer = a.layer
-           AND coalesce(p.tenant_id, '') = coalesce(a.tenant_id, '')
-           AND p.version = a.version
-         WHERE (a.layer, coalesce(a.tenant_id, '')) IN (('platform', ''), ('tenant', $1))";
+    // The versions of every layer and tenant, joined to their digests.
+    macro_rules! heads_of {
+        ($versions:literal) => {
+            concat!(
+                "SELECT a.layer, a.tenant_id, a.version, p.digest, a.shadow FROM ",
+                $versions,
+                " a JOIN authensor.policies p
+                   ON p.layer = a.layer
+                  AND coalesce(p.tenant_id, '') = coalesce(a.tenant_id, '')
+                  AND p.version = a.version
+                WHERE (a.layer, coalesce(a.tenant_id, '')) IN (('platform', ''), ('tenant', $1))"
+            )
+        };
+    }
+    const QUERY: &str = heads_of!(
+        "(SELECT layer, tenant_id, version, false AS shadow FROM authensor.active_policies
+          UNION ALL
+          SELECT layer, tenant_id, version, true FROM authensor.shadow_policies)"
+    );
+    // Until ALTER EXTENSION UPDATE to 0.5.0 there are no shadow versions.
+    const BEFORE_SHADOWS: &str = heads_of!(
+        "(SELECT layer, tenant_id, version, false AS shadow FROM authensor.active_policies)"
+    );
+    let query = match table_oid(c"shadow_policies") {
+        Some(_) => QUERY,
+        None => BEFORE_SHADOWS,
+    };
     let result = plans::pinned(|| {
-        plans::read(QUERY, &[tenant_id.into()], |rows| {
+        plans::read(query, &[tenant_id.into()], |rows| {
             let mut heads = Vec::with_capacity(2);
             for row in rows {
                 let layer: String = row.get(1)?.unwrap_or_default();
@@ -62,6 +85,7 @@ pub fn active_heads(tenant_id: &str) -> Vec<ActiveHead> {
                     tenant_id: row.get(2)?,
                     version: row.get(3)?.unwrap_or_default(),
                     digest: row.get(4)?.unwrap_or_default(),
+                    shadow: row.get(5)?.unwrap_or_default(),
                 });
             }
             Ok(heads)
@@ -108,10 +132,21 @@ pub fn receipts_record_rollbacks() -> bool {
     table_oid(c"receipts").is_some_and(|table| catalog::has_column(table, c"recorded_at"))
 }
 
-/// Oids of `authensor.policies` and `authensor.active_policies`, for
-/// filtering relcache invalidations.
-pub fn policy_table_oids() -> Option<[Oid; 2]> {
-    Some([table_oid(c"policies")?, table_oid(c"active_policies")?])
+/// Whether authensor.receipts (`table`) is of 0.5.0 or later, and so has the
+/// shadow columns (shadow.rs).
+pub fn receipts_record_shadows(table: Oid) -> bool {
+    catalog::has_column(table, c"shadow_action")
+}
+
+/// Oids of `authensor.policies`, `authensor.active_policies` and
+/// `authensor.shadow_policies` (none before 0.5.0), for filtering relcache
+/// invalidations.
+pub fn policy_table_oids() -> Option<[Option<Oid>; 3]> {
+    Some([
+        Some(table_oid(c"policies")?),
+        Some(table_oid(c"active_policies")?),
+        table_oid(c"shadow_policies"),
+    ])
 }
 
 /// Stores a new version of a policy and returns its number, the next after
@@ -207,9 +242,83 @@ pub fn activate_version(
         ],
     )
     .unwrap_or_else(|e| raise_spi("activate the policy version", e));
+    // The shadow, once promoted, has nothing left to be compared with
+    // (there are none before 0.5.0).
+    if table_oid(c"shadow_policies").is_some() {
+        remove_shadow(layer, tenant_id, Some(version));
+    }
+    announce(&payload);
+}
+
+fn announce(payload: &str) {
     Spi::run_with_args(
         "SELECT authensor.announce('authensor_policy', $1)",
         &[payload.into()],
     )
     .unwrap_or_else(|e| raise_spi("announce the policy change", e));
+}
+
+/// Makes `version`, just stored, the shadow version of its layer, in place
+/// of any other, and announces it as activation does, marked `"shadow": true`.
+pub fn shadow_version(layer: LayerKind, tenant_id: Option<&str>, version: i32, shadowed_by: &str) {
+    Spi::run_with_args(
+        "INSERT INTO authensor.shadow_policies AS s (layer, tenant_id, version, shadowed_by)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (layer, (coalesce(tenant_id, '')))
+         DO UPDATE SET version = excluded.version,
+                       shadowed_at = clock_timestamp(),
+                       shadowed_by = excluded.shadowed_by",
+        &[
+            layer.as_str().into(),
+            tenant_id.into(),
+            version.into(),
+            shadowed_by.into(),
+        ],
+    )
+    .unwrap_or_else(|e| raise_spi("store the shadow version", e));
+    announce(&shadow_payload(layer, tenant_id, Some(version)));
+}
+
+/// Removes the shadow version of a layer; returns it, or `None` if there
+/// was none.
+pub fn clear_shadow(layer: LayerKind, tenant_id: Option<&str>) -> Option<i32> {
+    remove_shadow(layer, tenant_id, None)
+}
+
+/// Removes the shadow version of a layer, if it is `only` (any, given
+/// `None`), and announces that the layer has none; returns it, or `None` if
+/// nothing was removed.
+fn remove_shadow(layer: LayerKind, tenant_id: Option<&str>, only: Option<i32>) -> Option<i32> {
+    // Without a row limit: a DELETE stopped at its first returned row would
+    // never reach its AFTER STATEMENT trigger, and so would invalidate no
+    // cache.
+    let cleared = Spi::connect_mut(|client| {
+        let rows = client.update(
+            "DELETE FROM authensor.shadow_policies
+              WHERE layer = $1 AND coalesce(tenant_id, '') = coalesce($2, '')
+                AND ($3::integer IS NULL OR version = $3)
+             RETURNING version",
+            None,
+            &[layer.as_str().into(), tenant_id.into(), only.into()],
+        )?;
+        match rows.is_empty() {
+            true => Ok(None),
+            false => rows.first().get_one::<i32>(),
+        }
+    })
+    .unwrap_or_else(|e| raise_spi("clear the shadow version", e));
+    if cleared.is_some() {
+        announce(&shadow_payload(layer, tenant_id, None));
+    }
+    cleared
+}
+
+fn shadow_payload(layer: LayerKind, tenant_id: Option<&str>, version: Option<i32>) -> String {
+    serde_json::json!({
+        "layer": layer.as_str(),
+        "tenantId": tenant_id,
+        "version": version,
+        "shadow": true,
+    })
+    .to_string()
 }

@@ -23,6 +23,7 @@ use crate::pg::SubTransactionId;
 use crate::pg::backend;
 use crate::pg::jsonb::JsonbCopy;
 use crate::pg::xact::{self, TransactionEvent};
+use crate::shadow::ShadowOutcome;
 use authensor_policy::ApprovalTerms;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
@@ -56,6 +57,7 @@ struct Copy {
     tenant_version: Option<i32>,
     approval_on_rollback: bool,
     approval_terms: Option<ApprovalTerms>,
+    shadow: Option<ShadowOutcome>,
     attempts: u8,
 }
 
@@ -120,6 +122,7 @@ pub(super) fn hold(receipt: &NewReceipt, id: Uuid) {
         tenant_version: receipt.tenant_version,
         approval_on_rollback: receipt.approval_on_rollback,
         approval_terms: receipt.approval_terms,
+        shadow: receipt.shadow.cloned(),
         attempts: 0,
     };
     HELD_BYTES.set(HELD_BYTES.get() + copy.bytes());
@@ -330,6 +333,7 @@ impl Copy {
             tenant_version: self.tenant_version,
             approval_on_rollback: self.approval_on_rollback,
             approval_terms: self.approval_terms,
+            shadow: self.shadow.as_ref(),
         }
     }
 

@@ -39,6 +39,8 @@ SELECT authensor.evaluate('shell.exec');
 SELECT authensor.approve((SELECT receipt_id FROM authensor.approvals ORDER BY requested_at LIMIT 1), 'ok');
 SET authensor.tenant_id = 'tenant-b';
 SELECT authensor.publish_policy('default: allow');
+-- A shadow version, kept by the dump, and a receipt that records it.
+SELECT authensor.publish_policy('default: block', shadow => true);
 SELECT authensor.set_alert_route('tenant_b_alerts');
 SELECT authensor.evaluate('file.read');
 RESET authensor.tenant_id;
@@ -118,6 +120,7 @@ SQL
 fingerprint authensor_dump >"$work/before.txt"
 cat "$work/before.txt"
 grep -q "^receipts 5 " "$work/before.txt"
+grep -q "^shadow_policies 1 " "$work/before.txt"
 grep -q "^receipts_default 0 " "$work/before.txt"
 grep -q "^partition authensor.receipts_[0-9_]* *$" "$work/before.txt"
 grep -q "^sentinel_baselines [1-9]" "$work/before.txt"

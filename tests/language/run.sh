@@ -18,7 +18,7 @@ DO $$ BEGIN
         CREATE ROLE language_app LOGIN;
     END IF;
 END $$;
-GRANT EXECUTE ON FUNCTION authensor.publish_platform_policy(text) TO language_operator;
+GRANT EXECUTE ON FUNCTION authensor.publish_platform_policy(text, boolean) TO language_operator;
 GRANT authensor_trusted TO language_app;
 SQL
 python3 "$here/examples.py" "$socket_dir" "$port" authensor_language "$here/../fixtures/language-examples.yaml"

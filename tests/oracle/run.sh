@@ -35,7 +35,7 @@ DO \$\$ BEGIN
         CREATE ROLE oracle_app LOGIN;
     END IF;
 END \$\$;
-GRANT EXECUTE ON FUNCTION authensor.publish_platform_policy(text) TO oracle_operator;
+GRANT EXECUTE ON FUNCTION authensor.publish_platform_policy(text, boolean) TO oracle_operator;
 GRANT authensor_trusted TO oracle_app;
 GRANT USAGE ON SCHEMA baseline TO oracle_app;
 SQL

@@ -158,7 +158,7 @@ SELECT authensor.add_receipt_partitions();
 CREATE ROLE soak_agent LOGIN;                          -- untrusted: API keys
 CREATE ROLE soak_app LOGIN IN ROLE authensor_trusted;  -- trusted application server
 CREATE ROLE soak_operator LOGIN;
-GRANT EXECUTE ON FUNCTION authensor.publish_platform_policy(text), authensor.activate_platform_policy(integer),
+GRANT EXECUTE ON FUNCTION authensor.publish_platform_policy(text, boolean), authensor.activate_platform_policy(integer),
                           authensor.sentinel_scan(), authensor.seal_receipts() TO soak_operator;
 CREATE SCHEMA soak;
 GRANT USAGE ON SCHEMA soak TO soak_agent, soak_app, soak_operator;

@@ -65,6 +65,15 @@ INSERT INTO authensor.api_keys (id, tenant_id, label, created_by)
 VALUES ('00000000-0000-4000-8000-0000000000a1', 'tenant-a', 'issued by $previous', 'postgres');
 INSERT INTO authensor.api_key_hashes VALUES ('00000000-0000-4000-8000-0000000000a1', sha256(convert_to(:'secret', 'UTF8')));
 SELECT authensor.sentinel_scan_windows(clock_timestamp() + interval '2 minutes', 60, 0.3, 3, 10, 0.3, 5, 60);
+-- An operator granted the platform's publishing keeps it across the update,
+-- which replaces the function (0.5.0 adds its shadow argument), and may clear
+-- the platform shadow it can now publish.
+DO \$\$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'upgrade_operator') THEN
+        CREATE ROLE upgrade_operator;
+    END IF;
+END \$\$;
+GRANT EXECUTE ON FUNCTION authensor.publish_platform_policy(text) TO upgrade_operator;
 -- Every row as it was, to compare with after the update.
 CREATE SCHEMA kept;
 DO \$\$
@@ -110,11 +119,18 @@ SELECT 'changed rows in ' || k.relname || ': ' ||
                          WHERE attrelid = k.oid AND attnum > 0 AND NOT attisdropped),
            CASE k.relname WHEN 'receipts' THEN 'WHERE tool <> ''before.update''' ELSE '' END))
   FROM pg_class k WHERE k.relnamespace = 'kept'::regnamespace AND k.relkind = 'r' ORDER BY k.relname;
+SELECT 'operator may publish ' || has_function_privilege('upgrade_operator', 'authensor.publish_platform_policy(text, boolean)', 'EXECUTE')
+       || ', may clear ' || has_function_privilege('upgrade_operator', 'authensor.clear_platform_shadow_policy()', 'EXECUTE');
+REVOKE EXECUTE ON FUNCTION authensor.publish_platform_policy(text, boolean) FROM upgrade_operator;
+REVOKE EXECUTE ON FUNCTION authensor.clear_platform_shadow_policy() FROM upgrade_operator;
 SELECT 'keys issued before are ' || string_agg(DISTINCT scope, ',') FROM authensor.api_keys;
 -- Every function works on the data of the previous release.
 SET authensor.tenant_id = 'tenant-a';
 SELECT 'check ' || action || ' ' || rule_id FROM authensor.check('email.send', '{"to": "z@gmail.com"}');
 SELECT 'published v' || authensor.publish_policy('rules: [{id: mail, tool: email.send, action: escalate}, {id: reads, tool: file.read, action: allow}, {id: calendar, tool: calendar.read, action: allow}]');
+-- A shadow version: decisions after the update record it, and the chain
+-- verifies receipts written with shadow columns beside the old ones.
+SELECT 'shadow v' || authensor.publish_policy('default: block', shadow => true);
 SELECT 'approval ' || authensor.approve((SELECT receipt_id FROM authensor.approvals WHERE status = 'pending' LIMIT 1));
 SELECT 'agent key ' || left(authensor.create_agent_key('after update'), 3);
 SELECT 'channel ' || (authensor.alert_route() LIKE 'authensor\_%');
@@ -128,6 +144,7 @@ SET ROLE upgrade_agent;
 BEGIN;
 SELECT 'authenticated ' || authensor.authenticate(:'key');
 SELECT 'decision ' || action || ' ' || layer || ' v' || tenant_version FROM authensor.evaluate('calendar.read');
+SELECT 'shadow recorded ' || shadow_tenant_version || ' ' || shadow_action FROM authensor.receipts WHERE tool = 'calendar.read';
 SELECT 'consumed ' || authensor.consume_approval(
     (SELECT receipt_id FROM authensor.approvals WHERE status = 'approved' ORDER BY requested_at LIMIT 1),
     'email.send', '{"amount": 10.5, "to": "x@gmail.com"}');
@@ -159,6 +176,7 @@ echo "$out"
 grep -q "^version $current\$" <<<"$out"
 ! grep -E '^changed rows in .*: [1-9]' <<<"$out"
 [[ $(grep -c '^changed rows in .*: 0$' <<<"$out") == 9 ]]
+grep -q '^operator may publish true, may clear true$' <<<"$out"
 grep -q '^keys issued before are agent$' <<<"$out"
 grep -q '^check escalate mail$' <<<"$out"
 grep -q '^published v2$' <<<"$out"
@@ -166,7 +184,9 @@ grep -q '^approval approved$' <<<"$out"
 grep -q '^agent key ak_$' <<<"$out"
 grep -q '^channel true$' <<<"$out"
 grep -q '^authenticated tenant-a$' <<<"$out"
+grep -q '^shadow v3$' <<<"$out"
 grep -q '^decision allow tenant v2$' <<<"$out"
+grep -q '^shadow recorded 3 block$' <<<"$out"
 grep -q '^consumed true$' <<<"$out"
 grep -q 'may not be called with an agent key' <<<"$out"
 grep -q 'authensor holds receipts' <<<"$out"

@@ -151,6 +151,21 @@ CREATE TRIGGER backdate BEFORE INSERT ON authensor.receipts FOR EACH ROW EXECUTE
 SET LOCAL authensor.tenant_id = 'chain-a';
 SELECT action FROM authensor.evaluate('file.read');
 ROLLBACK;
+-- Nor claim a shadow version the decision was not evaluated under, by a
+-- trigger or by a column default.
+BEGIN;
+CREATE FUNCTION pg_temp.claim_shadow() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN NEW.shadow_action := 'block'; RETURN NEW; END $$;
+CREATE TRIGGER claim_shadow BEFORE INSERT ON authensor.receipts FOR EACH ROW EXECUTE FUNCTION pg_temp.claim_shadow();
+SET LOCAL authensor.tenant_id = 'chain-a';
+SELECT action FROM authensor.evaluate('file.read');
+ROLLBACK;
+BEGIN;
+ALTER TABLE authensor.receipts ALTER COLUMN shadow_tenant_version SET DEFAULT 7;
+SET LOCAL authensor.tenant_id = 'chain-a';
+SELECT (authensor.evaluate('file.read')).receipt_id AS defaulted \gset
+SELECT shadow_tenant_version, shadow_action FROM authensor.receipts WHERE id = :'defaulted';
+ROLLBACK;
 
 -- A session keeps at most 10,000 receipts until they commit or are written
 -- again: the next decision is refused, and a commit lets it go on.

@@ -2,8 +2,9 @@
 -- security applies to everything they do.
 -- The operator: owns the platform policy and the API keys.
 CREATE ROLE authensor_operator LOGIN NOSUPERUSER NOBYPASSRLS;
-GRANT EXECUTE ON FUNCTION authensor.publish_platform_policy(text),
+GRANT EXECUTE ON FUNCTION authensor.publish_platform_policy(text, boolean),
                           authensor.activate_platform_policy(integer),
+                          authensor.clear_platform_shadow_policy(),
                           authensor.create_api_key(text, text, text),
                           authensor.revoke_api_key(uuid)
    TO authensor_operator;
