@@ -63,6 +63,16 @@ fi
 log=$dir/summary.log
 : >"$log"
 status=0
+# pg_regress counts a test without an expected output as neither passed nor
+# failed: refuse to run one.
+for t in "${regress_tests[@]}"; do
+    [[ -f $root/tests/pg_regress/expected/$t.out ]] ||
+        { echo "tests/pg_regress/expected/$t.out is missing" | tee -a "$log"; status=1; }
+done
+for t in "${isolation_tests[@]}"; do
+    [[ -f $root/tests/isolation/expected/$t.out ]] ||
+        { echo "tests/isolation/expected/$t.out is missing" | tee -a "$log"; status=1; }
+done
 "$pgxs/src/test/regress/pg_regress" "${common[@]}" \
     --inputdir="$root/tests/pg_regress" --outputdir="$dir/regress" \
     --dbname=authensor_regress "${regress_tests[@]}" | tee -a "$log" || status=1

@@ -368,7 +368,7 @@ fn import_refuses_what_it_cannot_express_and_fails() {
     .unwrap();
     let (status, out) = run(&["import", &source.to_string_lossy()]);
     assert_eq!(status, 1, "{out}");
-    assert!(out.contains("error 22023: rate limits cannot be expressed in the policy language at rules[0].rateLimit"), "{out}");
+    assert!(out.contains("error 22023: a limit per principal (Authensor's default scope) cannot be expressed: rate limits count the tenant's calls at rules[0].rateLimit.scope"), "{out}");
     assert_eq!(
         run(&["import", "--format", "cedar", &template("payments.json")]).0,
         2

@@ -3,6 +3,7 @@
 
 use std::num::{NonZeroU8, NonZeroU32};
 
+use crate::duration;
 use crate::error::PolicyError;
 
 /// Most approvers a rule may require.
@@ -74,25 +75,10 @@ pub(crate) fn required(count: Option<i64>) -> Result<NonZeroU8, PolicyError> {
 /// Reads a duration such as `90s`, `30m`, `12h` or `2d` (a bare number is
 /// seconds) into seconds, from 1 second to [`MAX_EXPIRY_SECONDS`].
 pub fn parse_duration(text: &str) -> Result<NonZeroU32, PolicyError> {
-    let invalid = || {
+    let seconds = duration::seconds(text, true).ok_or_else(|| {
         PolicyError::invalid(format!("{text:?} is not a duration"))
             .with_hint("write a whole number followed by s, m, h or d, as in 30m")
-    };
-    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((at, _)) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let scale: u64 = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
-        _ => return Err(invalid()),
-    };
-    if digits.is_empty() || digits.len() > 9 {
-        return Err(invalid());
-    }
-    let seconds = digits.parse::<u64>().map_err(|_| invalid())? * scale;
+    })?;
     u32::try_from(seconds)
         .ok()
         .filter(|seconds| *seconds <= MAX_EXPIRY_SECONDS)

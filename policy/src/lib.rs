@@ -78,6 +78,7 @@ mod compile;
 mod condition;
 mod decide;
 mod dotted;
+mod duration;
 mod error;
 mod glob;
 mod heap;

@@ -8,6 +8,7 @@
 
 use std::cell::Cell;
 
+use crate::duration;
 use crate::error::PolicyError;
 use crate::heap::HeapSize;
 use crate::number::Number;
@@ -175,22 +176,8 @@ impl RateLimit {
 }
 
 /// `30s`, `1m`, `24h`, `7d`: digits then a unit, 1 second to 366 days.
-fn parse_window(text: &str) -> Option<u64> {
-    let unit = match text.as_bytes().last()? {
-        b's' => 1,
-        b'm' => 60,
-        b'h' => 3_600,
-        b'd' => 86_400,
-        _ => return None,
-    };
-    let digits = &text[..text.len() - 1];
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let seconds = digits.parse::<u64>().ok()?.checked_mul(unit)?;
-    (1..=MAX_WINDOW_SECONDS)
-        .contains(&seconds)
-        .then_some(seconds)
+pub(crate) fn parse_window(text: &str) -> Option<u64> {
+    duration::seconds(text, false).filter(|seconds| (1..=MAX_WINDOW_SECONDS).contains(seconds))
 }
 
 impl HeapSize for RateLimit {

@@ -773,7 +773,14 @@ fn what_cannot_be_expressed_is_refused_naming_the_field() {
         format!(r#"{{"id": "p", "rules": [{{"id": "r", "effect": "allow"{extra}}}]}}"#)
     };
     for (source, path, message) in [
-        (rule(r#", "rateLimit": {"requests": 5, "window": "1m"}"#), "rules[0].rateLimit", "rate limits"),
+        (rule(r#", "rateLimit": {"requests": 5, "window": "1m"}"#), "rules[0].rateLimit.scope", "per principal"),
+        (rule(r#", "rateLimit": {"requests": 5, "window": "1m", "scope": "principal"}"#), "rules[0].rateLimit.scope", "per principal"),
+        (rule(r#", "rateLimit": {"requests": 5, "window": "1m", "scope": "action"}"#), "rules[0].rateLimit.scope", "one action type"),
+        (rule(r#", "condition": {"field": "action.type", "operator": "in", "value": ["a", "b"]}, "rateLimit": {"requests": 5, "window": "1m", "scope": "action"}"#), "rules[0].rateLimit.scope", "one action type"),
+        (rule(r#", "rateLimit": {"requests": 0, "window": "1m", "scope": "global"}"#), "rules[0].rateLimit.requests", "from 1"),
+        (rule(r#", "rateLimit": {"requests": 5, "window": "367d", "scope": "global"}"#), "rules[0].rateLimit.window", "366d"),
+        (rule(r#", "rateLimit": {"requests": 5, "window": "1m", "scope": "global", "burst": 2}"#), "rules[0].rateLimit.burst", "unknown rateLimit field"),
+        (r#"{"id": "p", "rules": [{"id": "r", "effect": "require_approval", "rateLimit": {"requests": 5, "window": "1m", "scope": "global"}}]}"#.to_owned(), "rules[0].rateLimit", "escalated ones are not"),
         (rule(r#", "constraints": {"maxAmount": 5}"#), "rules[0].constraints", "constraints"),
         (r#"{"id": "p", "rules": [], "sessionRules": {}}"#.to_owned(), "sessionRules", "session rules"),
         (r#"{"id": "p", "rules": [], "enabled": false}"#.to_owned(), "enabled", "disabled"),
@@ -892,4 +899,98 @@ fn matches_patterns_mean_what_javascript_reads() {
             "{pattern}: {error}"
         );
     }
+}
+
+thread_local! {
+    /// What the rate counter below answers, and the queries it was asked.
+    static COUNT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static ASKED: std::cell::RefCell<Vec<(Option<String>, u64, u64)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn counted(query: &authensor_policy::RateQuery) -> u64 {
+    ASKED.with(|asked| {
+        asked.borrow_mut().push((
+            query.rule_id.map(str::to_owned),
+            query.window_seconds,
+            query.max,
+        ))
+    });
+    COUNT.get()
+}
+
+/// Authensor's `rateLimit` on an allow rule: the rule allows until the
+/// count of the calls it allowed reaches `requests` in the window, then the
+/// calls it matches are denied with Authensor's reason.
+#[test]
+fn a_rate_limit_allows_until_reached_then_blocks_with_authensors_reason() {
+    for scope in ["global", "action"] {
+        let source = format!(
+            r#"{{"id": "p", "defaultEffect": "deny", "rules": [
+              {{"id": "send", "effect": "allow",
+                "condition": {{"all": [{{"field": "action.type", "operator": "eq", "value": "email.send"}},
+                                      {{"field": "action.parameters.to", "operator": "endsWith", "value": "@a.com"}}]}},
+                "rateLimit": {{"requests": 3, "window": "10m", "scope": "{scope}"}}}}]}}"#
+        );
+        let yaml = import_authensor(&source).expect("imports").yaml;
+        let policy = compile(&yaml).expect("compiles");
+        let (args, other, context) = (
+            json_text(r#"{"to": "x@a.com"}"#),
+            json_text(r#"{"to": "x@b.com"}"#),
+            json_text("{}"),
+        );
+        for (count, tool, args, action, rule) in [
+            (0, "email.send", &args, Allow, Some("send")),
+            (2, "email.send", &args, Allow, Some("send")),
+            (3, "email.send", &args, Block, Some("send.rate-limited")),
+            (50, "email.send", &args, Block, Some("send.rate-limited")),
+            // Calls the rule does not match are not limited by it.
+            (50, "email.send", &other, Block, None),
+            (50, "email.read", &args, Block, None),
+        ] {
+            COUNT.set(count);
+            ASKED.with(|asked| asked.borrow_mut().clear());
+            let decision = authensor_policy::with_rate_counter(counted, || {
+                decide(
+                    None,
+                    Some(&policy),
+                    &request(tool, args, &context, "tenant-a"),
+                )
+            });
+            let what = format!("{scope}, {count} counted, {tool}\n{yaml}");
+            assert_eq!(
+                (decision.action, decision.rule_id.as_deref()),
+                (action, rule),
+                "{what}"
+            );
+            if rule == Some("send.rate-limited") {
+                assert_eq!(
+                    decision.reason, "Rate limit exceeded: 3 requests per 10m",
+                    "{what}"
+                );
+            }
+            if rule.is_some() {
+                // The calls counted are those the rule allowed, in the window.
+                let asked = ASKED.with(|asked| asked.borrow().clone());
+                assert_eq!(asked, vec![(Some("send".to_owned()), 600, 3)], "{what}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_rate_limit_on_a_deny_rule_is_noted_as_not_carried() {
+    let imported = import_authensor(
+        r#"{"id": "p", "rules": [{"id": "r", "effect": "deny", "rateLimit": {"requests": 5, "window": "1m"}}]}"#,
+    )
+    .expect("imports");
+    assert!(!imported.yaml.contains("rate"), "{}", imported.yaml);
+    assert!(
+        imported
+            .notes
+            .iter()
+            .any(|note| note.contains("rules[0].rateLimit is not carried")),
+        "{:?}",
+        imported.notes
+    );
 }

@@ -5,6 +5,7 @@ use serde_json::{Map, Value as Json, json};
 use super::refuse;
 use crate::error::PolicyError;
 use crate::glob::Glob;
+use crate::rate;
 
 /// `effect` (or `defaultEffect`) as an action.
 pub(super) fn action(effect: &Json, path: &str) -> Result<&'static str, PolicyError> {
@@ -156,27 +157,23 @@ pub(super) struct Translator<'n> {
 }
 
 impl Translator<'_> {
-    /// One rule, or `None` when its action type lies outside the scope.
+    /// The rules one Authensor rule becomes: none when its action type lies
+    /// outside the scope, two when it has a `rateLimit` (see [`RateLimit`]),
+    /// else one.
     pub(super) fn rule(
         &mut self,
         rule: &Json,
         path: &str,
         scope: &Scope,
-    ) -> Result<Option<Json>, PolicyError> {
+    ) -> Result<Vec<Json>, PolicyError> {
         let Json::Object(rule) = rule else {
             return Err(refuse(path, "expected a rule object"));
         };
         for key in rule.keys() {
             let field = format!("{path}.{key}");
             match key.as_str() {
-                "id" | "effect" | "name" | "description" | "condition" | "approvalConfig" => {}
-                "rateLimit" => {
-                    return Err(refuse(
-                        &field,
-                        "rate limits cannot be expressed in the policy language",
-                    )
-                    .with_hint("remove rateLimit, and limit the rate outside the policy"));
-                }
+                "id" | "effect" | "name" | "description" | "condition" | "approvalConfig"
+                | "rateLimit" => {}
                 "constraints" | "costBudget" => {
                     return Err(refuse(
                         &field,
@@ -214,7 +211,7 @@ impl Translator<'_> {
                     self.notes.push(format!(
                         "{path} tests an action.type outside scope.actionTypes: it never matches, and is left out"
                     ));
-                    return Ok(None);
+                    return Ok(Vec::new());
                 }
                 out.insert("tool".to_owned(), json!(admitted));
             }
@@ -228,20 +225,35 @@ impl Translator<'_> {
         if let Some(condition) = condition {
             when.push(self.condition(condition, &condition_path)?);
         }
-        match when.len() {
-            0 => {}
-            1 => {
-                out.insert("when".to_owned(), when.remove(0));
-            }
-            _ => {
-                out.insert("when".to_owned(), json!({ "all": when }));
-            }
-        }
         if let Some(config) = rule.get("approvalConfig") {
             let approval = approval(config, &format!("{path}.approvalConfig"), action)?;
             out.insert("approval".to_owned(), approval);
         }
-        Ok(Some(Json::Object(out)))
+        let Some(limit) = rule.get("rateLimit") else {
+            insert_when(&mut out, when);
+            return Ok(vec![Json::Object(out)]);
+        };
+        let limit_path = format!("{path}.rateLimit");
+        let limit = RateLimit::read(limit, &limit_path, action, out.get("tool"))?;
+        if action == "block" {
+            // Blocked either way: the limit changes only the reason.
+            self.notes.push(format!(
+                "{limit_path} is not carried: a deny rule blocks whether or not its limit is reached"
+            ));
+            insert_when(&mut out, when);
+            return Ok(vec![Json::Object(out)]);
+        }
+        let mut limited = Map::new();
+        limited.insert("id".to_owned(), json!(format!("{id}.rate-limited")));
+        if let Some(tool) = out.get("tool") {
+            limited.insert("tool".to_owned(), tool.clone());
+        }
+        limited.insert("action".to_owned(), json!("block"));
+        limited.insert("reason".to_owned(), json!(limit.reason()));
+        insert_when(&mut limited, when.clone());
+        when.push(json!({"not": {"rate": limit.condition()}}));
+        insert_when(&mut out, when);
+        Ok(vec![Json::Object(out), Json::Object(limited)])
     }
 
     /// Takes a test of `action.type` from the top of a rule's condition (the
@@ -626,6 +638,127 @@ fn escape(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// Sets a rule's `when` from the conditions that must all hold.
+fn insert_when(rule: &mut Map<String, Json>, mut when: Vec<Json>) {
+    match when.len() {
+        0 => {}
+        1 => {
+            rule.insert("when".to_owned(), when.remove(0));
+        }
+        _ => {
+            rule.insert("when".to_owned(), json!({ "all": when }));
+        }
+    }
+}
+
+/// A rule's `rateLimit {requests, window, scope}`. Authensor keys its count
+/// by the rule (`global`), the rule and the action type (`action`), or the
+/// rule and the principal (`principal`, the default), and denies a call the
+/// rule matches once the count reaches `requests`. Here an allow rule `r`
+/// with a limit becomes `r` holding `not: {rate: {…, scope: rule}}`, which
+/// counts the calls `r` allowed, followed by `r.rate-limited`, which blocks
+/// the calls `r` matches once that count is reached. Counting by rule is
+/// Authensor's `global`, and its `action` for a rule of one action type; a
+/// count per principal has no equivalent.
+struct RateLimit {
+    requests: u64,
+    window: String,
+}
+
+impl RateLimit {
+    fn read(
+        limit: &Json,
+        path: &str,
+        action: &str,
+        tool: Option<&Json>,
+    ) -> Result<RateLimit, PolicyError> {
+        let Json::Object(limit) = limit else {
+            return Err(refuse(path, "expected an object"));
+        };
+        if let Some(other) = limit
+            .keys()
+            .find(|key| !["requests", "window", "scope"].contains(&key.as_str()))
+        {
+            return Err(refuse(
+                &format!("{path}.{other}"),
+                format!("unknown rateLimit field {other:?}"),
+            ));
+        }
+        let requests = limit
+            .get("requests")
+            .and_then(Json::as_u64)
+            .filter(|requests| *requests >= 1)
+            .ok_or_else(|| {
+                refuse(
+                    &format!("{path}.requests"),
+                    "rateLimit needs requests, a whole number from 1",
+                )
+            })?;
+        let window = limit
+            .get("window")
+            .and_then(Json::as_str)
+            .filter(|window| rate::parse_window(window).is_some())
+            .ok_or_else(|| {
+                refuse(
+                    &format!("{path}.window"),
+                    "rateLimit needs a window of 1s to 366d, such as 1m, 1h or 7d",
+                )
+            })?;
+        let scope_path = format!("{path}.scope");
+        // A deny rule blocks either way: its scope does not matter.
+        let scope = limit.get("scope").map(|scope| scope.as_str());
+        match scope {
+            _ if action == "block" => {}
+            Some(Some("global")) => {}
+            Some(Some("action")) => {
+                let one_type = tool.and_then(Json::as_array).is_some_and(|tools| {
+                    tools.len() == 1 && !tools[0].as_str().is_some_and(|t| t.contains('*'))
+                });
+                if !one_type {
+                    return Err(refuse(
+                        &scope_path,
+                        "a limit per action type translates only for a rule of one action type",
+                    )
+                    .with_hint("test action.type with eq in the rule's condition, or use scope global for one limit across the rule's action types"));
+                }
+            }
+            None | Some(Some("principal")) => {
+                return Err(refuse(
+                    &scope_path,
+                    "a limit per principal (Authensor's default scope) cannot be expressed: rate limits count the tenant's calls",
+                )
+                .with_hint("set scope to global for one limit on the rule's calls across principals"));
+            }
+            Some(_) => {
+                return Err(refuse(&scope_path, "expected principal, action or global"));
+            }
+        }
+        if action == "escalate" {
+            return Err(refuse(
+                path,
+                "a limit on a require_approval rule cannot be expressed: rate limits count allowed calls, and escalated ones are not",
+            ));
+        }
+        Ok(RateLimit {
+            requests,
+            window: window.to_owned(),
+        })
+    }
+
+    /// The `rate` condition that holds once the limit is reached.
+    fn condition(&self) -> Json {
+        json!({"max": self.requests, "per": self.window, "scope": "rule"})
+    }
+
+    /// Authensor's reason for a call over the limit.
+    fn reason(&self) -> String {
+        format!(
+            "Rate limit exceeded: {} requests per {}",
+            self.requests, self.window
+        )
+    }
 }
 
 /// A rule's `approvalConfig` as its `approval` block.

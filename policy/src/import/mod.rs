@@ -125,9 +125,7 @@ impl Importer {
         let mut out = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
             let path = format!("rules[{index}]");
-            if let Some(rule) = translator.rule(rule, &path, &scope)? {
-                out.push(rule);
-            }
+            out.extend(translator.rule(rule, &path, &scope)?);
         }
         let mut document = Map::new();
         document.insert("description".to_owned(), json!(describe(policy)));

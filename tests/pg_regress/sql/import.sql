@@ -25,6 +25,9 @@ SELECT required, expires_at - requested_at AS ttl FROM authensor.approvals;
 SELECT action, layer FROM authensor.evaluate('email.send', '{}');
 ROLLBACK;
 
+-- A rate limit becomes a rate condition and a rule that blocks past it.
+SELECT authensor.import_policy('{"id": "p", "rules": [{"id": "send", "effect": "allow", "condition": {"field": "action.type", "operator": "eq", "value": "email.send"}, "rateLimit": {"requests": 5, "window": "1m", "scope": "action"}}]}')->>'yaml';
+
 -- What cannot be expressed is refused, naming the field; nothing is written.
 BEGIN;
 SET LOCAL authensor.tenant_id = 'tenant-i';
