@@ -25,6 +25,8 @@ import sys
 MAJORS_HEADING = "## Per PostgreSQL major"
 SQL_HEADING = "## Agents that run SQL"
 SHADOW_HEADING = "## Shadow versions"
+# Written by hand from a dedicated run (README, "Rate limits"), kept as it is.
+RATE_HEADING = "## Rate limits (dedicated run)"
 
 
 def load_results(path):
@@ -384,7 +386,7 @@ if all(name in tps for name in ("plpgsql_evaluate", "check", "plpgsql_check")):
                f"{tps['check'] / tps['plpgsql_check']:.1f}× the throughput of the baseline's `check()`.\n")
 
 if previous and previous.exists():
-    for heading in (MAJORS_HEADING, SQL_HEADING, SHADOW_HEADING):
+    for heading in (MAJORS_HEADING, SQL_HEADING, RATE_HEADING, SHADOW_HEADING):
         out += kept_section(previous.read_text().splitlines(), heading)
 
 out.append(f"## In the database (pgbench -M prepared, {meta['clients']} clients, "
