@@ -42,9 +42,12 @@ corpus_files() { # files and bytes of a directory, as JSON
 }
 rm -rf "$run"
 mkdir -p "$run"
-declare -A max_len=([compile_bytes]=8192 [mutate_policy]=512 [decide_values]=16384)
+# compile_bytes' inputs are policies of at most 4 KiB (twice the tight
+# limits' max_source_bytes): 8 KiB gave 30 % fewer executions for the same
+# coverage; mutate_policy reaches the size limits through aliases.
+declare -A max_len=([compile_bytes]=4096 [mutate_policy]=512 [decide_values]=16384)
 declare -A extra=([compile_bytes]="-dict=$root/fuzz/policy.dict" [mutate_policy]="" [decide_values]="")
-libfuzzer_flags="-timeout=10 -rss_limit_mb=2048, -max_len 8192 (compile_bytes), 512 (mutate_policy) and 16384 (decide_values)"
+libfuzzer_flags="-timeout=10 -rss_limit_mb=2048, -max_len 4096 (compile_bytes), 512 (mutate_policy) and 16384 (decide_values)"
 corpus_start="{"
 for t in "${targets[@]}"; do
     mkdir -p "$run/corpus/$t" "$run/findings/$t" "fuzz/corpus/$t"
