@@ -794,6 +794,9 @@ fn what_cannot_be_expressed_is_refused_naming_the_field() {
         (rule(r#", "approvalConfig": {"requiredApprovals": 2}"#), "rules[0].approvalConfig", "require_approval"),
         (r#"{"id": "p", "rules": [{"id": "r", "effect": "require_approval", "approvalConfig": {"approvers": [{"id": "bob"}]}}]}"#.to_owned(), "rules[0].approvalConfig.approvers", "named approvers"),
         (rule(r#", "weight": 3"#), "rules[0].weight", "unknown rule field"),
+        // Named by the source's position, not the document's (where a rate
+        // limit adds a rule before it).
+        (r#"{"id": "p", "rules": [{"id": "r", "effect": "allow", "rateLimit": {"requests": 5, "window": "1m", "scope": "global"}}, {"id": "r", "effect": "deny"}]}"#.to_owned(), "rules[1].id", "also that of rules[0]"),
         // Authensor reads an array's length (and an object's methods) where
         // this language finds nothing: a deny on it would never hold here.
         (rule(r#", "condition": {"field": "action.parameters.to.length", "operator": "gt", "value": 10}"#), "rules[0].condition.field", "length"),
@@ -993,4 +996,61 @@ fn a_rate_limit_on_a_deny_rule_is_noted_as_not_carried() {
         "{:?}",
         imported.notes
     );
+}
+
+/// Decides `tool` with `args` under `policy`, the rate counter answering
+/// `count`.
+fn decide_counted(
+    policy: &authensor_policy::Policy,
+    count: u64,
+    tool: &str,
+    args: &str,
+) -> Decision {
+    COUNT.set(count);
+    let (args, context) = (json_text(args), json_text("{}"));
+    authensor_policy::with_rate_counter(counted, || {
+        decide(
+            None,
+            Some(policy),
+            &request(tool, &args, &context, "tenant-a"),
+        )
+    })
+}
+
+/// Authensor's ids are free text: one may be `<id>.rate-limited`, or
+/// `default-effect`, which the rules the import adds would otherwise take.
+#[test]
+fn the_rules_a_rate_limit_adds_take_ids_no_source_rule_has() {
+    let yaml = import_authensor(
+        r#"{"id": "p", "scope": {"actionTypes": ["email.*"]}, "defaultEffect": "deny", "rules": [
+          {"id": "send", "effect": "allow",
+           "condition": {"field": "action.parameters.to", "operator": "endsWith", "value": "@a.com"},
+           "rateLimit": {"requests": 2, "window": "1m", "scope": "global"}},
+          {"id": "send.rate-limited", "effect": "allow",
+           "condition": {"field": "action.parameters.to", "operator": "endsWith", "value": "@b.com"}},
+          {"id": "default-effect", "effect": "require_approval",
+           "condition": {"field": "action.parameters.to", "operator": "endsWith", "value": "@c.com"}}]}"#,
+    )
+    .expect("imports")
+    .yaml;
+    let policy = compile(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    for (count, to, action, rule) in [
+        (0, "x@a.com", Allow, "send"),
+        (2, "x@a.com", Block, "send.rate-limited_"),
+        (2, "x@b.com", Allow, "send.rate-limited"),
+        (2, "x@c.com", Escalate, "default-effect"),
+        (2, "x@d.com", Block, "default-effect_"),
+    ] {
+        let decision = decide_counted(
+            &policy,
+            count,
+            "email.send",
+            &format!(r#"{{"to": "{to}"}}"#),
+        );
+        assert_eq!(
+            (decision.action, decision.rule_id.as_deref()),
+            (action, Some(rule)),
+            "{count} counted, {to}\n{yaml}"
+        );
+    }
 }

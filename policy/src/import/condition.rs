@@ -1,5 +1,7 @@
 //! Authensor rules, scopes and conditions, in this language's terms.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value as Json, json};
 
 use super::refuse;
@@ -154,9 +156,22 @@ fn check_glob(glob: &str, path: &str) -> Result<(), PolicyError> {
 
 pub(super) struct Translator<'n> {
     pub(super) notes: &'n mut Vec<String>,
+    /// The ids of the source's rules and of those made for it.
+    pub(super) taken: HashSet<String>,
 }
 
 impl Translator<'_> {
+    /// `base`, or `base` followed by as many `_` as it takes to name no
+    /// other rule, as the id of a rule the import adds.
+    pub(super) fn free_id(&mut self, base: &str) -> String {
+        let mut id = base.to_owned();
+        while self.taken.contains(&id) {
+            id.push('_');
+        }
+        self.taken.insert(id.clone());
+        id
+    }
+
     /// The rules one Authensor rule becomes: none when its action type lies
     /// outside the scope, two when it has a `rateLimit` (see [`RateLimit`]),
     /// else one.
@@ -244,7 +259,10 @@ impl Translator<'_> {
             return Ok(vec![Json::Object(out)]);
         }
         let mut limited = Map::new();
-        limited.insert("id".to_owned(), json!(format!("{id}.rate-limited")));
+        limited.insert(
+            "id".to_owned(),
+            json!(self.free_id(&format!("{id}.rate-limited"))),
+        );
         if let Some(tool) = out.get("tool") {
             limited.insert("tool".to_owned(), tool.clone());
         }
