@@ -1054,3 +1054,129 @@ fn the_rules_a_rate_limit_adds_take_ids_no_source_rule_has() {
         );
     }
 }
+
+/// An allow rule `r` with `"rateLimit": <limit>`.
+fn limited(limit: &str) -> String {
+    format!(r#"{{"id": "p", "rules": [{{"id": "r", "effect": "allow", "rateLimit": {limit}}}]}}"#)
+}
+
+/// Odd `rateLimit`s are refused at their field, with a hint showing one
+/// that imports; on a deny rule too, though its limit is not carried.
+#[test]
+fn odd_rate_limits_are_refused_at_their_field_with_a_hint() {
+    let with = |field: &str| {
+        let mut limit = serde_json::json!({"requests": 5, "window": "1m", "scope": "global"});
+        let (key, value) = field.split_once('=').unwrap();
+        limit[key] = serde_json::from_str(value).unwrap();
+        limited(&limit.to_string())
+    };
+    let mut cases = vec![
+        (limited("null"), "rules[0].rateLimit", "rateLimit object"),
+        (limited("[]"), "rules[0].rateLimit", "rateLimit object"),
+        (r#"{"id": "p", "rules": [{"id": "r", "effect": "deny", "rateLimit": {"requests": 5, "window": "1m", "scope": "bogus"}}]}"#.to_owned(), "rules[0].rateLimit.scope", "expected principal"),
+    ];
+    for requests in [r#""5""#, "-1", "0", "2.5", "true", "null"] {
+        cases.push((
+            with(&format!("requests={requests}")),
+            "rules[0].rateLimit.requests",
+            "whole number from 1",
+        ));
+    }
+    for requests in ["9223372036854775808", "18446744073709551616", "1e30"] {
+        cases.push((
+            with(&format!("requests={requests}")),
+            "rules[0].rateLimit.requests",
+            "the largest limit",
+        ));
+    }
+    for window in [
+        r#""0s""#,
+        r#""1w""#,
+        r#""""#,
+        r#""367d""#,
+        r#""1M""#,
+        r#""1 m""#,
+        "60",
+    ] {
+        cases.push((
+            with(&format!("window={window}")),
+            "rules[0].rateLimit.window",
+            "1s to 366d",
+        ));
+    }
+    for scope in ["null", "5", r#""Global""#] {
+        cases.push((
+            with(&format!("scope={scope}")),
+            "rules[0].rateLimit.scope",
+            "expected principal",
+        ));
+    }
+    for (source, path, message) in cases {
+        let error = import_authensor(&source).expect_err(&source);
+        assert_eq!(error.path.as_deref(), Some(path), "{source}: {error}");
+        assert!(error.message.contains(message), "{source}: {error}");
+        assert!(error.hint.is_some(), "{source}: {error}");
+        assert_eq!(error.kind.sqlstate(), "22023", "{source}: {error}");
+    }
+}
+
+/// JSON's `1e3` and `5.0` are whole numbers, as Authensor's JavaScript
+/// reads them; the longest window is 366 days; `in` naming one action type
+/// twice is one action type.
+#[test]
+fn whole_numbers_however_written_and_the_longest_window_import() {
+    for (limit, max, reason) in [
+        (
+            r#"{"requests": 1e3, "window": "366d", "scope": "global"}"#,
+            1000,
+            "Rate limit exceeded: 1000 requests per 366d",
+        ),
+        (
+            r#"{"requests": 5.0, "window": "1s", "scope": "global"}"#,
+            5,
+            "Rate limit exceeded: 5 requests per 1s",
+        ),
+    ] {
+        let yaml = import_authensor(&limited(limit)).expect(limit).yaml;
+        let policy = compile(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        let below = decide_counted(&policy, max - 1, "x", "{}");
+        assert_eq!(
+            (below.action, below.rule_id.as_deref()),
+            (Allow, Some("r")),
+            "{yaml}"
+        );
+        let reached = decide_counted(&policy, max, "x", "{}");
+        assert_eq!(
+            (
+                reached.action,
+                reached.rule_id.as_deref(),
+                reached.reason.as_str()
+            ),
+            (Block, Some("r.rate-limited"), reason),
+            "{yaml}"
+        );
+    }
+    let yaml = import_authensor(
+        r#"{"id": "p", "rules": [{"id": "r", "effect": "allow",
+            "condition": {"field": "action.type", "operator": "in", "value": ["a", "a"]},
+            "rateLimit": {"requests": 2, "window": "1m", "scope": "action"}}]}"#,
+    )
+    .expect("one action type")
+    .yaml;
+    let policy = compile(&yaml).unwrap();
+    assert_eq!(
+        decide_counted(&policy, 2, "a", "{}").action,
+        Block,
+        "{yaml}"
+    );
+    assert_eq!(
+        decide_counted(&policy, 1, "a", "{}").action,
+        Allow,
+        "{yaml}"
+    );
+    assert_eq!(
+        decide_counted(&policy, 0, "b", "{}").layer,
+        Layer::Default,
+        "{yaml}"
+    );
+}
