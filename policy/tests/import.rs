@@ -1180,3 +1180,254 @@ fn whole_numbers_however_written_and_the_longest_window_import() {
         "{yaml}"
     );
 }
+
+thread_local! {
+    /// The calls each rule has allowed in its window, for `counted_by_rule`.
+    static BY_RULE: std::cell::RefCell<std::collections::HashMap<String, u64>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn counted_by_rule(query: &authensor_policy::RateQuery) -> u64 {
+    let rule = query.rule_id.expect("imported limits count by rule");
+    BY_RULE.with(|counts| counts.borrow().get(rule).copied().unwrap_or(0))
+}
+
+/// Authensor's engine for one policy (reference §2.3–2.5), for the fields,
+/// operators and scopes `RATE_POLICY` uses: the effect and rule id, the
+/// reason of a rate-limited call, or `None` (no opinion). `counts` gives
+/// the count under each rule's key: for `global` and for `action` on a rule
+/// of one action type, both are the rule's own.
+fn authensor_decides(
+    policy: &serde_json::Value,
+    envelope: &serde_json::Value,
+    count: impl Fn(&str) -> u64,
+) -> Option<(String, Option<String>, Option<String>)> {
+    use serde_json::Value as J;
+    fn field<'v>(envelope: &'v J, path: &str) -> Option<&'v J> {
+        path.split('.')
+            .try_fold(envelope, |value, key| value.get(key))
+    }
+    fn holds(condition: &J, envelope: &J) -> bool {
+        if let Some(all) = condition.get("all") {
+            return all.as_array().unwrap().iter().all(|c| holds(c, envelope));
+        }
+        if let Some(any) = condition.get("any") {
+            return any.as_array().unwrap().iter().any(|c| holds(c, envelope));
+        }
+        if let Some(not) = condition.get("not") {
+            return !holds(not, envelope);
+        }
+        let value = field(envelope, condition["field"].as_str().unwrap());
+        let operand = &condition["value"];
+        match condition["operator"].as_str().unwrap() {
+            "eq" => value == Some(operand),
+            "in" => operand
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|item| Some(item) == value),
+            "gt" => {
+                matches!((value.and_then(J::as_f64), operand.as_f64()), (Some(a), Some(b)) if a > b)
+            }
+            "endsWith" => {
+                matches!((value.and_then(J::as_str), operand.as_str()), (Some(a), Some(b)) if a.ends_with(b))
+            }
+            "exists" => value.is_some_and(|value| !value.is_null()) == operand.as_bool().unwrap(),
+            other => panic!("the model has no {other}"),
+        }
+    }
+    let scope = &policy["scope"];
+    let tool = envelope["action"]["type"].as_str().unwrap();
+    let glob = |pattern: &str| {
+        let regex = format!("^{}$", regex_escape_glob(pattern));
+        regex::Regex::new(&regex).unwrap().is_match(tool)
+    };
+    let in_list = |list: &J, value: Option<&J>| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|item| Some(item) == value)
+    };
+    if scope.get("actionTypes").is_some_and(|types| {
+        !types
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| glob(t.as_str().unwrap()))
+    }) || scope
+        .get("principalTypes")
+        .is_some_and(|types| !in_list(types, field(envelope, "principal.type")))
+        || scope.get("environments").is_some_and(|envs| {
+            field(envelope, "context.environment").is_some_and(|env| !in_list(envs, Some(env)))
+        })
+    {
+        return None;
+    }
+    for rule in policy["rules"].as_array().unwrap() {
+        if rule
+            .get("condition")
+            .is_some_and(|condition| !holds(condition, envelope))
+        {
+            continue;
+        }
+        let id = rule["id"].as_str().unwrap().to_owned();
+        if let Some(limit) = rule.get("rateLimit")
+            && count(&id) >= limit["requests"].as_u64().unwrap()
+        {
+            let reason = format!(
+                "Rate limit exceeded: {} requests per {}",
+                limit["requests"],
+                limit["window"].as_str().unwrap()
+            );
+            return Some(("rate_limited".to_owned(), Some(id), Some(reason)));
+        }
+        return Some((rule["effect"].as_str().unwrap().to_owned(), Some(id), None));
+    }
+    let default = policy.get("defaultEffect")?.as_str()?.to_owned();
+    Some((default, None, None))
+}
+
+/// Authensor's glob as a regex: `*` within a segment, `**` across them.
+fn regex_escape_glob(pattern: &str) -> String {
+    pattern
+        .replace('.', "\\.")
+        .replace("**", "\u{0}")
+        .replace('*', "[^.]*")
+        .replace('\u{0}', ".*")
+}
+
+/// Rate-limited rules of both scopes among rules before and after them, a
+/// require_approval rule with terms, conditions with `any` and `not`, and a
+/// scope of action types, principal types and environments.
+const RATE_POLICY: &str = r#"{"id": "p", "name": "P", "version": "1.0.0",
+  "scope": {"actionTypes": ["email.*", "files.read"], "principalTypes": ["agent"], "environments": ["production"]},
+  "rules": [
+    {"id": "big", "effect": "require_approval",
+     "condition": {"all": [{"field": "action.type", "operator": "eq", "value": "email.send"},
+                           {"field": "action.parameters.n", "operator": "gt", "value": 100}]},
+     "approvalConfig": {"requiredApprovals": 2, "expiresIn": "1h"}},
+    {"id": "send", "effect": "allow", "description": "mail ok",
+     "condition": {"all": [{"field": "action.type", "operator": "eq", "value": "email.send"},
+                           {"any": [{"field": "action.parameters.to", "operator": "endsWith", "value": "@a.com"},
+                                    {"not": {"field": "action.parameters.bulk", "operator": "exists", "value": true}}]}]},
+     "rateLimit": {"requests": 3, "window": "10m", "scope": "action"}},
+    {"id": "reads", "effect": "allow",
+     "condition": {"not": {"field": "action.parameters.bulk", "operator": "exists", "value": true}},
+     "rateLimit": {"requests": 100, "window": "1h", "scope": "global"}},
+    {"id": "after", "effect": "deny", "condition": {"field": "action.type", "operator": "eq", "value": "email.send"}}
+  ]}"#;
+
+/// The imported policy decides as Authensor's engine does, for each count
+/// the two limits may have, within and outside the scope, with the default
+/// effect absent, `allow` and `deny`.
+#[test]
+fn rate_limited_policies_decide_as_authensor_for_every_count() {
+    let calls: Vec<(&str, &str, Option<&str>, Option<&str>)> = {
+        let mut calls = Vec::new();
+        for tool in [
+            "email.send",
+            "email.read",
+            "files.read",
+            "shell.exec",
+            "email.send.bulk",
+        ] {
+            for args in [
+                r#"{"to": "x@a.com"}"#,
+                r#"{"to": "x@b.com", "bulk": true}"#,
+                r#"{"to": "x@b.com", "bulk": null}"#,
+                r#"{"n": 500, "to": "x@a.com"}"#,
+            ] {
+                for principal in [Some("agent"), Some("user"), None] {
+                    for environment in [Some("production"), Some("staging"), None] {
+                        calls.push((tool, args, principal, environment));
+                    }
+                }
+            }
+        }
+        calls
+    };
+    let mut decided = std::collections::BTreeMap::new();
+    for default in [None, Some("allow"), Some("deny")] {
+        let mut source: serde_json::Value = serde_json::from_str(RATE_POLICY).unwrap();
+        if let Some(default) = default {
+            source["defaultEffect"] = default.into();
+        }
+        let yaml = import_authensor(&source.to_string()).expect("imports").yaml;
+        let policy = compile(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        for (send, reads) in [(0, 0), (2, 99), (3, 100), (7, 250)] {
+            BY_RULE.with(|counts| {
+                *counts.borrow_mut() =
+                    [("send".to_owned(), send), ("reads".to_owned(), reads)].into();
+            });
+            for &(tool, args, principal, environment) in &calls {
+                let mut context = serde_json::json!({});
+                let mut envelope = serde_json::json!({"action": {"type": tool, "parameters": serde_json::from_str::<serde_json::Value>(args).unwrap()}});
+                if let Some(principal) = principal {
+                    context["principal"] = serde_json::json!({"type": principal});
+                    envelope["principal"] = serde_json::json!({"type": principal});
+                }
+                if let Some(environment) = environment {
+                    context["environment"] = environment.into();
+                    envelope["context"] = serde_json::json!({"environment": environment});
+                }
+                let expected = authensor_decides(&source, &envelope, |rule| {
+                    BY_RULE.with(|counts| counts.borrow()[rule])
+                });
+                let (args, context_value) = (json_text(args), json_text(&context.to_string()));
+                let decision = authensor_policy::with_rate_counter(counted_by_rule, || {
+                    decide(
+                        None,
+                        Some(&policy),
+                        &request(tool, &args, &context_value, "tenant-a"),
+                    )
+                });
+                let what = format!(
+                    "default {default:?}, counts {send}/{reads}: {tool} {args:?} {context}\n{yaml}"
+                );
+                match expected {
+                    None => assert_eq!(decision.layer, Layer::Default, "{what}"),
+                    Some((effect, rule, reason)) => {
+                        let action = match effect.as_str() {
+                            "allow" => Allow,
+                            "require_approval" => Escalate,
+                            _ => Block,
+                        };
+                        assert_eq!(decision.action, action, "{what}");
+                        match (effect.as_str(), rule) {
+                            ("rate_limited", Some(rule)) => {
+                                assert_eq!(
+                                    decision.rule_id,
+                                    Some(format!("{rule}.rate-limited")),
+                                    "{what}"
+                                );
+                                assert_eq!(Some(decision.reason.clone()), reason, "{what}");
+                            }
+                            (_, Some(rule)) => assert_eq!(decision.rule_id, Some(rule), "{what}"),
+                            (_, None) => assert!(
+                                decision.rule_id.is_none()
+                                    || decision.rule_id.as_deref() == Some("default-effect"),
+                                "{what}"
+                            ),
+                        }
+                        if action == Escalate {
+                            let terms = decision.approval.expect("the rule's approval terms");
+                            assert_eq!(
+                                (terms.required.get(), terms.expires_seconds.map(|s| s.get())),
+                                (2, Some(3600)),
+                                "{what}"
+                            );
+                        }
+                        *decided.entry(effect).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+    }
+    // Every outcome is reached, rate-limited ones included.
+    for effect in ["allow", "deny", "require_approval", "rate_limited"] {
+        assert!(
+            decided.get(effect).is_some_and(|n| *n > 0),
+            "{effect}: {decided:?}"
+        );
+    }
+}
