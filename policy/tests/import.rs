@@ -1431,3 +1431,33 @@ fn rate_limited_policies_decide_as_authensor_for_every_count() {
         );
     }
 }
+
+/// A tenant's call that the platform also allows is credited to the
+/// platform, so its receipt does not name the imported rule, which counts
+/// the receipts naming it: the notes say so.
+#[test]
+fn a_carried_rate_limit_notes_that_a_platform_allow_is_not_counted() {
+    let imported = import_authensor(&limited(
+        r#"{"requests": 1, "window": "1m", "scope": "global"}"#,
+    ))
+    .expect("imports");
+    assert!(
+        imported.notes.iter().any(|note| note.starts_with(
+            r#"rules[0].rateLimit counts the calls whose receipts name rule "r": in a tenant policy, a call the platform policy also allows"#
+        )),
+        "{:?}",
+        imported.notes
+    );
+    let tenant = compile(&imported.yaml).unwrap();
+    let platform = compile("default: allow\nrules: []\n").unwrap();
+    let (args, context) = (json_text("{}"), json_text("{}"));
+    let decision = decide(
+        Some(&platform),
+        Some(&tenant),
+        &request("x", &args, &context, "tenant-a"),
+    );
+    assert_eq!(
+        (decision.action, decision.layer, decision.rule_id),
+        (Allow, Layer::Platform, None)
+    );
+}
