@@ -797,6 +797,7 @@ fn what_cannot_be_expressed_is_refused_naming_the_field() {
         // Named by the source's position, not the document's (where a rate
         // limit adds a rule before it).
         (r#"{"id": "p", "rules": [{"id": "r", "effect": "allow", "rateLimit": {"requests": 5, "window": "1m", "scope": "global"}}, {"id": "r", "effect": "deny"}]}"#.to_owned(), "rules[1].id", "also that of rules[0]"),
+        (r#"{"id": "p", "rules": [{"id": "r", "effect": "allow", "rateLimit": {"requests": 5, "window": "1m", "scope": "global"}}, {"id": "", "effect": "deny"}]}"#.to_owned(), "rules[1].id", "id is empty"),
         // Authensor reads an array's length (and an object's methods) where
         // this language finds nothing: a deny on it would never hold here.
         (rule(r#", "condition": {"field": "action.parameters.to.length", "operator": "gt", "value": 10}"#), "rules[0].condition.field", "length"),

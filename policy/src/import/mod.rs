@@ -182,14 +182,22 @@ fn describe(policy: &Map<String, Json>) -> String {
     out
 }
 
-/// The ids of the source's rules, each once: ids name one rule here, and
-/// the document's own error would name a rule by its position there.
+/// The ids of the source's rules, each once and none empty: ids name one
+/// rule here, and the document's own error would name a rule by its
+/// position there, where the rules a rate limit adds shift it.
 fn rule_ids(rules: &[Json]) -> Result<HashSet<String>, PolicyError> {
     let mut first = HashMap::new();
     for (index, rule) in rules.iter().enumerate() {
         let Some(id) = rule.get("id").and_then(Json::as_str) else {
             continue;
         };
+        if id.is_empty() {
+            return Err(refuse(
+                &format!("rules[{index}].id"),
+                "the rule id is empty: here each rule needs an id of its own",
+            )
+            .with_hint("give the rule a name"));
+        }
         if let Some(earlier) = first.insert(id, index) {
             return Err(refuse(
                 &format!("rules[{index}].id"),
