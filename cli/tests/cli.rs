@@ -359,6 +359,40 @@ fn import_prints_a_policy_that_lints_and_is_formatted() {
 }
 
 #[test]
+fn import_prints_a_rate_limit_that_lints_and_its_notes_on_standard_error() {
+    let source = scratch("limited.json");
+    std::fs::write(
+        &source,
+        r#"{"id": "p", "rules": [{"id": "r", "effect": "allow", "name": "R", "rateLimit": {"requests": 5, "window": "1m", "scope": "global"}}]}"#,
+    )
+    .unwrap();
+    let source = source.to_string_lossy().into_owned();
+    let output = Command::new(env!("CARGO_BIN_EXE_authensor"))
+        .args(["import", &source])
+        .output()
+        .expect("the binary runs");
+    let (yaml, notes) = (
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{notes}");
+    assert!(yaml.contains("  - id: r.rate-limited\n"), "{yaml}");
+    for note in [
+        "note: rules[0].name is not carried",
+        "note: rules[0].rateLimit counts the calls whose receipts name rule \"r\"",
+    ] {
+        assert!(notes.contains(&format!("{source}: {note}")), "{notes}");
+    }
+    let imported = scratch("limited.yaml");
+    std::fs::write(&imported, &yaml).unwrap();
+    let imported = imported.to_string_lossy().into_owned();
+    let (status, out) = run(&["lint", "--deny-warnings", &imported]);
+    assert_eq!(status, 0, "{out}");
+    let (status, out) = run(&["fmt", "--check", &imported]);
+    assert_eq!(status, 0, "{out}");
+}
+
+#[test]
 fn import_refuses_what_it_cannot_express_and_fails() {
     let source = scratch("rate.json");
     std::fs::write(

@@ -794,6 +794,10 @@ fn what_cannot_be_expressed_is_refused_naming_the_field() {
         (rule(r#", "approvalConfig": {"requiredApprovals": 2}"#), "rules[0].approvalConfig", "require_approval"),
         (r#"{"id": "p", "rules": [{"id": "r", "effect": "require_approval", "approvalConfig": {"approvers": [{"id": "bob"}]}}]}"#.to_owned(), "rules[0].approvalConfig.approvers", "named approvers"),
         (rule(r#", "weight": 3"#), "rules[0].weight", "unknown rule field"),
+        // Named by the source's position, not the document's (where a rate
+        // limit adds a rule before it).
+        (r#"{"id": "p", "rules": [{"id": "r", "effect": "allow", "rateLimit": {"requests": 5, "window": "1m", "scope": "global"}}, {"id": "r", "effect": "deny"}]}"#.to_owned(), "rules[1].id", "also that of rules[0]"),
+        (r#"{"id": "p", "rules": [{"id": "r", "effect": "allow", "rateLimit": {"requests": 5, "window": "1m", "scope": "global"}}, {"id": "", "effect": "deny"}]}"#.to_owned(), "rules[1].id", "id is empty"),
         // Authensor reads an array's length (and an object's methods) where
         // this language finds nothing: a deny on it would never hold here.
         (rule(r#", "condition": {"field": "action.parameters.to.length", "operator": "gt", "value": 10}"#), "rules[0].condition.field", "length"),
@@ -992,5 +996,469 @@ fn a_rate_limit_on_a_deny_rule_is_noted_as_not_carried() {
             .any(|note| note.contains("rules[0].rateLimit is not carried")),
         "{:?}",
         imported.notes
+    );
+}
+
+/// Decides `tool` with `args` under `policy`, the rate counter answering
+/// `count`.
+fn decide_counted(
+    policy: &authensor_policy::Policy,
+    count: u64,
+    tool: &str,
+    args: &str,
+) -> Decision {
+    COUNT.set(count);
+    let (args, context) = (json_text(args), json_text("{}"));
+    authensor_policy::with_rate_counter(counted, || {
+        decide(
+            None,
+            Some(policy),
+            &request(tool, &args, &context, "tenant-a"),
+        )
+    })
+}
+
+/// Authensor's ids are free text: one may be `<id>.rate-limited`, or
+/// `default-effect`, which the rules the import adds would otherwise take.
+#[test]
+fn the_rules_a_rate_limit_adds_take_ids_no_source_rule_has() {
+    let yaml = import_authensor(
+        r#"{"id": "p", "scope": {"actionTypes": ["email.*"]}, "defaultEffect": "deny", "rules": [
+          {"id": "send", "effect": "allow",
+           "condition": {"field": "action.parameters.to", "operator": "endsWith", "value": "@a.com"},
+           "rateLimit": {"requests": 2, "window": "1m", "scope": "global"}},
+          {"id": "send.rate-limited", "effect": "allow",
+           "condition": {"field": "action.parameters.to", "operator": "endsWith", "value": "@b.com"}},
+          {"id": "default-effect", "effect": "require_approval",
+           "condition": {"field": "action.parameters.to", "operator": "endsWith", "value": "@c.com"}}]}"#,
+    )
+    .expect("imports")
+    .yaml;
+    let policy = compile(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    for (count, to, action, rule) in [
+        (0, "x@a.com", Allow, "send"),
+        (2, "x@a.com", Block, "send.rate-limited_"),
+        (2, "x@b.com", Allow, "send.rate-limited"),
+        (2, "x@c.com", Escalate, "default-effect"),
+        (2, "x@d.com", Block, "default-effect_"),
+    ] {
+        let decision = decide_counted(
+            &policy,
+            count,
+            "email.send",
+            &format!(r#"{{"to": "{to}"}}"#),
+        );
+        assert_eq!(
+            (decision.action, decision.rule_id.as_deref()),
+            (action, Some(rule)),
+            "{count} counted, {to}\n{yaml}"
+        );
+    }
+}
+
+/// An allow rule `r` with `"rateLimit": <limit>`.
+fn limited(limit: &str) -> String {
+    format!(r#"{{"id": "p", "rules": [{{"id": "r", "effect": "allow", "rateLimit": {limit}}}]}}"#)
+}
+
+/// Odd `rateLimit`s are refused at their field, with a hint showing one
+/// that imports; on a deny rule too, though its limit is not carried.
+#[test]
+fn odd_rate_limits_are_refused_at_their_field_with_a_hint() {
+    let with = |field: &str| {
+        let mut limit = serde_json::json!({"requests": 5, "window": "1m", "scope": "global"});
+        let (key, value) = field.split_once('=').unwrap();
+        limit[key] = serde_json::from_str(value).unwrap();
+        limited(&limit.to_string())
+    };
+    let mut cases = vec![
+        (limited("null"), "rules[0].rateLimit", "rateLimit object"),
+        (limited("[]"), "rules[0].rateLimit", "rateLimit object"),
+        (r#"{"id": "p", "rules": [{"id": "r", "effect": "deny", "rateLimit": {"requests": 5, "window": "1m", "scope": "bogus"}}]}"#.to_owned(), "rules[0].rateLimit.scope", "expected principal"),
+    ];
+    for requests in [r#""5""#, "-1", "0", "2.5", "true", "null"] {
+        cases.push((
+            with(&format!("requests={requests}")),
+            "rules[0].rateLimit.requests",
+            "whole number from 1",
+        ));
+    }
+    for requests in ["9223372036854775808", "18446744073709551616", "1e30"] {
+        cases.push((
+            with(&format!("requests={requests}")),
+            "rules[0].rateLimit.requests",
+            "the largest limit",
+        ));
+    }
+    for window in [
+        r#""0s""#,
+        r#""1w""#,
+        r#""""#,
+        r#""367d""#,
+        r#""1M""#,
+        r#""1 m""#,
+        "60",
+    ] {
+        cases.push((
+            with(&format!("window={window}")),
+            "rules[0].rateLimit.window",
+            "1s to 366d",
+        ));
+    }
+    for scope in ["null", "5", r#""Global""#] {
+        cases.push((
+            with(&format!("scope={scope}")),
+            "rules[0].rateLimit.scope",
+            "expected principal",
+        ));
+    }
+    for (source, path, message) in cases {
+        let error = import_authensor(&source).expect_err(&source);
+        assert_eq!(error.path.as_deref(), Some(path), "{source}: {error}");
+        assert!(error.message.contains(message), "{source}: {error}");
+        assert!(error.hint.is_some(), "{source}: {error}");
+        assert_eq!(error.kind.sqlstate(), "22023", "{source}: {error}");
+    }
+}
+
+/// JSON's `1e3` and `5.0` are whole numbers, as Authensor's JavaScript
+/// reads them; the longest window is 366 days; `in` naming one action type
+/// twice is one action type.
+#[test]
+fn whole_numbers_however_written_and_the_longest_window_import() {
+    for (limit, max, reason) in [
+        (
+            r#"{"requests": 1e3, "window": "366d", "scope": "global"}"#,
+            1000,
+            "Rate limit exceeded: 1000 requests per 366d",
+        ),
+        (
+            r#"{"requests": 5.0, "window": "1s", "scope": "global"}"#,
+            5,
+            "Rate limit exceeded: 5 requests per 1s",
+        ),
+    ] {
+        let yaml = import_authensor(&limited(limit)).expect(limit).yaml;
+        let policy = compile(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        let below = decide_counted(&policy, max - 1, "x", "{}");
+        assert_eq!(
+            (below.action, below.rule_id.as_deref()),
+            (Allow, Some("r")),
+            "{yaml}"
+        );
+        let reached = decide_counted(&policy, max, "x", "{}");
+        assert_eq!(
+            (
+                reached.action,
+                reached.rule_id.as_deref(),
+                reached.reason.as_str()
+            ),
+            (Block, Some("r.rate-limited"), reason),
+            "{yaml}"
+        );
+    }
+    let yaml = import_authensor(
+        r#"{"id": "p", "rules": [{"id": "r", "effect": "allow",
+            "condition": {"field": "action.type", "operator": "in", "value": ["a", "a"]},
+            "rateLimit": {"requests": 2, "window": "1m", "scope": "action"}}]}"#,
+    )
+    .expect("one action type")
+    .yaml;
+    let policy = compile(&yaml).unwrap();
+    assert_eq!(
+        decide_counted(&policy, 2, "a", "{}").action,
+        Block,
+        "{yaml}"
+    );
+    assert_eq!(
+        decide_counted(&policy, 1, "a", "{}").action,
+        Allow,
+        "{yaml}"
+    );
+    assert_eq!(
+        decide_counted(&policy, 0, "b", "{}").layer,
+        Layer::Default,
+        "{yaml}"
+    );
+}
+
+thread_local! {
+    /// The calls each rule has allowed in its window, for `counted_by_rule`.
+    static BY_RULE: std::cell::RefCell<std::collections::HashMap<String, u64>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn counted_by_rule(query: &authensor_policy::RateQuery) -> u64 {
+    let rule = query.rule_id.expect("imported limits count by rule");
+    BY_RULE.with(|counts| counts.borrow().get(rule).copied().unwrap_or(0))
+}
+
+/// Authensor's engine for one policy (reference §2.3–2.5), for the fields,
+/// operators and scopes `RATE_POLICY` uses: the effect and rule id, the
+/// reason of a rate-limited call, or `None` (no opinion). `counts` gives
+/// the count under each rule's key: for `global` and for `action` on a rule
+/// of one action type, both are the rule's own.
+fn authensor_decides(
+    policy: &serde_json::Value,
+    envelope: &serde_json::Value,
+    count: impl Fn(&str) -> u64,
+) -> Option<(String, Option<String>, Option<String>)> {
+    use serde_json::Value as J;
+    fn field<'v>(envelope: &'v J, path: &str) -> Option<&'v J> {
+        path.split('.')
+            .try_fold(envelope, |value, key| value.get(key))
+    }
+    fn holds(condition: &J, envelope: &J) -> bool {
+        if let Some(all) = condition.get("all") {
+            return all.as_array().unwrap().iter().all(|c| holds(c, envelope));
+        }
+        if let Some(any) = condition.get("any") {
+            return any.as_array().unwrap().iter().any(|c| holds(c, envelope));
+        }
+        if let Some(not) = condition.get("not") {
+            return !holds(not, envelope);
+        }
+        let value = field(envelope, condition["field"].as_str().unwrap());
+        let operand = &condition["value"];
+        match condition["operator"].as_str().unwrap() {
+            "eq" => value == Some(operand),
+            "in" => operand
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|item| Some(item) == value),
+            "gt" => {
+                matches!((value.and_then(J::as_f64), operand.as_f64()), (Some(a), Some(b)) if a > b)
+            }
+            "endsWith" => {
+                matches!((value.and_then(J::as_str), operand.as_str()), (Some(a), Some(b)) if a.ends_with(b))
+            }
+            "exists" => value.is_some_and(|value| !value.is_null()) == operand.as_bool().unwrap(),
+            other => panic!("the model has no {other}"),
+        }
+    }
+    let scope = &policy["scope"];
+    let tool = envelope["action"]["type"].as_str().unwrap();
+    let glob = |pattern: &str| {
+        let regex = format!("^{}$", regex_escape_glob(pattern));
+        regex::Regex::new(&regex).unwrap().is_match(tool)
+    };
+    let in_list = |list: &J, value: Option<&J>| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|item| Some(item) == value)
+    };
+    if scope.get("actionTypes").is_some_and(|types| {
+        !types
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| glob(t.as_str().unwrap()))
+    }) || scope
+        .get("principalTypes")
+        .is_some_and(|types| !in_list(types, field(envelope, "principal.type")))
+        || scope.get("environments").is_some_and(|envs| {
+            field(envelope, "context.environment").is_some_and(|env| !in_list(envs, Some(env)))
+        })
+    {
+        return None;
+    }
+    for rule in policy["rules"].as_array().unwrap() {
+        if rule
+            .get("condition")
+            .is_some_and(|condition| !holds(condition, envelope))
+        {
+            continue;
+        }
+        let id = rule["id"].as_str().unwrap().to_owned();
+        if let Some(limit) = rule.get("rateLimit")
+            && count(&id) >= limit["requests"].as_u64().unwrap()
+        {
+            let reason = format!(
+                "Rate limit exceeded: {} requests per {}",
+                limit["requests"],
+                limit["window"].as_str().unwrap()
+            );
+            return Some(("rate_limited".to_owned(), Some(id), Some(reason)));
+        }
+        return Some((rule["effect"].as_str().unwrap().to_owned(), Some(id), None));
+    }
+    let default = policy.get("defaultEffect")?.as_str()?.to_owned();
+    Some((default, None, None))
+}
+
+/// Authensor's glob as a regex: `*` within a segment, `**` across them.
+fn regex_escape_glob(pattern: &str) -> String {
+    pattern
+        .replace('.', "\\.")
+        .replace("**", "\u{0}")
+        .replace('*', "[^.]*")
+        .replace('\u{0}', ".*")
+}
+
+/// Rate-limited rules of both scopes among rules before and after them, a
+/// require_approval rule with terms, conditions with `any` and `not`, and a
+/// scope of action types, principal types and environments.
+const RATE_POLICY: &str = r#"{"id": "p", "name": "P", "version": "1.0.0",
+  "scope": {"actionTypes": ["email.*", "files.read"], "principalTypes": ["agent"], "environments": ["production"]},
+  "rules": [
+    {"id": "big", "effect": "require_approval",
+     "condition": {"all": [{"field": "action.type", "operator": "eq", "value": "email.send"},
+                           {"field": "action.parameters.n", "operator": "gt", "value": 100}]},
+     "approvalConfig": {"requiredApprovals": 2, "expiresIn": "1h"}},
+    {"id": "send", "effect": "allow", "description": "mail ok",
+     "condition": {"all": [{"field": "action.type", "operator": "eq", "value": "email.send"},
+                           {"any": [{"field": "action.parameters.to", "operator": "endsWith", "value": "@a.com"},
+                                    {"not": {"field": "action.parameters.bulk", "operator": "exists", "value": true}}]}]},
+     "rateLimit": {"requests": 3, "window": "10m", "scope": "action"}},
+    {"id": "reads", "effect": "allow",
+     "condition": {"not": {"field": "action.parameters.bulk", "operator": "exists", "value": true}},
+     "rateLimit": {"requests": 100, "window": "1h", "scope": "global"}},
+    {"id": "after", "effect": "deny", "condition": {"field": "action.type", "operator": "eq", "value": "email.send"}}
+  ]}"#;
+
+/// The imported policy decides as Authensor's engine does, for each count
+/// the two limits may have, within and outside the scope, with the default
+/// effect absent, `allow` and `deny`.
+#[test]
+fn rate_limited_policies_decide_as_authensor_for_every_count() {
+    let calls: Vec<(&str, &str, Option<&str>, Option<&str>)> = {
+        let mut calls = Vec::new();
+        for tool in [
+            "email.send",
+            "email.read",
+            "files.read",
+            "shell.exec",
+            "email.send.bulk",
+        ] {
+            for args in [
+                r#"{"to": "x@a.com"}"#,
+                r#"{"to": "x@b.com", "bulk": true}"#,
+                r#"{"to": "x@b.com", "bulk": null}"#,
+                r#"{"n": 500, "to": "x@a.com"}"#,
+            ] {
+                for principal in [Some("agent"), Some("user"), None] {
+                    for environment in [Some("production"), Some("staging"), None] {
+                        calls.push((tool, args, principal, environment));
+                    }
+                }
+            }
+        }
+        calls
+    };
+    let mut decided = std::collections::BTreeMap::new();
+    for default in [None, Some("allow"), Some("deny")] {
+        let mut source: serde_json::Value = serde_json::from_str(RATE_POLICY).unwrap();
+        if let Some(default) = default {
+            source["defaultEffect"] = default.into();
+        }
+        let yaml = import_authensor(&source.to_string()).expect("imports").yaml;
+        let policy = compile(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        for (send, reads) in [(0, 0), (2, 99), (3, 100), (7, 250)] {
+            BY_RULE.with(|counts| {
+                *counts.borrow_mut() =
+                    [("send".to_owned(), send), ("reads".to_owned(), reads)].into();
+            });
+            for &(tool, args, principal, environment) in &calls {
+                let mut context = serde_json::json!({});
+                let mut envelope = serde_json::json!({"action": {"type": tool, "parameters": serde_json::from_str::<serde_json::Value>(args).unwrap()}});
+                if let Some(principal) = principal {
+                    context["principal"] = serde_json::json!({"type": principal});
+                    envelope["principal"] = serde_json::json!({"type": principal});
+                }
+                if let Some(environment) = environment {
+                    context["environment"] = environment.into();
+                    envelope["context"] = serde_json::json!({"environment": environment});
+                }
+                let expected = authensor_decides(&source, &envelope, |rule| {
+                    BY_RULE.with(|counts| counts.borrow()[rule])
+                });
+                let (args, context_value) = (json_text(args), json_text(&context.to_string()));
+                let decision = authensor_policy::with_rate_counter(counted_by_rule, || {
+                    decide(
+                        None,
+                        Some(&policy),
+                        &request(tool, &args, &context_value, "tenant-a"),
+                    )
+                });
+                let what = format!(
+                    "default {default:?}, counts {send}/{reads}: {tool} {args:?} {context}\n{yaml}"
+                );
+                match expected {
+                    None => assert_eq!(decision.layer, Layer::Default, "{what}"),
+                    Some((effect, rule, reason)) => {
+                        let action = match effect.as_str() {
+                            "allow" => Allow,
+                            "require_approval" => Escalate,
+                            _ => Block,
+                        };
+                        assert_eq!(decision.action, action, "{what}");
+                        match (effect.as_str(), rule) {
+                            ("rate_limited", Some(rule)) => {
+                                assert_eq!(
+                                    decision.rule_id,
+                                    Some(format!("{rule}.rate-limited")),
+                                    "{what}"
+                                );
+                                assert_eq!(Some(decision.reason.clone()), reason, "{what}");
+                            }
+                            (_, Some(rule)) => assert_eq!(decision.rule_id, Some(rule), "{what}"),
+                            (_, None) => assert!(
+                                decision.rule_id.is_none()
+                                    || decision.rule_id.as_deref() == Some("default-effect"),
+                                "{what}"
+                            ),
+                        }
+                        if action == Escalate {
+                            let terms = decision.approval.expect("the rule's approval terms");
+                            assert_eq!(
+                                (terms.required.get(), terms.expires_seconds.map(|s| s.get())),
+                                (2, Some(3600)),
+                                "{what}"
+                            );
+                        }
+                        *decided.entry(effect).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+    }
+    // Every outcome is reached, rate-limited ones included.
+    for effect in ["allow", "deny", "require_approval", "rate_limited"] {
+        assert!(
+            decided.get(effect).is_some_and(|n| *n > 0),
+            "{effect}: {decided:?}"
+        );
+    }
+}
+
+/// A tenant's call that the platform also allows is credited to the
+/// platform, so its receipt does not name the imported rule, which counts
+/// the receipts naming it: the notes say so.
+#[test]
+fn a_carried_rate_limit_notes_that_a_platform_allow_is_not_counted() {
+    let imported = import_authensor(&limited(
+        r#"{"requests": 1, "window": "1m", "scope": "global"}"#,
+    ))
+    .expect("imports");
+    assert!(
+        imported.notes.iter().any(|note| note.starts_with(
+            r#"rules[0].rateLimit counts the calls whose receipts name rule "r": in a tenant policy, a call the platform policy also allows"#
+        )),
+        "{:?}",
+        imported.notes
+    );
+    let tenant = compile(&imported.yaml).unwrap();
+    let platform = compile("default: allow\nrules: []\n").unwrap();
+    let (args, context) = (json_text("{}"), json_text("{}"));
+    let decision = decide(
+        Some(&platform),
+        Some(&tenant),
+        &request("x", &args, &context, "tenant-a"),
+    );
+    assert_eq!(
+        (decision.action, decision.layer, decision.rule_id),
+        (Allow, Layer::Platform, None)
     );
 }

@@ -1,5 +1,7 @@
 //! Authensor rules, scopes and conditions, in this language's terms.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value as Json, json};
 
 use super::refuse;
@@ -154,9 +156,22 @@ fn check_glob(glob: &str, path: &str) -> Result<(), PolicyError> {
 
 pub(super) struct Translator<'n> {
     pub(super) notes: &'n mut Vec<String>,
+    /// The ids of the source's rules and of those made for it.
+    pub(super) taken: HashSet<String>,
 }
 
 impl Translator<'_> {
+    /// `base`, or `base` followed by as many `_` as it takes to name no
+    /// other rule, as the id of a rule the import adds.
+    pub(super) fn free_id(&mut self, base: &str) -> String {
+        let mut id = base.to_owned();
+        while self.taken.contains(&id) {
+            id.push('_');
+        }
+        self.taken.insert(id.clone());
+        id
+    }
+
     /// The rules one Authensor rule becomes: none when its action type lies
     /// outside the scope, two when it has a `rateLimit` (see [`RateLimit`]),
     /// else one.
@@ -243,8 +258,14 @@ impl Translator<'_> {
             insert_when(&mut out, when);
             return Ok(vec![Json::Object(out)]);
         }
+        self.notes.push(format!(
+            "{limit_path} counts the calls whose receipts name rule {id:?}: in a tenant policy, a call the platform policy also allows (by a rule or its default) names the platform's rule, is not counted, and the limit does not hold for it"
+        ));
         let mut limited = Map::new();
-        limited.insert("id".to_owned(), json!(format!("{id}.rate-limited")));
+        limited.insert(
+            "id".to_owned(),
+            json!(self.free_id(&format!("{id}.rate-limited"))),
+        );
         if let Some(tool) = out.get("tool") {
             limited.insert("tool".to_owned(), tool.clone());
         }
@@ -417,7 +438,7 @@ fn is_action_type(condition: &Json) -> bool {
 /// The tool names an `action.type` test admits: `eq` one, `in` several.
 fn tool_names(condition: &Json, path: &str) -> Result<Vec<String>, PolicyError> {
     let value = condition.get("value").unwrap_or(&Json::Null);
-    let names = match condition.get("operator").and_then(Json::as_str) {
+    let mut names = match condition.get("operator").and_then(Json::as_str) {
         Some("eq") => value.as_str().map(|name| vec![name.to_owned()]),
         Some("in") => strings(value, path).ok(),
         _ => None,
@@ -428,6 +449,9 @@ fn tool_names(condition: &Json, path: &str) -> Result<Vec<String>, PolicyError> 
             "action.type translates only with eq (a string) or in (a list of strings)",
         )
     })?;
+    // Once each: `in: ["a", "a"]` is one action type.
+    let mut seen = HashSet::new();
+    names.retain(|name| seen.insert(name.clone()));
     if let Some(name) = names.iter().find(|name| name.contains('*')) {
         return Err(refuse(
             path,
@@ -653,6 +677,18 @@ fn insert_when(rule: &mut Map<String, Json>, mut when: Vec<Json>) {
     }
 }
 
+/// A JSON number with no fraction, as JavaScript reads `1e3` or `5.0`: a
+/// whole number (saturated past `u128`), or `None`.
+fn whole_number(value: Option<&Json>) -> Option<u128> {
+    let number = value?.as_number()?;
+    number.as_u64().map(u128::from).or_else(|| {
+        number
+            .as_f64()
+            .filter(|number| number.fract() == 0.0 && *number >= 0.0)
+            .map(|number| number as u128)
+    })
+}
+
 /// A rule's `rateLimit {requests, window, scope}`. Authensor keys its count
 /// by the rule (`global`), the rule and the action type (`action`), or the
 /// rule and the principal (`principal`, the default), and denies a call the
@@ -667,6 +703,8 @@ struct RateLimit {
     window: String,
 }
 
+const RATE_LIMIT_HINT: &str = "write for example `\"rateLimit\": {\"requests\": 20, \"window\": \"1m\", \"scope\": \"global\"}`: requests a whole number from 1, window digits then s, m, h or d (1s to 366d), scope global, or action for a rule of one action type";
+
 impl RateLimit {
     fn read(
         limit: &Json,
@@ -675,7 +713,7 @@ impl RateLimit {
         tool: Option<&Json>,
     ) -> Result<RateLimit, PolicyError> {
         let Json::Object(limit) = limit else {
-            return Err(refuse(path, "expected an object"));
+            return Err(refuse(path, "expected a rateLimit object").with_hint(RATE_LIMIT_HINT));
         };
         if let Some(other) = limit
             .keys()
@@ -684,17 +722,31 @@ impl RateLimit {
             return Err(refuse(
                 &format!("{path}.{other}"),
                 format!("unknown rateLimit field {other:?}"),
-            ));
+            )
+            .with_hint(RATE_LIMIT_HINT));
         }
-        let requests = limit
-            .get("requests")
-            .and_then(Json::as_u64)
+        let requests = whole_number(limit.get("requests"))
             .filter(|requests| *requests >= 1)
             .ok_or_else(|| {
                 refuse(
                     &format!("{path}.requests"),
                     "rateLimit needs requests, a whole number from 1",
                 )
+                .with_hint(RATE_LIMIT_HINT)
+            })?;
+        // What a `rate` condition's max can be; no count comes near it.
+        let requests = u64::try_from(requests)
+            .ok()
+            .filter(|requests| i64::try_from(*requests).is_ok())
+            .ok_or_else(|| {
+                refuse(
+                    &format!("{path}.requests"),
+                    format!(
+                        "rateLimit requests is more than {}, the largest limit",
+                        i64::MAX
+                    ),
+                )
+                .with_hint("no count reaches such a limit: leave rateLimit out")
             })?;
         let window = limit
             .get("window")
@@ -705,14 +757,26 @@ impl RateLimit {
                     &format!("{path}.window"),
                     "rateLimit needs a window of 1s to 366d, such as 1m, 1h or 7d",
                 )
+                .with_hint(RATE_LIMIT_HINT)
             })?;
         let scope_path = format!("{path}.scope");
-        // A deny rule blocks either way: its scope does not matter.
-        let scope = limit.get("scope").map(|scope| scope.as_str());
+        let scope = match limit.get("scope") {
+            None => "principal",
+            Some(Json::String(scope))
+                if ["principal", "action", "global"].contains(&scope.as_str()) =>
+            {
+                scope
+            }
+            Some(_) => {
+                return Err(refuse(&scope_path, "expected principal, action or global")
+                    .with_hint(RATE_LIMIT_HINT));
+            }
+        };
         match scope {
+            // A deny rule blocks either way: its scope does not matter.
             _ if action == "block" => {}
-            Some(Some("global")) => {}
-            Some(Some("action")) => {
+            "global" => {}
+            "action" => {
                 let one_type = tool.and_then(Json::as_array).is_some_and(|tools| {
                     tools.len() == 1 && !tools[0].as_str().is_some_and(|t| t.contains('*'))
                 });
@@ -724,15 +788,12 @@ impl RateLimit {
                     .with_hint("test action.type with eq in the rule's condition, or use scope global for one limit across the rule's action types"));
                 }
             }
-            None | Some(Some("principal")) => {
+            _ => {
                 return Err(refuse(
                     &scope_path,
                     "a limit per principal (Authensor's default scope) cannot be expressed: rate limits count the tenant's calls",
                 )
                 .with_hint("set scope to global for one limit on the rule's calls across principals"));
-            }
-            Some(_) => {
-                return Err(refuse(&scope_path, "expected principal, action or global"));
             }
         }
         if action == "escalate" {

@@ -12,6 +12,8 @@
 
 mod condition;
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value as Json, json};
 
 use crate::error::PolicyError;
@@ -116,11 +118,12 @@ impl Importer {
                 .push("metadata is descriptive and not carried".to_owned());
         }
         let scope = Scope::read(policy.get("scope"), &mut self.notes)?;
-        let mut translator = Translator {
-            notes: &mut self.notes,
-        };
         let Some(Json::Array(rules)) = policy.get("rules") else {
             return Err(refuse("rules", "the policy needs a list of rules"));
+        };
+        let mut translator = Translator {
+            notes: &mut self.notes,
+            taken: rule_ids(rules)?,
         };
         let mut out = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
@@ -137,7 +140,7 @@ impl Importer {
                     document.insert("default".to_owned(), json!(action));
                 } else {
                     // The default applies only within the scope, as a last rule.
-                    let mut rule = scope.guard(default_id(&out));
+                    let mut rule = scope.guard(translator.free_id("default-effect"));
                     rule.insert("action".to_owned(), json!(action));
                     rule.insert(
                         "reason".to_owned(),
@@ -179,12 +182,29 @@ fn describe(policy: &Map<String, Json>) -> String {
     out
 }
 
-/// An id for the default's rule that no imported rule has.
-fn default_id(rules: &[Json]) -> String {
-    let taken = |id: &str| rules.iter().any(|rule| rule["id"] == id);
-    let mut id = "default-effect".to_owned();
-    while taken(&id) {
-        id.push('_');
+/// The ids of the source's rules, each once and none empty: ids name one
+/// rule here, and the document's own error would name a rule by its
+/// position there, where the rules a rate limit adds shift it.
+fn rule_ids(rules: &[Json]) -> Result<HashSet<String>, PolicyError> {
+    let mut first = HashMap::new();
+    for (index, rule) in rules.iter().enumerate() {
+        let Some(id) = rule.get("id").and_then(Json::as_str) else {
+            continue;
+        };
+        if id.is_empty() {
+            return Err(refuse(
+                &format!("rules[{index}].id"),
+                "the rule id is empty: here each rule needs an id of its own",
+            )
+            .with_hint("give the rule a name"));
+        }
+        if let Some(earlier) = first.insert(id, index) {
+            return Err(refuse(
+                &format!("rules[{index}].id"),
+                format!("the rule id {id:?} is also that of rules[{earlier}]: here each rule needs an id of its own"),
+            )
+            .with_hint("rename one of the two rules"));
+        }
     }
-    id
+    Ok(first.into_keys().map(str::to_owned).collect())
 }
