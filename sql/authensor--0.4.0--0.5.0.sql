@@ -282,7 +282,11 @@ ALTER TABLE @extschema@.receipts
     ADD COLUMN shadow_tenant_version   integer,
     ADD COLUMN shadow_action  text CHECK (shadow_action IN ('allow', 'escalate', 'block', 'error')),
     ADD COLUMN shadow_layer   text CHECK (shadow_layer IN ('platform', 'tenant', 'default')),
-    ADD COLUMN shadow_rule_id text;
+    ADD COLUMN shadow_rule_id text,
+    -- The tenant policy's own deciding rule (sql/receipts.sql), counted by
+    -- a tenant rule's rate limit of scope rule. NULL in older receipts,
+    -- which no rate limit counts: limits are new in 0.5.0.
+    ADD COLUMN tenant_rule_id text;
 
 CREATE FUNCTION @extschema@.publish_policy(source text, shadow boolean DEFAULT false)
 RETURNS integer

@@ -31,7 +31,12 @@ CREATE TABLE @extschema@.receipts (
     shadow_tenant_version   integer,
     shadow_action    text        CHECK (shadow_action IN ('allow', 'escalate', 'block', 'error')),
     shadow_layer     text        CHECK (shadow_layer IN ('platform', 'tenant', 'default')),
-    shadow_rule_id   text
+    shadow_rule_id   text,
+    -- The rule that gave the tenant policy's own opinion whenever it was
+    -- consulted, also when a platform allow was credited on a tie: what a
+    -- tenant rule's `rate` limit of scope rule counts (src/rate_limits.rs).
+    -- Not hashed by the chain.
+    tenant_rule_id   text
 ) PARTITION BY RANGE (recorded_at);
 
 -- The keys and indexes of a partition of receipts or receipt_links. Each

@@ -175,6 +175,7 @@ pub(crate) fn decide_for(
                 reason: &decision.reason,
                 layer: decision.layer.as_str(),
                 rule_id: decision.rule_id.as_deref(),
+                tenant_rule_id: decision.tenant_rule_id.as_deref(),
                 platform_version,
                 tenant_version,
                 approval_on_rollback: escalated && caller == Caller::Statement,

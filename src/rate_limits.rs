@@ -18,7 +18,7 @@ use crate::errors::{raise, raise_spi};
 use crate::evaluate::Caller;
 use crate::pg::{backend, guc};
 use crate::plans;
-use authensor_policy::{Policy, RateQuery, RateScope};
+use authensor_policy::{Layer, Policy, RateQuery, RateScope};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 
@@ -73,6 +73,9 @@ pub(crate) fn hold_if_limited(
 
 /// The count for a `rate` condition: the tenant's allowed receipts in the
 /// window (and of the tool or rule the scope names), stopped at the limit.
+/// A tenant rule counts the calls its policy allowed through it
+/// (`tenant_rule_id`), also those credited to a platform allow on a tie; a
+/// platform rule the calls credited to it.
 /// Receipts of other transactions count once committed; those of the
 /// caller's own transaction at once.
 pub(crate) fn count(query: &RateQuery) -> u64 {
@@ -84,7 +87,8 @@ pub(crate) fn count(query: &RateQuery) -> u64 {
                AND r.recorded_at > $2
                AND r.action = 'allow'
                AND ($3::text IS NULL OR r.tool = $3)
-               AND ($4::text IS NULL OR r.rule_id = $4)
+               AND ($4::text IS NULL OR CASE WHEN $6 THEN r.tenant_rule_id = $4
+                                             ELSE r.layer = 'platform' AND r.rule_id = $4 END)
              LIMIT $5) counted";
     let window_micros = i64::try_from(query.window_seconds)
         .unwrap_or(i64::MAX)
@@ -118,6 +122,7 @@ pub(crate) fn count(query: &RateQuery) -> u64 {
                     tool.into(),
                     rule.into(),
                     limit.into(),
+                    (query.layer == Layer::Tenant).into(),
                 ],
                 |rows| rows.first().get_one::<i64>(),
             )

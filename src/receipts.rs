@@ -41,6 +41,8 @@ pub struct NewReceipt<'a> {
     pub reason: &'a str,
     pub layer: &'a str,
     pub rule_id: Option<&'a str>,
+    /// The tenant policy's own deciding rule, credited or not.
+    pub tenant_rule_id: Option<&'a str>,
     pub platform_version: Option<i32>,
     pub tenant_version: Option<i32>,
     /// An escalation that refused an agent's statement: the approval it
@@ -113,10 +115,11 @@ pub fn refuse_if_read_only(function: &str) {
     }
 }
 
-/// Where the shadow columns are in the row `insert` writes: left out only
-/// before ALTER EXTENSION UPDATE to 0.5.0, when the table has none.
+/// Where the columns of 0.5.0 (the shadow columns and tenant_rule_id) are in
+/// the row `insert` writes: left out only before ALTER EXTENSION UPDATE to
+/// 0.5.0, when the table has none.
 const SHADOW_COLUMNS_START: usize = 14;
-const SHADOW_COLUMNS_END: usize = 19;
+const SHADOW_COLUMNS_END: usize = 20;
 
 fn insert(receipt: &NewReceipt) -> Uuid {
     let id = receipt
@@ -140,7 +143,7 @@ fn insert(receipt: &NewReceipt) -> Uuid {
     let shadow_layer = differs.and_then(|differs| differs.layer.map(|l| l.as_str()));
     let shadow_rule_id = differs.and_then(|differs| differs.rule_id.as_deref());
     // (column, value); a None value is a NULL of the value's type.
-    let row: [(&CStr, DatumWithOid); 19] = [
+    let row: [(&CStr, DatumWithOid); 20] = [
         (c"id", id.into()),
         (c"tenant_id", receipt.tenant_id.into()),
         (c"created_at", receipt.created_at.into()),
@@ -168,6 +171,7 @@ fn insert(receipt: &NewReceipt) -> Uuid {
         (c"shadow_action", shadow_action.into()),
         (c"shadow_layer", shadow_layer.into()),
         (c"shadow_rule_id", shadow_rule_id.into()),
+        (c"tenant_rule_id", receipt.tenant_rule_id.into()),
     ];
     let table = store::table_oid(c"receipts")
         .unwrap_or_else(|| not_as_made("authensor.receipts does not exist"));
@@ -238,6 +242,10 @@ fn insert(receipt: &NewReceipt) -> Uuid {
                 (
                     "shadow_rule_id",
                     !shadow_written || text(18, shadow_rule_id),
+                ),
+                (
+                    "tenant_rule_id",
+                    !shadow_written || text(19, receipt.tenant_rule_id),
                 ),
             ];
             if let Some((column, _)) = unchanged.iter().find(|(_, same)| !same) {

@@ -377,12 +377,8 @@ fn import_prints_a_rate_limit_that_lints_and_its_notes_on_standard_error() {
     );
     assert_eq!(output.status.code(), Some(0), "{notes}");
     assert!(yaml.contains("  - id: r.rate-limited\n"), "{yaml}");
-    for note in [
-        "note: rules[0].name is not carried",
-        "note: rules[0].rateLimit counts the calls whose receipts name rule \"r\"",
-    ] {
-        assert!(notes.contains(&format!("{source}: {note}")), "{notes}");
-    }
+    let note = "note: rules[0].name is not carried";
+    assert!(notes.contains(&format!("{source}: {note}")), "{notes}");
     let imported = scratch("limited.yaml");
     std::fs::write(&imported, &yaml).unwrap();
     let imported = imported.to_string_lossy().into_owned();

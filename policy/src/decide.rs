@@ -3,6 +3,7 @@
 use crate::action::Action;
 use crate::approval::ApprovalTerms;
 use crate::policy::{Policy, Verdict};
+use crate::rate;
 use crate::request::Request;
 use crate::trace::{NoTrace, Tracer};
 
@@ -43,6 +44,11 @@ pub struct Decision {
     /// What the approval of an escalation needs, from the deciding rule
     /// (`None`: one approver, expiry from `authensor.approval_ttl`).
     pub approval: Option<ApprovalTerms>,
+    /// The rule that gave the tenant policy's own opinion, whenever the
+    /// tenant policy was consulted, credited or not (a platform allow is
+    /// credited on a tie): the calls a tenant rule's `rate` limit of
+    /// `scope: rule` counts.
+    pub tenant_rule_id: Option<String>,
 }
 
 impl Decision {
@@ -88,7 +94,11 @@ pub(crate) fn decide_traced<T: Tracer>(
         return decision(verdict, Layer::Platform);
     }
     let tenant_verdict = tenant.and_then(|policy| consult(Layer::Tenant, policy, request, tracer));
-    match (platform_verdict, tenant_verdict) {
+    let tenant_rule_id = tenant_verdict
+        .as_ref()
+        .and_then(|verdict| verdict.rule_id)
+        .map(str::to_owned);
+    let decision = match (platform_verdict, tenant_verdict) {
         (Some(platform), Some(tenant)) if tenant.action > platform.action => {
             decision(&tenant, Layer::Tenant)
         }
@@ -106,7 +116,12 @@ pub(crate) fn decide_traced<T: Tracer>(
             rule_id: None,
             reason: FAIL_CLOSED_REASON.to_owned(),
             approval: None,
+            tenant_rule_id: None,
         },
+    };
+    Decision {
+        tenant_rule_id,
+        ..decision
     }
 }
 
@@ -118,7 +133,7 @@ fn consult<'p, T: Tracer>(
     tracer: T,
 ) -> Option<Verdict<'p>> {
     tracer.layer(layer, policy);
-    policy.evaluate_traced(request, tracer)
+    rate::in_layer(layer, || policy.evaluate_traced(request, tracer))
 }
 
 fn decision(verdict: &Verdict, layer: Layer) -> Decision {
@@ -128,5 +143,6 @@ fn decision(verdict: &Verdict, layer: Layer) -> Decision {
         rule_id: verdict.rule_id.map(str::to_owned),
         reason: verdict.reason.clone().into_owned(),
         approval: verdict.approval,
+        tenant_rule_id: None,
     }
 }

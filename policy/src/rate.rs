@@ -8,6 +8,7 @@
 
 use std::cell::Cell;
 
+use crate::decide::Layer;
 use crate::duration;
 use crate::error::PolicyError;
 use crate::heap::HeapSize;
@@ -57,6 +58,11 @@ pub struct RateQuery<'a> {
     pub scope: RateScope,
     /// The tool, for [`RateScope::Tool`].
     pub tool: Option<&'a str>,
+    /// The layer of the policy holding the condition: with
+    /// [`RateScope::Rule`], a tenant rule counts the calls its policy allowed
+    /// through it ([`crate::Decision::tenant_rule_id`]), a platform rule the
+    /// calls credited to it.
+    pub layer: Layer,
     /// The rule, for [`RateScope::Rule`].
     pub rule_id: Option<&'a str>,
     pub window_seconds: u64,
@@ -69,6 +75,22 @@ pub type RateCounter = fn(&RateQuery) -> u64;
 
 thread_local! {
     static COUNTER: Cell<Option<RateCounter>> = const { Cell::new(None) };
+    /// The layer being consulted (see [`in_layer`]).
+    static LAYER: Cell<Layer> = const { Cell::new(Layer::Tenant) };
+}
+
+/// Runs `evaluate`, a layer's evaluation, with its `rate` conditions asking
+/// for `layer`'s counts, and restores the layer before (also when
+/// `evaluate` panics).
+pub(crate) fn in_layer<R>(layer: Layer, evaluate: impl FnOnce() -> R) -> R {
+    struct Restore(Layer);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LAYER.with(|cell| cell.set(self.0));
+        }
+    }
+    let _restore = Restore(LAYER.with(|cell| cell.replace(layer)));
+    evaluate()
 }
 
 /// Runs `decide` with `counter` answering its `rate` conditions, and restores
@@ -157,6 +179,7 @@ impl RateLimit {
             tenant_id: request.tenant_id,
             scope: self.scope,
             tool: (self.scope == RateScope::Tool).then_some(request.tool),
+            layer: LAYER.with(Cell::get),
             rule_id: (self.scope == RateScope::Rule).then_some(&*self.rule_id),
             window_seconds: self.per_seconds,
             max: self.max,
@@ -313,7 +336,7 @@ mod tests {
             "counted once, for the call that reached it: {seen:?}"
         );
         assert!(
-            seen[0].contains(r#"scope: Rule, tool: None, rule_id: Some("bulk-mail"), window_seconds: 600, max: 5"#),
+            seen[0].contains(r#"scope: Rule, tool: None, layer: Tenant, rule_id: Some("bulk-mail"), window_seconds: 600, max: 5"#),
             "{}",
             seen[0]
         );

@@ -133,6 +133,7 @@ fn policy_defaults_count_as_opinions() {
             rule_id: None,
             reason: "no rule matched; the policy default is escalate".into(),
             approval: None,
+            tenant_rule_id: None,
         }
     );
 }
@@ -158,5 +159,69 @@ fn names_of_layers_and_actions() {
     assert_eq!(
         Action::ALL.map(Action::as_str),
         ["allow", "escalate", "block"]
+    );
+}
+
+/// The tenant policy's own deciding rule is kept whenever it was consulted,
+/// also when the platform is credited on a tie, and never when a platform
+/// block left it unconsulted.
+#[test]
+fn the_tenant_rule_is_kept_whether_or_not_it_is_credited() {
+    use Action::{Allow, Block, Escalate};
+    let tenant = layer_policy("tenant", Some(Allow));
+    for (platform, layer, tenant_rule) in [
+        (Some(Allow), Layer::Platform, Some("tenant-rule")),
+        (Some(Escalate), Layer::Platform, Some("tenant-rule")),
+        (None, Layer::Tenant, Some("tenant-rule")),
+        (Some(Block), Layer::Platform, None),
+    ] {
+        let platform = platform.map(|action| layer_policy("platform", Some(action)));
+        let decision = run(platform.as_ref(), Some(&tenant));
+        assert_eq!(decision.layer, layer, "{platform:?}");
+        assert_eq!(
+            decision.tenant_rule_id.as_deref(),
+            tenant_rule,
+            "{platform:?}"
+        );
+    }
+    let by_default = policy("default: allow");
+    let decision = run(Some(&by_default), Some(&by_default));
+    assert_eq!((decision.rule_id, decision.tenant_rule_id), (None, None));
+}
+
+thread_local! {
+    static ASKED: std::cell::RefCell<Vec<(Layer, Option<String>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn record(query: &authensor_policy::RateQuery) -> u64 {
+    ASKED.with(|asked| {
+        asked
+            .borrow_mut()
+            .push((query.layer, query.rule_id.map(str::to_owned)))
+    });
+    0
+}
+
+/// A `rate` condition asks for the counts of the layer holding it, so that
+/// the host counts a tenant rule's calls by the tenant's own rule.
+#[test]
+fn a_rate_condition_asks_for_its_own_layer() {
+    let limited = |id: &str| {
+        policy(&format!(
+            "rules:\n  - id: {id}\n    action: allow\n    when:\n      not:\n        rate: {{max: 5, per: 1m, scope: rule}}\n"
+        ))
+    };
+    let (platform, tenant) = (limited("same"), limited("same"));
+    let decision =
+        authensor_policy::with_rate_counter(record, || run(Some(&platform), Some(&tenant)));
+    assert_eq!(decision.tenant_rule_id.as_deref(), Some("same"));
+    let asked = ASKED.with(|asked| asked.borrow().clone());
+    assert_eq!(
+        asked,
+        vec![
+            (Layer::Platform, Some("same".to_owned())),
+            (Layer::Tenant, Some("same".to_owned())),
+        ]
     );
 }

@@ -53,6 +53,7 @@ struct Copy {
     reason: String,
     layer: String,
     rule_id: Option<String>,
+    tenant_rule_id: Option<String>,
     platform_version: Option<i32>,
     tenant_version: Option<i32>,
     approval_on_rollback: bool,
@@ -118,6 +119,7 @@ pub(super) fn hold(receipt: &NewReceipt, id: Uuid) {
         reason: receipt.reason.to_owned(),
         layer: receipt.layer.to_owned(),
         rule_id: receipt.rule_id.map(str::to_owned),
+        tenant_rule_id: receipt.tenant_rule_id.map(str::to_owned),
         platform_version: receipt.platform_version,
         tenant_version: receipt.tenant_version,
         approval_on_rollback: receipt.approval_on_rollback,
@@ -314,6 +316,7 @@ impl Copy {
             + self.reason.len()
             + self.layer.len()
             + self.rule_id.as_ref().map_or(0, String::len)
+            + self.tenant_rule_id.as_ref().map_or(0, String::len)
     }
 
     fn as_new(&self) -> NewReceipt<'_> {
@@ -329,6 +332,7 @@ impl Copy {
             reason: &self.reason,
             layer: &self.layer,
             rule_id: self.rule_id.as_deref(),
+            tenant_rule_id: self.tenant_rule_id.as_deref(),
             platform_version: self.platform_version,
             tenant_version: self.tenant_version,
             approval_on_rollback: self.approval_on_rollback,

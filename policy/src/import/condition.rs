@@ -258,9 +258,6 @@ impl Translator<'_> {
             insert_when(&mut out, when);
             return Ok(vec![Json::Object(out)]);
         }
-        self.notes.push(format!(
-            "{limit_path} counts the calls whose receipts name rule {id:?}: in a tenant policy, a call the platform policy also allows (by a rule or its default) names the platform's rule, is not counted, and the limit does not hold for it"
-        ));
         let mut limited = Map::new();
         limited.insert(
             "id".to_owned(),

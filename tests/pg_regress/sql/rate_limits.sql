@@ -43,6 +43,62 @@ SELECT action, count(*) FROM authensor.receipts
 SELECT n, (authensor.guard('web.search'))->>'action' AS action
   FROM generate_series(1, 3) AS n ORDER BY n;
 
+-- A tenant rule's scope: rule limit counts the calls its policy allowed
+-- through it, also when the platform allows them too and is credited: under
+-- a platform default of allow (first), then beside a platform rule of the
+-- same id, whose own calls it does not count. In one transaction, rolled back, as it
+-- changes the platform policy.
+\c - postgres
+BEGIN;
+SELECT authensor.publish_platform_policy('default: allow') AS platform;
+SET LOCAL authensor.tenant_id = 'tenant-rl4';
+SELECT authensor.publish_policy($$
+default: allow
+rules:
+  - id: fetch-quota
+    tool: web.fetch
+    action: allow
+    when:
+      not:
+        rate: {max: 2, per: 1h, scope: rule}
+  - tool: web.fetch
+    action: block
+    reason: the fetch quota is spent
+$$) AS version;
+SELECT action, layer, rule_id FROM authensor.evaluate('web.fetch');
+SELECT action, layer, rule_id FROM authensor.evaluate('web.fetch');
+SELECT action, layer, rule_id FROM authensor.evaluate('web.fetch');
+SELECT action, layer, rule_id, tenant_rule_id FROM authensor.receipts
+ WHERE tenant_id = 'tenant-rl4' ORDER BY recorded_at;
+SELECT authensor.publish_platform_policy($$
+default: allow
+rules:
+  - {id: fetch-quota, tool: "web.*", action: allow}
+$$) AS platform;
+SET LOCAL authensor.tenant_id = 'tenant-rl5';
+SELECT authensor.publish_policy($$
+default: allow
+rules:
+  - id: fetch-quota
+    tool: web.fetch
+    action: allow
+    when:
+      not:
+        rate: {max: 1, per: 1h, scope: rule}
+  - tool: web.fetch
+    action: block
+    reason: the fetch quota is spent
+$$) AS version;
+-- Two calls credited to the platform's fetch-quota, which the tenant's
+-- fetch-quota did not decide: not counted by it.
+SELECT action, layer, rule_id FROM authensor.evaluate('web.search');
+SELECT action, layer, rule_id FROM authensor.evaluate('web.search');
+SELECT action, layer, rule_id FROM authensor.evaluate('web.fetch');
+SELECT action, layer, rule_id FROM authensor.evaluate('web.fetch');
+ROLLBACK;
+\c - agent_app
+\set VERBOSITY default
+
 -- Another tenant's receipts count for nothing here.
 SET authensor.tenant_id = 'tenant-rl2';
 BEGIN;
