@@ -317,8 +317,15 @@ fn usage_and_io_errors_exit_with_2() {
     }
 }
 
+/// A path in a directory of the calling test's own (tests run in parallel and
+/// `fmt` leaves a temporary file beside the one it rewrites).
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("authensor-cli-test-{}", std::process::id()));
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("main")
+        .replace("::", "-");
+    let dir =
+        std::env::temp_dir().join(format!("authensor-cli-test-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }
