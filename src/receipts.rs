@@ -21,6 +21,7 @@ use std::ffi::CStr;
 mod held;
 mod ids;
 
+pub(crate) use held::count_rolled_back;
 pub use held::register as register_transaction_callbacks;
 
 /// One receipt, as written by evaluate().

@@ -17,7 +17,9 @@
 # (tests/language), and a few hundred cases of the differential oracle
 # through check() and the PL/pgSQL baseline (tests/oracle). Usage:
 #   tests/run-sql-tests.sh              every test
-#   tests/run-sql-tests.sh seed_scenario only the named pg_regress tests
+#   tests/run-sql-tests.sh seed_scenario isolation/rate_limit
+#                                       only the named pg_regress tests and
+#                                       isolation specs
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,8 +55,15 @@ trap '"$root/scripts/cluster.sh" stop "$dir"' EXIT
 common=(--bindir="$bindir" --host="$dir" --port="$port" --user=postgres --load-extension=authensor)
 
 if (($#)); then
-    regress_tests=("$@")
+    # Named tests: pg_regress scenarios, and isolation specs as isolation/NAME.
+    regress_tests=()
     isolation_tests=()
+    for t in "$@"; do
+        case $t in
+        isolation/*) isolation_tests+=("${t#isolation/}") ;;
+        *) regress_tests+=("$t") ;;
+        esac
+    done
 else
     regress_tests=($(sed -e 's/#.*//' "$root/tests/pg_regress/schedule"))
     isolation_tests=($(cd "$root/tests/isolation/specs" && ls *.spec | sed 's/\.spec$//'))
@@ -73,10 +82,12 @@ for t in "${isolation_tests[@]}"; do
     [[ -f $root/tests/isolation/expected/$t.out ]] ||
         { echo "tests/isolation/expected/$t.out is missing" | tee -a "$log"; status=1; }
 done
-"$pgxs/src/test/regress/pg_regress" "${common[@]}" \
-    --inputdir="$root/tests/pg_regress" --outputdir="$dir/regress" \
-    --dbname=authensor_regress "${regress_tests[@]}" | tee -a "$log" || status=1
-[[ $status == 0 ]] || cat "$dir/regress/regression.diffs" 2>/dev/null || true
+if ((${#regress_tests[@]})); then
+    "$pgxs/src/test/regress/pg_regress" "${common[@]}" \
+        --inputdir="$root/tests/pg_regress" --outputdir="$dir/regress" \
+        --dbname=authensor_regress "${regress_tests[@]}" | tee -a "$log" || status=1
+    [[ $status == 0 ]] || cat "$dir/regress/regression.diffs" 2>/dev/null || true
+fi
 
 if ((${#isolation_tests[@]})); then
     "$pgxs/src/test/isolation/pg_isolation_regress" "${common[@]}" \

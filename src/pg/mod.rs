@@ -16,6 +16,7 @@ pub mod guc;
 pub mod hooks;
 pub mod inval;
 pub mod jsonb;
+pub mod locks;
 pub mod relation_insert;
 pub mod result_row;
 pub mod roles;

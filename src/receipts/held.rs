@@ -134,6 +134,41 @@ pub(super) fn hold(receipt: &NewReceipt, id: Uuid) {
     });
 }
 
+/// What a rate limit reads of a rolled-back receipt waiting to be written.
+pub(crate) struct RolledBack<'a> {
+    pub tenant_id: &'a str,
+    /// The decision's time, in PostgreSQL's microseconds.
+    pub created_at: i64,
+    pub tool: &'a str,
+    pub action: &'a str,
+    pub layer: &'a str,
+    pub rule_id: Option<&'a str>,
+    pub tenant_rule_id: Option<&'a str>,
+}
+
+/// How many of this backend's rolled-back receipts not yet written again
+/// `counts` accepts. A rate limit adds them to those in the table: the agent
+/// was answered, and may have acted.
+pub(crate) fn count_rolled_back(counts: impl Fn(&RolledBack<'_>) -> bool) -> u64 {
+    WAITING.with(|waiting| {
+        waiting
+            .borrow()
+            .iter()
+            .filter(|copy| {
+                counts(&RolledBack {
+                    tenant_id: &copy.tenant_id,
+                    created_at: copy.created_at.into(),
+                    tool: &copy.tool,
+                    action: &copy.action,
+                    layer: &copy.layer,
+                    rule_id: copy.rule_id.as_deref(),
+                    tenant_rule_id: copy.tenant_rule_id.as_deref(),
+                })
+            })
+            .count() as u64
+    })
+}
+
 fn on_transaction_event(event: TransactionEvent) {
     match event {
         TransactionEvent::PreCommit => write_waiting(),
