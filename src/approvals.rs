@@ -8,11 +8,14 @@
 //! approval expires.
 
 use crate::errors::{raise, raise_spi, required};
+use crate::evaluate::{self, Outcome};
 use crate::gucs::APPROVAL_TTL;
-use crate::pg::jsonb::JsonbArg;
+use crate::pg::jsonb::{JsonbArg, JsonbCopy};
 use crate::plans;
+use crate::receipts;
 use crate::tenant::{approver_name, caller_name, require_admin, require_tenant};
-use authensor_policy::ApprovalTerms;
+use authensor_policy::{Action, ApprovalTerms};
+use pgrx::datum::DatumWithOid;
 use pgrx::datum::Uuid;
 use pgrx::prelude::*;
 
@@ -60,27 +63,104 @@ pub fn open(
     id.unwrap_or_else(|| raise_spi("open the approval", pgrx::spi::SpiError::NoTupleTable))
 }
 
-/// Consumes an approved, unexpired approval of an escalated statement with
-/// this tool and args (the statement's text among them), the
-/// oldest first; true if there was one. Runs as the extension.
-pub fn consume_for_statement(tenant_id: &str, tool: &str, args: JsonbArg) -> bool {
+/// Runs an approved, unexpired approval of an escalated statement with this
+/// tool and args (the statement's text among them), the oldest first: the
+/// statement is decided again with its escalation granted, and the approval
+/// is consumed unless that decision blocks. `None` if there was none to run.
+/// Runs as the extension.
+pub fn run_for_statement(tenant_id: &str, tool: &str, args: JsonbArg) -> Option<Outcome> {
+    const FIND: &str = "
+        SELECT a.id, r.context FROM authensor.approval_requests a
+          JOIN authensor.receipts r ON r.id = a.receipt_id AND r.tenant_id = a.tenant_id
+         WHERE a.tenant_id = $1 AND a.tool = $2 AND a.status = 'approved'
+           AND a.request_hash = authensor.request_hash($1, $2, $3)
+           AND a.expires_at > clock_timestamp()
+         ORDER BY a.requested_at LIMIT 1
+           FOR UPDATE OF a SKIP LOCKED";
+    let found = find_approval(FIND, &[tenant_id.into(), tool.into(), args.into()]);
+    run_approved("statement", found, tenant_id, tool, args)
+}
+
+/// True exactly once: when the approval of `receipt_id` is approved, not
+/// expired, and `tool` and `args` are those of the escalated receipt (args
+/// compared as jsonb, as stored: `10.50` equals `10.5`, key order and
+/// spacing do not matter, and no number is rounded), and the call, decided
+/// again now with its escalation granted, is not blocked (a rate limit
+/// reached meanwhile, a policy changed). That decision's receipt is written
+/// either way; the approval is consumed in the same transaction when the
+/// answer is true. False in every other case.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<JsonbArg>) -> bool {
+    let receipt_id = required(receipt_id, "consume_approval", "receipt_id");
+    let tool = required(tool, "consume_approval", "tool");
+    let args = required(args, "consume_approval", "args");
+    let tenant_id = require_tenant("consume_approval");
+    // The row lock makes a concurrent second consumer wait and then find the
+    // approval no longer 'approved'.
+    const FIND: &str = "
+        SELECT a.id, r.context FROM authensor.approval_requests a
+          JOIN authensor.receipts r ON r.id = a.receipt_id AND r.tenant_id = a.tenant_id
+         WHERE a.receipt_id = $1 AND a.tenant_id = $2 AND a.status = 'approved'
+           AND a.expires_at > clock_timestamp()
+           AND r.tool = $3 AND a.tool = $3 AND r.args = $4
+           FOR UPDATE OF a";
+    let found = find_approval(
+        FIND,
+        &[
+            receipt_id.into(),
+            tenant_id.as_str().into(),
+            tool.into(),
+            args.into(),
+        ],
+    );
+    run_approved("consume_approval", found, &tenant_id, tool, args)
+        .is_some_and(|outcome| outcome.decision.action != Action::Block)
+}
+
+/// The approval `find` selects and locks (its id), with the escalated
+/// receipt's context, copied as stored.
+fn find_approval(find: &'static str, args: &[DatumWithOid]) -> Option<(Uuid, JsonbCopy)> {
     plans::pinned(|| {
-        Spi::get_one_with_args::<bool>(
-            "WITH used AS (
-                 UPDATE authensor.approval_requests
-                    SET status = 'consumed', consumed_at = clock_timestamp()
-                  WHERE id = (SELECT id FROM authensor.approval_requests
-                               WHERE tenant_id = $1 AND tool = $2 AND status = 'approved'
-                                 AND request_hash = authensor.request_hash($1, $2, $3)
-                                 AND expires_at > clock_timestamp()
-                               ORDER BY requested_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-                 RETURNING 1)
-             SELECT EXISTS (SELECT FROM used)",
-            &[tenant_id.into(), tool.into(), args.into()],
-        )
+        plans::read(find, args, |rows| {
+            if rows.is_empty() {
+                return Ok(None);
+            }
+            let row = rows.first();
+            Ok(row
+                .get::<Uuid>(1)?
+                .zip(row.get::<JsonbArg>(2)?.map(JsonbArg::copy)))
+        })
     })
-    .unwrap_or_else(|e| raise_spi("consume the approval", e))
-    .unwrap_or(false)
+    .unwrap_or_else(|e| raise_spi("read the approval", e))
+}
+
+/// Given the approval found (its id and the escalated receipt's context),
+/// decides the call again with its escalation granted, writing that
+/// decision's receipt, and consumes the approval unless it blocks.
+fn run_approved(
+    what: &str,
+    found: Option<(Uuid, JsonbCopy)>,
+    tenant_id: &str,
+    tool: &str,
+    args: JsonbArg,
+) -> Option<Outcome> {
+    let (id, context) = found?;
+    receipts::refuse_if_read_only(what);
+    let outcome =
+        evaluate::decide_approved_call(what, tenant_id.to_owned(), tool, args, context.to_arg());
+    if outcome.decision.action != Action::Block {
+        plans::pinned(|| {
+            Spi::run_with_args(
+                "UPDATE authensor.approval_requests
+                    SET status = 'consumed', consumed_at = clock_timestamp()
+                  WHERE id = $1",
+                &[id.into()],
+            )
+        })
+        .unwrap_or_else(|e| raise_spi("consume the approval", e));
+    }
+    Some(outcome)
 }
 
 /// Counts the caller's approval of a pending approval; once as many distinct
@@ -177,42 +257,6 @@ fn reject(receipt_id: Option<Uuid>, note: default!(Option<&str>, "NULL")) -> Str
         "rejected",
         &["pending", "approved"],
     )
-}
-
-/// True exactly once: when the approval of `receipt_id` is approved, not
-/// expired, and `tool` and `args` are those of the escalated receipt (args
-/// compared as jsonb, as stored: `10.50` equals `10.5`, key order and
-/// spacing do not matter, and no number is rounded). Marks it consumed in
-/// the same transaction. False in every other case.
-#[pg_extern(volatile, security_definer)]
-#[search_path(pg_catalog, pg_temp)]
-fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<JsonbArg>) -> bool {
-    let receipt_id = required(receipt_id, "consume_approval", "receipt_id");
-    let tool = required(tool, "consume_approval", "tool");
-    let args = required(args, "consume_approval", "args");
-    let tenant_id = require_tenant("consume_approval");
-    // The row lock taken by UPDATE makes a concurrent second consumer wait and
-    // then find the approval no longer 'approved'.
-    Spi::get_one_with_args::<bool>(
-        "WITH used AS (
-             UPDATE authensor.approval_requests a
-                SET status = 'consumed', consumed_at = clock_timestamp()
-               FROM authensor.receipts r
-              WHERE a.receipt_id = $1 AND a.tenant_id = $2 AND a.status = 'approved'
-                AND a.expires_at > clock_timestamp()
-                AND r.id = a.receipt_id AND r.tenant_id = a.tenant_id
-                AND r.tool = $3 AND a.tool = $3 AND r.args = $4
-             RETURNING 1)
-         SELECT EXISTS (SELECT FROM used)",
-        &[
-            receipt_id.into(),
-            tenant_id.as_str().into(),
-            tool.into(),
-            args.into(),
-        ],
-    )
-    .unwrap_or_else(|e| raise_spi("consume the approval", e))
-    .unwrap_or(false)
 }
 
 /// Moves an approval from one of the `from` states to `to`, for reject().

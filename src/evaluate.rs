@@ -117,6 +117,10 @@ pub(crate) enum Caller<'a> {
     /// An agent's statement, which an escalation refuses: its approval is
     /// opened when the refused statement's receipt is written again.
     Statement,
+    /// A call about to run on an approval (consume_approval(), or an
+    /// approved statement), named as above: decided again with its
+    /// escalation granted, so that rate limits count it as it runs.
+    Approved(&'a str),
 }
 
 /// Decides `tool` with `args` and `context` for `tenant_id`, the session's
@@ -144,12 +148,26 @@ pub(crate) fn decide_for(
                 if call.is_some() {
                     rate_limits::hold_if_limited(caller, platform, tenant, request.tenant_id);
                 }
-                authensor_policy::decide(platform, tenant, request)
+                match caller {
+                    Caller::Approved(_) => {
+                        authensor_policy::decide_approved(platform, tenant, request)
+                    }
+                    _ => authensor_policy::decide(platform, tenant, request),
+                }
             },
         );
+        let decision = match caller {
+            Caller::Approved(_) if decision.action != Action::Block => Decision {
+                reason: format!("approved: {}", decision.reason),
+                ..decision
+            },
+            _ => decision,
+        };
         // A decision that leaves a receipt is also decided by the shadow
-        // versions, if any, which the receipt records.
-        let shadow = call.and_then(|_| {
+        // versions, if any, which the receipt records; not an approved
+        // call's, whose escalation was.
+        let shadow_decides = !matches!(caller, Caller::Approved(_));
+        let shadow = call.filter(|_| shadow_decides).and_then(|_| {
             let request = Request {
                 tool,
                 args,
@@ -203,6 +221,29 @@ pub(crate) fn decide_for(
     })
 }
 
+/// Decides a call about to run on an approval, with `args` as stored in the
+/// escalated receipt and that receipt's `context`, and writes its receipt:
+/// `allow` (the reason saying it was approved), or `block` when a layer
+/// blocks it now (a rate limit reached meanwhile, a policy changed).
+pub(crate) fn decide_approved_call(
+    what: &str,
+    tenant_id: String,
+    tool: &str,
+    args: JsonbArg,
+    context: JsonbArg,
+) -> Outcome {
+    let args_value = json_object(what, "args", Some(args));
+    let context_value = json_object(what, "context", Some(context));
+    decide_for(
+        tenant_id,
+        tool,
+        &args_value,
+        &context_value,
+        Some((args, context)),
+        Caller::Approved(what),
+    )
+}
+
 /// A call, checked and read, and the tenant it is decided for.
 pub(crate) struct Call<'a> {
     pub(crate) tenant_id: String,
@@ -217,6 +258,7 @@ impl Caller<'_> {
         match self {
             Caller::Function(function) => format!("authensor.{function}()"),
             Caller::Statement => "an agent's statement".to_owned(),
+            Caller::Approved(what) => format!("an approved call ({what})"),
         }
     }
 }

@@ -409,17 +409,20 @@ fn decide(call: &Call) {
             Some((args, context.0)),
             evaluate::Caller::Statement,
         );
-        let approved = outcome.decision.action == Action::Escalate
-            && approvals::consume_for_statement(&outcome.tenant_id, tool, args);
+        // An escalated statement with an approval runs as that approval's
+        // call, decided again with the escalation granted.
+        let approved = (outcome.decision.action == Action::Escalate)
+            .then(|| approvals::run_for_statement(&outcome.tenant_id, tool, args))
+            .flatten();
         (outcome, approved)
     });
+    let outcome = approved.unwrap_or(outcome);
     let receipt = outcome
         .receipt_id
         .map(|id| id.to_string())
         .unwrap_or_default();
     match outcome.decision.action {
         Action::Allow => {}
-        Action::Escalate if approved => {}
         Action::Block => raise(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!(

@@ -77,6 +77,26 @@ pub fn decide(platform: Option<&Policy>, tenant: Option<&Policy>, request: &Requ
     decide_traced(platform, tenant, request, NoTrace)
 }
 
+/// The decision for a call whose escalation an approval has granted, as it
+/// is about to run: decided like [`decide`], each layer's `escalate` counting
+/// as `allow` (a block still blocks, and a platform block is still final).
+/// The layer and rule credited are those an `allow` of the escalating rule
+/// would have had, so that `rate` limits count the call as it runs.
+pub fn decide_approved(
+    platform: Option<&Policy>,
+    tenant: Option<&Policy>,
+    request: &Request,
+) -> Decision {
+    combine(platform, tenant, request, NoTrace, Escalations::Granted)
+}
+
+/// Whether an escalating opinion stands, or an approval has granted it.
+#[derive(Clone, Copy, PartialEq)]
+enum Escalations {
+    Stand,
+    Granted,
+}
+
 /// [`decide()`], telling `tracer` each layer it consults and what it visits
 /// there.
 #[inline]
@@ -86,14 +106,31 @@ pub(crate) fn decide_traced<T: Tracer>(
     request: &Request,
     tracer: T,
 ) -> Decision {
-    let platform_verdict =
-        platform.and_then(|policy| consult(Layer::Platform, policy, request, tracer));
+    combine(platform, tenant, request, tracer, Escalations::Stand)
+}
+
+#[inline]
+fn combine<T: Tracer>(
+    platform: Option<&Policy>,
+    tenant: Option<&Policy>,
+    request: &Request,
+    tracer: T,
+    escalations: Escalations,
+) -> Decision {
+    let consult = |layer, policy| {
+        let mut verdict = consult(layer, policy, request, tracer)?;
+        if escalations == Escalations::Granted && verdict.action == Action::Escalate {
+            verdict.action = Action::Allow;
+        }
+        Some(verdict)
+    };
+    let platform_verdict = platform.and_then(|policy| consult(Layer::Platform, policy));
     if let Some(verdict) = platform_verdict.as_ref()
         && verdict.action == Action::Block
     {
         return decision(verdict, Layer::Platform);
     }
-    let tenant_verdict = tenant.and_then(|policy| consult(Layer::Tenant, policy, request, tracer));
+    let tenant_verdict = tenant.and_then(|policy| consult(Layer::Tenant, policy));
     let tenant_rule_id = tenant_verdict
         .as_ref()
         .and_then(|verdict| verdict.rule_id)

@@ -109,7 +109,7 @@ pub use approval::{ApprovalTerms, MAX_APPROVERS, MAX_EXPIRY_SECONDS, parse_durat
 pub use compile::{
     CompiledDocument, compile, compile_document, compile_document_with_limits, compile_with_limits,
 };
-pub use decide::{Decision, FAIL_CLOSED_REASON, Layer, decide};
+pub use decide::{Decision, FAIL_CLOSED_REASON, Layer, decide, decide_approved};
 pub use error::{ErrorKind, PolicyError};
 pub use import::{IMPORT_FORMATS, Imported, import_authensor};
 pub use interrupt::{set_interrupt_check, set_match_guard};

@@ -1,7 +1,9 @@
 #[macro_use]
 mod common;
 
-use authensor_policy::{Action, Decision, FAIL_CLOSED_REASON, Layer, Policy, decide};
+use authensor_policy::{
+    Action, Decision, FAIL_CLOSED_REASON, Layer, Policy, decide, decide_approved,
+};
 use common::{policy, request};
 
 /// A policy giving `action` through a rule with an id naming the layer, or no
@@ -187,6 +189,51 @@ fn the_tenant_rule_is_kept_whether_or_not_it_is_credited() {
     let by_default = policy("default: allow");
     let decision = run(Some(&by_default), Some(&by_default));
     assert_eq!((decision.rule_id, decision.tenant_rule_id), (None, None));
+}
+
+/// A granted escalation decides as an allow of the escalating rule would
+/// have: every cell of the layering table with `escalate` read as `allow`,
+/// a platform block still final, a tenant block still blocking.
+#[test]
+fn an_approved_call_is_decided_with_escalations_as_allows() {
+    use Action::{Allow, Block, Escalate};
+    let args = value!({});
+    let context = value!({});
+    let call = request("any.tool", &args, &context, "tenant-a");
+    let granted = |action: Option<Action>| match action {
+        Some(Escalate) => Some(Allow),
+        other => other,
+    };
+    let opinions = [None, Some(Allow), Some(Escalate), Some(Block)];
+    for platform_action in opinions {
+        for tenant_action in opinions {
+            let platform = layer_policy("platform", platform_action);
+            let tenant = layer_policy("tenant", tenant_action);
+            let expected = decide(
+                Some(&layer_policy("platform", granted(platform_action))),
+                Some(&layer_policy("tenant", granted(tenant_action))),
+                &call,
+            );
+            let approved = decide_approved(Some(&platform), Some(&tenant), &call);
+            let case = format!("{platform_action:?} {tenant_action:?}");
+            assert_eq!(
+                (
+                    approved.action,
+                    approved.layer,
+                    &approved.rule_id,
+                    &approved.tenant_rule_id
+                ),
+                (
+                    expected.action,
+                    expected.layer,
+                    &expected.rule_id,
+                    &expected.tenant_rule_id
+                ),
+                "{case}"
+            );
+            assert_ne!(approved.action, Escalate, "{case}");
+        }
+    }
 }
 
 thread_local! {

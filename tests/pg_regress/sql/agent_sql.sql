@@ -277,7 +277,9 @@ SET LOCAL authensor.tenant_id = 'sql-c';
 SELECT tool, action, rule_id, committed, count(*) FROM authensor.receipts GROUP BY 1, 2, 3, 4 ORDER BY 1, 2;
 COMMIT;
 
--- A person approves the escalated INSERT; the same statement then runs once.
+-- A person approves the escalated INSERT; the same statement then runs once,
+-- decided again with its escalation granted: its receipt of 'escalate' is
+-- followed by one of 'allow' for the run (rate limits count that one).
 \c - agent_app
 BEGIN;
 SET LOCAL authensor.tenant_id = 'sql-a';

@@ -96,6 +96,40 @@ SELECT action, layer, rule_id FROM authensor.evaluate('web.search');
 SELECT action, layer, rule_id FROM authensor.evaluate('web.fetch');
 SELECT action, layer, rule_id FROM authensor.evaluate('web.fetch');
 ROLLBACK;
+-- A call the tenant escalates runs once its approval is consumed, and only
+-- then counts: consume_approval() decides it again with the escalation
+-- granted, so that it counts as an allow of the platform's rule would, and
+-- refuses it (false, with a receipt of the block) when the platform's limit
+-- is reached by then. A tenant's own escalations and approvals thus cannot
+-- get past a platform limit. Rolled back, as it changes the platform policy.
+\c - postgres
+BEGIN;
+SELECT authensor.publish_platform_policy($$
+default: allow
+rules:
+  - id: send-quota
+    tool: email.send
+    action: allow
+    when:
+      not:
+        rate: {max: 2, per: 1h, scope: rule}
+  - {tool: email.send, action: block, reason: the platform's send quota is spent}
+$$) AS platform;
+SET LOCAL authensor.tenant_id = 'tenant-rl6';
+SELECT authensor.publish_policy('{default: allow, rules: [{id: ask, tool: email.send, action: escalate}]}') AS version;
+SELECT n, (authensor.evaluate('email.send', jsonb_build_object('n', n))).action
+  FROM generate_series(1, 3) AS n ORDER BY n;
+SELECT authensor.approve(id) FROM authensor.receipts
+ WHERE tenant_id = 'tenant-rl6' AND action = 'escalate' ORDER BY args->>'n';
+SELECT args->>'n' AS n, authensor.consume_approval(id, 'email.send', args) AS consumed
+  FROM authensor.receipts
+ WHERE tenant_id = 'tenant-rl6' AND action = 'escalate' ORDER BY args->>'n';
+SELECT args->>'n' AS n, action, layer, rule_id, tenant_rule_id, reason
+  FROM authensor.receipts WHERE tenant_id = 'tenant-rl6' ORDER BY recorded_at;
+SELECT r.args->>'n' AS n, a.status
+  FROM authensor.approvals a JOIN authensor.receipts r ON r.id = a.receipt_id
+ WHERE a.tenant_id = 'tenant-rl6' ORDER BY 1;
+ROLLBACK;
 \c - agent_app
 \set VERBOSITY default
 
@@ -122,8 +156,8 @@ ROLLBACK;
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT action FROM authensor.check('email.send');
 ROLLBACK;
--- A decision that rolls back counts once its receipt is written again, at
--- the backend's next commit (after the next decision has counted).
+-- A decision that rolls back counts at once in its own session (and in
+-- others once its receipt is written again, at this backend's next commit).
 BEGIN;
 SET LOCAL authensor.tenant_id = 'tenant-rl3';
 SELECT authensor.publish_policy('{rules: [{tool: "*", action: block, when: {rate: {max: 1, per: 1m}}}], default: allow}') AS version;
