@@ -760,7 +760,7 @@ mod tests {
         );
         assert_eq!(
             report,
-            r#"{"valid": true, "errors": [], "warnings": [{"code": "overridden-by-platform", "path": "rules[0]", "rule": "rules[0]", "message": "rule \"rules[0]\" never decides: platform rule \"no-system-tools\" decides every call it matches, as restrictively or more"}, {"code": "shadowed-rule", "path": "rules[1]", "rule": "rules[1]", "message": "rule \"rules[1]\" never decides: the earlier rule \"rules[0]\" has no conditions and matches every tool it matches"}, {"code": "overridden-by-platform", "path": "rules[1]", "rule": "rules[1]", "message": "rule \"rules[1]\" never decides: platform rule \"no-system-tools\" decides every call it matches, as restrictively or more"}]}"#
+            r#"{"valid": true, "errors": [], "warnings": [{"code": "overridden-by-platform", "path": "rules[0]", "rule": "rules[0]", "message": "rule \"rules[0]\" never decides: platform rule \"no-system-tools\" decides every call it matches, more restrictively or by a final block"}, {"code": "shadowed-rule", "path": "rules[1]", "rule": "rules[1]", "message": "rule \"rules[1]\" never decides: the earlier rule \"rules[0]\" has no conditions and matches every tool it matches"}, {"code": "overridden-by-platform", "path": "rules[1]", "rule": "rules[1]", "message": "rule \"rules[1]\" never decides: platform rule \"no-system-tools\" decides every call it matches, more restrictively or by a final block"}]}"#
         );
         let error = text(
             "SELECT (authensor.validate_policy('rules: [{action: maybe}]')->'errors'->0)::text",

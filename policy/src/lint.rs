@@ -3,12 +3,14 @@
 
 use std::cell::Cell;
 
+use crate::action::Action;
 use crate::condition::{Comparison, Condition, FieldTest, Op, Test};
 use crate::glob::Glob;
 use crate::interrupt;
 use crate::number::Number;
 use crate::path::FieldPath;
 use crate::policy::Policy;
+use crate::rate::RateScope;
 use crate::request::MAX_TOOL_BYTES;
 use crate::rule::Rule;
 use crate::tree::BoolTree;
@@ -24,14 +26,18 @@ pub enum WarningCode {
     OverriddenByPlatform,
     /// A tool pattern matches no tool name a call can have.
     GlobMatchesNothing,
+    /// A rule without an `id` holds a `rate` limit of `scope: rule`, which
+    /// counts by the rule's position.
+    RateRuleWithoutId,
 }
 
 impl WarningCode {
-    pub const ALL: [WarningCode; 4] = [
+    pub const ALL: [WarningCode; 5] = [
         WarningCode::ShadowedRule,
         WarningCode::UnsatisfiableCondition,
         WarningCode::OverriddenByPlatform,
         WarningCode::GlobMatchesNothing,
+        WarningCode::RateRuleWithoutId,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +46,7 @@ impl WarningCode {
             WarningCode::UnsatisfiableCondition => "unsatisfiable-condition",
             WarningCode::OverriddenByPlatform => "overridden-by-platform",
             WarningCode::GlobMatchesNothing => "glob-matches-nothing",
+            WarningCode::RateRuleWithoutId => "rate-rule-without-id",
         }
     }
 }
@@ -135,7 +142,19 @@ fn lint_within(policy: &Policy, platform: Option<&Policy>, budget: &Budget) -> V
                 WarningCode::OverriddenByPlatform,
                 format!("rules[{position}]"),
                 format!(
-                    "rule {:?} never decides: {by} decides every call it matches, as restrictively or more",
+                    "rule {:?} never decides: {by} decides every call it matches, more restrictively or by a final block",
+                    rule.label.id()
+                ),
+            ));
+        }
+        if rule.label.id() == format!("rules[{position}]")
+            && rule.has_rate_where(|limit| limit.scope() == RateScope::Rule)
+        {
+            warnings.push(warn(
+                WarningCode::RateRuleWithoutId,
+                format!("rules[{position}]"),
+                format!(
+                    "rule {:?} has a `rate` limit of `scope: rule` but no `id`: it counts the calls allowed by whichever rule is at position {position}, which changes as rules are added or removed before it; give the rule an id",
                     rule.label.id()
                 ),
             ));
@@ -210,13 +229,22 @@ fn overriding(platform: &Policy, rule: &Rule, budget: &Budget) -> Option<String>
             return None;
         }
         if candidate.when.is_none() && tools_cover(candidate.tools.as_deref(), tools, budget) {
-            return Some(format!("platform rule {:?}", candidate.label.id()));
+            return overrides(candidate.action, rule.action)
+                .then(|| format!("platform rule {:?}", candidate.label.id()));
         }
     }
     platform
         .default_action()
-        .filter(|default| *default >= rule.action)
+        .filter(|default| overrides(*default, rule.action))
         .map(|default| format!("the platform policy's default ({default})"))
+}
+
+/// Whether the platform's opinion leaves the tenant rule's none to give: a
+/// more restrictive one, or a block (final). On a tie of `allow` or
+/// `escalate` the tenant rule still counts: it keeps the tenant's later
+/// rules from deciding, and its `rate` limits count the calls through it.
+fn overrides(platform: Action, tenant: Action) -> bool {
+    platform > tenant || platform == Action::Block
 }
 
 /// Why a condition can never hold, if it is plain that it cannot: the tests
@@ -443,16 +471,33 @@ rules:
   - {id: admin, tool: admin.run, action: allow}
   - {id: mail, tool: email.send, action: escalate}
   - {id: mail-block, tool: email.bulk, action: block, when: {args.x: {exists: true}}}
+  - {id: kill, tool: system.kill, action: block}
 ";
+        // The tie at escalate (mail) is no override: the tenant's own
+        // opinion still keeps its later rules from deciding.
         assert_eq!(
             codes(tenant, Some(platform)),
             [
                 (WarningCode::OverriddenByPlatform, "rules[0]".to_owned()),
                 (WarningCode::OverriddenByPlatform, "rules[2]".to_owned()),
-                (WarningCode::OverriddenByPlatform, "rules[3]".to_owned()),
+                (WarningCode::OverriddenByPlatform, "rules[5]".to_owned()),
             ]
         );
         assert_eq!(codes(tenant, None), []);
+    }
+
+    #[test]
+    fn a_rule_scoped_limit_needs_an_id() {
+        let source = "default: allow
+rules:
+  - {tool: a, action: allow, when: {not: {rate: {max: 2, per: 1m, scope: rule}}}}
+  - {id: b, tool: b, action: allow, when: {not: {rate: {max: 2, per: 1m, scope: rule}}}}
+  - {tool: c, action: block, when: {rate: {max: 2, per: 1m, scope: tool}}}
+";
+        assert_eq!(
+            codes(source, None),
+            [(WarningCode::RateRuleWithoutId, "rules[0]".to_owned())]
+        );
     }
 
     #[test]

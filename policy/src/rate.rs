@@ -113,6 +113,11 @@ pub(crate) const RATE_HINT: &str = "write for example `rate: {max: 20, per: 1m, 
 
 impl RateLimit {
     /// Reads the mapping given to `rate`.
+    /// Which calls the limit counts.
+    pub(crate) fn scope(&self) -> RateScope {
+        self.scope
+    }
+
     pub(crate) fn from_value(value: &Value) -> Result<Self, PolicyError> {
         let invalid = |message: String| PolicyError::invalid(message).with_hint(RATE_HINT);
         let Some(map) = value.as_object() else {

@@ -7,6 +7,7 @@ use crate::approval::ApprovalTerms;
 use crate::condition::{Condition, Op};
 use crate::glob::Glob;
 use crate::heap::HeapSize;
+use crate::rate::RateLimit;
 use crate::request::Request;
 use crate::trace::Tracer;
 
@@ -73,8 +74,17 @@ impl Rule {
 
     /// Whether the rule's condition has a `rate` limit.
     pub(crate) fn has_rate(&self) -> bool {
+        self.has_rate_where(|_| true)
+    }
+
+    /// Whether the rule's condition has a `rate` limit `accept` accepts.
+    pub(crate) fn has_rate_where(&self, accept: impl Fn(&RateLimit) -> bool) -> bool {
         self.when.as_ref().is_some_and(|when| {
-            when.any_leaf(&|field| field.test.any_leaf(&|op| matches!(op, Op::Rate(_))))
+            when.any_leaf(&|field| {
+                field
+                    .test
+                    .any_leaf(&|op| matches!(op, Op::Rate(limit) if accept(limit)))
+            })
         })
     }
 
