@@ -20,6 +20,7 @@ mod lru;
 mod pg;
 mod plans;
 mod publish;
+mod rate_ledger;
 mod rate_limits;
 mod receipts;
 mod sentinel;
@@ -140,6 +141,7 @@ pub extern "C-unwind" fn _PG_init() {
     tenant::register_transaction_callback();
     receipts::register_transaction_callbacks();
     statements::init();
+    pg::shared_ledger::reserve_at_server_start();
 }
 
 /// CHECK_FOR_INTERRUPTS(): raises the ERROR of a pending cancel or timeout.

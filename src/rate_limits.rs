@@ -22,6 +22,7 @@ use crate::errors::{raise, raise_spi};
 use crate::evaluate::Caller;
 use crate::pg::{backend, guc, locks, xact};
 use crate::plans;
+use crate::rate_ledger;
 use crate::receipts;
 use authensor_policy::{Layer, Policy, RateQuery, RateScope};
 use pgrx::datum::TimestampWithTimeZone;
@@ -96,6 +97,24 @@ pub(crate) fn hold_if_limited(
     // before it commits; the count's statement that follows takes a new
     // snapshot (READ COMMITTED) and sees what that decision wrote.
     locks::lock_until_transaction_end(class, lock_id as u32);
+    LOCKED_TENANTS.with(|locked| {
+        let mut locked = locked.borrow_mut();
+        if !locked.iter().any(|locked| locked == tenant_id) {
+            locked.push(tenant_id.to_owned());
+        }
+    });
+}
+
+thread_local! {
+    /// The tenants whose rate lock the open transaction took.
+    static LOCKED_TENANTS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The tenants whose rate lock the transaction now ending took, forgotten:
+/// called once it commits or aborts (receipts/held.rs lists the aborting
+/// one's rolled-back decisions of these tenants, rate_ledger.rs).
+pub(crate) fn forget_locked_tenants() -> Vec<String> {
+    LOCKED_TENANTS.with(|locked| std::mem::take(&mut *locked.borrow_mut()))
 }
 
 /// The count for a `rate` condition: the tenant's allowed receipts in the
@@ -105,7 +124,8 @@ pub(crate) fn hold_if_limited(
 /// platform rule the calls credited to it.
 /// Receipts of other transactions count once committed; those of the
 /// caller's own transaction at once, and so do this backend's rolled-back
-/// ones that wait to be written again (the same filter, in Rust).
+/// ones that wait to be written again (the same filter, in Rust), and, with
+/// the library preloaded, other backends' (rate_ledger.rs).
 pub(crate) fn count(query: &RateQuery) -> u64 {
     const COUNT: &str = "
         SELECT pg_catalog.count(*) FROM (
@@ -147,6 +167,13 @@ pub(crate) fn count(query: &RateQuery) -> u64 {
                 false => receipt.layer == "platform" && receipt.rule_id == Some(rule),
             })
     });
+    let rolled_back = rolled_back
+        + rate_ledger::count(&rate_ledger::Filter {
+            tenant_id: query.tenant_id,
+            since: start_micros,
+            tool,
+            rule: rule.map(|rule| (tenant_rule, rule)),
+        });
     if rolled_back >= query.max {
         return query.max;
     }

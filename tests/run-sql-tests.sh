@@ -11,7 +11,8 @@
 # pg_cron (tests/sentinel), a hot standby (tests/standby), a driver that
 # binds parameters (tests/clients) and pg_dump/pg_restore round trips
 # (tests/dump) and ALTER EXTENSION UPDATE from the previous release with data
-# in place (tests/upgrade), a 60-second soak through pgbouncer with
+# in place (tests/upgrade), rate limits on a cluster with the library in
+# shared_preload_libraries (tests/preload), a 60-second soak through pgbouncer with
 # faults, checked against what its clients recorded (tests/soak), and the
 # numbered examples of the language reference through check()
 # (tests/language), and a few hundred cases of the differential oracle
@@ -42,7 +43,7 @@ export AUTHENSOR_FIXTURES=$root/tests/fixtures
 # other majors come without it, and tests/sentinel then skips that part.
 settings=()
 if [[ -f "$("$PG_CONFIG" --pkglibdir)/pg_cron.so" ]]; then
-    settings+=("shared_preload_libraries = 'pg_cron'" "cron.database_name = 'postgres'")
+    settings+=("shared_preload_libraries = '${AUTHENSOR_TEST_PRELOAD:+authensor, }pg_cron'" "cron.database_name = 'postgres'")
     export AUTHENSOR_TEST_PG_CRON=1
 else
     export AUTHENSOR_TEST_PG_CRON=0
@@ -106,6 +107,7 @@ script_tests=(
     dump_restore dump/run.sh
     receipt_chain_concurrency chain/run.sh
     receipt_faults faults/run.sh
+    rate_limits_preloaded preload/run.sh
     upgrade_from_each_release upgrade/run.sh
     soak_60s soak/run.sh
     language_examples language/run.sh

@@ -20,6 +20,7 @@ pub mod locks;
 pub mod relation_insert;
 pub mod result_row;
 pub mod roles;
+pub mod shared_ledger;
 pub mod spi;
 pub mod statement;
 pub mod xact;

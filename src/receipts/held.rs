@@ -23,6 +23,8 @@ use crate::pg::SubTransactionId;
 use crate::pg::backend;
 use crate::pg::jsonb::JsonbCopy;
 use crate::pg::xact::{self, TransactionEvent};
+use crate::rate_ledger::{self, RolledBackAllow};
+use crate::rate_limits;
 use crate::shadow::ShadowOutcome;
 use authensor_policy::ApprovalTerms;
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
@@ -60,6 +62,9 @@ struct Copy {
     approval_terms: Option<ApprovalTerms>,
     shadow: Option<ShadowOutcome>,
     attempts: u8,
+    /// Listed in shared memory for other sessions' rate limits
+    /// (rate_ledger.rs) until written again.
+    listed: bool,
 }
 
 thread_local! {
@@ -126,6 +131,7 @@ pub(super) fn hold(receipt: &NewReceipt, id: Uuid) {
         approval_terms: receipt.approval_terms,
         shadow: receipt.shadow.cloned(),
         attempts: 0,
+        listed: false,
     };
     HELD_BYTES.set(HELD_BYTES.get() + copy.bytes());
     HELD.with(|held| {
@@ -175,7 +181,16 @@ fn on_transaction_event(event: TransactionEvent) {
         TransactionEvent::Commit => {
             HELD.with(|held| held.borrow_mut().clear());
             HELD_BYTES.set(0);
-            WRITTEN.with(|written| written.borrow_mut().clear());
+            let written = WRITTEN.with(|written| std::mem::take(&mut *written.borrow_mut()));
+            let listed: Vec<[u8; 16]> = written
+                .iter()
+                .filter(|copy| copy.listed)
+                .map(|copy| *copy.id.as_bytes())
+                .collect();
+            if !listed.is_empty() {
+                rate_ledger::remove(Some(&listed));
+            }
+            rate_limits::forget_locked_tenants();
         }
         TransactionEvent::Abort => {
             let rolled_back = HELD.with(|held| std::mem::take(&mut *held.borrow_mut()));
@@ -183,6 +198,8 @@ fn on_transaction_event(event: TransactionEvent) {
             wait(rolled_back.into_iter().map(|(_, copy)| copy));
             let unwritten = WRITTEN.with(|written| std::mem::take(&mut *written.borrow_mut()));
             WAITING.with(|waiting| waiting.borrow_mut().extend(unwritten));
+            // Listed now, before the tenant's rate lock is released.
+            list_for_rate_limits(&rate_limits::forget_locked_tenants());
         }
         TransactionEvent::PrePrepare => {
             if HELD.with(|held| !held.borrow().is_empty()) {
@@ -213,6 +230,32 @@ fn on_subtransaction_abort(aborted: SubTransactionId) {
     let freed: usize = rolled_back.iter().map(|(_, copy)| copy.bytes()).sum();
     HELD_BYTES.set(HELD_BYTES.get().saturating_sub(freed));
     wait(rolled_back.into_iter().map(|(_, copy)| copy));
+}
+
+/// Lists the waiting `allow` decisions of `tenants` (those whose rate lock
+/// the aborting transaction took) not listed yet, for other sessions' rate
+/// limits.
+fn list_for_rate_limits(tenants: &[String]) {
+    if tenants.is_empty() || !rate_ledger::listing() {
+        return;
+    }
+    WAITING.with(|waiting| {
+        let mut waiting = waiting.borrow_mut();
+        let unlisted = |copy: &&mut Copy| {
+            !copy.listed && copy.action == "allow" && tenants.contains(&copy.tenant_id)
+        };
+        rate_ledger::add(waiting.iter_mut().filter(unlisted).map(|copy| {
+            copy.listed = true;
+            RolledBackAllow {
+                id: *copy.id.as_bytes(),
+                tenant_id: &copy.tenant_id,
+                tool: &copy.tool,
+                platform_rule: copy.rule_id.as_deref().filter(|_| copy.layer == "platform"),
+                tenant_rule: copy.tenant_rule_id.as_deref(),
+                created_at: copy.created_at.into(),
+            }
+        }));
+    });
 }
 
 /// Logs each rolled-back receipt and queues it to be written again.
@@ -264,7 +307,8 @@ fn write_waiting_now() {
             }
             // Written already (an earlier attempt that committed after all).
             Err(caught) if caught.code == PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION => {
-                remove();
+                let written = remove();
+                WRITTEN.with(|list| list.borrow_mut().push(written));
             }
             // A cancel or a shutdown is no fault of the receipt: it waits.
             Err(caught)
@@ -310,6 +354,7 @@ fn on_exit() {
     for copy in left {
         lost(&copy, "the backend exited before it could write it");
     }
+    rate_ledger::remove(None);
 }
 
 /// Logs a receipt that will not be written, in full, as the last record of it.

@@ -1,0 +1,161 @@
+//! Rolled-back decisions every session's rate limits count at once.
+//!
+//! A decision whose transaction rolls back was answered, and its receipt is
+//! written again only at its backend's next commit (receipts/held.rs). With
+//! the library in `shared_preload_libraries`, the backend lists each such
+//! `allow` in shared memory (src/pg/shared_ledger.rs) as the transaction
+//! aborts, before the tenant's rate lock is released, and takes it off once
+//! the receipt is written again and committed, or at exit. Rate counts add
+//! the other backends' entries to what the receipts hold, so a decision made
+//! after the rollback counts it, whichever session makes it. Without the
+//! library preloaded there is no list, and other sessions count such a
+//! decision only once its receipt is written again (README, Rate limits).
+//!
+//! Entries keep hashes of the tenant, tool and rules, keyed by a secret the
+//! postmaster drew: a collision only makes a count larger.
+
+use crate::pg::backend;
+use crate::pg::shared_ledger::{self, Entry, SLOTS, Table};
+use std::cell::Cell;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+/// A rolled-back `allow` decision, as a rate limit reads it.
+pub(crate) struct RolledBackAllow<'a> {
+    pub id: [u8; 16],
+    pub tenant_id: &'a str,
+    pub tool: &'a str,
+    /// The rule credited, when the platform was.
+    pub platform_rule: Option<&'a str>,
+    pub tenant_rule: Option<&'a str>,
+    /// The decision's time, in PostgreSQL's microseconds.
+    pub created_at: i64,
+}
+
+/// What a `rate` condition counts, as hashes compare.
+pub(crate) struct Filter<'a> {
+    pub tenant_id: &'a str,
+    pub since: i64,
+    pub tool: Option<&'a str>,
+    /// A tenant rule (`true`) or a platform rule's id.
+    pub rule: Option<(bool, &'a str)>,
+}
+
+const TENANT: usize = 0;
+const TOOL: usize = 1;
+const PLATFORM_RULE: usize = 2;
+const TENANT_RULE: usize = 3;
+
+thread_local! {
+    /// Whether the list was full when this backend last tried to add.
+    static REPORTED_FULL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether rolled-back decisions are listed (the library was preloaded).
+pub(crate) fn listing() -> bool {
+    shared_ledger::reserved()
+}
+
+/// Lists `decisions`, rolled back by this backend. Those that do not fit
+/// are left out (logged once per backend until all fit again).
+pub(crate) fn add<'a>(decisions: impl Iterator<Item = RolledBackAllow<'a>>) {
+    if !listing() {
+        return;
+    }
+    let owner = backend::process_id();
+    let all_fit = shared_ledger::exclusive(|table| {
+        let mut all_fit = true;
+        for decision in decisions {
+            if table.len == SLOTS {
+                all_fit = false;
+                break;
+            }
+            let entry = Entry {
+                owner,
+                id: decision.id,
+                keys: [
+                    hash(table, decision.tenant_id),
+                    hash(table, decision.tool),
+                    decision.platform_rule.map_or(0, |rule| hash(table, rule)),
+                    decision.tenant_rule.map_or(0, |rule| hash(table, rule)),
+                ],
+                at: decision.created_at,
+            };
+            let len = table.len;
+            table.slots[len] = entry;
+            table.len += 1;
+        }
+        all_fit
+    });
+    if !all_fit && !REPORTED_FULL.replace(true) {
+        backend::log_without_statement(&format!(
+            "authensor: the shared list of rolled-back decisions is full ({SLOTS}); rate limits in other sessions count the ones left out once their receipts are written again"
+        ));
+    }
+    if all_fit {
+        REPORTED_FULL.set(false);
+    }
+}
+
+/// Takes this backend's entries for `ids` off the list (their receipts are
+/// committed), or all of them (`None`, at exit).
+pub(crate) fn remove(ids: Option<&[[u8; 16]]>) {
+    if !listing() {
+        return;
+    }
+    let owner = backend::process_id();
+    shared_ledger::exclusive(|table| {
+        let mut index = 0;
+        while index < table.len {
+            let entry = table.slots[index];
+            if entry.owner == owner && ids.is_none_or(|ids| ids.contains(&entry.id)) {
+                table.len -= 1;
+                table.slots[index] = table.slots[table.len];
+                table.slots[table.len] = Entry::default();
+            } else {
+                index += 1;
+            }
+        }
+    });
+}
+
+/// How many other backends' listed decisions `filter` counts (this
+/// backend's own are counted from its copies, receipts/held.rs).
+pub(crate) fn count(filter: &Filter) -> u64 {
+    if !listing() {
+        return 0;
+    }
+    let owner = backend::process_id();
+    shared_ledger::shared(|table| {
+        if table.len == 0 {
+            return 0;
+        }
+        let tenant = hash(table, filter.tenant_id);
+        let tool = filter.tool.map(|tool| hash(table, tool));
+        let rule = filter.rule.map(|(tenant_rule, rule)| {
+            let key = if tenant_rule {
+                TENANT_RULE
+            } else {
+                PLATFORM_RULE
+            };
+            (key, hash(table, rule))
+        });
+        table.slots[..table.len]
+            .iter()
+            .filter(|entry| {
+                entry.owner != owner
+                    && entry.keys[TENANT] == tenant
+                    && entry.at > filter.since
+                    && tool.is_none_or(|tool| entry.keys[TOOL] == tool)
+                    && rule.is_none_or(|(key, rule)| entry.keys[key] == rule)
+            })
+            .count() as u64
+    })
+}
+
+fn hash(table: &Table, text: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    table.secret.hash(&mut hasher);
+    text.hash(&mut hasher);
+    // 0 stands for "no rule".
+    hasher.finish().max(1)
+}
