@@ -39,7 +39,9 @@ CREATE TABLE soak_truth.faults (i int, kind text, t_start float8, t_recovered fl
 """
 
 # After loading: the receipts by the client and number their args carry, and
-# the per-decision summary the checks join with.
+# the per-decision summary the checks join with. A consumed approval's run
+# (consume_approval() decides the call again: reason 'approved: …') has the
+# args of the escalation it ran; the approvals check counts those.
 INDEX = r"""
 INSERT INTO soak_truth.changes
 SELECT layer, tenant, seq, 'setup', version, gen, '-infinity', '-infinity', '-infinity', 'committed'
@@ -50,15 +52,16 @@ CREATE INDEX ON soak_truth.changes (layer, tenant, seq);
 CREATE INDEX ON soak_truth.decisions (c, n);
 CREATE INDEX ON soak_truth.transactions (pid, t_end);
 CREATE TABLE soak_truth.receipts AS
-SELECT id, tenant_id, (args->>'c')::int AS c, (args->>'n')::bigint AS n, action, layer, rule_id, reason,
-       platform_version AS pv, tenant_version AS tv, committed
+SELECT id, tenant_id, (args->>'c')::int AS c, (args->>'n')::bigint AS n, action, layer, rule_id,
+       CASE WHEN reason LIKE 'approved: %' THEN substr(reason, 11) ELSE reason END AS reason,
+       platform_version AS pv, tenant_version AS tv, committed, reason LIKE 'approved: %' AS approved_run
   FROM authensor.receipts;
 CREATE TABLE soak_truth.per_decision AS
 SELECT c, n, count(*) AS copies, count(*) FILTER (WHERE committed) AS committed_copies,
        (array_agg(id))[1] AS id, (array_agg(tenant_id))[1] AS tenant_id, (array_agg(action))[1] AS action,
        (array_agg(layer))[1] AS layer, (array_agg(rule_id))[1] AS rule_id, (array_agg(pv))[1] AS pv,
        (array_agg(tv))[1] AS tv
-  FROM soak_truth.receipts GROUP BY c, n;
+  FROM soak_truth.receipts WHERE NOT approved_run GROUP BY c, n;
 CREATE UNIQUE INDEX ON soak_truth.per_decision (c, n);
 ANALYZE soak_truth.decisions, soak_truth.transactions, soak_truth.changes, soak_truth.per_decision;
 """
@@ -384,14 +387,33 @@ SELECT count(*) FILTER (WHERE r.action = 'escalate' AND r.committed) AS escalati
                AND r2.committed)) AS orphans
   FROM soak_truth.receipts r
   LEFT JOIN (SELECT receipt_id, count(*) AS n FROM authensor.approval_requests GROUP BY 1) a ON a.receipt_id = r.id
- WHERE r.action = 'escalate'""")
+ WHERE r.action = 'escalate' AND NOT r.approved_run""")
+    # Each consumed approval ran once: one committed receipt of its run, for
+    # the escalation's client and number, allowed; no run committed otherwise.
+    runs = one(conn, """
+WITH consumed AS (
+    SELECT e.c, e.n FROM authensor.approval_requests q
+      JOIN soak_truth.receipts e ON e.id = q.receipt_id
+     WHERE q.status = 'consumed'),
+     run AS (
+    SELECT c, n, count(*) AS n_runs, bool_and(action = 'allow') AS allowed
+      FROM soak_truth.receipts WHERE approved_run AND committed GROUP BY c, n)
+SELECT (SELECT count(*) FROM consumed) AS consumed,
+       (SELECT count(*) FROM consumed k LEFT JOIN run USING (c, n)
+         WHERE run.n_runs IS DISTINCT FROM 1 OR NOT run.allowed) AS consumed_without_one_run,
+       (SELECT count(*) FROM run WHERE NOT EXISTS (
+            SELECT FROM consumed k WHERE k.c = run.c AND k.n = run.n)) AS runs_not_consumed""")
     statuses = rows(conn, "SELECT status, count(*) AS n FROM authensor.approval_requests GROUP BY 1 ORDER BY 1")
-    bad = r["without_one"] + r["rolled_back_open"] + r["orphans"]
-    return check("one approval per committed escalation, none for a rolled-back one",
+    bad = (r["without_one"] + r["rolled_back_open"] + r["orphans"] + runs["consumed_without_one_run"]
+           + runs["runs_not_consumed"])
+    return check("one approval per committed escalation, none for a rolled-back one; each consumed one ran once",
                  r["escalations"] > 0 and total.get("consumed", 0) > 0 and bad == 0,
                  f"{r['escalations']} committed escalations, without exactly one approval {r['without_one']};"
                  f" {r['rolled_back']} rolled back, with an approval {r['rolled_back_open']}; approvals of no"
                  f" committed escalation {r['orphans']}; consumed by the clients {total.get('consumed', 0)},"
+                 f" each run once, allowed, with a receipt of its own: {runs['consumed']} consumed, without"
+                 f" exactly one {runs['consumed_without_one_run']}, runs of no consumed approval"
+                 f" {runs['runs_not_consumed']};"
                  f" refused as rejected {total.get('consume_refused', 0)}; by status: "
                  + ", ".join(f"{s['status']} {s['n']}" for s in statuses))
 
