@@ -81,11 +81,19 @@ thread_local! {
 }
 
 /// Registers the callbacks that follow the transaction's outcome. Called once
-/// per backend from `_PG_init`.
+/// from `_PG_init`: per backend, or once in the postmaster when the library
+/// is preloaded, whose forked backends keep these callbacks.
 pub fn register() {
     xact::on_transaction_event(on_transaction_event);
     xact::on_subtransaction_abort(on_subtransaction_abort);
-    backend::at_exit(on_exit);
+}
+
+thread_local! {
+    /// The process that registered on_exit: a backend forked by the
+    /// postmaster starts without the postmaster's exit callbacks
+    /// (InitPostmasterChild resets them), so each backend registers its own,
+    /// with the first receipt it holds.
+    static EXIT_CALLBACK_OF: Cell<i32> = const { Cell::new(0) };
 }
 
 /// Refuses a decision whose receipt would take the backend's copies past
@@ -113,6 +121,10 @@ pub(super) fn refuse_if_full(receipt_bytes: usize) {
 /// Keeps a copy of `receipt`, just written with `id`, until its transaction
 /// ends.
 pub(super) fn hold(receipt: &NewReceipt, id: Uuid) {
+    let process = backend::process_id();
+    if EXIT_CALLBACK_OF.replace(process) != process {
+        backend::at_exit(on_exit);
+    }
     let copy = Copy {
         id,
         tenant_id: receipt.tenant_id.to_owned(),

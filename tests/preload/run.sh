@@ -22,4 +22,30 @@ status=0
     --inputdir="$root/tests/preload" --outputdir="$dir/isolation" \
     --dbname=authensor_preload "${specs[@]}" || status=1
 [[ $status == 0 ]] || cat "$dir/isolation/regression.diffs" 2>/dev/null || true
+
+# A backend that exits after a rollback writes the receipt (exit callbacks
+# are registered by each backend: the postmaster's are not inherited) and
+# takes its entry off the list, so the call counts once, not twice: with a
+# limit of 2, the next call passes and the one after is blocked.
+psql=(psql -X -q -At -v ON_ERROR_STOP=1 -h "$dir" -p "$preload_port" -U postgres -d authensor_preload)
+"${psql[@]}" >/dev/null <<'SQL'
+SET authensor.tenant_id = 'rate-exit';
+SELECT authensor.publish_policy(E'default: allow\nrules:\n  - tool: mail.send\n    action: block\n    when:\n      rate: {max: 2, per: 1h}\n') IS NOT NULL;
+SQL
+"${psql[@]}" -c "SET authensor.tenant_id = 'rate-exit'" -c "BEGIN" \
+    -c "SELECT action FROM authensor.evaluate('mail.send')" -c "ROLLBACK" >/dev/null
+got=$("${psql[@]}" <<'SQL'
+SET authensor.tenant_id = 'rate-exit';
+SELECT string_agg(committed::text, ',' ORDER BY committed) FROM authensor.receipts WHERE tenant_id = 'rate-exit';
+SELECT action FROM authensor.evaluate('mail.send');
+SELECT action FROM authensor.evaluate('mail.send');
+SQL
+)
+expected=$'false\nallow\nblock'
+if [[ $got != "$expected" ]]; then
+    echo "after a backend exited with a rolled-back call: got $(tr '\n' ' ' <<<"$got"), expected $(tr '\n' ' ' <<<"$expected")"
+    status=1
+else
+    echo "a backend's exit writes its rolled-back call and takes it off the list: counted once"
+fi
 exit $status
