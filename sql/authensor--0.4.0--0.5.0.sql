@@ -249,24 +249,9 @@ ALTER FUNCTION @extschema@.import_policy(jsonb, text, text) OWNER TO authensor_d
 -- Rate limits: `rate` conditions count the receipts.
 --
 -- What changes for existing data: nothing. Limits count receipts through the
--- (tenant_id, created_at) index every receipt partition already has.
--- One row per tenant whose policy has a `rate` condition: evaluate() and
--- guard() lock the object (rate_locks, lock_id) before counting the
--- tenant's receipts and hold it until the top-level transaction ends, a
--- rolled-back savepoint included, so that two decisions near a limit cannot
--- both pass it (src/rate_limits.rs). Not an advisory lock: no SQL command
--- locks an object of this class, so no role can take it and no tenant can
--- hold up another's decisions. The rows hold nothing worth keeping and are
--- made again as needed.
-CREATE TABLE @extschema@.rate_locks (
-    tenant_id text PRIMARY KEY,
-    lock_id integer GENERATED ALWAYS AS IDENTITY UNIQUE
-);
-REVOKE ALL ON @extschema@.rate_locks FROM PUBLIC;
-GRANT SELECT, INSERT ON @extschema@.rate_locks TO authensor_definer;
--- As finalize.sql gives every table of a fresh installation.
-CREATE TRIGGER rate_locks_no_truncate BEFORE TRUNCATE ON @extschema@.rate_locks
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.reject_truncate();
+-- (tenant_id, created_at) index every receipt partition already has, and
+-- decisions under a limit take the tenant's rate lock, a lock in a space no
+-- SQL command reaches (src/pg/locks.rs), not a row: nothing to create.
 -- End of rate limits.
 -- ---------------------------------------------------------------------------
 

@@ -157,17 +157,3 @@ COMMENT ON TABLE @extschema@.receipts IS 'One row per evaluate() call; append-on
 COMMENT ON TABLE @extschema@.receipts_default IS
     'Receipts of months without a partition of their own; add_receipt_partitions() moves them';
 
--- One row per tenant whose policy has a `rate` condition: evaluate() and
--- guard() lock the object (rate_locks, lock_id) before counting the
--- tenant's receipts and hold it until the top-level transaction ends, a
--- rolled-back savepoint included, so that two decisions near a limit cannot
--- both pass it (src/rate_limits.rs). Not an advisory lock: no SQL command
--- locks an object of this class, so no role can take it and no tenant can
--- hold up another's decisions. The rows hold nothing worth keeping and are
--- made again as needed.
-CREATE TABLE @extschema@.rate_locks (
-    tenant_id text PRIMARY KEY,
-    lock_id integer GENERATED ALWAYS AS IDENTITY UNIQUE
-);
-REVOKE ALL ON @extschema@.rate_locks FROM PUBLIC;
-GRANT SELECT, INSERT ON @extschema@.rate_locks TO authensor_definer;

@@ -70,25 +70,33 @@ pub fn open(
 /// Runs as the extension.
 pub fn run_for_statement(tenant_id: &str, tool: &str, args: JsonbArg) -> Option<Outcome> {
     const FIND: &str = "
-        SELECT a.id, r.context FROM authensor.approval_requests a
+        SELECT a.id, r.context, r.layer, r.rule_id, a.required
+          FROM authensor.approval_requests a
           JOIN authensor.receipts r ON r.id = a.receipt_id AND r.tenant_id = a.tenant_id
          WHERE a.tenant_id = $1 AND a.tool = $2 AND a.status = 'approved'
            AND a.request_hash = authensor.request_hash($1, $2, $3)
            AND a.expires_at > clock_timestamp()
          ORDER BY a.requested_at LIMIT 1
            FOR UPDATE OF a SKIP LOCKED";
-    let found = find_approval(FIND, &[tenant_id.into(), tool.into(), args.into()]);
-    run_approved("statement", found, tenant_id, tool, args)
+    run_approved(
+        "statement",
+        FIND,
+        &[tenant_id.into(), tool.into(), args.into()],
+        tenant_id,
+        tool,
+        args,
+    )
 }
 
 /// True exactly once: when the approval of `receipt_id` is approved, not
 /// expired, and `tool` and `args` are those of the escalated receipt (args
 /// compared as jsonb, as stored: `10.50` equals `10.5`, key order and
 /// spacing do not matter, and no number is rounded), and the call, decided
-/// again now with its escalation granted, is not blocked (a rate limit
-/// reached meanwhile, a policy changed). That decision's receipt is written
-/// either way; the approval is consumed in the same transaction when the
-/// answer is true. False in every other case.
+/// again now, is neither blocked (a rate limit reached meanwhile, a policy
+/// changed) nor escalated otherwise than the approval was given for. The
+/// run's decision writes a receipt; the approval is consumed in the same
+/// transaction when the answer is true, and stays spent if that transaction
+/// rolls back. False in every other case.
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<JsonbArg>) -> bool {
@@ -99,13 +107,15 @@ fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<J
     // The row lock makes a concurrent second consumer wait and then find the
     // approval no longer 'approved'.
     const FIND: &str = "
-        SELECT a.id, r.context FROM authensor.approval_requests a
+        SELECT a.id, r.context, r.layer, r.rule_id, a.required
+          FROM authensor.approval_requests a
           JOIN authensor.receipts r ON r.id = a.receipt_id AND r.tenant_id = a.tenant_id
          WHERE a.receipt_id = $1 AND a.tenant_id = $2 AND a.status = 'approved'
            AND a.expires_at > clock_timestamp()
            AND r.tool = $3 AND a.tool = $3 AND r.args = $4
            FOR UPDATE OF a";
-    let found = find_approval(
+    run_approved(
+        "consume_approval",
         FIND,
         &[
             receipt_id.into(),
@@ -113,54 +123,122 @@ fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<J
             tool.into(),
             args.into(),
         ],
-    );
-    run_approved("consume_approval", found, &tenant_id, tool, args)
-        .is_some_and(|outcome| outcome.decision.action != Action::Block)
+        &tenant_id,
+        tool,
+        args,
+    )
+    .is_some_and(|outcome| outcome.decision.action != Action::Block)
 }
 
-/// The approval `find` selects and locks (its id), with the escalated
-/// receipt's context, copied as stored.
-fn find_approval(find: &'static str, args: &[DatumWithOid]) -> Option<(Uuid, JsonbCopy)> {
+/// An approval found and locked, with what its escalation was.
+struct Found {
+    id: Uuid,
+    /// The escalated receipt's context, as stored.
+    context: JsonbCopy,
+    /// The layer and rule the escalation was credited to.
+    layer: String,
+    rule_id: Option<String>,
+    /// Approvers it had to have.
+    required: i32,
+}
+
+impl Found {
+    /// Whether this approval stands for `now`, the call's decision as it is
+    /// now: an escalation by the same layer and rule, needing no more
+    /// approvers (or no escalation at all).
+    fn covers(&self, now: &authensor_policy::Decision) -> bool {
+        now.action != Action::Escalate
+            || (now.layer.as_str() == self.layer
+                && now.rule_id == self.rule_id
+                && now
+                    .approval
+                    .map_or(1, |terms| i32::from(terms.required.get()))
+                    <= self.required)
+    }
+}
+
+/// The approval `find` selects and locks.
+fn find_approval(find: &'static str, args: &[DatumWithOid]) -> Option<Found> {
     plans::pinned(|| {
         plans::read(find, args, |rows| {
             if rows.is_empty() {
                 return Ok(None);
             }
             let row = rows.first();
-            Ok(row
-                .get::<Uuid>(1)?
-                .zip(row.get::<JsonbArg>(2)?.map(JsonbArg::copy)))
+            let (Some(id), Some(context), Some(layer), Some(required)) = (
+                row.get::<Uuid>(1)?,
+                row.get::<JsonbArg>(2)?.map(JsonbArg::copy),
+                row.get::<String>(3)?,
+                row.get::<i32>(5)?,
+            ) else {
+                return Ok(None);
+            };
+            Ok(Some(Found {
+                id,
+                context,
+                layer,
+                rule_id: row.get::<String>(4)?,
+                required,
+            }))
         })
     })
     .unwrap_or_else(|e| raise_spi("read the approval", e))
 }
 
-/// Given the approval found (its id and the escalated receipt's context),
-/// decides the call again with its escalation granted, writing that
-/// decision's receipt, and consumes the approval unless it blocks.
+/// Runs the call of the approval `find` selects and locks: decides it again
+/// with its escalation granted, writing that decision's receipt, and
+/// consumes the approval unless it blocks. `None` when there is none to run:
+/// no such approval, one this backend already ran in a transaction that
+/// rolled back (spent once that run's receipt is written again), or one the
+/// call's decision now no longer stands for (another rule or layer
+/// escalates it, or more approvers are asked for).
 fn run_approved(
     what: &str,
-    found: Option<(Uuid, JsonbCopy)>,
+    find: &'static str,
+    find_args: &[DatumWithOid],
     tenant_id: &str,
     tool: &str,
     args: JsonbArg,
 ) -> Option<Outcome> {
-    let (id, context) = found?;
     receipts::refuse_if_read_only(what);
-    let outcome =
-        evaluate::decide_approved_call(what, tenant_id.to_owned(), tool, args, context.to_arg());
+    // The tenant's rate lock first, as the run's decision takes it: the
+    // approval is then never locked while its holder waits for the rate lock
+    // (two such would deadlock), and its expiry is read after that wait.
+    evaluate::hold_rate_lock(what, tenant_id);
+    let found = find_approval(find, find_args)?;
+    if receipts::holds_rolled_back_run_of(found.id) {
+        return None;
+    }
+    let now = evaluate::decide_plainly(what, tenant_id, tool, args, found.context.to_arg());
+    if !found.covers(&now) {
+        return None;
+    }
+    let outcome = evaluate::decide_approved_call(
+        what,
+        found.id,
+        tenant_id,
+        tool,
+        args,
+        found.context.to_arg(),
+    );
     if outcome.decision.action != Action::Block {
-        plans::pinned(|| {
-            Spi::run_with_args(
-                "UPDATE authensor.approval_requests
-                    SET status = 'consumed', consumed_at = clock_timestamp()
-                  WHERE id = $1",
-                &[id.into()],
-            )
-        })
-        .unwrap_or_else(|e| raise_spi("consume the approval", e));
+        spend(found.id);
     }
     Some(outcome)
+}
+
+/// Marks an approval consumed, if it is still approved: by its run, or by
+/// the receipt of a run that rolled back, written again.
+pub fn spend(approval: Uuid) {
+    plans::pinned(|| {
+        Spi::run_with_args(
+            "UPDATE authensor.approval_requests
+                SET status = 'consumed', consumed_at = clock_timestamp()
+              WHERE id = $1 AND status = 'approved'",
+            &[approval.into()],
+        )
+    })
+    .unwrap_or_else(|e| raise_spi("consume the approval", e));
 }
 
 /// Counts the caller's approval of a pending approval; once as many distinct

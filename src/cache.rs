@@ -126,6 +126,12 @@ fn on_relcache_invalidation(relation: Option<Oid>) {
     }
 }
 
+/// A number that changes whenever a policy change may have committed since
+/// it was last read.
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Relaxed)
+}
+
 /// The platform policy and `tenant_id`'s policy in force now, and their
 /// shadow versions.
 pub fn active_layers(tenant_id: &str) -> Layers {

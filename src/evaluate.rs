@@ -118,9 +118,9 @@ pub(crate) enum Caller<'a> {
     /// opened when the refused statement's receipt is written again.
     Statement,
     /// A call about to run on an approval (consume_approval(), or an
-    /// approved statement), named as above: decided again with its
-    /// escalation granted, so that rate limits count it as it runs.
-    Approved(&'a str),
+    /// approved statement), named as above, and the approval: decided again
+    /// with its escalation granted, so that rate limits count it as it runs.
+    Approved(&'a str, Uuid),
 }
 
 /// Decides `tool` with `args` and `context` for `tenant_id`, the session's
@@ -137,36 +137,48 @@ pub(crate) fn decide_for(
     caller: Caller,
 ) -> Outcome {
     crate::statements::own_work(|| {
-        let (decision, layers) = under_active_layers(
-            &tenant_id,
-            tool,
-            args,
-            context,
-            |platform, tenant, request| {
-                // A decision whose receipt a `rate` condition counts waits
-                // for the tenant's previous one (rate_limits.rs).
-                if call.is_some() {
-                    rate_limits::hold_if_limited(caller, platform, tenant, request.tenant_id);
+        let decide = |platform: Option<&Policy>, tenant: Option<&Policy>, request: &Request| {
+            // A decision whose receipt a `rate` condition counts waits for
+            // the tenant's previous one (rate_limits.rs). A policy change
+            // that committed meanwhile is decided with instead.
+            if call.is_some() {
+                let before = cache::generation();
+                if rate_limits::hold_if_limited(caller, platform, tenant, request.tenant_id)
+                    && cache::generation() != before
+                {
+                    return None;
                 }
-                match caller {
-                    Caller::Approved(_) => {
-                        authensor_policy::decide_approved(platform, tenant, request)
-                    }
-                    _ => authensor_policy::decide(platform, tenant, request),
+            }
+            Some(match caller {
+                Caller::Approved(..) => {
+                    authensor_policy::decide_approved(platform, tenant, request)
                 }
-            },
-        );
-        let decision = match caller {
-            Caller::Approved(_) if decision.action != Action::Block => Decision {
-                reason: format!("approved: {}", decision.reason),
+                _ => authensor_policy::decide(platform, tenant, request),
+            })
+        };
+        let (decision, layers) = loop {
+            match under_active_layers(&tenant_id, tool, args, context, decide) {
+                (Some(decision), layers) => break (decision, layers),
+                // Decided again with the layers in force now; the lock is
+                // held, so no policy change waits behind it any more.
+                (None, _) => continue,
+            }
+        };
+        let consumes = match caller {
+            Caller::Approved(_, approval) if decision.action != Action::Block => Some(approval),
+            _ => None,
+        };
+        let decision = match consumes {
+            Some(approval) => Decision {
+                reason: format!("approved ({approval}): {}", decision.reason),
                 ..decision
             },
-            _ => decision,
+            None => decision,
         };
         // A decision that leaves a receipt is also decided by the shadow
         // versions, if any, which the receipt records; not an approved
         // call's, whose escalation was.
-        let shadow_decides = !matches!(caller, Caller::Approved(_));
+        let shadow_decides = !matches!(caller, Caller::Approved(..));
         let shadow = call.filter(|_| shadow_decides).and_then(|_| {
             let request = Request {
                 tool,
@@ -196,6 +208,7 @@ pub(crate) fn decide_for(
                 tenant_rule_id: decision.tenant_rule_id.as_deref(),
                 platform_version,
                 tenant_version,
+                consumes,
                 approval_on_rollback: escalated && caller == Caller::Statement,
                 approval_terms: decision.approval,
                 shadow: shadow.as_ref(),
@@ -227,21 +240,65 @@ pub(crate) fn decide_for(
 /// blocks it now (a rate limit reached meanwhile, a policy changed).
 pub(crate) fn decide_approved_call(
     what: &str,
-    tenant_id: String,
+    approval: Uuid,
+    tenant_id: &str,
     tool: &str,
     args: JsonbArg,
     context: JsonbArg,
 ) -> Outcome {
+    let caller = Caller::Approved(what, approval);
+    decide_stored_call(caller, tenant_id, tool, args, context, true)
+}
+
+/// The decision on a stored call as it stands, without a receipt or a lock:
+/// what check() answers.
+pub(crate) fn decide_plainly(
+    what: &str,
+    tenant_id: &str,
+    tool: &str,
+    args: JsonbArg,
+    context: JsonbArg,
+) -> Decision {
+    let caller = Caller::Function(what);
+    decide_stored_call(caller, tenant_id, tool, args, context, false).decision
+}
+
+/// decide_for() on args and context as a receipt stored them.
+fn decide_stored_call(
+    caller: Caller,
+    tenant_id: &str,
+    tool: &str,
+    args: JsonbArg,
+    context: JsonbArg,
+    write_receipt: bool,
+) -> Outcome {
+    let what = match caller {
+        Caller::Function(what) | Caller::Approved(what, _) => what,
+        Caller::Statement => "statement",
+    };
     let args_value = json_object(what, "args", Some(args));
     let context_value = json_object(what, "context", Some(context));
+    let call = write_receipt.then_some((args, context));
     decide_for(
-        tenant_id,
+        tenant_id.to_owned(),
         tool,
         &args_value,
         &context_value,
-        Some((args, context)),
-        Caller::Approved(what),
+        call,
+        caller,
     )
+}
+
+/// Takes the tenant's rate lock, as a decision under its layers would:
+/// before anything else a call on an approval locks.
+pub(crate) fn hold_rate_lock(what: &str, tenant_id: &str) {
+    let layers = cache::active_layers(tenant_id);
+    rate_limits::hold_if_limited(
+        Caller::Function(what),
+        layers.platform.as_ref().map(|active| &*active.policy),
+        layers.tenant.as_ref().map(|active| &*active.policy),
+        tenant_id,
+    );
 }
 
 /// A call, checked and read, and the tenant it is decided for.
@@ -258,7 +315,7 @@ impl Caller<'_> {
         match self {
             Caller::Function(function) => format!("authensor.{function}()"),
             Caller::Statement => "an agent's statement".to_owned(),
-            Caller::Approved(what) => format!("an approved call ({what})"),
+            Caller::Approved(what, _) => format!("an approved call ({what})"),
         }
     }
 }

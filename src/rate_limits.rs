@@ -8,9 +8,9 @@
 //! active layers have one.
 //!
 //! Exactness: evaluate() and guard() under such a policy first take the
-//! tenant's rate lock (src/pg/locks.rs), held until the top-level
-//! transaction commits or rolls back, also when taken in a savepoint that
-//! rolls back. Every decision that may write a receipt counted by a limit
+//! tenant's rate lock (src/pg/locks.rs, in a lock space no SQL reaches),
+//! held until the top-level transaction commits or rolls back, also when
+//! taken in a savepoint that rolls back. Every decision that may write a receipt counted by a limit
 //! therefore waits for the previous one to finish, and counts what it
 //! committed: two sessions near a limit cannot both pass it. The receipts of
 //! a rolled-back savepoint are written again before that transaction
@@ -27,19 +27,20 @@ use crate::receipts;
 use authensor_policy::{Layer, Policy, RateQuery, RateScope};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// Before a decision that writes a receipt: when a layer has a `rate`
 /// condition, waits for and takes the tenant's rate lock, held until the
-/// top-level transaction ends. The tenant's row is made the first time; a
-/// concurrent first decision waits on that insert.
+/// top-level transaction ends. True if it took the lock (the caller then
+/// checks that no policy change committed while it waited).
 pub(crate) fn hold_if_limited(
     caller: Caller,
     platform: Option<&Policy>,
     tenant: Option<&Policy>,
     tenant_id: &str,
-) {
+) -> bool {
     if !platform.into_iter().chain(tenant).any(Policy::uses_rate) {
-        return;
+        return false;
     }
     if xact::uses_transaction_snapshot() {
         raise(
@@ -53,61 +54,37 @@ pub(crate) fn hold_if_limited(
             ),
         )
     }
-    const FIND: &str = "SELECT lock_id FROM authensor.rate_locks WHERE tenant_id = $1";
-    const MAKE: &str = "
-        INSERT INTO authensor.rate_locks (tenant_id) VALUES ($1)
-        ON CONFLICT DO NOTHING RETURNING lock_id";
-    let find = || {
-        plans::read(FIND, &[tenant_id.into()], |rows| match rows.is_empty() {
-            true => Ok(None),
-            false => rows.first().get_one::<i32>(),
-        })
-    };
-    let make = || match Spi::get_one_with_args::<i32>(MAKE, &[tenant_id.into()]) {
-        Err(pgrx::spi::SpiError::InvalidPosition) => Ok(None),
-        made => made,
-    };
-    // A concurrent first decision's insert makes this one wait, then insert
-    // nothing: a statement of its own then sees the row it committed (or,
-    // if it rolled back, makes it).
-    let lock_id = plans::pinned(|| {
-        for _ in 0..3 {
-            if let Some(id) = find()?.map_or_else(make, |id| Ok(Some(id)))? {
-                return Ok(Some(id));
-            }
-        }
-        Ok(None)
-    })
-    .unwrap_or_else(|e| raise_spi("lock the tenant's rate limits", e))
-    .unwrap_or_else(|| {
-        raise(
-            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            "the tenant's row of authensor.rate_locks could not be made",
-            None,
-        )
-    });
-    let class = crate::store::table_oid(c"rate_locks").unwrap_or_else(|| {
-        raise(
-            PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
-            "authensor.rate_locks does not exist",
-            Some("ALTER EXTENSION authensor UPDATE makes it."),
-        )
-    });
-    // Taken after the reads above, the lock's wait ends when the decision
-    // before it commits; the count's statement that follows takes a new
-    // snapshot (READ COMMITTED) and sees what that decision wrote.
-    locks::lock_until_transaction_end(class, lock_id as u32);
+    // The lock's wait ends when the decision before it commits; the count's
+    // statement that follows takes a new snapshot (READ COMMITTED) and sees
+    // what that decision wrote.
+    locks::lock_until_transaction_end(lock_key(tenant_id));
     LOCKED_TENANTS.with(|locked| {
         let mut locked = locked.borrow_mut();
         if !locked.iter().any(|locked| locked == tenant_id) {
             locked.push(tenant_id.to_owned());
         }
     });
+    true
+}
+
+/// The tenant's lock key: 64 bits of a hash of its id. Tenant ids are the
+/// operator's and the platform's to choose, not a tenant's; two tenants
+/// sharing a key would only take turns deciding under rate limits.
+fn lock_key(tenant_id: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    "authensor rate lock".hash(&mut hasher);
+    tenant_id.hash(&mut hasher);
+    hasher.finish()
 }
 
 thread_local! {
     /// The tenants whose rate lock the open transaction took.
     static LOCKED_TENANTS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether the open transaction took a tenant's rate lock.
+pub(crate) fn holds_a_rate_lock() -> bool {
+    LOCKED_TENANTS.with(|locked| !locked.borrow().is_empty())
 }
 
 /// The tenants whose rate lock the transaction now ending took, forgotten:

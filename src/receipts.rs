@@ -21,8 +21,8 @@ use std::ffi::CStr;
 mod held;
 mod ids;
 
-pub(crate) use held::count_rolled_back;
 pub use held::register as register_transaction_callbacks;
+pub(crate) use held::{count_rolled_back, holds_rolled_back_run_of};
 
 /// One receipt, as written by evaluate().
 pub struct NewReceipt<'a> {
@@ -46,6 +46,10 @@ pub struct NewReceipt<'a> {
     pub tenant_rule_id: Option<&'a str>,
     pub platform_version: Option<i32>,
     pub tenant_version: Option<i32>,
+    /// The approval this decision ran on (consume_approval(), an approved
+    /// statement): rolled back, the run still spends it, when its receipt is
+    /// written again (see held.rs).
+    pub consumes: Option<Uuid>,
     /// An escalation that refused an agent's statement: the approval it
     /// opens would roll back with the statement, so it is opened when the
     /// receipt is written again (see held.rs).
@@ -83,6 +87,9 @@ pub fn append(receipt: &NewReceipt) -> Uuid {
 /// Writes again the receipt of a rolled-back decision.
 fn append_rolled_back(receipt: &NewReceipt) {
     let id = plans::pinned(|| insert(receipt));
+    if let Some(approval) = receipt.consumes {
+        crate::statements::as_extension(|| crate::approvals::spend(approval));
+    }
     if receipt.approval_on_rollback {
         crate::statements::as_extension(|| {
             crate::approvals::open(

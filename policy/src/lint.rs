@@ -22,7 +22,7 @@ pub enum WarningCode {
     ShadowedRule,
     /// The rule's conditions can never all hold.
     UnsatisfiableCondition,
-    /// The platform policy decides every call the (tenant) rule matches.
+    /// The platform policy blocks every call the (tenant) rule matches.
     OverriddenByPlatform,
     /// A tool pattern matches no tool name a call can have.
     GlobMatchesNothing,
@@ -142,7 +142,7 @@ fn lint_within(policy: &Policy, platform: Option<&Policy>, budget: &Budget) -> V
                 WarningCode::OverriddenByPlatform,
                 format!("rules[{position}]"),
                 format!(
-                    "rule {:?} never decides: {by} decides every call it matches, more restrictively or by a final block",
+                    "rule {:?} is never consulted: {by} blocks every call it matches, and a platform block is final",
                     rule.label.id()
                 ),
             ));
@@ -213,38 +213,32 @@ fn tools_may_overlap(left: Option<&[Glob]>, right: Option<&[Glob]>, budget: &Bud
     }
 }
 
-/// What in the platform policy decides every call `rule` matches with an
-/// action at least as restrictive as the rule's (so that the tenant rule is
-/// never credited), if anything does. The platform's rules are taken in
-/// order: one that may match such a call with a less restrictive action
-/// settles that nothing does.
+/// What in the platform policy blocks every call `rule` matches (so that the
+/// tenant policy is never consulted for it), if anything does. The
+/// platform's rules are taken in order: one that may match such a call
+/// without blocking settles that nothing does.
 fn overriding(platform: &Policy, rule: &Rule, budget: &Budget) -> Option<String> {
+    // Only a block overrides, being final: under a platform `allow` or
+    // `escalate` the tenant rule still counts (it keeps the tenant's later
+    // rules from deciding, its `rate` limits count the calls through it, and
+    // an approved escalation runs with its opinion).
     let tools = rule.tools.as_deref();
     for candidate in platform.rules() {
         interrupt::check();
         if !tools_may_overlap(candidate.tools.as_deref(), tools, budget) {
             continue;
         }
-        if candidate.action < rule.action {
+        if candidate.action != Action::Block {
             return None;
         }
         if candidate.when.is_none() && tools_cover(candidate.tools.as_deref(), tools, budget) {
-            return overrides(candidate.action, rule.action)
-                .then(|| format!("platform rule {:?}", candidate.label.id()));
+            return Some(format!("platform rule {:?}", candidate.label.id()));
         }
     }
     platform
         .default_action()
-        .filter(|default| overrides(*default, rule.action))
-        .map(|default| format!("the platform policy's default ({default})"))
-}
-
-/// Whether the platform's opinion leaves the tenant rule's none to give: a
-/// more restrictive one, or a block (final). On a tie of `allow` or
-/// `escalate` the tenant rule still counts: it keeps the tenant's later
-/// rules from deciding, and its `rate` limits count the calls through it.
-fn overrides(platform: Action, tenant: Action) -> bool {
-    platform > tenant || platform == Action::Block
+        .filter(|default| *default == Action::Block)
+        .map(|_| "the platform policy's default (block)".to_owned())
 }
 
 /// Why a condition can never hold, if it is plain that it cannot: the tests
@@ -473,13 +467,13 @@ rules:
   - {id: mail-block, tool: email.bulk, action: block, when: {args.x: {exists: true}}}
   - {id: kill, tool: system.kill, action: block}
 ";
-        // The tie at escalate (mail) is no override: the tenant's own
-        // opinion still keeps its later rules from deciding.
+        // Only a platform block overrides: under the platform's escalations
+        // (admin, mail) the tenant's own opinion still keeps its later rules
+        // from deciding, and runs the call once approved.
         assert_eq!(
             codes(tenant, Some(platform)),
             [
                 (WarningCode::OverriddenByPlatform, "rules[0]".to_owned()),
-                (WarningCode::OverriddenByPlatform, "rules[2]".to_owned()),
                 (WarningCode::OverriddenByPlatform, "rules[5]".to_owned()),
             ]
         );

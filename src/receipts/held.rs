@@ -60,6 +60,7 @@ struct Copy {
     tenant_version: Option<i32>,
     approval_on_rollback: bool,
     approval_terms: Option<ApprovalTerms>,
+    consumes: Option<Uuid>,
     shadow: Option<ShadowOutcome>,
     attempts: u8,
     /// Listed in shared memory for other sessions' rate limits
@@ -141,6 +142,7 @@ pub(super) fn hold(receipt: &NewReceipt, id: Uuid) {
         tenant_version: receipt.tenant_version,
         approval_on_rollback: receipt.approval_on_rollback,
         approval_terms: receipt.approval_terms,
+        consumes: receipt.consumes,
         shadow: receipt.shadow.cloned(),
         attempts: 0,
         listed: false,
@@ -162,6 +164,17 @@ pub(crate) struct RolledBack<'a> {
     pub layer: &'a str,
     pub rule_id: Option<&'a str>,
     pub tenant_rule_id: Option<&'a str>,
+}
+
+/// Whether this backend holds the rolled-back run of `approval`, not yet
+/// written again (which will spend the approval).
+pub(crate) fn holds_rolled_back_run_of(approval: Uuid) -> bool {
+    WAITING.with(|waiting| {
+        waiting
+            .borrow()
+            .iter()
+            .any(|copy| copy.consumes == Some(approval))
+    })
 }
 
 /// How many of this backend's rolled-back receipts not yet written again
@@ -214,12 +227,14 @@ fn on_transaction_event(event: TransactionEvent) {
             list_for_rate_limits(&rate_limits::forget_locked_tenants());
         }
         TransactionEvent::PrePrepare => {
-            if HELD.with(|held| !held.borrow().is_empty()) {
+            // A prepared transaction would also keep the tenant's rate lock
+            // (held past a rolled-back savepoint) until someone ends it.
+            if HELD.with(|held| !held.borrow().is_empty()) || rate_limits::holds_a_rate_lock() {
                 crate::errors::raise(
                     PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
                     "a transaction that made decisions cannot be prepared",
                     Some(
-                        "A prepared transaction may be rolled back by another session, which would lose its receipts; call evaluate() outside two-phase transactions.",
+                        "A prepared transaction may be rolled back by another session, which would lose its receipts, and holds the tenant's rate lock until then; call evaluate() outside two-phase transactions.",
                     ),
                 )
             }
@@ -429,6 +444,7 @@ impl Copy {
             tenant_version: self.tenant_version,
             approval_on_rollback: self.approval_on_rollback,
             approval_terms: self.approval_terms,
+            consumes: self.consumes,
             shadow: self.shadow.as_ref(),
         }
     }

@@ -110,10 +110,7 @@ mod tests {
             )
         );
         run("RESET ROLE");
-        assert_eq!(
-            one::<i64>("SELECT count(*) FROM authensor.rate_locks WHERE tenant_id = 'shadow-rate'"),
-            Some(0)
-        );
+        assert_eq!(crate::pg_tests::own_rate_locks(), 0);
         assert_eq!(
             one::<i64>(
                 "SELECT count(*) FROM authensor.approval_requests WHERE tenant_id = 'shadow-rate'"

@@ -40,7 +40,7 @@ CREATE TABLE soak_truth.faults (i int, kind text, t_start float8, t_recovered fl
 
 # After loading: the receipts by the client and number their args carry, and
 # the per-decision summary the checks join with. A consumed approval's run
-# (consume_approval() decides the call again: reason 'approved: …') has the
+# (consume_approval() decides the call again: reason 'approved (<approval>): …') has the
 # args of the escalation it ran; the approvals check counts those.
 INDEX = r"""
 INSERT INTO soak_truth.changes
@@ -53,8 +53,9 @@ CREATE INDEX ON soak_truth.decisions (c, n);
 CREATE INDEX ON soak_truth.transactions (pid, t_end);
 CREATE TABLE soak_truth.receipts AS
 SELECT id, tenant_id, (args->>'c')::int AS c, (args->>'n')::bigint AS n, action, layer, rule_id,
-       CASE WHEN reason LIKE 'approved: %' THEN substr(reason, 11) ELSE reason END AS reason,
-       platform_version AS pv, tenant_version AS tv, committed, reason LIKE 'approved: %' AS approved_run
+       regexp_replace(reason, '^approved \([0-9a-f-]{36}\): ', '') AS reason,
+       platform_version AS pv, tenant_version AS tv, committed,
+       reason ~ '^approved \([0-9a-f-]{36}\): ' AS approved_run
   FROM authensor.receipts;
 CREATE TABLE soak_truth.per_decision AS
 SELECT c, n, count(*) AS copies, count(*) FILTER (WHERE committed) AS committed_copies,
@@ -388,20 +389,23 @@ SELECT count(*) FILTER (WHERE r.action = 'escalate' AND r.committed) AS escalati
   FROM soak_truth.receipts r
   LEFT JOIN (SELECT receipt_id, count(*) AS n FROM authensor.approval_requests GROUP BY 1) a ON a.receipt_id = r.id
  WHERE r.action = 'escalate' AND NOT r.approved_run""")
-    # Each consumed approval ran once: one committed receipt of its run, for
-    # the escalation's client and number, allowed; no run committed otherwise.
+    # Each consumed approval ran: a receipt of its run, allowed, for the
+    # escalation's client and number (rolled back if the consuming
+    # transaction was, which spends it too), at most one committed; and no
+    # run committed without its approval consumed.
     runs = one(conn, """
 WITH consumed AS (
     SELECT e.c, e.n FROM authensor.approval_requests q
       JOIN soak_truth.receipts e ON e.id = q.receipt_id
      WHERE q.status = 'consumed'),
      run AS (
-    SELECT c, n, count(*) AS n_runs, bool_and(action = 'allow') AS allowed
-      FROM soak_truth.receipts WHERE approved_run AND committed GROUP BY c, n)
+    SELECT c, n, count(*) AS n_runs, count(*) FILTER (WHERE committed) AS committed_runs,
+           bool_and(action = 'allow') AS allowed
+      FROM soak_truth.receipts WHERE approved_run GROUP BY c, n)
 SELECT (SELECT count(*) FROM consumed) AS consumed,
        (SELECT count(*) FROM consumed k LEFT JOIN run USING (c, n)
-         WHERE run.n_runs IS DISTINCT FROM 1 OR NOT run.allowed) AS consumed_without_one_run,
-       (SELECT count(*) FROM run WHERE NOT EXISTS (
+         WHERE run.n_runs IS NULL OR run.committed_runs > 1 OR NOT run.allowed) AS consumed_without_one_run,
+       (SELECT count(*) FROM run WHERE committed_runs > 0 AND NOT EXISTS (
             SELECT FROM consumed k WHERE k.c = run.c AND k.n = run.n)) AS runs_not_consumed""")
     statuses = rows(conn, "SELECT status, count(*) AS n FROM authensor.approval_requests GROUP BY 1 ORDER BY 1")
     bad = (r["without_one"] + r["rolled_back_open"] + r["orphans"] + runs["consumed_without_one_run"]
@@ -411,7 +415,7 @@ SELECT (SELECT count(*) FROM consumed) AS consumed,
                  f"{r['escalations']} committed escalations, without exactly one approval {r['without_one']};"
                  f" {r['rolled_back']} rolled back, with an approval {r['rolled_back_open']}; approvals of no"
                  f" committed escalation {r['orphans']}; consumed by the clients {total.get('consumed', 0)},"
-                 f" each run once, allowed, with a receipt of its own: {runs['consumed']} consumed, without"
+                 f" each run, allowed, with a receipt of its own: {runs['consumed']} consumed, without"
                  f" exactly one {runs['consumed_without_one_run']}, runs of no consumed approval"
                  f" {runs['runs_not_consumed']};"
                  f" refused as rejected {total.get('consume_refused', 0)}; by status: "

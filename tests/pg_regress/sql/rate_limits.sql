@@ -116,19 +116,41 @@ rules:
   - {tool: email.send, action: block, reason: the platform's send quota is spent}
 $$) AS platform;
 SET LOCAL authensor.tenant_id = 'tenant-rl6';
-SELECT authensor.publish_policy('{default: allow, rules: [{id: ask, tool: email.send, action: escalate}]}') AS version;
+SELECT authensor.publish_policy('{default: allow, rules: [{id: ask, tool: "email.*", action: escalate}]}') AS version;
 SELECT n, (authensor.evaluate('email.send', jsonb_build_object('n', n))).action
   FROM generate_series(1, 3) AS n ORDER BY n;
+SELECT (authensor.evaluate('email.draft', '{"n": 9}')).action;
 SELECT authensor.approve(id) FROM authensor.receipts
  WHERE tenant_id = 'tenant-rl6' AND action = 'escalate' ORDER BY args->>'n';
 SELECT args->>'n' AS n, authensor.consume_approval(id, 'email.send', args) AS consumed
   FROM authensor.receipts
- WHERE tenant_id = 'tenant-rl6' AND action = 'escalate' ORDER BY args->>'n';
-SELECT args->>'n' AS n, action, layer, rule_id, tenant_rule_id, reason
+ WHERE tenant_id = 'tenant-rl6' AND action = 'escalate' AND tool = 'email.send' ORDER BY args->>'n';
+SELECT args->>'n' AS n, action, layer, rule_id, tenant_rule_id,
+       regexp_replace(reason, '[0-9a-f-]{36}', '<approval>') AS reason
   FROM authensor.receipts WHERE tenant_id = 'tenant-rl6' ORDER BY recorded_at;
 SELECT r.args->>'n' AS n, a.status
   FROM authensor.approvals a JOIN authensor.receipts r ON r.id = a.receipt_id
  WHERE a.tenant_id = 'tenant-rl6' ORDER BY 1;
+-- A consumption that rolls back is spent all the same (the call may have
+-- run): this connection cannot consume it again, and the approval is marked
+-- consumed when the run's receipt is written again.
+SELECT id AS draft FROM authensor.receipts
+ WHERE tenant_id = 'tenant-rl6' AND tool = 'email.draft' AND action = 'escalate' \gset
+SAVEPOINT s;
+SELECT authensor.consume_approval(:'draft', 'email.draft', '{"n": 9}') AS consumed;
+ROLLBACK TO SAVEPOINT s;
+SELECT authensor.consume_approval(:'draft', 'email.draft', '{"n": 9}') AS consumed_again;
+-- An approval stands only for the escalation it was given for: once the
+-- platform asks two approvers for drafts, an approval by one is not enough.
+SELECT receipt_id AS draft2 FROM authensor.evaluate('email.draft', '{"n": 10}') \gset
+SELECT authensor.approve(:'draft2');
+SELECT authensor.publish_platform_policy($$
+default: allow
+rules:
+  - {id: drafts, tool: email.draft, action: escalate, approval: {required: 2}}
+$$) AS platform;
+SELECT authensor.consume_approval(:'draft2', 'email.draft', '{"n": 10}') AS consumed;
+SELECT status FROM authensor.approvals WHERE receipt_id = :'draft2';
 ROLLBACK;
 \c - agent_app
 \set VERBOSITY default
@@ -169,6 +191,13 @@ ROLLBACK;
 SELECT action FROM authensor.evaluate('x');
 SELECT action FROM authensor.evaluate('x');
 SELECT action, committed FROM authensor.receipts ORDER BY recorded_at;
+-- A transaction that took the rate lock cannot be prepared (it would keep
+-- the lock), also once its decision rolled back.
+BEGIN;
+SAVEPOINT s;
+SELECT action FROM authensor.evaluate('y');
+ROLLBACK TO SAVEPOINT s;
+PREPARE TRANSACTION 'keeps-the-lock';
 
 -- explain() shows the count.
 SET authensor.tenant_id = 'tenant-rl';
