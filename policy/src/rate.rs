@@ -112,12 +112,12 @@ const MAX_WINDOW_SECONDS: u64 = 366 * 86_400;
 pub(crate) const RATE_HINT: &str = "write for example `rate: {max: 20, per: 1m, scope: tool}`: max a whole number from 1, per a number of s, m, h or d, scope tenant, tool or rule";
 
 impl RateLimit {
-    /// Reads the mapping given to `rate`.
     /// Which calls the limit counts.
     pub(crate) fn scope(&self) -> RateScope {
         self.scope
     }
 
+    /// Reads the mapping given to `rate`.
     pub(crate) fn from_value(value: &Value) -> Result<Self, PolicyError> {
         let invalid = |message: String| PolicyError::invalid(message).with_hint(RATE_HINT);
         let Some(map) = value.as_object() else {
