@@ -32,8 +32,7 @@ fuzz_target!(init: harness::init("mutate_policy", seed_inputs, checks::warm_up),
     harness::run("mutate_policy", data, |data| {
         let mut bytes = Bytes::new(data);
         let limits = checks::limits(bytes.byte());
-        let mut tree = bytes.pick(trees()).clone();
-        tree::mutate(&mut tree, &mut bytes);
+        let tree = tree::mutate(bytes.pick(trees()), &mut bytes);
         checks::compile_and_decide(&tree.emit(), &limits);
     });
 });

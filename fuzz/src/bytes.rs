@@ -1,6 +1,7 @@
 //! Choices drawn from the fuzzer's bytes: when they run out every choice is
 //! the first, so any input means something and short inputs mean simple ones.
 
+#[derive(Clone)]
 pub struct Bytes<'a> {
     data: &'a [u8],
 }

@@ -101,7 +101,12 @@ pub fn value(bytes: &mut Bytes, depth: usize, out: &mut String) {
             value(bytes, 0, &mut item);
             let copies = bytes.below(2_000);
             out.push('[');
-            out.push_str(&vec![item; copies].join(","));
+            for n in 0..copies {
+                if n > 0 {
+                    out.push(',');
+                }
+                out.push_str(&item);
+            }
             out.push(']');
         }
         _ => {
