@@ -4,7 +4,8 @@
 //! written again only at its backend's next commit (receipts/held.rs). With
 //! the library in `shared_preload_libraries`, the backend lists each such
 //! `allow` in shared memory (src/pg/shared_ledger.rs) as the transaction
-//! aborts, before the tenant's rate lock is released, and takes it off once
+//! aborts (or commits without having written it again, after a cancel),
+//! before the tenant's rate lock is released, and takes it off once
 //! the receipt is written again and committed, or at exit. Rate counts add
 //! the other backends' entries to what the receipts hold, so a decision made
 //! after the rollback counts it, whichever session makes it. Without the
