@@ -4,15 +4,18 @@
 //! written again only at its backend's next commit (receipts/held.rs). With
 //! the library in `shared_preload_libraries`, the backend lists each such
 //! `allow` in shared memory (src/pg/shared_ledger.rs) as the transaction
-//! aborts, before the tenant's rate lock is released, and takes it off once
+//! aborts (or commits without having written it again, after a cancel),
+//! before the tenant's rate lock is released, and takes it off once
 //! the receipt is written again and committed, or at exit. Rate counts add
 //! the other backends' entries to what the receipts hold, so a decision made
 //! after the rollback counts it, whichever session makes it. Without the
 //! library preloaded there is no list, and other sessions count such a
 //! decision only once its receipt is written again (README, Rate limits).
 //!
-//! Entries keep hashes of the tenant, tool and rules, keyed by a secret the
-//! postmaster drew: a collision only makes a count larger.
+//! Entries keep hashes of the tenant (with its database: the list serves
+//! every database of the server, whose tenant ids are their own), tool and
+//! rules, keyed by a secret the postmaster drew: a collision only makes a
+//! count larger.
 
 use crate::pg::backend;
 use crate::pg::shared_ledger::{self, Entry, SLOTS, Table};
@@ -73,7 +76,7 @@ pub(crate) fn add<'a>(decisions: impl Iterator<Item = RolledBackAllow<'a>>) {
                 owner,
                 id: decision.id,
                 keys: [
-                    hash(table, decision.tenant_id),
+                    tenant_hash(table, decision.tenant_id),
                     hash(table, decision.tool),
                     decision.platform_rule.map_or(0, |rule| hash(table, rule)),
                     decision.tenant_rule.map_or(0, |rule| hash(table, rule)),
@@ -129,7 +132,7 @@ pub(crate) fn count(filter: &Filter) -> u64 {
         if table.len == 0 {
             return 0;
         }
-        let tenant = hash(table, filter.tenant_id);
+        let tenant = tenant_hash(table, filter.tenant_id);
         let tool = filter.tool.map(|tool| hash(table, tool));
         let rule = filter.rule.map(|(tenant_rule, rule)| {
             let key = if tenant_rule {
@@ -153,8 +156,18 @@ pub(crate) fn count(filter: &Filter) -> u64 {
 }
 
 fn hash(table: &Table, text: &str) -> u64 {
+    keyed_hash(table, 0, text)
+}
+
+/// A tenant of this backend's database.
+fn tenant_hash(table: &Table, tenant_id: &str) -> u64 {
+    keyed_hash(table, backend::database_id(), tenant_id)
+}
+
+fn keyed_hash(table: &Table, database: u32, text: &str) -> u64 {
     let mut hasher = DefaultHasher::new();
     table.secret.hash(&mut hasher);
+    database.hash(&mut hasher);
     text.hash(&mut hasher);
     // 0 stands for "no rule".
     hasher.finish().max(1)

@@ -17,6 +17,12 @@ pub fn process_id() -> i32 {
     unsafe { pg_sys::MyProcPid }
 }
 
+/// The database this backend is connected to.
+pub fn database_id() -> u32 {
+    // SAFETY: MyDatabaseId is set once when the backend connects.
+    unsafe { pg_sys::MyDatabaseId }.to_u32()
+}
+
 /// Fills `buffer` from PostgreSQL's strong random source; false if it
 /// failed.
 pub fn strong_random(buffer: &mut [u8]) -> bool {

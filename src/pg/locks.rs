@@ -20,10 +20,8 @@ pub const OWN_LOCK_SPACE: u16 = 0x6175;
 /// takes in the invalidations of what committed meanwhile, as
 /// LockDatabaseObject() does.
 pub fn lock_until_transaction_end(key: u64) {
-    // SAFETY: reads a backend-global set when the backend connected.
-    let database = unsafe { pg_sys::MyDatabaseId };
     let tag = pg_sys::LOCKTAG {
-        locktag_field1: database.to_u32(),
+        locktag_field1: super::backend::database_id(),
         locktag_field2: (key >> 32) as u32,
         locktag_field3: key as u32,
         locktag_field4: OWN_LOCK_SPACE,

@@ -215,7 +215,9 @@ fn on_transaction_event(event: TransactionEvent) {
             if !listed.is_empty() {
                 rate_ledger::remove(Some(&listed));
             }
-            rate_limits::forget_locked_tenants();
+            // Rolled-back decisions this commit could not write (a cancel
+            // while writing them) are listed, before the lock is released.
+            list_for_rate_limits(&rate_limits::forget_locked_tenants());
         }
         TransactionEvent::Abort => {
             let rolled_back = HELD.with(|held| std::mem::take(&mut *held.borrow_mut()));

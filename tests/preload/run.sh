@@ -48,4 +48,37 @@ if [[ $got != "$expected" ]]; then
 else
     echo "a backend's exit writes its rolled-back call and takes it off the list: counted once"
 fi
+# The list serves every database of the server; tenant ids are each
+# database's own: a call rolled back by tenant rate-db in one database counts
+# there at once, and not for the tenant of that id in another database. The
+# call is held listed by a session that sleeps after its rollback (its next
+# commit would write it), until it is cancelled.
+other=(psql -X -q -At -v ON_ERROR_STOP=1 -h "$dir" -p "$preload_port" -U postgres -d authensor_preload_other)
+"${psql[@]}" -c "CREATE DATABASE authensor_preload_other"
+"${other[@]}" -c "CREATE EXTENSION authensor"
+publish_limit_of_one() {
+    "$@" >/dev/null <<'SQL'
+SET authensor.tenant_id = 'rate-db';
+SELECT authensor.publish_policy(E'default: allow\nrules:\n  - tool: mail.send\n    action: block\n    when:\n      rate: {max: 1, per: 1h}\n') IS NOT NULL;
+SQL
+}
+publish_limit_of_one "${psql[@]}"
+publish_limit_of_one "${other[@]}"
+"${psql[@]}" -c "SET authensor.tenant_id = 'rate-db'" -c "BEGIN" \
+    -c "SELECT action FROM authensor.evaluate('mail.send')" -c "ROLLBACK" \
+    -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+sleeper=$!
+until [[ $("${psql[@]}" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") == 1 ]]; do
+    sleep 0.1
+done
+decide="SELECT action FROM authensor.evaluate('mail.send')"
+got="$("${other[@]}" -c "SET authensor.tenant_id = 'rate-db'" -c "$decide") $("${psql[@]}" -c "SET authensor.tenant_id = 'rate-db'" -c "$decide")"
+"${psql[@]}" -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'" >/dev/null
+wait $sleeper || true
+if [[ $got != "allow block" ]]; then
+    echo "a rolled-back call of a tenant in another database: got $got, expected allow (the other database) block (its own)"
+    status=1
+else
+    echo "a rolled-back call counts in its own database only"
+fi
 exit $status
