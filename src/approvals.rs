@@ -206,7 +206,9 @@ fn run_approved(
     // (two such would deadlock), and its expiry is read after that wait.
     evaluate::hold_rate_lock(what, tenant_id);
     let found = find_approval(find, find_args)?;
-    if receipts::holds_rolled_back_run_of(found.id) {
+    if receipts::holds_rolled_back_run_of(found.id)
+        || crate::rate_ledger::spent_elsewhere(*found.id.as_bytes())
+    {
         return None;
     }
     let now = evaluate::decide_plainly(what, tenant_id, tool, args, found.context.to_arg());

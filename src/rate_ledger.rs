@@ -22,9 +22,14 @@ use crate::pg::shared_ledger::{self, Entry, SLOTS, Table};
 use std::cell::Cell;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-/// A rolled-back `allow` decision, as a rate limit reads it.
+/// A rolled-back decision to list: an `allow` of a tenant whose rate lock
+/// its transaction took (`counted`), the run of an approval (`spends`), or
+/// both.
 pub(crate) struct RolledBackAllow<'a> {
     pub id: [u8; 16],
+    pub counted: bool,
+    /// The approval whose run this was: spent, though rolled back.
+    pub spends: Option<[u8; 16]>,
     pub tenant_id: &'a str,
     pub tool: &'a str,
     /// The rule credited, when the platform was.
@@ -48,9 +53,23 @@ const TOOL: usize = 1;
 const PLATFORM_RULE: usize = 2;
 const TENANT_RULE: usize = 3;
 
+/// Entry flags: a decision rate limits count; the run of an approval (in
+/// `other_id`), which is spent; a tenant whose decisions went past its share
+/// of the list, whose counts are then taken as reached.
+const COUNTED: u32 = 1;
+const SPENT: u32 = 2;
+const OVERFLOW: u32 = 4;
+
+/// Entries one tenant may have counted at once: no tenant can fill the
+/// list and so leave the others' rolled-back decisions out. Past it, its own
+/// limits hold as reached in other sessions until its backends write theirs.
+const PER_TENANT: usize = SLOTS / 16;
+
 thread_local! {
     /// Whether the list was full when this backend last tried to add.
     static REPORTED_FULL: Cell<bool> = const { Cell::new(false) };
+    /// Whether this backend marked a tenant as over its share.
+    static OWNS_OVERFLOW: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Whether rolled-back decisions are listed (the library was preloaded).
@@ -58,25 +77,67 @@ pub(crate) fn listing() -> bool {
     shared_ledger::reserved()
 }
 
-/// Lists `decisions`, rolled back by this backend. Those that do not fit
-/// are left out (logged once per backend until all fit again).
+/// Lists `decisions`, rolled back by this backend. A tenant's decisions
+/// past its share are left out and the tenant marked as over it; those that
+/// do not fit at all are left out (logged once per backend until all fit
+/// again).
 pub(crate) fn add<'a>(decisions: impl Iterator<Item = RolledBackAllow<'a>>) {
     if !listing() {
+        return;
+    }
+    // Most transactions end with nothing to list: no lock taken then.
+    let decisions: Vec<RolledBackAllow> = decisions.collect();
+    if decisions.is_empty() {
         return;
     }
     let owner = backend::process_id();
     let all_fit = shared_ledger::exclusive(|table| {
         let mut all_fit = true;
+        let mut counted_by_tenant: Vec<(u64, usize)> = Vec::new();
         for decision in decisions {
+            let tenant = tenant_hash(table, decision.tenant_id);
+            let mut flags = u32::from(decision.spends.is_some()) * SPENT;
+            if decision.counted {
+                let counted = match counted_by_tenant.iter().position(|(t, _)| *t == tenant) {
+                    Some(index) => &mut counted_by_tenant[index].1,
+                    None => {
+                        let already = table.slots[..table.len]
+                            .iter()
+                            .filter(|entry| {
+                                entry.keys[TENANT] == tenant && entry.flags & COUNTED != 0
+                            })
+                            .count();
+                        counted_by_tenant.push((tenant, already));
+                        &mut counted_by_tenant.last_mut().expect("just pushed").1
+                    }
+                };
+                if *counted < PER_TENANT {
+                    *counted += 1;
+                    flags |= COUNTED;
+                } else if !OWNS_OVERFLOW.get()
+                    || !table.slots[..table.len].iter().any(|entry| {
+                        entry.owner == owner
+                            && entry.flags & OVERFLOW != 0
+                            && entry.keys[TENANT] == tenant
+                    })
+                {
+                    flags |= OVERFLOW;
+                }
+            }
+            if flags == 0 {
+                continue;
+            }
             if table.len == SLOTS {
                 all_fit = false;
                 break;
             }
             let entry = Entry {
                 owner,
+                flags,
                 id: decision.id,
+                other_id: decision.spends.unwrap_or_default(),
                 keys: [
-                    tenant_hash(table, decision.tenant_id),
+                    tenant,
                     hash(table, decision.tool),
                     decision.platform_rule.map_or(0, |rule| hash(table, rule)),
                     decision.tenant_rule.map_or(0, |rule| hash(table, rule)),
@@ -86,6 +147,9 @@ pub(crate) fn add<'a>(decisions: impl Iterator<Item = RolledBackAllow<'a>>) {
             let len = table.len;
             table.slots[len] = entry;
             table.len += 1;
+            if flags & OVERFLOW != 0 {
+                OWNS_OVERFLOW.set(true);
+            }
         }
         all_fit
     });
@@ -99,9 +163,49 @@ pub(crate) fn add<'a>(decisions: impl Iterator<Item = RolledBackAllow<'a>>) {
     }
 }
 
+/// Whether another backend ran `approval` in a transaction that rolled back
+/// and has not yet written that run's receipt again (which spends it).
+pub(crate) fn spent_elsewhere(approval: [u8; 16]) -> bool {
+    if !listing() {
+        return false;
+    }
+    let owner = backend::process_id();
+    shared_ledger::shared(|table| {
+        table.slots[..table.len].iter().any(|entry| {
+            entry.owner != owner && entry.flags & SPENT != 0 && entry.other_id == approval
+        })
+    })
+}
+
+/// Takes this backend's marks of tenants over their share off the list:
+/// once it has no rolled-back decision left to write.
+pub(crate) fn remove_overflow() {
+    if OWNS_OVERFLOW.replace(false) {
+        remove_where(|entry| entry.flags & OVERFLOW != 0);
+    }
+}
+
 /// Takes this backend's entries for `ids` off the list (their receipts are
 /// committed), or all of them (`None`, at exit).
 pub(crate) fn remove(ids: Option<&[[u8; 16]]>) {
+    // Sorted first: the exclusive lock is held for one pass, not one pass
+    // per id.
+    let ids = ids.map(|ids| {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids
+    });
+    remove_where(|entry| {
+        entry.flags & OVERFLOW == 0
+            && ids
+                .as_ref()
+                .is_none_or(|ids| ids.binary_search(&entry.id).is_ok())
+            || ids.is_none()
+    });
+}
+
+/// Takes this backend's entries `remove` accepts off the list.
+fn remove_where(remove: impl Fn(&Entry) -> bool) {
     if !listing() {
         return;
     }
@@ -110,7 +214,7 @@ pub(crate) fn remove(ids: Option<&[[u8; 16]]>) {
         let mut index = 0;
         while index < table.len {
             let entry = table.slots[index];
-            if entry.owner == owner && ids.is_none_or(|ids| ids.contains(&entry.id)) {
+            if entry.owner == owner && remove(&entry) {
                 table.len -= 1;
                 table.slots[index] = table.slots[table.len];
                 table.slots[table.len] = Entry::default();
@@ -142,11 +246,17 @@ pub(crate) fn count(filter: &Filter) -> u64 {
             };
             (key, hash(table, rule))
         });
-        table.slots[..table.len]
-            .iter()
+        let others = || {
+            table.slots[..table.len]
+                .iter()
+                .filter(|entry| entry.owner != owner && entry.keys[TENANT] == tenant)
+        };
+        if others().any(|entry| entry.flags & OVERFLOW != 0) {
+            return u64::MAX;
+        }
+        others()
             .filter(|entry| {
-                entry.owner != owner
-                    && entry.keys[TENANT] == tenant
+                entry.flags & COUNTED != 0
                     && entry.at > filter.since
                     && tool.is_none_or(|tool| entry.keys[TOOL] == tool)
                     && rule.is_none_or(|(key, rule)| entry.keys[key] == rule)

@@ -27,7 +27,6 @@ use crate::receipts;
 use authensor_policy::{Layer, Policy, RateQuery, RateScope};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 /// Before a decision that writes a receipt: when a layer has a `rate`
 /// condition, waits for and takes the tenant's rate lock, held until the
@@ -67,17 +66,45 @@ pub(crate) fn hold_if_limited(
     true
 }
 
-/// The tenant's lock key: 64 bits of a hash of its id. Tenant ids are the
-/// operator's and the platform's to choose, not a tenant's; two tenants
+/// The tenant's lock key: the first 64 bits of SHA-256 of the
+/// installation's secret (the one channel names are derived from) and the
+/// tenant id, so that `pg_locks` does not tell who can guess tenant ids which
+/// tenant a session acts for. Read once per backend and tenant. Two tenants
 /// sharing a key would only take turns deciding under rate limits.
 fn lock_key(tenant_id: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    "authensor rate lock".hash(&mut hasher);
-    tenant_id.hash(&mut hasher);
-    hasher.finish()
+    const KEY: &str = "
+        SELECT ('x' || pg_catalog.encode(pg_catalog.substr(pg_catalog.sha256(
+                    authensor.channel_secret() || pg_catalog.convert_to($1, 'UTF8')), 1, 8),
+                'hex'))::bit(64)::bigint";
+    if let Some(key) = LOCK_KEYS.with(|keys| keys.borrow().get(tenant_id).copied()) {
+        return key;
+    }
+    let key = plans::pinned(|| {
+        plans::read(KEY, &[tenant_id.into()], |rows| {
+            rows.first().get_one::<i64>()
+        })
+    })
+    .unwrap_or_else(|e| raise_spi("derive the tenant's rate lock", e))
+    .unwrap_or_else(|| {
+        raise_spi(
+            "derive the tenant's rate lock",
+            pgrx::spi::SpiError::NoTupleTable,
+        )
+    });
+    LOCK_KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        if keys.len() >= 4096 {
+            keys.clear();
+        }
+        keys.insert(tenant_id.to_owned(), key as u64);
+    });
+    key as u64
 }
 
 thread_local! {
+    /// Lock keys already derived, by tenant.
+    static LOCK_KEYS: std::cell::RefCell<std::collections::HashMap<String, u64>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
     /// The tenants whose rate lock the open transaction took.
     static LOCKED_TENANTS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -144,13 +171,12 @@ pub(crate) fn count(query: &RateQuery) -> u64 {
                 false => receipt.layer == "platform" && receipt.rule_id == Some(rule),
             })
     });
-    let rolled_back = rolled_back
-        + rate_ledger::count(&rate_ledger::Filter {
-            tenant_id: query.tenant_id,
-            since: start_micros,
-            tool,
-            rule: rule.map(|rule| (tenant_rule, rule)),
-        });
+    let rolled_back = rolled_back.saturating_add(rate_ledger::count(&rate_ledger::Filter {
+        tenant_id: query.tenant_id,
+        since: start_micros,
+        tool,
+        rule: rule.map(|rule| (tenant_rule, rule)),
+    }));
     if rolled_back >= query.max {
         return query.max;
     }

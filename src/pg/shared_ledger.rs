@@ -22,7 +22,11 @@ pub const SLOTS: usize = 4096;
 pub struct Entry {
     /// The process id of the backend that added it.
     pub owner: i32,
+    /// What the entry stands for, as its user defines.
+    pub flags: u32,
     pub id: [u8; 16],
+    /// A second id, as its user defines (zero: none).
+    pub other_id: [u8; 16],
     pub keys: [u64; 4],
     pub at: i64,
 }

@@ -215,6 +215,9 @@ fn on_transaction_event(event: TransactionEvent) {
             if !listed.is_empty() {
                 rate_ledger::remove(Some(&listed));
             }
+            if WAITING.with(|waiting| waiting.borrow().is_empty()) {
+                rate_ledger::remove_overflow();
+            }
             // Rolled-back decisions this commit could not write (a cancel
             // while writing them) are listed, before the lock is released.
             list_for_rate_limits(&rate_limits::forget_locked_tenants());
@@ -261,22 +264,24 @@ fn on_subtransaction_abort(aborted: SubTransactionId) {
     wait(rolled_back.into_iter().map(|(_, copy)| copy));
 }
 
-/// Lists the waiting `allow` decisions of `tenants` (those whose rate lock
-/// the aborting transaction took) not listed yet, for other sessions' rate
-/// limits.
+/// Lists the waiting decisions not listed yet for other sessions: the
+/// `allow`s of `tenants` (those whose rate lock the transaction took), for
+/// their rate limits, and the runs of approvals, which are spent.
 fn list_for_rate_limits(tenants: &[String]) {
-    if tenants.is_empty() || !rate_ledger::listing() {
+    if !rate_ledger::listing() {
         return;
     }
     WAITING.with(|waiting| {
         let mut waiting = waiting.borrow_mut();
-        let unlisted = |copy: &&mut Copy| {
-            !copy.listed && copy.action == "allow" && tenants.contains(&copy.tenant_id)
-        };
+        let counted = |copy: &Copy| copy.action == "allow" && tenants.contains(&copy.tenant_id);
+        let unlisted =
+            |copy: &&mut Copy| !copy.listed && (counted(copy) || copy.consumes.is_some());
         rate_ledger::add(waiting.iter_mut().filter(unlisted).map(|copy| {
             copy.listed = true;
             RolledBackAllow {
                 id: *copy.id.as_bytes(),
+                counted: counted(copy),
+                spends: copy.consumes.map(|approval| *approval.as_bytes()),
                 tenant_id: &copy.tenant_id,
                 tool: &copy.tool,
                 platform_rule: copy.rule_id.as_deref().filter(|_| copy.layer == "platform"),

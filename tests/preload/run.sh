@@ -48,6 +48,17 @@ if [[ $got != "$expected" ]]; then
 else
     echo "a backend's exit writes its rolled-back call and takes it off the list: counted once"
 fi
+# The sleeping session that holds rolled-back decisions listed: waited for,
+# then cancelled (its next commit would write them).
+until_asleep() {
+    until [[ $("${psql[@]}" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") == 1 ]]; do
+        sleep 0.1
+    done
+}
+wake_the_sleeper() {
+    "${psql[@]}" -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'" >/dev/null
+    wait $sleeper || true
+}
 # The list serves every database of the server; tenant ids are each
 # database's own: a call rolled back by tenant rate-db in one database counts
 # there at once, and not for the tenant of that id in another database. The
@@ -68,17 +79,46 @@ publish_limit_of_one "${other[@]}"
     -c "SELECT action FROM authensor.evaluate('mail.send')" -c "ROLLBACK" \
     -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
 sleeper=$!
-until [[ $("${psql[@]}" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") == 1 ]]; do
-    sleep 0.1
-done
+until_asleep
 decide="SELECT action FROM authensor.evaluate('mail.send')"
 got="$("${other[@]}" -c "SET authensor.tenant_id = 'rate-db'" -c "$decide") $("${psql[@]}" -c "SET authensor.tenant_id = 'rate-db'" -c "$decide")"
-"${psql[@]}" -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'" >/dev/null
-wait $sleeper || true
+wake_the_sleeper
 if [[ $got != "allow block" ]]; then
     echo "a rolled-back call of a tenant in another database: got $got, expected allow (the other database) block (its own)"
     status=1
 else
     echo "a rolled-back call counts in its own database only"
+fi
+
+# Held listed the same way by a sleeping session: (1) a consumption of an
+# approval that rolled back is spent for every other session too, and (2) a
+# tenant that rolls back more allowed calls than its share of the list (256)
+# has its limits held as reached in other sessions, while another tenant's
+# are not touched.
+"${psql[@]}" >/dev/null <<'SQL'
+SET authensor.tenant_id = 'rate-fill';
+SELECT authensor.publish_policy(E'default: allow\nrules:\n  - {id: ask, tool: pay.send, action: escalate}\n  - tool: mail.send\n    action: block\n    when:\n      rate: {max: 5, per: 1h, scope: tool}\n') IS NOT NULL;
+SET authensor.tenant_id = 'rate-calm';
+SELECT authensor.publish_policy(E'default: allow\nrules:\n  - tool: mail.send\n    action: block\n    when:\n      rate: {max: 5, per: 1h, scope: tool}\n') IS NOT NULL;
+SQL
+approval=$("${psql[@]}" -c "SET authensor.tenant_id = 'rate-fill'" \
+    -c "SELECT receipt_id FROM authensor.evaluate('pay.send', '{\"n\": 1}')")
+"${psql[@]}" -c "SET authensor.tenant_id = 'rate-fill'" -c "SELECT authensor.approve('$approval')" >/dev/null
+"${psql[@]}" -c "SET authensor.tenant_id = 'rate-fill'" -c "BEGIN" \
+    -c "SELECT authensor.consume_approval('$approval', 'pay.send', '{\"n\": 1}')" \
+    -c "SELECT count(*) FROM generate_series(1, 300) n, LATERAL authensor.evaluate('noise.tool', jsonb_build_object('n', n))" \
+    -c "ROLLBACK" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+sleeper=$!
+until_asleep
+got="$("${psql[@]}" -c "SET authensor.tenant_id = 'rate-fill'" \
+    -c "SELECT authensor.consume_approval('$approval', 'pay.send', '{\"n\": 1}')") \
+$("${psql[@]}" -c "SET authensor.tenant_id = 'rate-fill'" -c "$decide") \
+$("${psql[@]}" -c "SET authensor.tenant_id = 'rate-calm'" -c "$decide")"
+wake_the_sleeper
+if [[ $got != "f block allow" ]]; then
+    echo "a spent approval and a tenant over its share: got $got, expected f (spent) block (over its share) allow (another tenant)"
+    status=1
+else
+    echo "a rolled-back consumption is spent everywhere; a tenant over its share of the list is held at its limits, others are not"
 fi
 exit $status
