@@ -70,7 +70,7 @@ pub fn open(
 /// Runs as the extension.
 pub fn run_for_statement(tenant_id: &str, tool: &str, args: JsonbArg) -> Option<Outcome> {
     const FIND: &str = "
-        SELECT a.id, r.context, r.layer, r.rule_id, a.required
+        SELECT a.id, r.context, a.required
           FROM authensor.approval_requests a
           JOIN authensor.receipts r ON r.id = a.receipt_id AND r.tenant_id = a.tenant_id
          WHERE a.tenant_id = $1 AND a.tool = $2 AND a.status = 'approved'
@@ -93,7 +93,7 @@ pub fn run_for_statement(tenant_id: &str, tool: &str, args: JsonbArg) -> Option<
 /// compared as jsonb, as stored: `10.50` equals `10.5`, key order and
 /// spacing do not matter, and no number is rounded), and the call, decided
 /// again now, is neither blocked (a rate limit reached meanwhile, a policy
-/// changed) nor escalated otherwise than the approval was given for. The
+/// changed) nor escalated with more approvers than the approval had. The
 /// run's decision writes a receipt; the approval is consumed in the same
 /// transaction when the answer is true, and stays spent if that transaction
 /// rolls back. False in every other case.
@@ -107,7 +107,7 @@ fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<J
     // The row lock makes a concurrent second consumer wait and then find the
     // approval no longer 'approved'.
     const FIND: &str = "
-        SELECT a.id, r.context, r.layer, r.rule_id, a.required
+        SELECT a.id, r.context, a.required
           FROM authensor.approval_requests a
           JOIN authensor.receipts r ON r.id = a.receipt_id AND r.tenant_id = a.tenant_id
          WHERE a.receipt_id = $1 AND a.tenant_id = $2 AND a.status = 'approved'
@@ -130,30 +130,25 @@ fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<J
     .is_some_and(|outcome| outcome.decision.action != Action::Block)
 }
 
-/// An approval found and locked, with what its escalation was.
+/// An approval found and locked.
 struct Found {
     id: Uuid,
     /// The escalated receipt's context, as stored.
     context: JsonbCopy,
-    /// The layer and rule the escalation was credited to.
-    layer: String,
-    rule_id: Option<String>,
     /// Approvers it had to have.
     required: i32,
 }
 
 impl Found {
     /// Whether this approval stands for `now`, the call's decision as it is
-    /// now: an escalation by the same layer and rule, needing no more
-    /// approvers (or no escalation at all).
+    /// now: no escalation, or one needing no more approvers than this
+    /// approval had (whichever rule asks: the approval is of the action).
     fn covers(&self, now: &authensor_policy::Decision) -> bool {
         now.action != Action::Escalate
-            || (now.layer.as_str() == self.layer
-                && now.rule_id == self.rule_id
-                && now
-                    .approval
-                    .map_or(1, |terms| i32::from(terms.required.get()))
-                    <= self.required)
+            || now
+                .approval
+                .map_or(1, |terms| i32::from(terms.required.get()))
+                <= self.required
     }
 }
 
@@ -165,19 +160,16 @@ fn find_approval(find: &'static str, args: &[DatumWithOid]) -> Option<Found> {
                 return Ok(None);
             }
             let row = rows.first();
-            let (Some(id), Some(context), Some(layer), Some(required)) = (
+            let (Some(id), Some(context), Some(required)) = (
                 row.get::<Uuid>(1)?,
                 row.get::<JsonbArg>(2)?.map(JsonbArg::copy),
-                row.get::<String>(3)?,
-                row.get::<i32>(5)?,
+                row.get::<i32>(3)?,
             ) else {
                 return Ok(None);
             };
             Ok(Some(Found {
                 id,
                 context,
-                layer,
-                rule_id: row.get::<String>(4)?,
                 required,
             }))
         })
@@ -190,8 +182,7 @@ fn find_approval(find: &'static str, args: &[DatumWithOid]) -> Option<Found> {
 /// consumes the approval unless it blocks. `None` when there is none to run:
 /// no such approval, one this backend already ran in a transaction that
 /// rolled back (spent once that run's receipt is written again), or one the
-/// call's decision now no longer stands for (another rule or layer
-/// escalates it, or more approvers are asked for).
+/// call's decision now asks more approvers for.
 fn run_approved(
     what: &str,
     find: &'static str,

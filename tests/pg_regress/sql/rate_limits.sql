@@ -140,8 +140,8 @@ SAVEPOINT s;
 SELECT authensor.consume_approval(:'draft', 'email.draft', '{"n": 9}') AS consumed;
 ROLLBACK TO SAVEPOINT s;
 SELECT authensor.consume_approval(:'draft', 'email.draft', '{"n": 9}') AS consumed_again;
--- An approval stands only for the escalation it was given for: once the
--- platform asks two approvers for drafts, an approval by one is not enough.
+-- An approval stands for no more approvers than it had: once the platform
+-- asks two for drafts, an approval by one is not enough.
 SELECT receipt_id AS draft2 FROM authensor.evaluate('email.draft', '{"n": 10}') \gset
 SELECT authensor.approve(:'draft2');
 SELECT authensor.publish_platform_policy($$
