@@ -121,6 +121,12 @@ ALTER TABLE @extschema@.channel_secret ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.channel_secret FORCE ROW LEVEL SECURITY;
 CREATE POLICY extension_functions ON @extschema@.channel_secret FOR SELECT TO authensor_definer USING (true);
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.channel_secret', '');
+-- Rate locks are keyed by the secret too (src/rate_limits.rs): a change to it
+-- (a restore adds the original, older row) reaches every backend's cached
+-- keys at commit.
+CREATE TRIGGER channel_secret_invalidate_cache
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.channel_secret
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_tables_changed();
 
 CREATE FUNCTION @extschema@.channel_secret() RETURNS bytea
 LANGUAGE sql STABLE SET search_path = pg_catalog AS $$

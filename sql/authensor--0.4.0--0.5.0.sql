@@ -251,7 +251,11 @@ ALTER FUNCTION @extschema@.import_policy(jsonb, text, text) OWNER TO authensor_d
 -- What changes for existing data: nothing. Limits count receipts through the
 -- (tenant_id, created_at) index every receipt partition already has, and
 -- decisions under a limit take the tenant's rate lock, a lock in a space no
--- SQL command reaches (src/pg/locks.rs), not a row: nothing to create.
+-- SQL command reaches (src/pg/locks.rs), not a row. Its key derives from the
+-- channel secret, whose changes now reach every backend's cached keys.
+CREATE TRIGGER channel_secret_invalidate_cache
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.channel_secret
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.policy_tables_changed();
 -- End of rate limits.
 -- ---------------------------------------------------------------------------
 

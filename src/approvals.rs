@@ -198,7 +198,7 @@ fn run_approved(
     evaluate::hold_rate_lock(what, tenant_id);
     let found = find_approval(find, find_args)?;
     if receipts::holds_rolled_back_run_of(found.id)
-        || crate::rate_ledger::spent_elsewhere(*found.id.as_bytes())
+        || crate::rate_ledger::spent_elsewhere(*found.id.as_bytes(), tenant_id)
     {
         return None;
     }

@@ -141,6 +141,7 @@ pub extern "C-unwind" fn _PG_init() {
     tenant::register_transaction_callback();
     receipts::register_transaction_callbacks();
     statements::init();
+    rate_limits::init();
     pg::shared_ledger::reserve_at_server_start();
 }
 

@@ -60,9 +60,10 @@ const COUNTED: u32 = 1;
 const SPENT: u32 = 2;
 const OVERFLOW: u32 = 4;
 
-/// Entries one tenant may have counted at once: no tenant can fill the
-/// list and so leave the others' rolled-back decisions out. Past it, its own
-/// limits hold as reached in other sessions until its backends write theirs.
+/// Entries one tenant may have at once: no tenant can fill the list and so
+/// leave the others' rolled-back decisions out. Past it, its own limits hold
+/// as reached, and its approvals as spent, in other sessions until the
+/// backend that went past has written its rolled-back decisions.
 const PER_TENANT: usize = SLOTS / 16;
 
 thread_local! {
@@ -70,6 +71,9 @@ thread_local! {
     static REPORTED_FULL: Cell<bool> = const { Cell::new(false) };
     /// Whether this backend marked a tenant as over its share.
     static OWNS_OVERFLOW: Cell<bool> = const { Cell::new(false) };
+    /// Whether this backend ever listed anything (its exit then takes its
+    /// entries off).
+    static OWNS_ENTRIES: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Whether rolled-back decisions are listed (the library was preloaded).
@@ -98,22 +102,24 @@ pub(crate) fn add<'a>(decisions: impl Iterator<Item = RolledBackAllow<'a>>) {
             let tenant = tenant_hash(table, decision.tenant_id);
             let mut flags = u32::from(decision.spends.is_some()) * SPENT;
             if decision.counted {
-                let counted = match counted_by_tenant.iter().position(|(t, _)| *t == tenant) {
+                flags |= COUNTED;
+            }
+            if flags != 0 {
+                let listed = match counted_by_tenant.iter().position(|(t, _)| *t == tenant) {
                     Some(index) => &mut counted_by_tenant[index].1,
                     None => {
                         let already = table.slots[..table.len]
                             .iter()
                             .filter(|entry| {
-                                entry.keys[TENANT] == tenant && entry.flags & COUNTED != 0
+                                entry.keys[TENANT] == tenant && entry.flags & OVERFLOW == 0
                             })
                             .count();
                         counted_by_tenant.push((tenant, already));
                         &mut counted_by_tenant.last_mut().expect("just pushed").1
                     }
                 };
-                if *counted < PER_TENANT {
-                    *counted += 1;
-                    flags |= COUNTED;
+                if *listed < PER_TENANT {
+                    *listed += 1;
                 } else if !OWNS_OVERFLOW.get()
                     || !table.slots[..table.len].iter().any(|entry| {
                         entry.owner == owner
@@ -121,7 +127,9 @@ pub(crate) fn add<'a>(decisions: impl Iterator<Item = RolledBackAllow<'a>>) {
                             && entry.keys[TENANT] == tenant
                     })
                 {
-                    flags |= OVERFLOW;
+                    flags = OVERFLOW;
+                } else {
+                    flags = 0;
                 }
             }
             if flags == 0 {
@@ -150,6 +158,7 @@ pub(crate) fn add<'a>(decisions: impl Iterator<Item = RolledBackAllow<'a>>) {
             if flags & OVERFLOW != 0 {
                 OWNS_OVERFLOW.set(true);
             }
+            OWNS_ENTRIES.set(true);
         }
         all_fit
     });
@@ -163,16 +172,21 @@ pub(crate) fn add<'a>(decisions: impl Iterator<Item = RolledBackAllow<'a>>) {
     }
 }
 
-/// Whether another backend ran `approval` in a transaction that rolled back
-/// and has not yet written that run's receipt again (which spends it).
-pub(crate) fn spent_elsewhere(approval: [u8; 16]) -> bool {
+/// Whether another backend ran `approval`, of `tenant_id`, in a transaction
+/// that rolled back and has not yet written that run's receipt again (which
+/// spends it); taken as so while another backend has marked the tenant as
+/// over its share.
+pub(crate) fn spent_elsewhere(approval: [u8; 16], tenant_id: &str) -> bool {
     if !listing() {
         return false;
     }
     let owner = backend::process_id();
     shared_ledger::shared(|table| {
+        let tenant = tenant_hash(table, tenant_id);
         table.slots[..table.len].iter().any(|entry| {
-            entry.owner != owner && entry.flags & SPENT != 0 && entry.other_id == approval
+            entry.owner != owner
+                && ((entry.flags & SPENT != 0 && entry.other_id == approval)
+                    || (entry.flags & OVERFLOW != 0 && entry.keys[TENANT] == tenant))
         })
     })
 }
@@ -188,6 +202,9 @@ pub(crate) fn remove_overflow() {
 /// Takes this backend's entries for `ids` off the list (their receipts are
 /// committed), or all of them (`None`, at exit).
 pub(crate) fn remove(ids: Option<&[[u8; 16]]>) {
+    if !OWNS_ENTRIES.get() {
+        return;
+    }
     // Sorted first: the exclusive lock is held for one pass, not one pass
     // per id.
     let ids = ids.map(|ids| {

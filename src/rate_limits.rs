@@ -79,6 +79,7 @@ fn lock_key(tenant_id: &str) -> u64 {
     if let Some(key) = LOCK_KEYS.with(|keys| keys.borrow().get(tenant_id).copied()) {
         return key;
     }
+    SECRET_TABLE.set(crate::store::table_oid(c"channel_secret"));
     let key = plans::pinned(|| {
         plans::read(KEY, &[tenant_id.into()], |rows| {
             rows.first().get_one::<i64>()
@@ -101,7 +102,20 @@ fn lock_key(tenant_id: &str) -> u64 {
     key as u64
 }
 
+/// Forgets the derived lock keys when the channel secret may have changed
+/// (its table's statement trigger queues this invalidation). Called once
+/// from `_PG_init`.
+pub(crate) fn init() {
+    crate::pg::inval::on_relcache_invalidation(|relation| {
+        if relation.is_none() || relation == SECRET_TABLE.get() {
+            LOCK_KEYS.with(|keys| keys.borrow_mut().clear());
+        }
+    });
+}
+
 thread_local! {
+    /// The channel secret's table, as of the last key derived.
+    static SECRET_TABLE: std::cell::Cell<Option<crate::pg::Oid>> = const { std::cell::Cell::new(None) };
     /// Lock keys already derived, by tenant.
     static LOCK_KEYS: std::cell::RefCell<std::collections::HashMap<String, u64>> =
         std::cell::RefCell::new(std::collections::HashMap::new());

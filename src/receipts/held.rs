@@ -20,9 +20,9 @@
 
 use super::NewReceipt;
 use crate::pg::SubTransactionId;
-use crate::pg::backend;
 use crate::pg::jsonb::JsonbCopy;
 use crate::pg::xact::{self, TransactionEvent};
+use crate::pg::{backend, guc};
 use crate::rate_ledger::{self, RolledBackAllow};
 use crate::rate_limits;
 use crate::shadow::ShadowOutcome;
@@ -63,9 +63,10 @@ struct Copy {
     consumes: Option<Uuid>,
     shadow: Option<ShadowOutcome>,
     attempts: u8,
-    /// Listed in shared memory for other sessions' rate limits
-    /// (rate_ledger.rs) until written again.
-    listed: bool,
+    /// Listed in shared memory (rate_ledger.rs) until written again: for
+    /// other sessions' rate limits, and as the spent run of an approval.
+    listed_counted: bool,
+    listed_spent: bool,
 }
 
 thread_local! {
@@ -74,6 +75,9 @@ thread_local! {
     static HELD: RefCell<Vec<(SubTransactionId, Copy)>> = const { RefCell::new(Vec::new()) };
     /// Bytes of HELD's copies.
     static HELD_BYTES: Cell<usize> = const { Cell::new(0) };
+    /// Approvals whose rolled-back run could not be written again: still
+    /// spent for this backend (and listed for others until it exits).
+    static LOST_RUNS: RefCell<Vec<Uuid>> = const { RefCell::new(Vec::new()) };
     /// Receipts of rolled-back decisions, waiting to be written again.
     static WAITING: RefCell<Vec<Copy>> = const { RefCell::new(Vec::new()) };
     /// Waiting receipts written by the committing transaction: forgotten when
@@ -145,7 +149,8 @@ pub(super) fn hold(receipt: &NewReceipt, id: Uuid) {
         consumes: receipt.consumes,
         shadow: receipt.shadow.cloned(),
         attempts: 0,
-        listed: false,
+        listed_counted: false,
+        listed_spent: false,
     };
     HELD_BYTES.set(HELD_BYTES.get() + copy.bytes());
     HELD.with(|held| {
@@ -174,7 +179,7 @@ pub(crate) fn holds_rolled_back_run_of(approval: Uuid) -> bool {
             .borrow()
             .iter()
             .any(|copy| copy.consumes == Some(approval))
-    })
+    }) || LOST_RUNS.with(|lost| lost.borrow().contains(&approval))
 }
 
 /// How many of this backend's rolled-back receipts not yet written again
@@ -209,7 +214,7 @@ fn on_transaction_event(event: TransactionEvent) {
             let written = WRITTEN.with(|written| std::mem::take(&mut *written.borrow_mut()));
             let listed: Vec<[u8; 16]> = written
                 .iter()
-                .filter(|copy| copy.listed)
+                .filter(|copy| copy.listed_counted || copy.listed_spent)
                 .map(|copy| *copy.id.as_bytes())
                 .collect();
             if !listed.is_empty() {
@@ -262,6 +267,9 @@ fn on_subtransaction_abort(aborted: SubTransactionId) {
     let freed: usize = rolled_back.iter().map(|(_, copy)| copy.bytes()).sum();
     HELD_BYTES.set(HELD_BYTES.get().saturating_sub(freed));
     wait(rolled_back.into_iter().map(|(_, copy)| copy));
+    // A run of an approval rolled back in a savepoint is spent for other
+    // sessions at once (the approval's row lock went with the savepoint).
+    list_for_rate_limits(&[]);
 }
 
 /// Lists the waiting decisions not listed yet for other sessions: the
@@ -273,15 +281,22 @@ fn list_for_rate_limits(tenants: &[String]) {
     }
     WAITING.with(|waiting| {
         let mut waiting = waiting.borrow_mut();
-        let counted = |copy: &Copy| copy.action == "allow" && tenants.contains(&copy.tenant_id);
-        let unlisted =
-            |copy: &&mut Copy| !copy.listed && (counted(copy) || copy.consumes.is_some());
+        let counted = |copy: &Copy| {
+            !copy.listed_counted && copy.action == "allow" && tenants.contains(&copy.tenant_id)
+        };
+        let spent = |copy: &Copy| !copy.listed_spent && copy.consumes.is_some();
+        let unlisted = |copy: &&mut Copy| counted(copy) || spent(copy);
         rate_ledger::add(waiting.iter_mut().filter(unlisted).map(|copy| {
-            copy.listed = true;
+            let (counted, spends) = (counted(copy), spent(copy));
+            copy.listed_counted |= counted;
+            copy.listed_spent |= spends;
             RolledBackAllow {
                 id: *copy.id.as_bytes(),
-                counted: counted(copy),
-                spends: copy.consumes.map(|approval| *approval.as_bytes()),
+                counted,
+                spends: copy
+                    .consumes
+                    .filter(|_| spends)
+                    .map(|approval| *approval.as_bytes()),
                 tenant_id: &copy.tenant_id,
                 tool: &copy.tool,
                 platform_rule: copy.rule_id.as_deref().filter(|_| copy.layer == "platform"),
@@ -330,8 +345,12 @@ fn write_waiting_now() {
     // Oldest first; an index moves on past a receipt that stays.
     let mut index = 0;
     while let Some(copy) = WAITING.with(|waiting| waiting.borrow().get(index).cloned()) {
+        // Waiting out any lock: a caller's lock_timeout would otherwise use
+        // up the attempts and drop the receipt (and an approval's spending).
         let result = xact::in_subtransaction(|| {
-            xact::with_active_snapshot(|| super::append_rolled_back(&copy.as_new()))
+            guc::with_setting(c"lock_timeout", c"0", || {
+                xact::with_active_snapshot(|| super::append_rolled_back(&copy.as_new()))
+            })
         });
         let remove = || WAITING.with(|waiting| waiting.borrow_mut().remove(index));
         match result {
@@ -374,6 +393,7 @@ fn on_exit() {
     let pending = HELD.with(|held| !held.borrow().is_empty())
         || WAITING.with(|waiting| !waiting.borrow().is_empty());
     if !pending {
+        rate_ledger::remove(None);
         return;
     }
     // Rolling back the open transaction queues its receipts, and the commit
@@ -393,6 +413,9 @@ fn on_exit() {
 
 /// Logs a receipt that will not be written, in full, as the last record of it.
 fn lost(copy: &Copy, why: &str) {
+    if let Some(approval) = copy.consumes {
+        LOST_RUNS.with(|lost| lost.borrow_mut().push(approval));
+    }
     backend::log_without_statement(&format!(
         "authensor: receipt of a rolled-back decision not written ({why}): {} args={} context={}",
         summary(copy),

@@ -121,4 +121,46 @@ if [[ $got != "f block allow" ]]; then
 else
     echo "a rolled-back consumption is spent everywhere; a tenant over its share of the list is held at its limits, others are not"
 fi
+
+# (3) A consumption rolled back to a savepoint is spent for other sessions at
+# once, while its transaction goes on (a tenant without rate limits: nothing
+# else makes the other session wait); (4) the runs of approvals count
+# towards a tenant's share too: one that rolls back 300 of them is held past
+# its share, its other approvals read as spent elsewhere, and a tenant whose
+# limits are untouched still decides.
+"${psql[@]}" >/dev/null <<'SQL'
+SET authensor.tenant_id = 'rate-spend';
+SELECT authensor.publish_policy(E'default: allow\nrules:\n  - {id: ask, tool: pay.send, action: escalate}\n') IS NOT NULL;
+SELECT authensor.approve(receipt_id) FROM authensor.evaluate('pay.send', '{"n": 1}');
+SET authensor.tenant_id = 'rate-hog';
+SELECT authensor.publish_policy(E'default: allow\nrules:\n  - {id: ask, tool: pay.send, action: escalate}\n  - tool: mail.send\n    action: block\n    when:\n      rate: {max: 5, per: 1h, scope: tool}\n') IS NOT NULL;
+SELECT count(authensor.approve(e.receipt_id))
+  FROM generate_series(1, 302) n, LATERAL authensor.evaluate('pay.send', jsonb_build_object('n', n)) e;
+SQL
+receipt_of() { "${psql[@]}" -c "SELECT id FROM authensor.receipts WHERE tenant_id = '$1' AND tool = 'pay.send' AND args->>'n' = '$2'"; }
+first=$(receipt_of rate-spend 1) last=$(receipt_of rate-hog 302)
+"${psql[@]}" -c "SET authensor.tenant_id = 'rate-spend'" -c "BEGIN" -c "SAVEPOINT s" \
+    -c "SELECT authensor.consume_approval('$first', 'pay.send', '{\"n\": 1}')" \
+    -c "ROLLBACK TO SAVEPOINT s" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+sleeper=$!
+until_asleep
+got=$("${psql[@]}" -c "SET authensor.tenant_id = 'rate-spend'" \
+    -c "SELECT authensor.consume_approval('$first', 'pay.send', '{\"n\": 1}')")
+wake_the_sleeper
+"${psql[@]}" -c "SET authensor.tenant_id = 'rate-hog'" -c "BEGIN" \
+    -c "SELECT count(*) FILTER (WHERE authensor.consume_approval(r.id, 'pay.send', r.args)) FROM authensor.receipts r WHERE r.tenant_id = 'rate-hog' AND r.tool = 'pay.send' AND r.action = 'escalate' AND (r.args->>'n')::int BETWEEN 2 AND 301" \
+    -c "ROLLBACK" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+sleeper=$!
+until_asleep
+got="$got $("${psql[@]}" -c "SET authensor.tenant_id = 'rate-hog'" \
+    -c "SELECT authensor.consume_approval('$last', 'pay.send', '{\"n\": 302}')") \
+$("${psql[@]}" -c "SET authensor.tenant_id = 'rate-hog'" -c "$decide") \
+$("${psql[@]}" -c "SET authensor.tenant_id = 'rate-calm'" -c "$decide")"
+wake_the_sleeper
+if [[ $got != "f f block allow" ]]; then
+    echo "approvals rolled back to a savepoint and past a tenant's share: got $got, expected f (spent) f (over its share) block allow"
+    status=1
+else
+    echo "a consumption rolled back to a savepoint is spent at once; approval runs count towards a tenant's share"
+fi
 exit $status
