@@ -20,6 +20,18 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog AS $$
     SELECT 'authensor: rows of the current tenant only (protect_table)'
 $$;
 
+-- The state of row security protect_table() recorded when it first
+-- protected the table ('enabled, not forced' …), or NULL when the table is
+-- not protected.
+CREATE FUNCTION @extschema@.protected_state_before(table_name regclass) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
+    SELECT CASE WHEN starts_with(d.comment, d.prefix) THEN substr(d.comment, length(d.prefix) + 1) END
+      FROM pg_policy p,
+           LATERAL (SELECT obj_description(p.oid, 'pg_policy') AS comment,
+                           @extschema@.protected_policy_mark() || '; row security before: ' AS prefix) d
+     WHERE p.polrelid = table_name AND p.polname = 'authensor_tenant_only'
+$$;
+
 -- Enables and forces row-level security on an application table, with two
 -- policies that let through only the rows whose tenant column equals
 -- current_tenant(): a permissive one (so the table is usable) and a
@@ -32,8 +44,10 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rel       pg_catalog.pg_class;
     col_type  text;
+    base_type regtype;
     condition text;
     policy    text;
+    before    text;
 BEGIN
     IF table_name IS NULL OR tenant_column IS NULL THEN
         RAISE EXCEPTION 'authensor.protect_table(): table_name and tenant_column must not be NULL'
@@ -56,13 +70,16 @@ BEGIN
     -- The type without its modifier: a cast to varchar(n), char(n) or
     -- numeric(p, s) would cut or round the tenant id, and let one tenant's
     -- id match another's rows.
-    SELECT format_type(a.atttypid, NULL) INTO col_type
+    SELECT format_type(a.atttypid, NULL), a.atttypid INTO col_type, base_type
       FROM pg_attribute a
      WHERE a.attrelid = table_name AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'column "%" of relation % does not exist', tenant_column, table_name
             USING ERRCODE = 'undefined_column';
     END IF;
+    WHILE (SELECT t.typtype = 'd' FROM pg_type t WHERE t.oid = base_type) LOOP
+        SELECT t.typbasetype INTO base_type FROM pg_type t WHERE t.oid = base_type;
+    END LOOP;
     -- Under a nondeterministic collation distinct ids compare equal ('sql-a'
     -- and 'SQL-A' under a case-insensitive one): each would read the other's
     -- rows.
@@ -84,20 +101,41 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Give the table to a role that no member of authensor_agent belongs to (ALTER TABLE ... OWNER TO).';
     END IF;
+    -- Row security as it was before the table was first protected, which
+    -- unprotect_table() puts back; kept in the restrictive policy's comment.
+    before := @extschema@.protected_state_before(table_name);
     FOR policy IN SELECT p.polname FROM pg_policy p
                    WHERE p.polrelid = table_name AND p.polname IN ('authensor_tenant_rows', 'authensor_tenant_only')
     LOOP
-        IF obj_description((SELECT p.oid FROM pg_policy p WHERE p.polrelid = table_name AND p.polname = policy),
-                           'pg_policy') IS DISTINCT FROM @extschema@.protected_policy_mark() THEN
+        IF NOT starts_with(coalesce(obj_description((SELECT p.oid FROM pg_policy p
+                                                      WHERE p.polrelid = table_name AND p.polname = policy),
+                                                     'pg_policy'), ''),
+                           @extschema@.protected_policy_mark()) THEN
             RAISE EXCEPTION 'table % already has a policy named % that authensor did not make', table_name, policy
                 USING ERRCODE = 'duplicate_object',
                       HINT = 'Rename the application''s policy; authensor names its own authensor_tenant_rows and authensor_tenant_only.';
         END IF;
+    END LOOP;
+    IF before IS NULL THEN
+        before := format('%s, %s',
+                         CASE WHEN rel.relrowsecurity THEN 'enabled' ELSE 'disabled' END,
+                         CASE WHEN rel.relforcerowsecurity THEN 'forced' ELSE 'not forced' END);
+    END IF;
+    FOR policy IN SELECT p.polname FROM pg_policy p
+                   WHERE p.polrelid = table_name AND p.polname IN ('authensor_tenant_rows', 'authensor_tenant_only')
+    LOOP
         EXECUTE format('DROP POLICY %I ON %s', policy, table_name);
     END LOOP;
     -- The tenant is read once per statement (an InitPlan), cast to the
-    -- column's type so that an index on the column serves.
+    -- column's type so that an index on the column serves. Only text and
+    -- varchar compare as the tenant id does, byte for byte: under any other
+    -- type distinct ids can equal one value (citext's 'sql-a' and 'SQL-A',
+    -- uuid's upper and lower case, integer's '1' and '01'), so the column's
+    -- text must also be the tenant id itself.
     condition := format('%I = (SELECT @extschema@.current_tenant())::%s', tenant_column, col_type);
+    IF base_type NOT IN ('text'::regtype, 'varchar'::regtype) THEN
+        condition := condition || format(' AND (%I)::text COLLATE "C" = (SELECT @extschema@.current_tenant())', tenant_column);
+    END IF;
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', table_name);
     EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', table_name);
     EXECUTE format('CREATE POLICY authensor_tenant_rows ON %s AS PERMISSIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)',
@@ -105,31 +143,41 @@ BEGIN
     EXECUTE format('CREATE POLICY authensor_tenant_only ON %s AS RESTRICTIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)',
                    table_name, condition, condition);
     EXECUTE format('COMMENT ON POLICY authensor_tenant_rows ON %s IS %L', table_name, @extschema@.protected_policy_mark());
-    EXECUTE format('COMMENT ON POLICY authensor_tenant_only ON %s IS %L', table_name, @extschema@.protected_policy_mark());
+    EXECUTE format('COMMENT ON POLICY authensor_tenant_only ON %s IS %L', table_name,
+                   @extschema@.protected_policy_mark() || '; row security before: ' || before);
 END
 $$;
 
--- Removes what protect_table() made: its two policies, and row-level security
--- itself when no other policy is left on the table. Idempotent.
+-- Removes what protect_table() made: its two policies, and puts row-level
+-- security back as it was before (enabled or not, forced or not). A table
+-- it did not protect is left alone. Idempotent.
 CREATE FUNCTION @extschema@.unprotect_table(table_name regclass) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    policy text;
+    policy  text;
+    before  text;
+    dropped boolean := false;
 BEGIN
     IF table_name IS NULL THEN
         RAISE EXCEPTION 'authensor.unprotect_table(): table_name must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    before := @extschema@.protected_state_before(table_name);
     FOR policy IN SELECT p.polname FROM pg_policy p
                    WHERE p.polrelid = table_name AND p.polname IN ('authensor_tenant_rows', 'authensor_tenant_only')
-                     AND obj_description(p.oid, 'pg_policy') = @extschema@.protected_policy_mark()
+                     AND starts_with(coalesce(obj_description(p.oid, 'pg_policy'), ''), @extschema@.protected_policy_mark())
     LOOP
         EXECUTE format('DROP POLICY %I ON %s', policy, table_name);
+        dropped := true;
     END LOOP;
-    IF NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = table_name) THEN
-        EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', table_name);
-        EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', table_name);
+    -- Without a recorded state (its comment changed), row security stays on.
+    IF NOT dropped OR before IS NULL THEN
+        RETURN;
     END IF;
+    EXECUTE format('ALTER TABLE %s %s ROW LEVEL SECURITY', table_name,
+                   CASE WHEN before LIKE '%not forced' THEN 'NO FORCE' ELSE 'FORCE' END);
+    EXECUTE format('ALTER TABLE %s %s ROW LEVEL SECURITY', table_name,
+                   CASE WHEN before LIKE 'disabled%' THEN 'DISABLE' ELSE 'ENABLE' END);
 END
 $$;
 
