@@ -21,6 +21,7 @@ use crate::approvals;
 use crate::errors::raise;
 use crate::evaluate;
 use crate::lru::Recent;
+use crate::pg::backend;
 use crate::pg::hooks::{self, StatementHooks};
 use crate::pg::inval::{self, SysCacheIdentifier};
 use crate::pg::jsonb::{JsonbArg, JsonbCopy};
@@ -340,6 +341,13 @@ fn utility(utility: Utility) {
             Some("Delete the tenant's rows with DELETE, which row-level security keeps to them."),
         )
     }
+    // FETCH and MOVE read the rows of a cursor's query: they are decided as
+    // that query again, so that a rule published since the cursor was
+    // declared stops it.
+    if let Some(cursor) = utility.cursor {
+        executing(cursor);
+        return;
+    }
     let (tool, tables, writes) = match utility.copy {
         Some((relation, is_from)) => {
             let tables: Vec<String> = relation
@@ -378,6 +386,17 @@ fn decide(call: &Call) {
         if call.touches_no_relation {
             return;
         }
+        // A WITH HOLD cursor's rows outlive its transaction, and with it the
+        // tenant they were read for (tenant.rs reads none inside one).
+        if backend::in_holdable_cursor() {
+            raise(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!("an agent may not declare a WITH HOLD cursor over a relation ({tool})"),
+                Some(
+                    "Declare the cursor without HOLD, and read it within the transaction bound to the tenant.",
+                ),
+            )
+        }
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
             format!("an agent's statement ({tool}) needs a tenant, and none is set"),
@@ -386,6 +405,17 @@ fn decide(call: &Call) {
             ),
         )
     };
+    if !backend::database_is_utf8() {
+        raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!(
+                "an agent's statement ({tool}) cannot be decided in a database whose encoding is not UTF8"
+            ),
+            Some(
+                "Statement decisions compare statements' text as UTF-8; create the application's database with ENCODING 'UTF8'.",
+            ),
+        )
+    }
     receipts::refuse_if_read_only("statement decisions");
     if hooks::in_parallel_mode() {
         raise(

@@ -37,6 +37,12 @@ pub fn now_micros() -> i64 {
     unsafe { pg_sys::GetCurrentTimestamp() }
 }
 
+/// Whether the database's encoding is UTF8.
+pub fn database_is_utf8() -> bool {
+    // SAFETY: reads the database's encoding, set when the backend started.
+    unsafe { pg_sys::GetDatabaseEncoding() == pg_sys::pg_enc::PG_UTF8 as i32 }
+}
+
 /// Whether the statement running now reads through a WITH HOLD cursor.
 pub fn in_holdable_cursor() -> bool {
     // SAFETY: ActivePortal is NULL or the portal PostgreSQL is running now.

@@ -102,6 +102,10 @@ pub struct Utility {
     /// prepared statements and cursors (whose queries are decided when they
     /// run), LISTEN and NOTIFY, DO and CALL (whose statements are decided).
     pub touches_no_relation: bool,
+    /// FETCH or MOVE: the plan of the cursor it reads, when the cursor
+    /// exists and its query runs (not yet closed, nor held past its
+    /// transaction).
+    pub cursor: Option<Planned>,
     pub text: String,
 }
 
@@ -525,14 +529,42 @@ pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) 
         );
         let truncates_hidden_rows = (*statement).type_ == pg_sys::NodeTag::T_TruncateStmt
             && truncates_hidden_rows(statement.cast::<pg_sys::TruncateStmt>());
+        let cursor = if (*statement).type_ == pg_sys::NodeTag::T_FetchStmt {
+            cursor_plan(statement.cast::<pg_sys::FetchStmt>())
+        } else {
+            None
+        };
         Utility {
             tag,
             is_ddl,
             touches_no_relation,
             copy,
             truncates_hidden_rows,
+            cursor,
             text: statement_text(source, (*plan).stmt_location, (*plan).stmt_len),
         }
+    }
+}
+
+/// The plan a FETCH or MOVE reads from: that of the cursor it names, while
+/// its executor runs (portalcmds.c PerformPortalFetch finds the portal the
+/// same way; a missing one is left to it to report).
+///
+/// # Safety
+/// `fetch` is a FetchStmt.
+unsafe fn cursor_plan(fetch: *mut pg_sys::FetchStmt) -> Option<Planned> {
+    // SAFETY: GetPortalByName returns NULL or a live portal, whose queryDesc
+    // is NULL or the QueryDesc its executor runs.
+    unsafe {
+        let name = (*fetch).portalname;
+        if name.is_null() || *name == 0 {
+            return None;
+        }
+        let portal = pg_sys::GetPortalByName(name);
+        if portal.is_null() || (*portal).queryDesc.is_null() {
+            return None;
+        }
+        planned((*portal).queryDesc)
     }
 }
 

@@ -156,6 +156,14 @@ EXECUTE mine;
 DECLARE c CURSOR FOR SELECT id, tenant_id FROM shop.orders ORDER BY id;
 FETCH ALL c;
 CLOSE c;
+-- A WITH HOLD cursor outlives the transaction, and the tenant its rows were
+-- read for: refused over a relation.
+SAVEPOINT s;
+DECLARE held CURSOR WITH HOLD FOR SELECT id FROM shop.orders;
+ROLLBACK TO SAVEPOINT s;
+DECLARE held CURSOR WITH HOLD FOR SELECT 1 AS one;
+FETCH held;
+CLOSE held;
 -- Writing another tenant's rows: nothing to update, and no row to insert.
 UPDATE shop.orders SET amount = 0 WHERE tenant_id = 'sql-b';
 SAVEPOINT s;
@@ -377,7 +385,24 @@ SELECT tool, action, rule_id, committed, args->'tables' AS tables, args->>'state
   FROM authensor.receipts ORDER BY created_at, id;
 COMMIT;
 
+-- In a database whose encoding is not UTF8, statements' text cannot be
+-- compared as UTF-8: an agent's statements with a tenant are refused.
 \c - postgres
+\set regress_db :DBNAME
+CREATE DATABASE authensor_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+\c authensor_latin1 postgres
+CREATE EXTENSION authensor;
+CREATE TABLE public.latin1_rows (id int);
+GRANT SELECT ON public.latin1_rows TO agent_sql;
+SELECT authensor.create_api_key('sql-latin1') AS key_latin1 \gset
+\c - agent_sql
+BEGIN;
+SELECT authensor.authenticate(:'key_latin1') AS tenant;
+SELECT id FROM public.latin1_rows;
+ROLLBACK;
+\c :regress_db postgres
+DROP DATABASE authensor_latin1;
+
 DROP SCHEMA shop CASCADE;
 DROP OWNED BY agent_sql, agent_bound;
 DROP ROLE agent_sql, agent_bound;
