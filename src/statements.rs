@@ -52,6 +52,7 @@ const ANALYSED_ENTRIES: usize = 4096;
 const CALLS_ENTRIES: usize = 1024;
 
 static HOOKS: StatementHooks = StatementHooks {
+    known_inactive,
     active,
     analysed,
     executing,
@@ -122,6 +123,13 @@ pub fn as_extension<R>(f: impl FnOnce() -> R) -> R {
         let _definer = AsRole::switch(DEFINER_ROLE);
         f()
     })
+}
+
+/// Whether the session user is known not to be an agent: the cached answer
+/// for the same user, without a lookup. Reads a thread-local and a
+/// backend-global only.
+fn known_inactive() -> bool {
+    matches!(AGENT.get(), Some((user, false)) if user == roles::session_user())
 }
 
 /// Whether the statement about to run is an agent's to decide. In an

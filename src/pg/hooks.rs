@@ -19,6 +19,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What the feature code does at each hook. The functions raise to refuse.
 pub struct StatementHooks {
+    /// True when the session is known, without a lookup, never to be
+    /// decided (a cached "not an agent"): the hooks then only pass the
+    /// statement on. Must not raise, panic or hold anything that needs
+    /// dropping (see `on_executor_start`).
+    pub known_inactive: fn() -> bool,
     /// Whether this session's statements are decided now. Called first at
     /// every hook, so it must be cheap for every other session.
     pub active: fn() -> bool,
@@ -147,8 +152,45 @@ unsafe fn register(hooks: &StatementHooks, query: *mut pg_sys::Query) {
     }
 }
 
-#[pgrx::pg_guard]
+/// Whether the hooks only pass the statement on, decided without any call
+/// that can raise.
+fn known_inactive() -> bool {
+    // SAFETY: HOOKS is written once, by install(), before any hook runs.
+    unsafe { HOOKS }.is_none_or(|hooks| (hooks.known_inactive)())
+}
+
+// PostgreSQL's own routine, called without pgrx's error boundary on the
+// path of sessions that are never decided (see on_executor_start).
+unsafe extern "C-unwind" {
+    #[link_name = "standard_ExecutorStart"]
+    fn standard_executor_start(desc: *mut pg_sys::QueryDesc, eflags: i32);
+}
+
+/// Every plan of every session that loaded the library starts here, most of
+/// them of sessions that are never decided: for those, the plan is passed on
+/// without pgrx's error boundary (a sigsetjmp and a thread check on each
+/// way in and out), which showed in the time of a cached plan run in a
+/// loop. That path holds nothing to drop and cannot panic, so an ERROR
+/// raised by the next hook may longjmp across this frame, as it does across
+/// the C frames of any other extension's hook.
 unsafe extern "C-unwind" fn on_executor_start(desc: *mut pg_sys::QueryDesc, eflags: i32) {
+    // SAFETY: the QueryDesc ExecutorStart() was given, passed on unchanged
+    // to the hook installed before this one or to PostgreSQL's routine
+    // (execMain.c ExecutorStart); known_inactive() only reads cached state.
+    unsafe {
+        if known_inactive() {
+            match PREVIOUS_EXECUTOR_START {
+                Some(previous) => previous(desc, eflags),
+                None => standard_executor_start(desc, eflags),
+            }
+        } else {
+            decide_and_start(desc, eflags)
+        }
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn decide_and_start(desc: *mut pg_sys::QueryDesc, eflags: i32) {
     // SAFETY: the QueryDesc ExecutorStart() was given, read before the
     // executor starts and then passed on unchanged.
     unsafe {
