@@ -265,6 +265,7 @@ fn statement_calls(planned: &Planned, parameters: &[(i32, Option<String>)]) -> V
             writes: &planned.writes,
             columns: &planned.columns,
             has_where: analysed.has_where,
+            merge_actions: &analysed.merge_actions,
         },
     )];
     for nested in &analysed.nested_writes {
@@ -283,6 +284,7 @@ fn statement_calls(planned: &Planned, parameters: &[(i32, Option<String>)]) -> V
                 writes: &[nested.target],
                 columns: &columns,
                 has_where: nested.has_where,
+                merge_actions: &[],
             },
         ));
     }
@@ -297,6 +299,7 @@ struct Dml<'a> {
     writes: &'a [Oid],
     columns: &'a [(Oid, i16)],
     has_where: bool,
+    merge_actions: &'a [statement::Command],
 }
 
 /// The tool call of `dml`, a statement of `planned`, whose functions, text
@@ -324,6 +327,14 @@ fn dml_call(
         statement::Command::Update | statement::Command::Delete
     ) {
         args["has_where"] = dml.has_where.into();
+    }
+    if dml.command == statement::Command::Merge {
+        args["actions"] = dml
+            .merge_actions
+            .iter()
+            .map(|command| command.tag())
+            .collect::<Vec<_>>()
+            .into();
     }
     if !parameters.is_empty() {
         args["parameters"] = parameters

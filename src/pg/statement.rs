@@ -28,6 +28,9 @@ pub struct Analysed {
     /// The INSERT, UPDATE, DELETE and MERGE statements of its WITH clauses
     /// (data-modifying CTEs), each a statement of its own to decide.
     pub nested_writes: Vec<NestedWrite>,
+    /// A MERGE's actions (INSERT, UPDATE, DELETE), sorted; DO NOTHING left
+    /// out.
+    pub merge_actions: Vec<Command>,
 }
 
 /// A data-modifying CTE: `WITH d AS (DELETE FROM t RETURNING *) SELECT …`.
@@ -118,12 +121,36 @@ pub(super) unsafe fn analyse(query: *mut pg_sys::Query) -> Analysed {
     // SAFETY: the walker only reads the tree; `found` outlives the walk.
     unsafe {
         found.has_where = has_where(query);
+        found.merge_actions = merge_actions(query);
         collect_relations(query, &mut found.relations);
         pg_sys::query_tree_walker(query, Some(walk), (&raw mut found).cast::<c_void>(), 0);
     }
     sort_oids(&mut found.functions);
     sort_oids(&mut found.relations);
     found
+}
+
+/// The commands of a MERGE's WHEN clauses (parsenodes.h MergeAction).
+///
+/// # Safety
+/// `query` is an analysed Query.
+unsafe fn merge_actions(query: *mut pg_sys::Query) -> Vec<Command> {
+    // SAFETY: an analysed MERGE's mergeActionList holds MergeAction nodes.
+    unsafe {
+        if (*query).commandType != pg_sys::CmdType::CMD_MERGE {
+            return Vec::new();
+        }
+        let list = (*query).mergeActionList;
+        let mut actions: Vec<Command> = (0..pg_sys::list_length(list))
+            .filter_map(|index| {
+                let action = pg_sys::list_nth(list, index).cast::<pg_sys::MergeAction>();
+                writing_command((*action).commandType)
+            })
+            .collect();
+        actions.sort_unstable_by_key(|command| command.tag());
+        actions.dedup();
+        actions
+    }
 }
 
 /// Whether `query` is an UPDATE or DELETE with a WHERE clause of its own.

@@ -86,7 +86,7 @@ SELECT authensor.protect_table('public.agent_owned', 'tenant_id');
 DROP TABLE public.agent_owned;
 DROP ROLE agent_sql_group;
 
--- Keys for two tenants, and their policies: sql-a has the four kinds of
+-- Keys for two tenants, and their policies: sql-a has the kinds of
 -- statement rules the README shows; sql-b may read shop.orders only.
 \c - authensor_operator
 SELECT authensor.create_api_key('sql-a', 'sql agent a') AS key_a \gset
@@ -100,6 +100,8 @@ rules:
   - {id: no-ddl, tool: sql.ddl, action: block, reason: "Agents do not change the schema"}
   - {id: delete-needs-where, tool: sql.delete, action: block,
      when: {args.has_where: {equals: false}}, reason: "DELETE without WHERE"}
+  - {id: merge-no-delete, tool: sql.merge, action: block,
+     when: {args.actions: {contains: DELETE}}, reason: "MERGE that deletes"}
   - {id: payments-need-approval, tool: "sql.*", action: escalate,
      when: {args.writes: {contains: shop.payments}}}
 default: allow
@@ -202,6 +204,17 @@ ROLLBACK;
 BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
 DELETE FROM shop.orders WHERE id = 3;
+ROLLBACK;
+-- A MERGE that deletes is blocked whatever its ON condition; one that only
+-- updates runs. Its args list the commands of its WHEN clauses.
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+MERGE INTO shop.orders o USING (SELECT 1) s ON o.id = o.id WHEN MATCHED THEN DELETE;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+MERGE INTO shop.orders o USING (SELECT 1 AS id) s ON o.id = s.id
+  WHEN MATCHED THEN UPDATE SET amount = o.amount WHEN NOT MATCHED THEN DO NOTHING;
 ROLLBACK;
 -- TRUNCATE ignores row-level security: with the privilege, an agent would
 -- empty every tenant's rows. It is refused on a protected table, and with
