@@ -27,7 +27,7 @@ use crate::pg::inval::{self, SysCacheIdentifier};
 use crate::pg::jsonb::{JsonbArg, JsonbCopy};
 use crate::pg::security_context::AsRole;
 use crate::pg::statement::{self, Analysed, Planned, Utility};
-use crate::pg::{Oid, roles};
+use crate::pg::{Oid, catalog, roles};
 use crate::receipts;
 use crate::tenant;
 use authensor_policy::{Action, Value};
@@ -184,17 +184,19 @@ struct Call {
     args: JsonbCopy,
     value: Value,
     /// Reads or writes no relation, so runs without a tenant.
-    touches_no_relation: bool,
+    /// May run before the transaction has a tenant, undecided: reads and
+    /// writes nothing outside the session (see `decide`).
+    runs_without_tenant: bool,
 }
 
 impl Call {
-    fn new(tool: String, args: serde_json::Value, touches_no_relation: bool) -> Call {
+    fn new(tool: String, args: serde_json::Value, runs_without_tenant: bool) -> Call {
         let arg = JsonbArg::from_value(JsonB(args));
         Call {
             tool,
             args: arg.copy(),
             value: arg.object().unwrap_or_default(),
-            touches_no_relation,
+            runs_without_tenant,
         }
     }
 }
@@ -343,7 +345,15 @@ fn dml_call(
             .collect::<serde_json::Map<_, _>>()
             .into();
     }
-    Call::new(tool_of(dml.command), args, dml.relations.is_empty())
+    // authenticate() itself, or SELECT 1: no relation, and no VOLATILE
+    // function but authensor's (setval(), pg_notify() or lo_create() reach
+    // beyond the session).
+    let runs_without_tenant = dml.relations.is_empty()
+        && analysed.functions.iter().all(|function| {
+            !catalog::function_is_volatile(*function)
+                || catalog::function_in_schema(*function, c"authensor")
+        });
+    Call::new(tool_of(dml.command), args, runs_without_tenant)
 }
 
 fn tool_of(command: statement::Command) -> String {
@@ -388,7 +398,7 @@ fn utility(utility: Utility) {
     decide(&Call::new(
         tool.to_owned(),
         args,
-        utility.touches_no_relation,
+        utility.runs_without_tenant,
     ));
 }
 
@@ -396,13 +406,13 @@ fn utility(utility: Utility) {
 /// if the statement may not run.
 ///
 /// Without a tenant (before authenticate() in the transaction) there is
-/// nothing to decide for: a statement that touches no relation
-/// (authenticate() itself, SET, SHOW) runs, and leaves no receipt; any other
-/// is refused.
+/// nothing to decide for: a statement that reaches nothing outside the
+/// session (authenticate() itself, SET, SHOW, PREPARE) runs, and leaves no
+/// receipt; any other is refused.
 fn decide(call: &Call) {
     let tool = call.tool.as_str();
     let Some(tenant_id) = tenant::current_tenant() else {
-        if call.touches_no_relation {
+        if call.runs_without_tenant {
             return;
         }
         // A WITH HOLD cursor's rows outlive its transaction, and with it the

@@ -21,6 +21,23 @@ pub fn relation_oid(schema: &CStr, name: &CStr) -> Option<Oid> {
     (oid != pg_sys::InvalidOid).then_some(oid)
 }
 
+/// Whether function `function` is in schema `schema`.
+pub fn function_in_schema(function: Oid, schema: &CStr) -> bool {
+    // SAFETY: syscache lookups by oid and C string (lsyscache.c
+    // get_func_namespace, namespace.c get_namespace_oid).
+    unsafe {
+        let schema = pg_sys::get_namespace_oid(schema.as_ptr(), true);
+        schema != pg_sys::InvalidOid && pg_sys::get_func_namespace(function) == schema
+    }
+}
+
+/// Whether function `function` is VOLATILE: one that may change something
+/// (pg_proc.provolatile; IMMUTABLE and STABLE functions promise not to).
+pub fn function_is_volatile(function: Oid) -> bool {
+    // SAFETY: a syscache lookup by oid (lsyscache.c func_volatile).
+    unsafe { pg_sys::func_volatile(function) == pg_sys::PROVOLATILE_VOLATILE as std::ffi::c_char }
+}
+
 /// Whether relation `relation` has a column `column` (not dropped).
 pub fn has_column(relation: Oid, column: &CStr) -> bool {
     // SAFETY: a syscache lookup by relation oid and C string; get_attnum

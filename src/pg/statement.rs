@@ -101,10 +101,12 @@ pub struct Utility {
     /// session (TRUNCATE ignores it), or that cascades to tables it does not
     /// name.
     pub truncates_hidden_rows: bool,
-    /// A statement that reads and writes no relation itself: settings,
-    /// prepared statements and cursors (whose queries are decided when they
-    /// run), LISTEN and NOTIFY, DO and CALL (whose statements are decided).
-    pub touches_no_relation: bool,
+    /// A statement that may run before the transaction has a tenant: it
+    /// reads and writes nothing outside the session and runs no code of its
+    /// own. Settings, and prepared statements and cursors, whose queries are
+    /// decided when they run; not LISTEN or NOTIFY, nor DO or CALL (a
+    /// PL/pgSQL expression calls functions without the executor).
+    pub runs_without_tenant: bool,
     /// FETCH or MOVE: the plan of the cursor it reads, when the cursor
     /// exists and its query runs (not yet closed, nor held past its
     /// transaction).
@@ -537,7 +539,7 @@ pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) 
                 (*copy).is_from,
             )
         });
-        let touches_no_relation = matches!(
+        let runs_without_tenant = matches!(
             (*statement).type_,
             pg_sys::NodeTag::T_VariableSetStmt
                 | pg_sys::NodeTag::T_VariableShowStmt
@@ -548,11 +550,6 @@ pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) 
                 | pg_sys::NodeTag::T_DeclareCursorStmt
                 | pg_sys::NodeTag::T_FetchStmt
                 | pg_sys::NodeTag::T_ClosePortalStmt
-                | pg_sys::NodeTag::T_ListenStmt
-                | pg_sys::NodeTag::T_UnlistenStmt
-                | pg_sys::NodeTag::T_NotifyStmt
-                | pg_sys::NodeTag::T_DoStmt
-                | pg_sys::NodeTag::T_CallStmt
         );
         let truncates_hidden_rows = (*statement).type_ == pg_sys::NodeTag::T_TruncateStmt
             && truncates_hidden_rows(statement.cast::<pg_sys::TruncateStmt>());
@@ -564,7 +561,7 @@ pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) 
         Utility {
             tag,
             is_ddl,
-            touches_no_relation,
+            runs_without_tenant,
             copy,
             truncates_hidden_rows,
             cursor,

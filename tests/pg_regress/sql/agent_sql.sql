@@ -119,12 +119,18 @@ $$);
 COMMIT;
 
 \c - agent_sql
--- Without a tenant, nothing that reads a relation runs.
+-- Without a tenant, nothing that reads a relation runs, nor anything that
+-- calls a function but authensor's, nor code.
 SELECT id FROM shop.orders;
+SELECT pg_notify('orders', 'x');
+LISTEN orders;
+DO $$ BEGIN PERFORM 1; END $$;
+SELECT 1 AS one, current_setting('search_path') AS path;
 SHOW search_path;
 -- A key written as a literal does not stay in pg_stat_activity, where every
 -- session of the same role (an agent of another tenant) can read it.
 BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
 SELECT authensor.authenticate(:'key_a') AS tenant,
        (SELECT query FROM pg_stat_get_activity(pg_backend_pid())) AS shown;
 ROLLBACK;
