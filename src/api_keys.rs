@@ -139,7 +139,7 @@ fn authenticate(api_key: Option<&str>) -> String {
     // read this statement's text in pg_stat_activity while it runs and
     // after it ends: a key written in it as a literal must not stay there.
     if let (Some(key), Some(_)) = (api_key, &parsed) {
-        backend::hide_in_activity(key, "<API key hidden>");
+        backend::hide_in_activity(key, HIDDEN);
     }
     let (key_id, secret) = parsed.unwrap_or((Uuid::from_bytes([0; 16]), String::new()));
     let row = Spi::connect(|client| {
@@ -206,6 +206,34 @@ fn parse_key(key: &str) -> Option<(Uuid, String)> {
     Some((Uuid::from_bytes(bytes), secret.to_ascii_lowercase()))
 }
 
+/// What a key is replaced with where text that held it is shown.
+pub const HIDDEN: &str = "<API key hidden>";
+
+/// `text` with every API key in it replaced by [`HIDDEN`]: a statement's
+/// text as its receipt keeps it (`SELECT authensor.authenticate('ak_…')`
+/// run where a tenant is already bound is decided like any statement).
+pub fn hide_keys(text: &str) -> std::borrow::Cow<'_, str> {
+    const KEY_LEN: usize = PREFIX.len() + 32 + 1 + SECRET_BYTES * 2;
+    if !text.contains(PREFIX) {
+        return text.into();
+    }
+    let mut hidden = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(PREFIX) {
+        let candidate = rest[at..].get(..KEY_LEN);
+        if candidate.is_some_and(|key| parse_key(key).is_some()) {
+            hidden.push_str(&rest[..at]);
+            hidden.push_str(HIDDEN);
+            rest = &rest[at + KEY_LEN..];
+        } else {
+            hidden.push_str(&rest[..at + PREFIX.len()]);
+            rest = &rest[at + PREFIX.len()..];
+        }
+    }
+    hidden.push_str(rest);
+    hidden.into()
+}
+
 /// Equality whose running time does not depend on where the inputs differ.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -238,7 +266,19 @@ fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{constant_time_eq, hex, parse_key};
+    use super::{HIDDEN, constant_time_eq, hex, hide_keys, parse_key};
+
+    #[test]
+    fn keys_are_hidden_wherever_they_appear() {
+        let key = format!("ak_{}_{}", "0123456789abcdef".repeat(2), "Ab".repeat(32));
+        let text = format!("SELECT authensor.authenticate('{key}'), 'ak_', '{key}x' -- ak_1");
+        assert_eq!(
+            hide_keys(&text),
+            format!("SELECT authensor.authenticate('{HIDDEN}'), 'ak_', '{HIDDEN}x' -- ak_1")
+        );
+        assert_eq!(hide_keys("SELECT 'ak_é'"), "SELECT 'ak_é'");
+        assert_eq!(hide_keys(&key[..key.len() - 1]), &key[..key.len() - 1]);
+    }
 
     #[test]
     fn keys_parse_only_in_their_exact_shape() {

@@ -17,6 +17,7 @@
 //! SECURITY DEFINER functions run as authensor_definer, a role no one can
 //! log in as or be made a member of.
 
+use crate::api_keys;
 use crate::approvals;
 use crate::errors::raise;
 use crate::evaluate;
@@ -411,10 +412,20 @@ fn utility(utility: Utility) {
 /// receipt; any other is refused.
 fn decide(call: &Call) {
     let tool = call.tool.as_str();
-    let Some(tenant_id) = tenant::current_tenant() else {
-        if call.runs_without_tenant {
-            return;
-        }
+    let tenant = tenant::current_tenant();
+    if tenant.is_none() && call.runs_without_tenant {
+        return;
+    }
+    if hooks::in_parallel_mode() {
+        raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("an agent's statement ({tool}) inside a parallel query cannot be decided"),
+            Some(
+                "A function that runs statements is called from a parallel plan; mark it PARALLEL UNSAFE.",
+            ),
+        )
+    }
+    let Some(tenant_id) = tenant else {
         // A WITH HOLD cursor's rows outlive its transaction, and with it the
         // tenant they were read for (tenant.rs reads none inside one).
         if backend::in_holdable_cursor() {
@@ -446,15 +457,6 @@ fn decide(call: &Call) {
         )
     }
     receipts::refuse_if_read_only("statement decisions");
-    if hooks::in_parallel_mode() {
-        raise(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("an agent's statement ({tool}) inside a parallel query cannot be decided"),
-            Some(
-                "A function that runs statements is called from a parallel plan; mark it PARALLEL UNSAFE.",
-            ),
-        )
-    }
     // The receipt, and the approval an escalation consumes, are written with
     // authensor_definer's rights, as the extension's functions write them.
     let (outcome, approved) = as_extension(|| {
@@ -512,14 +514,15 @@ fn names(oids: &[Oid], name: fn(Oid) -> Option<String>) -> Vec<String> {
 }
 
 /// A statement's text as receipts show it and approvals compare it: as sent,
-/// without white space or semicolons at either end. White space inside is
-/// kept: made one space, the line end of a `--` comment would show what
+/// without white space or semicolons at either end, and without API keys.
+/// White space inside is kept: made one space, the line end of a `--` comment would show what
 /// follows it as part of the comment (`WHERE id = 1 -- one row` then `OR
 /// true` on the next line), and a literal's white space is its value.
 fn normalise(text: &str) -> String {
-    text.trim()
-        .trim_end_matches(|c: char| c == ';' || c.is_whitespace())
-        .to_owned()
+    let text = text
+        .trim()
+        .trim_end_matches(|c: char| c == ';' || c.is_whitespace());
+    api_keys::hide_keys(text).into_owned()
 }
 
 #[cfg(any(test, feature = "pg_test"))]

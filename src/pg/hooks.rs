@@ -65,8 +65,7 @@ pub fn install(hooks: &'static StatementHooks) {
     }
 }
 
-/// The hooks, when the statement about to run is one to decide: not in a
-/// parallel worker (which runs part of a plan its leader decided), and not a
+/// The hooks, when the statement about to run is one to decide: not a
 /// referential integrity check (ri_triggers.c runs those with
 /// SECURITY_NOFORCE_RLS, which nothing else sets).
 ///
@@ -79,10 +78,26 @@ fn hooks() -> Option<&'static StatementHooks> {
     if !(hooks.active)() {
         return None;
     }
-    // SAFETY: a backend-global, and a function that reads one and cannot
-    // raise (miscinit.c InNoForceRLSOperation).
-    let internal = unsafe { pg_sys::ParallelWorkerNumber >= 0 || in_no_force_rls_operation() };
+    // SAFETY: a function that reads a backend-global and cannot raise
+    // (miscinit.c InNoForceRLSOperation).
+    let internal = unsafe { in_no_force_rls_operation() };
     (!internal).then_some(hooks)
+}
+
+thread_local! {
+    /// Set once a parallel worker has started its part of its leader's plan.
+    static WORKER_PLAN_STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the plan about to start is a parallel worker's part of its
+/// leader's plan, which the leader decided: the first plan a worker starts
+/// (execParallel.c ParallelQueryMain). Any later one is a statement that a
+/// function runs inside the worker; it is decided, which refuses it (nothing
+/// can be written in a worker).
+fn leaders_plan() -> bool {
+    // SAFETY: a backend-global, set when a parallel worker starts.
+    let in_worker = unsafe { pg_sys::ParallelWorkerNumber >= 0 };
+    in_worker && !WORKER_PLAN_STARTED.replace(true)
 }
 
 // Called without pgrx's error boundary (a sigsetjmp per call): it only reads
@@ -195,6 +210,7 @@ unsafe extern "C-unwind" fn decide_and_start(desc: *mut pg_sys::QueryDesc, eflag
     // executor starts and then passed on unchanged.
     unsafe {
         if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0
+            && !leaders_plan()
             && let Some(hooks) = hooks()
             && let Some(planned) = statement::planned(desc)
         {

@@ -18,6 +18,10 @@ INSERT INTO shop.payments VALUES (1, 'sql-a', 5), (2, 'sql-b', 6);
 CREATE VIEW shop.order_view AS SELECT id, tenant_id, amount FROM shop.orders;
 CREATE FUNCTION shop.order_total() RETURNS numeric LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog AS $$ SELECT sum(amount) FROM shop.orders $$;
+-- A PARALLEL SAFE function that runs a statement: in a parallel worker, where
+-- nothing can be written, that statement cannot be decided.
+CREATE FUNCTION shop.payment_count() RETURNS bigint LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog AS $$ BEGIN RETURN (SELECT count(*) FROM shop.payments); END $$;
 GRANT USAGE ON SCHEMA shop TO authensor_operator, agent_app;
 GRANT SELECT ON shop.orders TO agent_app;
 RESET ROLE;
@@ -303,6 +307,24 @@ BEGIN;
 SET LOCAL authensor.tenant_id = 'sql-c';
 SELECT tool, action, rule_id, committed, count(*) FROM authensor.receipts GROUP BY 1, 2, 3, 4 ORDER BY 1, 2;
 COMMIT;
+\c - agent_sql
+-- A function's statement is decided on its own; in a parallel worker, where
+-- nothing can be written, it cannot be decided, and is refused.
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+SELECT shop.payment_count();
+ROLLBACK;
+SELECT current_setting('server_version_num')::int >= 160000 AS debug_parallel_query \gset
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+\if :debug_parallel_query
+SET LOCAL debug_parallel_query = on;
+\else
+SET LOCAL force_parallel_mode = on;
+\endif
+SET LOCAL parallel_leader_participation = off;
+SELECT shop.payment_count();
+ROLLBACK;
 
 -- A person approves the escalated INSERT; the same statement then runs once,
 -- decided again with its escalation granted: its receipt of 'escalate' is
