@@ -21,6 +21,7 @@ use crate::api_keys;
 use crate::approvals;
 use crate::errors::raise;
 use crate::evaluate;
+use crate::gucs::MAX_ARGS_BYTES;
 use crate::lru::Recent;
 use crate::pg::backend;
 use crate::pg::hooks::{self, StatementHooks};
@@ -167,7 +168,31 @@ pub fn is_agent() -> bool {
 /// forgotten: analysing it again remembers it again, under a new id. Only
 /// flags change, so this is safe in the middle of parse analysis, even of a
 /// cached plan's own statement.
+///
+/// Refused here, because its text would not say what it does: a statement
+/// that writes a relation with rules (which rewrite it, and can change after
+/// an approval of it), and one parsed with standard_conforming_strings off
+/// (whose text a person approving it reads as standard SQL: `'\' -- '` is
+/// one string there, a comment here).
 fn analysed(query_id: u64, analysed: Analysed) {
+    if !statement::standard_strings() {
+        raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "an agent's statements must be parsed with standard_conforming_strings on",
+            Some(
+                "SET standard_conforming_strings = on: with it off, a statement's text reads differently to the people who approve it than it ran.",
+            ),
+        )
+    }
+    if analysed.writes_through_rules {
+        raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "an agent's statement may not write a relation with rules for INSERT, UPDATE or DELETE",
+            Some(
+                "A rule (CREATE RULE) makes the statement do something other than its text says, and can be changed after an approval; write the rule's tables directly.",
+            ),
+        )
+    }
     if ANALYSED.with(|cell| cell.borrow_mut().insert(query_id, analysed)) {
         hooks::forget_cached_plans();
     }
@@ -412,6 +437,17 @@ fn utility(utility: Utility) {
 /// receipt; any other is refused.
 fn decide(call: &Call) {
     let tool = call.tool.as_str();
+    if catalog::relation_oid(c"authensor", c"receipts").is_none() {
+        raise(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!(
+                "authensor is not installed in this database: an agent's statements ({tool}) cannot be decided here"
+            ),
+            Some(
+                "Install it here (CREATE EXTENSION authensor), or keep agent roles out of this database (REVOKE CONNECT, or pg_hba.conf).",
+            ),
+        )
+    }
     let tenant = tenant::current_tenant();
     if tenant.is_none() && call.runs_without_tenant {
         return;
@@ -445,6 +481,20 @@ fn decide(call: &Call) {
             ),
         )
     };
+    // Row-level security keeps tenants apart; a role that bypasses it, which
+    // an agent may be able to SET ROLE to, would read every tenant's rows.
+    if roles::outer_user_bypasses_rls() {
+        raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "an agent may not run statements as a role that bypasses row-level security ({tool} as \"{}\")",
+                roles::outer_user_name()
+            ),
+            Some(
+                "RESET ROLE; the operator should not make agent roles members of BYPASSRLS roles.",
+            ),
+        )
+    }
     if !backend::database_is_utf8() {
         raise(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -453,6 +503,18 @@ fn decide(call: &Call) {
             ),
             Some(
                 "Statement decisions compare statements' text as UTF-8; create the application's database with ENCODING 'UTF8'.",
+            ),
+        )
+    }
+    let limit = MAX_ARGS_BYTES.get().max(1) as usize;
+    if call.args.size() > limit {
+        raise(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!(
+                "an agent's statement ({tool}) is too large to decide: its args exceed authensor.max_args_bytes ({limit} bytes)"
+            ),
+            Some(
+                "The statement's text and bind parameters' values are among its args; send a shorter statement, or have the operator raise authensor.max_args_bytes.",
             ),
         )
     }

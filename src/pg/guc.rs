@@ -12,21 +12,29 @@ use std::ffi::CStr;
 /// value` clause would: the value holds until `f` returns, and is undone by
 /// PostgreSQL itself if `f` raises.
 pub fn with_setting<R>(name: &CStr, value: &CStr, f: impl FnOnce() -> R) -> R {
-    // SAFETY: as fmgr_security_definer applies a function's SET clause: a new
-    // GUC nest level, one assignment at it, undone below or by transaction
-    // abort if `f` raises.
+    with_settings(&[(name, value)], f)
+}
+
+/// Runs `f` with each setting of `settings` at its value, as a function's
+/// `SET` clauses would (see `with_setting`).
+pub fn with_settings<R>(settings: &[(&CStr, &CStr)], f: impl FnOnce() -> R) -> R {
+    // SAFETY: as fmgr_security_definer applies a function's SET clauses: a
+    // new GUC nest level, the assignments at it, undone below or by
+    // transaction abort if `f` raises.
     let level = unsafe {
         let level = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            name.as_ptr(),
-            value.as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
+        for (name, value) in settings {
+            pg_sys::set_config_option(
+                name.as_ptr(),
+                value.as_ptr(),
+                pg_sys::GucContext::PGC_USERSET,
+                pg_sys::GucSource::PGC_S_SESSION,
+                pg_sys::GucAction::GUC_ACTION_SAVE,
+                true,
+                0,
+                false,
+            );
+        }
         level
     };
     let result = f();

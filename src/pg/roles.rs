@@ -68,6 +68,15 @@ pub fn session_user() -> super::Oid {
     unsafe { session_user_id() }
 }
 
+/// Whether the role in effect for the caller (SET ROLE's, not a SECURITY
+/// DEFINER function's owner) bypasses row-level security: a superuser, or
+/// a role with BYPASSRLS.
+pub fn outer_user_bypasses_rls() -> bool {
+    // SAFETY: a syscache lookup by oid (misc/superuser.c, acl.c
+    // has_bypassrls_privilege).
+    unsafe { pg_sys::has_bypassrls_privilege(pg_sys::GetOuterUserId()) }
+}
+
 /// Whether the current user, the one privileges are checked as (inside a
 /// SECURITY DEFINER function, its owner), is role `role`.
 pub fn current_user_is(role: &CStr) -> bool {

@@ -31,6 +31,9 @@ pub struct Analysed {
     /// A MERGE's actions (INSERT, UPDATE, DELETE), sorted; DO NOTHING left
     /// out.
     pub merge_actions: Vec<Command>,
+    /// It writes a relation with rules for INSERT, UPDATE or DELETE (CREATE
+    /// RULE), which make it do something other than its text says.
+    pub writes_through_rules: bool,
 }
 
 /// A data-modifying CTE: `WITH d AS (DELETE FROM t RETURNING *) SELECT …`.
@@ -129,7 +132,71 @@ pub(super) unsafe fn analyse(query: *mut pg_sys::Query) -> Analysed {
     }
     sort_oids(&mut found.functions);
     sort_oids(&mut found.relations);
+    // SAFETY: see the function's contract.
+    let target = unsafe { result_relation(query) };
+    found.writes_through_rules = target
+        .into_iter()
+        .chain(found.nested_writes.iter().map(|nested| nested.target))
+        .any(has_write_rules);
     found
+}
+
+/// The relation an INSERT, UPDATE, DELETE or MERGE writes.
+///
+/// # Safety
+/// `query` is an analysed Query.
+unsafe fn result_relation(query: *mut pg_sys::Query) -> Option<Oid> {
+    // SAFETY: resultRelation is 0 or indexes the range table (1-based).
+    unsafe {
+        let index = (*query).resultRelation;
+        (index > 0).then(|| {
+            (*pg_sys::list_nth((*query).rtable, index - 1).cast::<pg_sys::RangeTblEntry>()).relid
+        })
+    }
+}
+
+// Not among pgrx's bindings (catalog/partition.h); the same signature on
+// PostgreSQL 15, 16 and 18.
+unsafe extern "C-unwind" {
+    #[link_name = "get_partition_ancestors"]
+    fn partition_ancestors_of(relid: pg_sys::Oid) -> *mut pg_sys::List;
+}
+
+/// The partitioned tables `relation` is a partition of, nearest first; none
+/// for a relation that is no partition.
+fn partition_ancestors(relation: Oid) -> Vec<Oid> {
+    // SAFETY: a syscache lookup, then a scan of pg_inherits returning a list
+    // of oids (partition.c get_partition_ancestors), called through pgrx's
+    // error boundary since it may raise.
+    unsafe {
+        if !pg_sys::get_rel_relispartition(relation) {
+            return Vec::new();
+        }
+        let ancestors = pg_guard_ffi_boundary(|| partition_ancestors_of(relation));
+        (0..pg_sys::list_length(ancestors))
+            .map(|index| pg_sys::list_nth_oid(ancestors, index))
+            .collect()
+    }
+}
+
+/// Whether `relation` has rules for INSERT, UPDATE or DELETE (a view's
+/// ON SELECT rule is its definition, not counted).
+fn has_write_rules(relation: Oid) -> bool {
+    // SAFETY: the relation is locked by parse analysis; its relcache entry
+    // is opened and closed around reading its rules (relcache.c
+    // RelationIdGetRelation, rewrite/prs2lock.h RuleLock).
+    unsafe {
+        let rel = pg_sys::RelationIdGetRelation(relation);
+        if rel.is_null() {
+            return false;
+        }
+        let rules = (*rel).rd_rules;
+        let found = !rules.is_null()
+            && (0..(*rules).numLocks as usize)
+                .any(|index| (**(*rules).rules.add(index)).event != pg_sys::CmdType::CMD_SELECT);
+        pg_sys::RelationClose(rel);
+        found
+    }
 }
 
 /// The commands of a MERGE's WHEN clauses (parsenodes.h MergeAction).
@@ -385,6 +452,15 @@ pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
                 columns.push((relid, attnum));
             }
         }
+        // A partition the statement names itself counts as its partitioned
+        // tables as well, as one the planner added for them does.
+        for list in [&mut relations, &mut writes] {
+            let ancestors: Vec<Oid> = list
+                .iter()
+                .flat_map(|oid| partition_ancestors(*oid))
+                .collect();
+            list.extend(ancestors);
+        }
         sort_oids(&mut relations);
         sort_oids(&mut writes);
         columns.sort_unstable_by_key(|(relation, attnum)| (relation.to_u32(), *attnum));
@@ -407,13 +483,40 @@ pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
 /// Mirrors params.c BuildParamLogString, which gives up on a fetch hook;
 /// this one asks the hook (speculative = false), as copyParamList does.
 ///
+/// Written with output settings of their own, so that distinct values
+/// never print alike, whatever the session set: under its own
+/// extra_float_digits (as low as -15) 100 and 140 both print 1e+02, under
+/// DateStyle 'SQL, DMY' and then 'SQL, MDY' 4 March and 3 April both print
+/// 04/03/2026, and money rounds to the digits of lc_monetary; an approval of
+/// one would run the other.
+///
 /// # Safety
 /// `params` is NULL or the ParamListInfo of the plan about to run.
 unsafe fn parameters(params: pg_sys::ParamListInfo) -> Vec<(i32, Option<String>)> {
-    let mut values = Vec::new();
     if params.is_null() {
-        return values;
+        return Vec::new();
     }
+    // In parallel mode no setting may change; no decision is made there
+    // either (statements.rs refuses it).
+    if super::hooks::in_parallel_mode() {
+        // SAFETY: see the function's contract.
+        return unsafe { parameters_as_text(params) };
+    }
+    // SAFETY: see the function's contract.
+    let settings = [
+        (c"extra_float_digits", c"3"),
+        (c"DateStyle", c"ISO, YMD"),
+        (c"IntervalStyle", c"iso_8601"),
+        (c"lc_monetary", c"C"),
+    ];
+    // SAFETY: see the function's contract.
+    super::guc::with_settings(&settings, || unsafe { parameters_as_text(params) })
+}
+
+/// # Safety
+/// `params` is the ParamListInfo of the plan about to run.
+unsafe fn parameters_as_text(params: pg_sys::ParamListInfo) -> Vec<(i32, Option<String>)> {
+    let mut values = Vec::new();
     // SAFETY: numParams entries, each read directly or through the fetch
     // hook into `workspace`; output functions are called on values of the
     // type they are given with.
@@ -639,6 +742,13 @@ unsafe fn statement_text(source: *const i8, location: i32, length: i32) -> Strin
         _ => bytes.len(),
     };
     String::from_utf8_lossy(&bytes[start..end]).into_owned()
+}
+
+/// Whether string literals are parsed as standard SQL reads them, with
+/// backslashes as ordinary characters (standard_conforming_strings).
+pub fn standard_strings() -> bool {
+    // SAFETY: reads a backend-global setting.
+    unsafe { pg_sys::standard_conforming_strings }
 }
 
 /// Sorts `oids` and removes repeats.

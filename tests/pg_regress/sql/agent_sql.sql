@@ -22,6 +22,12 @@ CREATE FUNCTION shop.order_total() RETURNS numeric LANGUAGE sql STABLE SECURITY 
 -- nothing can be written, that statement cannot be decided.
 CREATE FUNCTION shop.payment_count() RETURNS bigint LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path = pg_catalog AS $$ BEGIN RETURN (SELECT count(*) FROM shop.payments); END $$;
+-- A table whose rule turns an UPDATE into something else, and a
+-- partitioned table written through its partition's own name.
+CREATE TABLE shop.ruled (id int PRIMARY KEY, tenant_id text NOT NULL);
+CREATE RULE ruled_update AS ON UPDATE TO shop.ruled DO INSTEAD DELETE FROM shop.payments WHERE false;
+CREATE TABLE shop.ledger (id int NOT NULL, tenant_id text NOT NULL) PARTITION BY RANGE (id);
+CREATE TABLE shop.ledger_1 PARTITION OF shop.ledger FOR VALUES FROM (1) TO (100);
 GRANT USAGE ON SCHEMA shop TO authensor_operator, agent_app;
 GRANT SELECT ON shop.orders TO agent_app;
 RESET ROLE;
@@ -77,6 +83,8 @@ ALTER ROLE agent_sql SET session_preload_libraries = 'authensor';
 GRANT USAGE ON SCHEMA shop TO agent_sql;
 GRANT SELECT, INSERT, UPDATE, DELETE ON shop.orders, shop.payments, shop.order_view TO agent_sql;
 GRANT SELECT ON shop.short_ids TO agent_sql;
+GRANT SELECT, UPDATE ON shop.ruled TO agent_sql;
+GRANT SELECT, INSERT ON shop.ledger, shop.ledger_1 TO agent_sql;
 GRANT TRUNCATE ON shop.orders TO agent_sql;
 GRANT EXECUTE ON FUNCTION shop.order_total() TO agent_sql;
 CREATE TABLE public.agent_owned (tenant_id text);
@@ -325,6 +333,64 @@ SET LOCAL force_parallel_mode = on;
 SET LOCAL parallel_leader_participation = off;
 SELECT shop.payment_count();
 ROLLBACK;
+-- A statement whose args (its text among them) exceed
+-- authensor.max_args_bytes is refused, as evaluate() refuses such args.
+SELECT repeat('x', 1100000) AS pad \gset
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+SELECT count(*) FROM shop.orders WHERE :'pad' <> '';
+ROLLBACK;
+-- Refused before any decision, because the text would not say what runs: a
+-- statement parsed with standard_conforming_strings off (an approver reads
+-- its text as standard SQL), and one writing a table with rules.
+SET standard_conforming_strings = off;
+SELECT 1 AS one;
+SET standard_conforming_strings = on;
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+UPDATE shop.ruled SET id = id WHERE id = 1;
+ROLLBACK;
+-- A partition written by its own name counts as its partitioned table too.
+-- Bind parameters are written with output settings of their own: the
+-- session's extra_float_digits, DateStyle and IntervalStyle do not make
+-- distinct values print alike.
+SET extra_float_digits = -15;
+SET DateStyle = 'SQL, DMY';
+SET IntervalStyle = 'sql_standard';
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+INSERT INTO shop.ledger_1 VALUES (1, 'sql-c');
+PREPARE probe(float8, date, interval) AS
+  SELECT count(*) FROM shop.orders WHERE amount <> $1 AND $2 IS NOT NULL AND $3 IS NOT NULL;
+EXECUTE probe(140, '04/03/2026', '1 day 2 hours');
+DEALLOCATE probe;
+COMMIT;
+RESET extra_float_digits;
+RESET DateStyle;
+RESET IntervalStyle;
+-- A role that bypasses row-level security is not one an agent may act as.
+\c - postgres
+CREATE ROLE agent_sql_bypass NOLOGIN BYPASSRLS;
+GRANT USAGE ON SCHEMA shop TO agent_sql_bypass;
+GRANT SELECT ON shop.orders TO agent_sql_bypass;
+GRANT agent_sql_bypass TO agent_sql;
+\c - agent_sql
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+SET LOCAL ROLE agent_sql_bypass;
+SELECT count(*) FROM shop.orders;
+ROLLBACK;
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-c';
+SELECT tool, action, args->'tables' AS tables, args->'writes' AS writes, args->'parameters' AS parameters
+  FROM authensor.receipts
+ WHERE args->>'statement' LIKE 'INSERT INTO shop.ledger_1%' OR args->>'statement' LIKE 'PREPARE probe%'
+ ORDER BY created_at;
+COMMIT;
+\c - postgres
+DROP OWNED BY agent_sql_bypass;
+DROP ROLE agent_sql_bypass;
 
 -- A person approves the escalated INSERT; the same statement then runs once,
 -- decided again with its escalation granted: its receipt of 'escalate' is
@@ -443,6 +509,12 @@ SELECT id FROM public.latin1_rows;
 ROLLBACK;
 \c :regress_db postgres
 DROP DATABASE authensor_latin1;
+-- In a database without authensor, an agent's statements cannot be decided.
+CREATE DATABASE authensor_absent;
+\c authensor_absent agent_sql
+SELECT 1 AS one;
+\c :regress_db postgres
+DROP DATABASE authensor_absent;
 
 DROP SCHEMA shop CASCADE;
 DROP OWNED BY agent_sql, agent_bound;
