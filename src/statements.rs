@@ -59,6 +59,7 @@ static HOOKS: StatementHooks = StatementHooks {
     analysed,
     executing,
     utility,
+    function_prepared,
 };
 
 thread_local! {
@@ -426,6 +427,33 @@ fn utility(utility: Utility) {
         args,
         utility.runs_without_tenant,
     ));
+}
+
+/// Decides a VOLATILE function prepared for a call outside any statement's
+/// plan, where no statement decision saw it: in a PL/pgSQL expression (`x :=
+/// setval(…)`, prepared once per transaction), as an argument of EXECUTE or
+/// CALL, or for the protocol's fast-path function call (libpq's PQfn, and
+/// its large-object functions). Its tool is `sql.function`; authensor's own
+/// functions and procedures (whose CALL was decided) are left out, and so
+/// are functions that are not VOLATILE, which promise to change nothing.
+fn function_prepared(function: Oid) {
+    if !catalog::function_is_volatile(function)
+        || catalog::function_is_procedure(function)
+        || catalog::function_in_schema(function, c"authensor")
+    {
+        return;
+    }
+    let Some(name) = statement::function_name(function) else {
+        return;
+    };
+    let args = serde_json::json!({
+        "command": "FUNCTION CALL",
+        "tables": [],
+        "writes": [],
+        "functions": [name],
+        "statement": normalise(&statement::running_text()),
+    });
+    decide(&Call::new("sql.function".to_owned(), args, false));
 }
 
 /// Decides `call` for the session's tenant, writes the receipt, and raises

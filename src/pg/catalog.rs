@@ -38,6 +38,12 @@ pub fn function_is_volatile(function: Oid) -> bool {
     unsafe { pg_sys::func_volatile(function) == pg_sys::PROVOLATILE_VOLATILE as std::ffi::c_char }
 }
 
+/// Whether function `function` is a procedure (CALL runs it).
+pub fn function_is_procedure(function: Oid) -> bool {
+    // SAFETY: a syscache lookup by oid (lsyscache.c get_func_prokind).
+    unsafe { pg_sys::get_func_prokind(function) == pg_sys::PROKIND_PROCEDURE as std::ffi::c_char }
+}
+
 /// Whether relation `relation` has a column `column` (not dropped).
 pub fn has_column(relation: Oid, column: &CStr) -> bool {
     // SAFETY: a syscache lookup by relation oid and C string; get_attnum

@@ -2,8 +2,10 @@
 //! run: post_parse_analyze_hook (what parse analysis shows: WHERE clauses,
 //! functions), ExecutorStart_hook (every plan the executor starts: simple and
 //! extended protocol, prepared statements, cursors, PL/pgSQL and SQL
-//! functions' statements) and ProcessUtility_hook (DDL, COPY and other
-//! utility statements).
+//! functions' statements), ProcessUtility_hook (DDL, COPY and other utility
+//! statements) and object_access_hook (functions prepared for a call outside
+//! any plan: PL/pgSQL expressions, EXECUTE's and CALL's arguments, the
+//! protocol's fast-path function call).
 //!
 //! Follows how contrib/pg_stat_statements installs and chains the same
 //! hooks (_PG_init, pgss_post_parse_analyze, pgss_ExecutorStart,
@@ -12,6 +14,7 @@
 //! before it (through pgrx's error boundary, as pgrx calls PostgreSQL's own
 //! functions), or PostgreSQL's standard routine.
 
+use super::Oid;
 use super::statement::{self, Analysed, Planned, Utility};
 use pgrx::pg_sys;
 use pgrx::pg_sys::ffi::pg_guard_ffi_boundary;
@@ -34,6 +37,9 @@ pub struct StatementHooks {
     /// A utility statement is about to run (never transaction control,
     /// which must work in an aborted transaction).
     pub utility: fn(Utility),
+    /// A function is being prepared for a call outside the start of any
+    /// plan (execExpr.c ExecInitFunc, fastpath.c HandleFunctionRequest).
+    pub function_prepared: fn(Oid),
 }
 
 // Set once, by install(); PostgreSQL runs a backend on one thread.
@@ -42,6 +48,7 @@ static mut HOOKS: Option<&'static StatementHooks> = None;
 static mut PREVIOUS_ANALYZE: pg_sys::post_parse_analyze_hook_type = None;
 static mut PREVIOUS_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
 static mut PREVIOUS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
+static mut PREVIOUS_OBJECT_ACCESS: pg_sys::object_access_hook_type = None;
 
 /// Ids given to statements that parse analysis left without one
 /// (compute_query_id off): distinct from each other, and, with the top bit
@@ -62,6 +69,8 @@ pub fn install(hooks: &'static StatementHooks) {
         pg_sys::ExecutorStart_hook = Some(on_executor_start);
         PREVIOUS_UTILITY = pg_sys::ProcessUtility_hook;
         pg_sys::ProcessUtility_hook = Some(on_utility);
+        PREVIOUS_OBJECT_ACCESS = pg_sys::object_access_hook;
+        pg_sys::object_access_hook = Some(on_object_access);
     }
 }
 
@@ -87,6 +96,25 @@ fn hooks() -> Option<&'static StatementHooks> {
 thread_local! {
     /// Set once a parallel worker has started its part of its leader's plan.
     static WORKER_PLAN_STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// How many plans of a session that is decided are starting now: the
+    /// functions prepared meanwhile are a plan's, decided with it.
+    static PLANS_STARTING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts a plan as starting until dropped (also when an ERROR unwinds).
+struct PlanStarting;
+
+impl PlanStarting {
+    fn begin() -> PlanStarting {
+        PLANS_STARTING.set(PLANS_STARTING.get() + 1);
+        PlanStarting
+    }
+}
+
+impl Drop for PlanStarting {
+    fn drop(&mut self) {
+        PLANS_STARTING.set(PLANS_STARTING.get().saturating_sub(1));
+    }
 }
 
 /// Whether the plan about to start is a parallel worker's part of its
@@ -216,10 +244,45 @@ unsafe extern "C-unwind" fn decide_and_start(desc: *mut pg_sys::QueryDesc, eflag
         {
             (hooks.executing)(planned);
         }
+        let _starting = PlanStarting::begin();
         match PREVIOUS_EXECUTOR_START {
             Some(previous) => pg_guard_ffi_boundary(|| previous(desc, eflags)),
             None => pg_sys::standard_ExecutorStart(desc, eflags),
         }
+    }
+}
+
+/// Every function prepared for a call (once per plan start for those in a
+/// plan) passes here; for sessions that are never decided it is passed on
+/// as on_executor_start passes a plan on.
+unsafe extern "C-unwind" fn on_object_access(
+    access: pg_sys::ObjectAccessType::Type,
+    class_id: pg_sys::Oid,
+    object_id: pg_sys::Oid,
+    sub_id: i32,
+    arg: *mut std::ffi::c_void,
+) {
+    // SAFETY: the hook's arguments, passed on unchanged to the hook
+    // installed before this one (objectaccess.c RunFunctionExecuteHook).
+    unsafe {
+        if access == pg_sys::ObjectAccessType::OAT_FUNCTION_EXECUTE && !known_inactive() {
+            function_prepared(object_id);
+        }
+        if let Some(previous) = PREVIOUS_OBJECT_ACCESS {
+            previous(access, class_id, object_id, sub_id, arg);
+        }
+    }
+}
+
+/// A function prepared outside the start of any plan: in a PL/pgSQL
+/// expression, as an argument of EXECUTE or CALL, or for the fast-path
+/// function call.
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn function_prepared(function: pg_sys::Oid) {
+    if PLANS_STARTING.get() == 0
+        && let Some(hooks) = hooks()
+    {
+        (hooks.function_prepared)(function);
     }
 }
 

@@ -744,6 +744,20 @@ unsafe fn statement_text(source: *const i8, location: i32, length: i32) -> Strin
     String::from_utf8_lossy(&bytes[start..end]).into_owned()
 }
 
+/// The text of the statement the client sent that is running now, or ""
+/// (a fast-path function call has none).
+pub fn running_text() -> String {
+    // SAFETY: debug_query_string is NULL or the NUL-terminated text of the
+    // statement running now (postgres.c).
+    unsafe {
+        let text = pg_sys::debug_query_string;
+        if text.is_null() {
+            return String::new();
+        }
+        String::from_utf8_lossy(CStr::from_ptr(text).to_bytes()).into_owned()
+    }
+}
+
 /// Whether string literals are parsed as standard SQL reads them, with
 /// backslashes as ordinary characters (standard_conforming_strings).
 pub fn standard_strings() -> bool {

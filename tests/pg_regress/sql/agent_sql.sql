@@ -24,6 +24,7 @@ CREATE FUNCTION shop.payment_count() RETURNS bigint LANGUAGE plpgsql STABLE PARA
     SET search_path = pg_catalog AS $$ BEGIN RETURN (SELECT count(*) FROM shop.payments); END $$;
 -- A table whose rule turns an UPDATE into something else, and a
 -- partitioned table written through its partition's own name.
+CREATE SEQUENCE shop.order_ids;
 CREATE TABLE shop.ruled (id int PRIMARY KEY, tenant_id text NOT NULL);
 CREATE RULE ruled_update AS ON UPDATE TO shop.ruled DO INSTEAD DELETE FROM shop.payments WHERE false;
 CREATE TABLE shop.ledger (id int NOT NULL, tenant_id text NOT NULL) PARTITION BY RANGE (id);
@@ -84,6 +85,7 @@ GRANT USAGE ON SCHEMA shop TO agent_sql;
 GRANT SELECT, INSERT, UPDATE, DELETE ON shop.orders, shop.payments, shop.order_view TO agent_sql;
 GRANT SELECT ON shop.short_ids TO agent_sql;
 GRANT SELECT, UPDATE ON shop.ruled TO agent_sql;
+GRANT USAGE, UPDATE ON SEQUENCE shop.order_ids TO agent_sql;
 GRANT SELECT, INSERT ON shop.ledger, shop.ledger_1 TO agent_sql;
 GRANT TRUNCATE ON shop.orders TO agent_sql;
 GRANT EXECUTE ON FUNCTION shop.order_total() TO agent_sql;
@@ -114,6 +116,9 @@ rules:
      when: {args.has_where: {equals: false}}, reason: "DELETE without WHERE"}
   - {id: merge-no-delete, tool: sql.merge, action: block,
      when: {args.actions: {contains: DELETE}}, reason: "MERGE that deletes"}
+  - {id: application-functions, tool: "sql.*", action: block,
+     when: {args.functions: {any: [{contains: pg_catalog.setval}, {contains: pg_catalog.lo_creat}]}},
+     reason: "Sequences and large objects are the application's"}
   - {id: payments-need-approval, tool: "sql.*", action: escalate,
      when: {args.writes: {contains: shop.payments}}}
 default: allow
@@ -233,6 +238,26 @@ BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
 MERGE INTO shop.orders o USING (SELECT 1 AS id) s ON o.id = s.id
   WHEN MATCHED THEN UPDATE SET amount = o.amount WHEN NOT MATCHED THEN DO NOTHING;
+ROLLBACK;
+-- A function is decided wherever it is called: in a statement, in a
+-- PL/pgSQL expression, as EXECUTE's argument, and through the protocol's
+-- fast-path function call, which psql's \lo_import uses (libpq's lo_creat).
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+SELECT setval('shop.order_ids', 42);
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+DO $$ DECLARE v bigint; BEGIN v := setval('shop.order_ids', 42); END $$;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+PREPARE echo(bigint) AS SELECT $1 AS v;
+EXECUTE echo(setval('shop.order_ids', 42));
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+\lo_import '/dev/null'
 ROLLBACK;
 -- TRUNCATE ignores row-level security: with the privilege, an agent would
 -- empty every tenant's rows. It is refused on a protected table, and with
