@@ -397,6 +397,19 @@ fn utility(utility: Utility) {
             Some("Delete the tenant's rows with DELETE, which row-level security keeps to them."),
         )
     }
+    // A temporary object outlives the transaction, and is found before any
+    // schema's by the session's later statements: behind a pooler, the next
+    // transaction on the connection may be another tenant's, whose rows
+    // would land in it.
+    if utility.creates_lasting_temporary && tenant::agent_session_tenant().is_none() {
+        raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "an agent that authenticates with keys may not create temporary objects that outlive the transaction",
+            Some(
+                "Create temporary tables ON COMMIT DROP; another tenant's transaction may be the next on this connection.",
+            ),
+        )
+    }
     // FETCH and MOVE read the rows of a cursor's query: they are decided as
     // that query again, so that a rule published since the cursor was
     // declared stops it.

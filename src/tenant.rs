@@ -82,7 +82,7 @@ pub fn current_tenant() -> Option<String> {
         return Some(tenant);
     }
     if crate::statements::is_agent() {
-        return agent_role_tenant().filter(|_| caller_is_trusted());
+        return agent_session_tenant();
     }
     let requested = requested_tenant()?;
     if !caller_is_trusted() {
@@ -224,6 +224,14 @@ fn on_subtransaction_abort(aborted: SubTransactionId) {
 thread_local! {
     /// The session user, and the tenant the operator set on it.
     static ROLE_TENANT: RefCell<Option<(crate::pg::Oid, Option<String>)>> = const { RefCell::new(None) };
+}
+
+/// The tenant an agent's session is bound to by its role, the same in every
+/// transaction of the session: the role's `authensor.tenant_id`, for a member
+/// of authensor_trusted. None for an agent that authenticates with keys,
+/// whose transactions may each be another tenant's.
+pub fn agent_session_tenant() -> Option<String> {
+    agent_role_tenant().filter(|_| caller_is_trusted())
 }
 
 /// The tenant the operator set on the session user with `ALTER ROLE … SET

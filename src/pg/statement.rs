@@ -110,6 +110,10 @@ pub struct Utility {
     /// decided when they run; not LISTEN or NOTIFY, nor DO or CALL (a
     /// PL/pgSQL expression calls functions without the executor).
     pub runs_without_tenant: bool,
+    /// Creates a temporary relation or type that outlives the transaction
+    /// (a table not ON COMMIT DROP, a view, a sequence, a type in pg_temp),
+    /// which later statements of the session find before any schema's.
+    pub creates_lasting_temporary: bool,
     /// FETCH or MOVE: the plan of the cursor it reads, when the cursor
     /// exists and its query runs (not yet closed, nor held past its
     /// transaction).
@@ -656,6 +660,7 @@ pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) 
         );
         let truncates_hidden_rows = (*statement).type_ == pg_sys::NodeTag::T_TruncateStmt
             && truncates_hidden_rows(statement.cast::<pg_sys::TruncateStmt>());
+        let creates_lasting_temporary = creates_lasting_temporary(statement);
         let cursor = if (*statement).type_ == pg_sys::NodeTag::T_FetchStmt {
             cursor_plan(statement.cast::<pg_sys::FetchStmt>())
         } else {
@@ -667,10 +672,83 @@ pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) 
             runs_without_tenant,
             copy,
             truncates_hidden_rows,
+            creates_lasting_temporary,
             cursor,
             text: statement_text(source, (*plan).stmt_location, (*plan).stmt_len),
         }
     }
+}
+
+/// Whether `statement` creates a temporary relation or type that outlives
+/// its transaction (see `Utility::creates_lasting_temporary`). A relation is
+/// temporary by TEMP or by its schema, which the parse tree still holds as
+/// written (namespace.c RangeVarAdjustRelationPersistence runs later).
+///
+/// # Safety
+/// `statement` is a utility statement's parse tree.
+unsafe fn creates_lasting_temporary(statement: *mut pg_sys::Node) -> bool {
+    // SAFETY: each node is read as the type its tag says; RangeVars and
+    // name lists are those of the parse tree.
+    unsafe {
+        let temporary = |relation: *mut pg_sys::RangeVar| {
+            !relation.is_null()
+                && ((*relation).relpersistence == pg_sys::RELPERSISTENCE_TEMP as std::ffi::c_char
+                    || is_temporary_schema((*relation).schemaname))
+        };
+        let in_temporary_schema = |names: *mut pg_sys::List| {
+            pg_sys::list_length(names) > 1
+                && is_temporary_schema((*pg_sys::list_nth(names, 0).cast::<pg_sys::String>()).sval)
+        };
+        let lasting = |on_commit: pg_sys::OnCommitAction::Type| {
+            on_commit != pg_sys::OnCommitAction::ONCOMMIT_DROP
+        };
+        match (*statement).type_ {
+            pg_sys::NodeTag::T_CreateStmt => {
+                let create = statement.cast::<pg_sys::CreateStmt>();
+                temporary((*create).relation) && lasting((*create).oncommit)
+            }
+            pg_sys::NodeTag::T_CreateTableAsStmt => {
+                let into = (*statement.cast::<pg_sys::CreateTableAsStmt>()).into;
+                !into.is_null() && temporary((*into).rel) && lasting((*into).onCommit)
+            }
+            pg_sys::NodeTag::T_ViewStmt => temporary((*statement.cast::<pg_sys::ViewStmt>()).view),
+            pg_sys::NodeTag::T_CreateSeqStmt => {
+                temporary((*statement.cast::<pg_sys::CreateSeqStmt>()).sequence)
+            }
+            pg_sys::NodeTag::T_CompositeTypeStmt => {
+                temporary((*statement.cast::<pg_sys::CompositeTypeStmt>()).typevar)
+            }
+            pg_sys::NodeTag::T_CreateEnumStmt => {
+                in_temporary_schema((*statement.cast::<pg_sys::CreateEnumStmt>()).typeName)
+            }
+            pg_sys::NodeTag::T_CreateRangeStmt => {
+                in_temporary_schema((*statement.cast::<pg_sys::CreateRangeStmt>()).typeName)
+            }
+            pg_sys::NodeTag::T_CreateDomainStmt => {
+                in_temporary_schema((*statement.cast::<pg_sys::CreateDomainStmt>()).domainname)
+            }
+            pg_sys::NodeTag::T_DefineStmt => {
+                let define = statement.cast::<pg_sys::DefineStmt>();
+                (*define).kind == pg_sys::ObjectType::OBJECT_TYPE
+                    && in_temporary_schema((*define).defnames)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether `schema` (NULL: none written) names the session's temporary
+/// schema: pg_temp, or pg_temp_N.
+///
+/// # Safety
+/// `schema` is NULL or a NUL-terminated string.
+unsafe fn is_temporary_schema(schema: *const std::ffi::c_char) -> bool {
+    if schema.is_null() {
+        return false;
+    }
+    // SAFETY: see the function's contract.
+    let schema = unsafe { CStr::from_ptr(schema) }.to_bytes();
+    schema == b"pg_temp" || schema.starts_with(b"pg_temp_")
 }
 
 /// The plan a FETCH or MOVE reads from: that of the cursor it names, while

@@ -393,6 +393,26 @@ COMMIT;
 RESET extra_float_digits;
 RESET DateStyle;
 RESET IntervalStyle;
+-- Behind a pooler, the next transaction on an agent's connection may be
+-- another tenant's, and a temporary table is found before any schema's: an
+-- agent that authenticates with keys keeps temporary objects to the
+-- transaction (ON COMMIT DROP).
+CREATE TEMP TABLE orders (LIKE shop.orders);
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+SAVEPOINT s;
+CREATE TEMP TABLE orders (LIKE shop.orders);
+ROLLBACK TO SAVEPOINT s;
+SELECT 1 AS one INTO TEMP one;
+ROLLBACK TO SAVEPOINT s;
+CREATE TEMP VIEW orders AS SELECT * FROM shop.orders;
+ROLLBACK TO SAVEPOINT s;
+CREATE TYPE pg_temp.mood AS ENUM ('calm');
+ROLLBACK TO SAVEPOINT s;
+CREATE TEMP TABLE scratch (x int) ON COMMIT DROP;
+INSERT INTO scratch VALUES (1);
+SELECT x FROM scratch;
+COMMIT;
 -- A role that bypasses row-level security is not one an agent may act as.
 \c - postgres
 CREATE ROLE agent_sql_bypass NOLOGIN BYPASSRLS;
@@ -498,6 +518,10 @@ SELECT id, tenant_id FROM shop.orders ORDER BY id;
 SELECT authensor.publish_policy('rules: [{tool: "*", action: allow}]') FROM shop.orders LIMIT 1;
 SELECT authensor.approve(gen_random_uuid()) FROM shop.orders LIMIT 1;
 SELECT authensor.set_alert_route('agent_channel') FROM shop.orders LIMIT 1;
+-- Bound to one tenant, every transaction of its session is that tenant's:
+-- it may keep temporary tables.
+CREATE TEMP TABLE bound_scratch (x int);
+DROP TABLE bound_scratch;
 
 -- Every decided statement left a receipt, refused ones included (committed
 -- = false); authensor's own statements and a non-agent's leave none.
