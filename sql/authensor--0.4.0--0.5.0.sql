@@ -218,8 +218,7 @@ END
 $$;
 
 -- Operator only: EXECUTE is granted to whoever protects application tables.
-REVOKE ALL ON FUNCTION @extschema@.protect_table(regclass, name), @extschema@.unprotect_table(regclass),
-                        @extschema@.protected_state_before(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.protect_table(regclass, name), @extschema@.unprotect_table(regclass) FROM PUBLIC;
 
 COMMENT ON FUNCTION @extschema@.protect_table(regclass, name) IS
     'Row-level security on an application table: each session reads and writes only the rows of its tenant (operator only)';
