@@ -157,6 +157,8 @@ SELECT set_config('authensor.tenant_id', 'bench-sql', false);
 SELECT authensor.publish_policy($$
 rules:
   - {id: reads, tool: sql.select, action: allow, when: {args.tables: {contains: bench.sql_orders}}}
+  # The same rule for the SELECT that calls evaluate() (sql.* tools are the statements' own).
+  - {id: evaluated-reads, tool: db.select, action: allow, when: {args.tables: {contains: bench.sql_orders}}}
 default: block
 $$);
 RESET authensor.tenant_id;

@@ -74,16 +74,19 @@ $$;
 -- restrictive one (so that no other permissive policy of the application
 -- widens it). Runs with the caller's rights: only the table's owner (or a
 -- superuser) can change its row-level security. Idempotent; calling it again
--- with another column moves the policies to that column.
+-- with another column moves the policies to that column. Warns about every
+-- key whose checks, which bypass row-level security, see other tenants' rows.
 CREATE FUNCTION @extschema@.protect_table(table_name regclass, tenant_column name) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rel       pg_catalog.pg_class;
+    tenant_at smallint;
     col_type  text;
     base_type regtype;
     condition text;
     policy    text;
     before    text;
+    key       text;
 BEGIN
     IF table_name IS NULL OR tenant_column IS NULL THEN
         RAISE EXCEPTION 'authensor.protect_table(): table_name and tenant_column must not be NULL'
@@ -106,7 +109,7 @@ BEGIN
     -- The type without its modifier: a cast to varchar(n), char(n) or
     -- numeric(p, s) would cut or round the tenant id, and let one tenant's
     -- id match another's rows.
-    SELECT format_type(a.atttypid, NULL), a.atttypid INTO col_type, base_type
+    SELECT a.attnum, format_type(a.atttypid, NULL), a.atttypid INTO tenant_at, col_type, base_type
       FROM pg_attribute a
      WHERE a.attrelid = table_name AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
@@ -181,6 +184,35 @@ BEGIN
     EXECUTE format('COMMENT ON POLICY authensor_tenant_rows ON %s IS %L', table_name, @extschema@.protected_policy_mark());
     EXECUTE format('COMMENT ON POLICY authensor_tenant_only ON %s IS %L', table_name,
                    @extschema@.protected_policy_mark() || '; row security before: ' || before);
+    -- Unique, exclusion and foreign key checks bypass row-level security: a
+    -- key without the tenant column tells one tenant which values other
+    -- tenants' rows hold (a unique violation, ON CONFLICT DO NOTHING), and a
+    -- foreign key lets one tenant reference another's row, which then cannot
+    -- be deleted. Only the key columns count (not an index's INCLUDE ones).
+    FOR key IN
+        SELECT format('constraint "%s" of %s does not include tenant column "%s"', c.conname, table_name, tenant_column)
+          FROM pg_constraint c
+         WHERE c.conrelid = table_name AND c.contype IN ('p', 'u', 'x', 'f')
+           AND (NOT tenant_at = ANY (c.conkey) OR (c.confrelid = table_name AND NOT tenant_at = ANY (c.confkey)))
+        UNION ALL
+        SELECT format('constraint "%s" of %s references %s without tenant column "%s"',
+                      c.conname, c.conrelid::regclass, table_name, tenant_column)
+          FROM pg_constraint c
+         WHERE c.confrelid = table_name AND c.conrelid <> table_name AND c.contype = 'f'
+           AND NOT tenant_at = ANY (c.confkey)
+        UNION ALL
+        SELECT format('unique index "%s" of %s does not include tenant column "%s"', i.relname, table_name, tenant_column)
+          FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+         WHERE x.indrelid = table_name AND x.indisunique
+           AND NOT EXISTS (SELECT FROM pg_constraint c
+                            WHERE c.conindid = x.indexrelid AND c.conrelid = table_name AND c.contype IN ('p', 'u', 'x'))
+           AND NOT tenant_at = ANY ((x.indkey::smallint[])[0:x.indnkeyatts - 1])
+        ORDER BY 1
+    LOOP
+        RAISE WARNING '%: its checks see every tenant''s rows', key
+            USING HINT = format('Make the key composite with the tenant column, e.g. PRIMARY KEY (%1$I, id), '
+                                'and foreign keys (%1$I, order_id) REFERENCES ... (%1$I, id).', tenant_column);
+    END LOOP;
 END
 $$;
 
@@ -218,8 +250,7 @@ END
 $$;
 
 -- Operator only: EXECUTE is granted to whoever protects application tables.
-REVOKE ALL ON FUNCTION @extschema@.protect_table(regclass, name), @extschema@.unprotect_table(regclass),
-                        @extschema@.protected_state_before(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.protect_table(regclass, name), @extschema@.unprotect_table(regclass) FROM PUBLIC;
 
 COMMENT ON FUNCTION @extschema@.protect_table(regclass, name) IS
     'Row-level security on an application table: each session reads and writes only the rows of its tenant (operator only)';

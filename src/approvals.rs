@@ -102,6 +102,8 @@ pub fn run_for_statement(tenant_id: &str, tool: &str, args: JsonbArg) -> Option<
 fn consume_approval(receipt_id: Option<Uuid>, tool: Option<&str>, args: Option<JsonbArg>) -> bool {
     let receipt_id = required(receipt_id, "consume_approval", "receipt_id");
     let tool = required(tool, "consume_approval", "tool");
+    // An approved statement runs when the agent sends it again.
+    evaluate::refuse_statement_tool("consume_approval", tool);
     let args = required(args, "consume_approval", "args");
     let tenant_id = require_tenant("consume_approval");
     // The row lock makes a concurrent second consumer wait and then find the

@@ -386,6 +386,9 @@ pub(crate) fn read_call<'a>(
             None,
         )
     }
+    if *receipt == Receipt::Write {
+        refuse_statement_tool(function, tool);
+    }
     check_size(function, args_arg, context_arg);
     let args = json_object(function, "args", args_arg);
     let context = json_object(function, "context", context_arg);
@@ -400,6 +403,26 @@ pub(crate) fn read_call<'a>(
         tool,
         args,
         context,
+    }
+}
+
+/// The tools of agents' statements (statements.rs): `sql.select`, `sql.ddl`, …
+const STATEMENT_TOOL_PREFIX: &str = "sql.";
+
+/// Refuses a receipt for a `sql.` tool from a function that names its tool:
+/// such a receipt would be indistinguishable from a statement's, and record
+/// a statement that never ran. A dry run (check(), explain()) may decide one.
+pub(crate) fn refuse_statement_tool(function: &str, tool: &str) {
+    if tool.starts_with(STATEMENT_TOOL_PREFIX) {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!(
+                "authensor.{function}(): tool {tool:?} is reserved: the {STATEMENT_TOOL_PREFIX}* tools are the decisions on agents' statements, and only those statements write their receipts"
+            ),
+            Some(
+                "Name the tool otherwise (for example \"db.query\"). authensor.check() and authensor.explain() decide sql.* tools without a receipt, to try a policy's rules; an approved statement runs when the agent sends it again.",
+            ),
+        )
     }
 }
 

@@ -104,6 +104,15 @@ SELECT action, layer FROM authensor.check('a', '{}', '{"n": 1e131071}');
 -- JSON nested as deep as PostgreSQL reads it decides too.
 SELECT action, layer FROM authensor.check('a', ('{"x": ' || repeat('[', 5000) || '1' || repeat(']', 5000) || '}')::jsonb);
 
+-- The sql.* tools are agents' statements' own: a function that names its
+-- tool writes no receipt for one, which would record a statement that never
+-- ran. A dry run decides one, so that a policy's sql.* rules can be tried.
+SELECT authensor.evaluate('sql.select', '{"command": "SELECT", "tables": ["public.orders"], "statement": "SELECT * FROM orders"}');
+SELECT authensor.guard('sql.delete', '{"has_where": true}');
+SELECT authensor.consume_approval('00000000-0000-7000-8000-000000000001', 'sql.update', '{}');
+SELECT action, layer FROM authensor.check('sql.select', '{"tables": ["public.orders"]}');
+SELECT authensor.explain('sql.ddl', '{"command": "DROP TABLE"}')->>'action' AS explained;
+
 -- The backend is still here, and of all the above only the one valid
 -- policy (the non-ASCII one) was stored, and no receipt.
 \c - agent_app

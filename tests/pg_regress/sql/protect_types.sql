@@ -76,5 +76,28 @@ SELECT authensor.unprotect_table('typed.by_domain');
 SELECT relrowsecurity, relforcerowsecurity,
        (SELECT count(*) FROM pg_policy WHERE polrelid = 'typed.by_domain'::regclass) AS policies
   FROM pg_class WHERE oid = 'typed.by_domain'::regclass;
+
+-- Unique and foreign key checks bypass row-level security: each key of a
+-- protected table without the tenant column, and each foreign key into it
+-- that leaves the column out, draws a WARNING, and the table is protected
+-- all the same. Keys that include the column draw none; nor do an index's
+-- INCLUDE columns count as its key.
+\set VERBOSITY default
+SET ROLE typed_owner;
+CREATE TABLE typed.orders (id int PRIMARY KEY, tenant text NOT NULL);
+CREATE TABLE typed.tenant_orders (tenant text, id int, code text, PRIMARY KEY (tenant, id), UNIQUE (tenant, code));
+CREATE TABLE typed.items (tenant text, id int, order_id int REFERENCES typed.orders (id), tenant_order int,
+                          PRIMARY KEY (tenant, id),
+                          FOREIGN KEY (tenant, tenant_order) REFERENCES typed.tenant_orders (tenant, id));
+CREATE UNIQUE INDEX items_order_only ON typed.items (order_id) INCLUDE (tenant);
+RESET ROLE;
+SELECT authensor.protect_table('typed.orders', 'tenant');
+SELECT authensor.protect_table('typed.tenant_orders', 'tenant');
+SELECT authensor.protect_table('typed.items', 'tenant');
+\set VERBOSITY terse
+SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, count(p.oid) AS policies
+  FROM pg_class c LEFT JOIN pg_policy p ON p.polrelid = c.oid
+ WHERE c.oid IN ('typed.orders'::regclass, 'typed.tenant_orders'::regclass, 'typed.items'::regclass)
+ GROUP BY 1, 2, 3 ORDER BY 1;
 DROP SCHEMA typed CASCADE;
 DROP ROLE typed_owner;
