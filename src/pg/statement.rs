@@ -680,24 +680,26 @@ pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) 
 }
 
 /// Whether `statement` creates a temporary relation or type that outlives
-/// its transaction (see `Utility::creates_lasting_temporary`). A relation is
-/// temporary by TEMP or by its schema, which the parse tree still holds as
-/// written (namespace.c RangeVarAdjustRelationPersistence runs later).
+/// its transaction (see `Utility::creates_lasting_temporary`). It is
+/// temporary by TEMP, or by the schema it is created in: the one it names,
+/// or the first of search_path, which may be pg_temp (namespace.c
+/// RangeVarGetCreationNamespace and QualifiedNameGetCreationNamespace, as
+/// the statement itself will resolve it).
 ///
 /// # Safety
 /// `statement` is a utility statement's parse tree.
 unsafe fn creates_lasting_temporary(statement: *mut pg_sys::Node) -> bool {
     // SAFETY: each node is read as the type its tag says; RangeVars and
-    // name lists are those of the parse tree.
+    // name lists are those of the parse tree, resolved without a lock.
     unsafe {
         let temporary = |relation: *mut pg_sys::RangeVar| {
             !relation.is_null()
                 && ((*relation).relpersistence == pg_sys::RELPERSISTENCE_TEMP as std::ffi::c_char
-                    || is_temporary_schema((*relation).schemaname))
+                    || pg_sys::isTempNamespace(pg_sys::RangeVarGetCreationNamespace(relation)))
         };
         let in_temporary_schema = |names: *mut pg_sys::List| {
-            pg_sys::list_length(names) > 1
-                && is_temporary_schema((*pg_sys::list_nth(names, 0).cast::<pg_sys::String>()).sval)
+            let mut name = std::ptr::null_mut();
+            pg_sys::isTempNamespace(pg_sys::QualifiedNameGetCreationNamespace(names, &mut name))
         };
         let lasting = |on_commit: pg_sys::OnCommitAction::Type| {
             on_commit != pg_sys::OnCommitAction::ONCOMMIT_DROP
@@ -705,11 +707,11 @@ unsafe fn creates_lasting_temporary(statement: *mut pg_sys::Node) -> bool {
         match (*statement).type_ {
             pg_sys::NodeTag::T_CreateStmt => {
                 let create = statement.cast::<pg_sys::CreateStmt>();
-                temporary((*create).relation) && lasting((*create).oncommit)
+                lasting((*create).oncommit) && temporary((*create).relation)
             }
             pg_sys::NodeTag::T_CreateTableAsStmt => {
                 let into = (*statement.cast::<pg_sys::CreateTableAsStmt>()).into;
-                !into.is_null() && temporary((*into).rel) && lasting((*into).onCommit)
+                !into.is_null() && lasting((*into).onCommit) && temporary((*into).rel)
             }
             pg_sys::NodeTag::T_ViewStmt => temporary((*statement.cast::<pg_sys::ViewStmt>()).view),
             pg_sys::NodeTag::T_CreateSeqStmt => {
@@ -735,20 +737,6 @@ unsafe fn creates_lasting_temporary(statement: *mut pg_sys::Node) -> bool {
             _ => false,
         }
     }
-}
-
-/// Whether `schema` (NULL: none written) names the session's temporary
-/// schema: pg_temp, or pg_temp_N.
-///
-/// # Safety
-/// `schema` is NULL or a NUL-terminated string.
-unsafe fn is_temporary_schema(schema: *const std::ffi::c_char) -> bool {
-    if schema.is_null() {
-        return false;
-    }
-    // SAFETY: see the function's contract.
-    let schema = unsafe { CStr::from_ptr(schema) }.to_bytes();
-    schema == b"pg_temp" || schema.starts_with(b"pg_temp_")
 }
 
 /// The plan a FETCH or MOVE reads from: that of the cursor it names, while
