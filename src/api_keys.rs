@@ -206,12 +206,16 @@ fn parse_key(key: &str) -> Option<(Uuid, String)> {
     Some((Uuid::from_bytes(bytes), secret.to_ascii_lowercase()))
 }
 
-/// What a key is replaced with where text that held it is shown.
+/// What a key is replaced with in pg_stat_activity.
 pub const HIDDEN: &str = "<API key hidden>";
 
-/// `text` with every API key in it replaced by [`HIDDEN`]: a statement's
-/// text as its receipt keeps it (`SELECT authensor.authenticate('ak_…')`
-/// run where a tenant is already bound is decided like any statement).
+/// `text` with every API key in it replaced by `<API key ak_<id>… hidden
+/// #<digest>>`: a statement's text and parameters as its receipt keeps them
+/// (`authenticate('ak_…')` run where a tenant is already bound is decided
+/// like any statement). The digest, 128 bits of SHA-256 of the key's secret,
+/// keeps distinct keys distinct, so that an approval of a statement holding
+/// one key never covers the same statement holding another; it tells
+/// nothing usable about the secret.
 pub fn hide_keys(text: &str) -> std::borrow::Cow<'_, str> {
     const KEY_LEN: usize = PREFIX.len() + 32 + 1 + SECRET_BYTES * 2;
     if !text.contains(PREFIX) {
@@ -221,9 +225,16 @@ pub fn hide_keys(text: &str) -> std::borrow::Cow<'_, str> {
     let mut rest = text;
     while let Some(at) = rest.find(PREFIX) {
         let candidate = rest[at..].get(..KEY_LEN);
-        if candidate.is_some_and(|key| parse_key(key).is_some()) {
+        if let Some((id, secret)) = candidate.and_then(parse_key) {
+            use sha2::{Digest, Sha256};
+            let digest = Sha256::digest(secret.as_bytes());
             hidden.push_str(&rest[..at]);
-            hidden.push_str(HIDDEN);
+            let _ = write!(
+                hidden,
+                "<API key {PREFIX}{}… hidden #{}>",
+                hex(id.as_bytes()),
+                hex(&digest[..16])
+            );
             rest = &rest[at + KEY_LEN..];
         } else {
             hidden.push_str(&rest[..at + PREFIX.len()]);
@@ -266,16 +277,29 @@ fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{HIDDEN, constant_time_eq, hex, hide_keys, parse_key};
+    use super::{constant_time_eq, hex, hide_keys, parse_key};
 
     #[test]
     fn keys_are_hidden_wherever_they_appear() {
-        let key = format!("ak_{}_{}", "0123456789abcdef".repeat(2), "Ab".repeat(32));
+        let id = "0123456789abcdef".repeat(2);
+        let key = format!("ak_{id}_{}", "Ab".repeat(32));
         let text = format!("SELECT authensor.authenticate('{key}'), 'ak_', '{key}x' -- ak_1");
-        assert_eq!(
-            hide_keys(&text),
-            format!("SELECT authensor.authenticate('{HIDDEN}'), 'ak_', '{HIDDEN}x' -- ak_1")
+        let hidden = hide_keys(&text);
+        assert!(!hidden.contains(&"Ab".repeat(32)), "{hidden}");
+        let shown = hidden.split('\'').nth(1).unwrap().to_owned();
+        assert!(
+            shown.starts_with(&format!("<API key ak_{id}… hidden #")),
+            "{shown}"
         );
+        assert_eq!(
+            hidden,
+            format!("SELECT authensor.authenticate('{shown}'), 'ak_', '{shown}x' -- ak_1")
+        );
+        // Keys that differ in their secret stay distinct; hex digits' case
+        // does not make another key.
+        let other = format!("ak_{id}_{}", "cd".repeat(32));
+        assert_ne!(hide_keys(&key), hide_keys(&other));
+        assert_eq!(hide_keys(&key), hide_keys(&key.to_ascii_lowercase()));
         assert_eq!(hide_keys("SELECT 'ak_é'"), "SELECT 'ak_é'");
         assert_eq!(hide_keys(&key[..key.len() - 1]), &key[..key.len() - 1]);
     }

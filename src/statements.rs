@@ -60,6 +60,7 @@ static HOOKS: StatementHooks = StatementHooks {
     executing,
     utility,
     function_prepared,
+    rewritten_by_rule,
 };
 
 thread_local! {
@@ -171,10 +172,9 @@ pub fn is_agent() -> bool {
 /// cached plan's own statement.
 ///
 /// Refused here, because its text would not say what it does: a statement
-/// that writes a relation with rules (which rewrite it, and can change after
-/// an approval of it), and one parsed with standard_conforming_strings off
-/// (whose text a person approving it reads as standard SQL: `'\' -- '` is
-/// one string there, a comment here).
+/// parsed with standard_conforming_strings off (whose text a person
+/// approving it reads as standard SQL: `'\' -- '` is one string there, a
+/// comment here).
 fn analysed(query_id: u64, analysed: Analysed) {
     if !statement::standard_strings() {
         raise(
@@ -182,15 +182,6 @@ fn analysed(query_id: u64, analysed: Analysed) {
             "an agent's statements must be parsed with standard_conforming_strings on",
             Some(
                 "SET standard_conforming_strings = on: with it off, a statement's text reads differently to the people who approve it than it ran.",
-            ),
-        )
-    }
-    if analysed.writes_through_rules {
-        raise(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            "an agent's statement may not write a relation with rules for INSERT, UPDATE or DELETE",
-            Some(
-                "A rule (CREATE RULE) makes the statement do something other than its text says, and can be changed after an approval; write the rule's tables directly.",
             ),
         )
     }
@@ -245,6 +236,23 @@ impl Call {
 /// (`parameters`), so that an approval of it is an approval of those
 /// values: its calls are built for each run.
 fn executing(mut planned: Planned) {
+    // Row-level security keeps tenants apart; read as a role exempt from it
+    // (a view's or a SECURITY DEFINER function's owner that is a superuser,
+    // or the table's owner), a protected table would show every tenant's
+    // rows.
+    if let Some((relation, role)) = planned.read_bypassing_rls {
+        raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "an agent's statement would read {} as role \"{}\", which row-level security does not apply to",
+                statement::relation_name(relation).unwrap_or_default(),
+                roles::role_name(role)
+            ),
+            Some(
+                "A view or SECURITY DEFINER function owned by a superuser, a BYPASSRLS role or the table's owner reads every tenant's rows: give it an owner without those rights, or make the view security_invoker.",
+            ),
+        )
+    }
     // A plan's analysis stays among the most recently used while it runs.
     ANALYSED.with(|cell| cell.borrow_mut().get(&planned.query_id).is_some());
     let parameters = std::mem::take(&mut planned.parameters);
@@ -368,7 +376,12 @@ fn dml_call(
     if !parameters.is_empty() {
         args["parameters"] = parameters
             .iter()
-            .map(|(number, value)| (format!("${number}"), value.clone().into()))
+            .map(|(number, value)| {
+                let value = value
+                    .as_deref()
+                    .map(|value| api_keys::hide_keys(value).into_owned());
+                (format!("${number}"), value.into())
+            })
             .collect::<serde_json::Map<_, _>>()
             .into();
     }
@@ -395,6 +408,19 @@ fn utility(utility: Utility) {
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
             "an agent may not TRUNCATE a table under row-level security, nor with CASCADE: TRUNCATE empties every tenant's rows",
             Some("Delete the tenant's rows with DELETE, which row-level security keeps to them."),
+        )
+    }
+    // An agent's role settings are its governance: a role bound to a tenant
+    // could name another (ALTER ROLE … SET authensor.tenant_id), and agents
+    // sharing a login role would change each other's sessions.
+    if utility.manages_roles {
+        raise(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "an agent may not create, change or grant roles, nor change role or database settings ({})",
+                utility.tag
+            ),
+            Some("Roles and their settings are the operator's."),
         )
     }
     // A temporary object outlives the transaction, and is found before any
@@ -440,6 +466,20 @@ fn utility(utility: Utility) {
         args,
         utility.runs_without_tenant,
     ));
+}
+
+/// Refuses a query that a rule (CREATE RULE) made of an agent's statement,
+/// reached directly or through a view: the rule makes the statement do
+/// something its text does not say, and can be changed after an approval
+/// of it.
+fn rewritten_by_rule() {
+    raise(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        "an agent's statement may not be rewritten by a rule: it would do something other than its text says",
+        Some(
+            "Write the tables the rule writes directly, or have the operator replace the rule with a trigger.",
+        ),
+    )
 }
 
 /// Decides a VOLATILE function prepared for a call outside any statement's

@@ -40,6 +40,8 @@ pub struct StatementHooks {
     /// A function is being prepared for a call outside the start of any
     /// plan (execExpr.c ExecInitFunc, fastpath.c HandleFunctionRequest).
     pub function_prepared: fn(Oid),
+    /// A query a rule made of the statement is about to be planned.
+    pub rewritten_by_rule: fn(),
 }
 
 // Set once, by install(); PostgreSQL runs a backend on one thread.
@@ -49,6 +51,7 @@ static mut PREVIOUS_ANALYZE: pg_sys::post_parse_analyze_hook_type = None;
 static mut PREVIOUS_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
 static mut PREVIOUS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
 static mut PREVIOUS_OBJECT_ACCESS: pg_sys::object_access_hook_type = None;
+static mut PREVIOUS_PLANNER: pg_sys::planner_hook_type = None;
 
 /// Ids given to statements that parse analysis left without one
 /// (compute_query_id off): distinct from each other, and, with the top bit
@@ -71,6 +74,8 @@ pub fn install(hooks: &'static StatementHooks) {
         pg_sys::ProcessUtility_hook = Some(on_utility);
         PREVIOUS_OBJECT_ACCESS = pg_sys::object_access_hook;
         pg_sys::object_access_hook = Some(on_object_access);
+        PREVIOUS_PLANNER = pg_sys::planner_hook;
+        pg_sys::planner_hook = Some(on_planner);
     }
 }
 
@@ -202,11 +207,59 @@ fn known_inactive() -> bool {
     unsafe { HOOKS }.is_none_or(|hooks| (hooks.known_inactive)())
 }
 
-// PostgreSQL's own routine, called without pgrx's error boundary on the
+// PostgreSQL's own routines, called without pgrx's error boundary on the
 // path of sessions that are never decided (see on_executor_start).
 unsafe extern "C-unwind" {
     #[link_name = "standard_ExecutorStart"]
     fn standard_executor_start(desc: *mut pg_sys::QueryDesc, eflags: i32);
+    #[link_name = "standard_planner"]
+    fn standard_planner(
+        parse: *mut pg_sys::Query,
+        query_string: *const std::ffi::c_char,
+        cursor_options: i32,
+        bound_params: pg_sys::ParamListInfo,
+    ) -> *mut pg_sys::PlannedStmt;
+}
+
+/// Every query a session that loaded the library plans passes here, after
+/// the rewriter: the one place where a query that a rule made of a
+/// statement (an INSTEAD or ALSO rule, reached directly or through a view)
+/// can be told from the statement. Passed on as on_executor_start passes a
+/// plan on.
+unsafe extern "C-unwind" fn on_planner(
+    parse: *mut pg_sys::Query,
+    query_string: *const std::ffi::c_char,
+    cursor_options: i32,
+    bound_params: pg_sys::ParamListInfo,
+) -> *mut pg_sys::PlannedStmt {
+    // SAFETY: the hook's arguments, passed on unchanged to the hook
+    // installed before this one or to PostgreSQL's routine (planner.c
+    // planner); `parse` is a rewritten Query.
+    unsafe {
+        if !known_inactive() {
+            check_rewritten(parse);
+        }
+        match PREVIOUS_PLANNER {
+            Some(previous) => previous(parse, query_string, cursor_options, bound_params),
+            None => standard_planner(parse, query_string, cursor_options, bound_params),
+        }
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn check_rewritten(parse: *mut pg_sys::Query) {
+    // SAFETY: a rewritten Query's querySource (parsenodes.h QuerySource).
+    let by_rule = unsafe {
+        matches!(
+            (*parse).querySource,
+            pg_sys::QuerySource::QSRC_INSTEAD_RULE
+                | pg_sys::QuerySource::QSRC_QUAL_INSTEAD_RULE
+                | pg_sys::QuerySource::QSRC_NON_INSTEAD_RULE
+        )
+    };
+    if by_rule && let Some(hooks) = hooks() {
+        (hooks.rewritten_by_rule)();
+    }
 }
 
 /// Every plan of every session that loaded the library starts here, most of

@@ -19,6 +19,18 @@ pub fn outer_user_name() -> String {
     }
 }
 
+/// The name of role `role`, or its oid if it no longer exists.
+pub fn role_name(role: super::Oid) -> String {
+    // SAFETY: a syscache lookup by oid; NULL when missing (noerr).
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(role, true);
+        if name.is_null() {
+            return role.to_u32().to_string();
+        }
+        CStr::from_ptr(name).to_string_lossy().into_owned()
+    }
+}
+
 /// The name of the session user: the role that logged in (or that a
 /// superuser chose with SET SESSION AUTHORIZATION), which SET ROLE and
 /// SECURITY DEFINER leave unchanged.

@@ -31,9 +31,6 @@ pub struct Analysed {
     /// A MERGE's actions (INSERT, UPDATE, DELETE), sorted; DO NOTHING left
     /// out.
     pub merge_actions: Vec<Command>,
-    /// It writes a relation with rules for INSERT, UPDATE or DELETE (CREATE
-    /// RULE), which make it do something other than its text says.
-    pub writes_through_rules: bool,
 }
 
 /// A data-modifying CTE: `WITH d AS (DELETE FROM t RETURNING *) SELECT …`.
@@ -89,6 +86,10 @@ pub struct Planned {
     /// The values of the bind parameters the statement uses, as text (None
     /// for NULL), by number: they are not in its text.
     pub parameters: Vec<(i32, Option<String>)>,
+    /// A relation under row-level security that the plan reads or writes as
+    /// a role that bypasses it (a view's owner, a SECURITY DEFINER
+    /// function's, or SET ROLE's), with that role.
+    pub read_bypassing_rls: Option<(Oid, Oid)>,
 }
 
 /// A utility statement (DDL, COPY, SET …).
@@ -110,6 +111,9 @@ pub struct Utility {
     /// decided when they run; not LISTEN or NOTIFY, nor DO or CALL (a
     /// PL/pgSQL expression calls functions without the executor).
     pub runs_without_tenant: bool,
+    /// Creates, changes, drops or grants roles, or changes role or database
+    /// settings (ALTER ROLE … SET, which any role may do for itself).
+    pub manages_roles: bool,
     /// Creates a temporary relation or type that outlives the transaction
     /// (a table not ON COMMIT DROP, a view, a sequence, a type in pg_temp),
     /// which later statements of the session find before any schema's.
@@ -136,71 +140,7 @@ pub(super) unsafe fn analyse(query: *mut pg_sys::Query) -> Analysed {
     }
     sort_oids(&mut found.functions);
     sort_oids(&mut found.relations);
-    // SAFETY: see the function's contract.
-    let target = unsafe { result_relation(query) };
-    found.writes_through_rules = target
-        .into_iter()
-        .chain(found.nested_writes.iter().map(|nested| nested.target))
-        .any(has_write_rules);
     found
-}
-
-/// The relation an INSERT, UPDATE, DELETE or MERGE writes.
-///
-/// # Safety
-/// `query` is an analysed Query.
-unsafe fn result_relation(query: *mut pg_sys::Query) -> Option<Oid> {
-    // SAFETY: resultRelation is 0 or indexes the range table (1-based).
-    unsafe {
-        let index = (*query).resultRelation;
-        (index > 0).then(|| {
-            (*pg_sys::list_nth((*query).rtable, index - 1).cast::<pg_sys::RangeTblEntry>()).relid
-        })
-    }
-}
-
-// Not among pgrx's bindings (catalog/partition.h); the same signature on
-// PostgreSQL 15, 16 and 18.
-unsafe extern "C-unwind" {
-    #[link_name = "get_partition_ancestors"]
-    fn partition_ancestors_of(relid: pg_sys::Oid) -> *mut pg_sys::List;
-}
-
-/// The partitioned tables `relation` is a partition of, nearest first; none
-/// for a relation that is no partition.
-fn partition_ancestors(relation: Oid) -> Vec<Oid> {
-    // SAFETY: a syscache lookup, then a scan of pg_inherits returning a list
-    // of oids (partition.c get_partition_ancestors), called through pgrx's
-    // error boundary since it may raise.
-    unsafe {
-        if !pg_sys::get_rel_relispartition(relation) {
-            return Vec::new();
-        }
-        let ancestors = pg_guard_ffi_boundary(|| partition_ancestors_of(relation));
-        (0..pg_sys::list_length(ancestors))
-            .map(|index| pg_sys::list_nth_oid(ancestors, index))
-            .collect()
-    }
-}
-
-/// Whether `relation` has rules for INSERT, UPDATE or DELETE (a view's
-/// ON SELECT rule is its definition, not counted).
-fn has_write_rules(relation: Oid) -> bool {
-    // SAFETY: the relation is locked by parse analysis; its relcache entry
-    // is opened and closed around reading its rules (relcache.c
-    // RelationIdGetRelation, rewrite/prs2lock.h RuleLock).
-    unsafe {
-        let rel = pg_sys::RelationIdGetRelation(relation);
-        if rel.is_null() {
-            return false;
-        }
-        let rules = (*rel).rd_rules;
-        let found = !rules.is_null()
-            && (0..(*rules).numLocks as usize)
-                .any(|index| (**(*rules).rules.add(index)).event != pg_sys::CmdType::CMD_SELECT);
-        pg_sys::RelationClose(rel);
-        found
-    }
 }
 
 /// The commands of a MERGE's WHEN clauses (parsenodes.h MergeAction).
@@ -253,6 +193,51 @@ unsafe fn collect_relations(query: *mut pg_sys::Query, relations: &mut Vec<Oid>)
                 relations.push((*rte).relid);
             }
         }
+    }
+}
+
+// Not among pgrx's bindings (catalog/partition.h); the same signature on
+// PostgreSQL 15, 16 and 18.
+unsafe extern "C-unwind" {
+    #[link_name = "get_partition_ancestors"]
+    fn partition_ancestors_of(relid: pg_sys::Oid) -> *mut pg_sys::List;
+}
+
+/// The partitioned tables `relation` is a partition of, nearest first; none
+/// for a relation that is no partition.
+fn partition_ancestors(relation: Oid) -> Vec<Oid> {
+    // SAFETY: a syscache lookup, then a scan of pg_inherits returning a list
+    // of oids (partition.c get_partition_ancestors), called through pgrx's
+    // error boundary since it may raise.
+    unsafe {
+        if !pg_sys::get_rel_relispartition(relation) {
+            return Vec::new();
+        }
+        let ancestors = pg_guard_ffi_boundary(|| partition_ancestors_of(relation));
+        (0..pg_sys::list_length(ancestors))
+            .map(|index| pg_sys::list_nth_oid(ancestors, index))
+            .collect()
+    }
+}
+
+/// `relation` and the role it is read as (`check_as`, or the current user),
+/// when row-level security is enabled on it but that role is exempt: a
+/// superuser, a BYPASSRLS role, or the owner of a table whose row security
+/// is not forced (rls.c check_enable_rls, as the executor asks it).
+fn bypassing_rls(relation: Oid, check_as: pg_sys::Oid) -> Option<(Oid, Oid)> {
+    // SAFETY: catalogue lookups by oid (rls.c check_enable_rls, which does
+    // not raise with noError; miscinit.c GetUserId).
+    unsafe {
+        let exempt = pg_sys::check_enable_rls(relation, check_as, true)
+            == pg_sys::CheckEnableRlsResult::RLS_NONE_ENV as i32;
+        exempt.then(|| {
+            let role = if check_as == pg_sys::InvalidOid {
+                pg_sys::GetUserId()
+            } else {
+                check_as
+            };
+            (relation, role)
+        })
     }
 }
 
@@ -439,10 +424,15 @@ pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
             pg_sys::list_nth(rtable, rt_index as i32 - 1).cast::<pg_sys::RangeTblEntry>()
         };
         let mut relations = Vec::new();
+        let mut read_bypassing_rls = None;
         for rt_index in 1..=pg_sys::list_length(rtable) as pg_sys::Index {
             let rte = entry(rt_index);
             if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION && named(rt_index) == rt_index {
                 relations.push((*rte).relid);
+                if read_bypassing_rls.is_none() {
+                    read_bypassing_rls =
+                        bypassing_rls((*rte).relid, check_as_user(plan_perm_infos(plan), rte));
+                }
             }
         }
         let mut writes = Vec::new();
@@ -477,6 +467,7 @@ pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
             columns,
             text: statement_text((*desc).sourceText, (*plan).stmt_location, (*plan).stmt_len),
             parameters: parameters((*desc).params),
+            read_bypassing_rls,
         })
     }
 }
@@ -604,6 +595,39 @@ unsafe fn written_columns(
 }
 
 /// The plan's RTEPermissionInfo list (from 16; none on 15).
+/// The role the executor checks `rte`'s privileges (and row-level security)
+/// as: a view's owner for the relations it reads, or InvalidOid for the
+/// current user.
+///
+/// # Safety
+/// `rte` is a relation entry of a plan whose permission infos (from 16)
+/// are `perm_infos`.
+#[cfg(feature = "pg15")]
+unsafe fn check_as_user(
+    _perm_infos: *mut pg_sys::List,
+    rte: *mut pg_sys::RangeTblEntry,
+) -> pg_sys::Oid {
+    // SAFETY: on 15 a RangeTblEntry holds its own permission fields.
+    unsafe { (*rte).checkAsUser }
+}
+
+/// # Safety
+/// As the 15 version.
+#[cfg(any(feature = "pg16", feature = "pg18"))]
+unsafe fn check_as_user(
+    perm_infos: *mut pg_sys::List,
+    rte: *mut pg_sys::RangeTblEntry,
+) -> pg_sys::Oid {
+    // SAFETY: from 16 an entry points (1-based) into the permission infos.
+    unsafe {
+        let index = (*rte).perminfoindex as i32;
+        if index == 0 {
+            return pg_sys::InvalidOid;
+        }
+        (*pg_sys::list_nth(perm_infos, index - 1).cast::<pg_sys::RTEPermissionInfo>()).checkAsUser
+    }
+}
+
 #[cfg(feature = "pg15")]
 unsafe fn plan_perm_infos(_plan: *mut pg_sys::PlannedStmt) -> *mut pg_sys::List {
     std::ptr::null_mut()
@@ -661,6 +685,16 @@ pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) 
         let truncates_hidden_rows = (*statement).type_ == pg_sys::NodeTag::T_TruncateStmt
             && truncates_hidden_rows(statement.cast::<pg_sys::TruncateStmt>());
         let creates_lasting_temporary = creates_lasting_temporary(statement);
+        let manages_roles = matches!(
+            (*statement).type_,
+            pg_sys::NodeTag::T_CreateRoleStmt
+                | pg_sys::NodeTag::T_AlterRoleStmt
+                | pg_sys::NodeTag::T_AlterRoleSetStmt
+                | pg_sys::NodeTag::T_DropRoleStmt
+                | pg_sys::NodeTag::T_GrantRoleStmt
+                | pg_sys::NodeTag::T_ReassignOwnedStmt
+                | pg_sys::NodeTag::T_AlterDatabaseSetStmt
+        );
         let cursor = if (*statement).type_ == pg_sys::NodeTag::T_FetchStmt {
             cursor_plan(statement.cast::<pg_sys::FetchStmt>())
         } else {
@@ -673,6 +707,7 @@ pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) 
             copy,
             truncates_hidden_rows,
             creates_lasting_temporary,
+            manages_roles,
             cursor,
             text: statement_text(source, (*plan).stmt_location, (*plan).stmt_len),
         }

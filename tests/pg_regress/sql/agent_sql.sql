@@ -27,6 +27,7 @@ CREATE FUNCTION shop.payment_count() RETURNS bigint LANGUAGE plpgsql STABLE PARA
 CREATE SEQUENCE shop.order_ids;
 CREATE TABLE shop.ruled (id int PRIMARY KEY, tenant_id text NOT NULL);
 CREATE RULE ruled_update AS ON UPDATE TO shop.ruled DO INSTEAD DELETE FROM shop.payments WHERE false;
+CREATE VIEW shop.ruled_view AS SELECT * FROM shop.ruled;
 CREATE TABLE shop.ledger (id int NOT NULL, tenant_id text NOT NULL) PARTITION BY RANGE (id);
 CREATE TABLE shop.ledger_1 PARTITION OF shop.ledger FOR VALUES FROM (1) TO (100);
 GRANT USAGE ON SCHEMA shop TO authensor_operator, agent_app;
@@ -84,7 +85,7 @@ ALTER ROLE agent_sql SET session_preload_libraries = 'authensor';
 GRANT USAGE ON SCHEMA shop TO agent_sql;
 GRANT SELECT, INSERT, UPDATE, DELETE ON shop.orders, shop.payments, shop.order_view TO agent_sql;
 GRANT SELECT ON shop.short_ids TO agent_sql;
-GRANT SELECT, UPDATE ON shop.ruled TO agent_sql;
+GRANT SELECT, UPDATE ON shop.ruled, shop.ruled_view TO agent_sql;
 GRANT USAGE, UPDATE ON SEQUENCE shop.order_ids TO agent_sql;
 GRANT SELECT, INSERT ON shop.ledger, shop.ledger_1 TO agent_sql;
 GRANT TRUNCATE ON shop.orders TO agent_sql;
@@ -151,6 +152,19 @@ SELECT authensor.authenticate(:'key_a') AS tenant;
 SELECT authensor.authenticate(:'key_a') AS tenant,
        (SELECT query FROM pg_stat_get_activity(pg_backend_pid())) AS shown;
 ROLLBACK;
+-- Nor in receipts: a key passed where the tenant is already bound, as a
+-- literal or as a bind parameter, is kept as its id and a digest (counted
+-- below).
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+PREPARE auth(text) AS SELECT authensor.authenticate($1) AS tenant;
+EXECUTE auth(:'key_a');
+DEALLOCATE auth;
+COMMIT;
+-- An agent's role settings are its governance: it may not change them, nor
+-- any role.
+ALTER ROLE agent_sql SET work_mem = '64MB';
+ALTER ROLE agent_sql PASSWORD 'changed';
 
 -- The guide's substring rule passes both of these; row-level security keeps
 -- them to tenant sql-a's rows.
@@ -373,7 +387,10 @@ SELECT 1 AS one;
 SET standard_conforming_strings = on;
 BEGIN;
 SELECT authensor.authenticate(:'key_c') AS tenant;
+SAVEPOINT s;
 UPDATE shop.ruled SET id = id WHERE id = 1;
+ROLLBACK TO SAVEPOINT s;
+UPDATE shop.ruled_view SET id = id WHERE id = 1;
 ROLLBACK;
 -- A partition written by its own name counts as its partitioned table too.
 -- Bind parameters are written with output settings of their own: the
@@ -416,8 +433,13 @@ CREATE TEMP TABLE scratch (x int) ON COMMIT DROP;
 INSERT INTO scratch VALUES (1);
 SELECT x FROM scratch;
 COMMIT;
--- A role that bypasses row-level security is not one an agent may act as.
+-- A role that bypasses row-level security is not one an agent may act as,
+-- nor one a view or SECURITY DEFINER function it uses reads as.
 \c - postgres
+CREATE VIEW shop.every_order AS SELECT id, tenant_id FROM shop.orders;
+CREATE FUNCTION shop.every_order_count() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog AS $$ SELECT count(*) FROM shop.orders $$;
+GRANT SELECT ON shop.every_order TO agent_sql;
 CREATE ROLE agent_sql_bypass NOLOGIN BYPASSRLS;
 GRANT USAGE ON SCHEMA shop TO agent_sql_bypass;
 GRANT SELECT ON shop.orders TO agent_sql_bypass;
@@ -425,6 +447,11 @@ GRANT agent_sql_bypass TO agent_sql;
 \c - agent_sql
 BEGIN;
 SELECT authensor.authenticate(:'key_c') AS tenant;
+SAVEPOINT s;
+SELECT count(*) FROM shop.every_order;
+ROLLBACK TO SAVEPOINT s;
+SELECT shop.every_order_count();
+ROLLBACK TO SAVEPOINT s;
 SET LOCAL ROLE agent_sql_bypass;
 SELECT count(*) FROM shop.orders;
 ROLLBACK;
@@ -521,6 +548,9 @@ SELECT id, tenant_id FROM shop.orders ORDER BY id;
 SELECT authensor.publish_policy('rules: [{tool: "*", action: allow}]') FROM shop.orders LIMIT 1;
 SELECT authensor.approve(gen_random_uuid()) FROM shop.orders LIMIT 1;
 SELECT authensor.set_alert_route('agent_channel') FROM shop.orders LIMIT 1;
+-- Nor may it name itself another tenant, which its role's settings would.
+ALTER ROLE agent_bound SET authensor.tenant_id = 'sql-a';
+ALTER ROLE agent_bound IN DATABASE regression RESET authensor.tenant_id;
 -- Bound to one tenant, every transaction of its session is that tenant's:
 -- it may keep temporary tables.
 CREATE TEMP TABLE bound_scratch (x int);
@@ -534,9 +564,13 @@ SET LOCAL authensor.tenant_id = 'sql-a';
 SELECT id FROM shop.orders ORDER BY id;
 SELECT tool, action, rule_id, committed, args->>'command' AS command, args->'tables' AS tables,
        args->'writes' AS writes, args->'columns' AS columns, args->'has_where' AS has_where,
-       args->'functions' AS functions, args->>'statement' AS statement
+       args->'functions' AS functions,
+       regexp_replace(args->>'statement', '<API key ak_[0-9a-f]{32}… hidden #[0-9a-f]{32}>', '<API key … hidden>', 'g') AS statement
   FROM authensor.receipts ORDER BY created_at, id;
 SELECT tool, status FROM authensor.approvals WHERE tool LIKE 'sql.%' ORDER BY requested_at;
+SELECT count(*) FILTER (WHERE args::text ~ 'ak_[0-9a-f]{32}_[0-9a-f]{64}') AS keys_in_receipts,
+       count(*) FILTER (WHERE args::text ~ '<API key ak_[0-9a-f]{32}… hidden #[0-9a-f]{32}>') AS hidden_keys
+  FROM authensor.receipts;
 COMMIT;
 BEGIN;
 SET LOCAL authensor.tenant_id = 'sql-b';
