@@ -77,6 +77,7 @@ pub struct NewReceipt<'a> {
 /// marked as not committed (see held.rs).
 pub fn append(receipt: &NewReceipt) -> Uuid {
     held::refuse_if_full(
+        receipt.tenant_id,
         receipt.args.raw_size() + receipt.context.raw_size() + receipt.reason.len(),
     );
     let id = plans::pinned(|| insert(receipt));

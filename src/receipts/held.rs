@@ -103,16 +103,32 @@ thread_local! {
 
 /// Refuses a decision whose receipt would take the backend's copies past
 /// their limit. Called before the receipt is written.
-pub(super) fn refuse_if_full(receipt_bytes: usize) {
-    let (waiting_count, waiting_bytes) = WAITING.with(|waiting| {
+///
+/// Rolled-back decisions waiting to be written count against their own
+/// tenant only: behind a pooler, the next transaction on the connection may
+/// be another tenant's, which must not be refused for what the one before
+/// left waiting; its commit writes them. All of them together are held to
+/// four times the limit.
+pub(super) fn refuse_if_full(tenant_id: &str, receipt_bytes: usize) {
+    let ((own_count, own_bytes), (all_count, all_bytes)) = WAITING.with(|waiting| {
         let waiting = waiting.borrow();
+        let totals = |copies: &mut dyn Iterator<Item = &Copy>| {
+            copies.fold((0, 0), |(count, bytes), copy| {
+                (count + 1, bytes + copy.bytes())
+            })
+        };
         (
-            waiting.len(),
-            waiting.iter().map(Copy::bytes).sum::<usize>(),
+            totals(&mut waiting.iter().filter(|copy| copy.tenant_id == tenant_id)),
+            totals(&mut waiting.iter()),
         )
     });
-    let count = HELD.with(|held| held.borrow().len()) + waiting_count + 1;
-    if count > MAX_COPIES || HELD_BYTES.get() + waiting_bytes + receipt_bytes > MAX_COPY_BYTES {
+    let held = HELD.with(|held| held.borrow().len()) + 1;
+    let held_bytes = HELD_BYTES.get() + receipt_bytes;
+    if held + own_count > MAX_COPIES
+        || held_bytes + own_bytes > MAX_COPY_BYTES
+        || held + all_count > 4 * MAX_COPIES
+        || held_bytes + all_bytes > 4 * MAX_COPY_BYTES
+    {
         crate::errors::raise(
             PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             "this session holds too many receipts not yet committed",

@@ -578,6 +578,40 @@ SELECT tool, action, rule_id, committed, args->'tables' AS tables, args->>'state
   FROM authensor.receipts ORDER BY created_at, id;
 COMMIT;
 
+-- Refused decisions wait in the session until its next commit writes them,
+-- at most 10,000 per session: a tenant that fills that leaves the next
+-- tenant on the connection (behind a pooler) free to work, and that
+-- tenant's commit writes them.
+\c - authensor_operator
+SELECT authensor.create_api_key('sql-full', 'sql agent full') AS key_full \gset
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-full';
+SELECT authensor.publish_policy('{rules: [{tool: sql.utility, action: allow}], default: block}') > 0 AS published;
+COMMIT;
+\c - agent_sql
+BEGIN;
+SELECT authensor.authenticate(:'key_full') AS tenant;
+DO $$ BEGIN
+    FOR i IN 1..10001 LOOP
+        BEGIN PERFORM FROM shop.orders; EXCEPTION WHEN insufficient_privilege THEN NULL; END;
+    END LOOP;
+END $$;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_full') AS tenant;
+SELECT count(*) FROM shop.orders;
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+SELECT count(*) FROM shop.orders;
+COMMIT;
+\c - agent_app
+BEGIN;
+SET LOCAL authensor.tenant_id = 'sql-full';
+SELECT action, committed, count(*) FROM authensor.receipts GROUP BY 1, 2 ORDER BY 1, 2;
+COMMIT;
+
 -- In a database whose encoding is not UTF8, statements' text cannot be
 -- compared as UTF-8: an agent's statements with a tenant are refused.
 \c - postgres
