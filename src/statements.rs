@@ -489,10 +489,17 @@ fn rewritten_by_rule() {
 /// its large-object functions). Its tool is `sql.function`; authensor's own
 /// functions and procedures (whose CALL was decided) are left out, and so
 /// are functions that are not VOLATILE, which promise to change nothing.
-fn function_prepared(function: Oid) {
+///
+/// One prepared as part of a plan was decided with the plan's statement;
+/// but a statement that ran without a tenant (it named no relation and no
+/// VOLATILE function) may still reach one, through an operator, an
+/// aggregate or a default argument: that is refused. (A parallel worker's
+/// plans are its leader's, or refused.)
+fn function_prepared(function: Oid, in_plan: bool) {
     if !catalog::function_is_volatile(function)
         || catalog::function_is_procedure(function)
         || catalog::function_in_schema(function, c"authensor")
+        || (in_plan && (hooks::in_parallel_worker() || tenant::current_tenant().is_some()))
     {
         return;
     }

@@ -37,9 +37,10 @@ pub struct StatementHooks {
     /// A utility statement is about to run (never transaction control,
     /// which must work in an aborted transaction).
     pub utility: fn(Utility),
-    /// A function is being prepared for a call outside the start of any
-    /// plan (execExpr.c ExecInitFunc, fastpath.c HandleFunctionRequest).
-    pub function_prepared: fn(Oid),
+    /// A function is being prepared for a call (execExpr.c ExecInitFunc,
+    /// fastpath.c HandleFunctionRequest): as part of a plan that is
+    /// starting (true), or outside any.
+    pub function_prepared: fn(Oid, bool),
     /// A query a rule made of the statement is about to be planned.
     pub rewritten_by_rule: fn(),
 }
@@ -128,9 +129,7 @@ impl Drop for PlanStarting {
 /// function runs inside the worker; it is decided, which refuses it (nothing
 /// can be written in a worker).
 fn leaders_plan() -> bool {
-    // SAFETY: a backend-global, set when a parallel worker starts.
-    let in_worker = unsafe { pg_sys::ParallelWorkerNumber >= 0 };
-    in_worker && !WORKER_PLAN_STARTED.replace(true)
+    in_parallel_worker() && !WORKER_PLAN_STARTED.replace(true)
 }
 
 // Called without pgrx's error boundary (a sigsetjmp per call): it only reads
@@ -148,6 +147,12 @@ pub fn forget_cached_plans() {
     // SAFETY: walks the backend's list of saved plans and marks them invalid;
     // plans in use are reference-counted and stay valid until released.
     unsafe { pg_sys::ResetPlanCache() };
+}
+
+/// Whether the backend is a parallel worker.
+pub fn in_parallel_worker() -> bool {
+    // SAFETY: a backend-global, set when a parallel worker starts.
+    unsafe { pg_sys::ParallelWorkerNumber >= 0 }
 }
 
 /// Whether the backend is in parallel mode, where nothing may be written.
@@ -327,15 +332,13 @@ unsafe extern "C-unwind" fn on_object_access(
     }
 }
 
-/// A function prepared outside the start of any plan: in a PL/pgSQL
-/// expression, as an argument of EXECUTE or CALL, or for the fast-path
-/// function call.
+/// A function prepared for a call: within a plan that is starting, or
+/// outside any (in a PL/pgSQL expression, as an argument of EXECUTE or
+/// CALL, or for the fast-path function call).
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn function_prepared(function: pg_sys::Oid) {
-    if PLANS_STARTING.get() == 0
-        && let Some(hooks) = hooks()
-    {
-        (hooks.function_prepared)(function);
+    if let Some(hooks) = hooks() {
+        (hooks.function_prepared)(function, PLANS_STARTING.get() > 0);
     }
 }
 

@@ -25,6 +25,11 @@ CREATE FUNCTION shop.payment_count() RETURNS bigint LANGUAGE plpgsql STABLE PARA
 -- A table whose rule turns an UPDATE into something else, and a
 -- partitioned table written through its partition's own name.
 CREATE SEQUENCE shop.order_ids;
+-- An operator whose function is VOLATILE: a statement using it names no
+-- VOLATILE function.
+CREATE FUNCTION shop.bump(bigint, bigint) RETURNS bigint LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog AS $$ BEGIN RETURN setval('shop.order_ids', $1 + $2); END $$;
+CREATE OPERATOR shop.### (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = shop.bump);
 CREATE TABLE shop.ruled (id int PRIMARY KEY, tenant_id text NOT NULL);
 CREATE RULE ruled_update AS ON UPDATE TO shop.ruled DO INSTEAD DELETE FROM shop.payments WHERE false;
 CREATE VIEW shop.ruled_view AS SELECT * FROM shop.ruled;
@@ -144,6 +149,7 @@ SELECT pg_notify('orders', 'x');
 LISTEN orders;
 DO $$ BEGIN PERFORM 1; END $$;
 SELECT 1 AS one, current_setting('search_path') AS path;
+SELECT 1::bigint OPERATOR(shop.###) 2::bigint AS bumped;
 SHOW search_path;
 -- A key written as a literal does not stay in pg_stat_activity, where every
 -- session of the same role (an agent of another tenant) can read it.
