@@ -29,7 +29,7 @@ use crate::pg::inval::{self, SysCacheIdentifier};
 use crate::pg::jsonb::{JsonbArg, JsonbCopy};
 use crate::pg::security_context::AsRole;
 use crate::pg::statement::{self, Analysed, Planned, Utility};
-use crate::pg::{Oid, catalog, roles};
+use crate::pg::{Oid, catalog, guc, roles};
 use crate::receipts;
 use crate::tenant;
 use authensor_policy::{Action, Value};
@@ -174,8 +174,10 @@ pub fn is_agent() -> bool {
 /// Refused here, because its text would not say what it does: a statement
 /// parsed with standard_conforming_strings off (whose text a person
 /// approving it reads as standard SQL: `'\' -- '` is one string there, a
-/// comment here).
-fn analysed(query_id: u64, analysed: Analysed) {
+/// comment here), transform_null_equals on (`x = NULL` holds) or
+/// array_nulls off. The date and time settings a session changed, which
+/// decide how its literals read, are kept among its args.
+fn analysed(query_id: u64, mut analysed: Analysed) {
     if !statement::standard_strings() {
         raise(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -185,6 +187,27 @@ fn analysed(query_id: u64, analysed: Analysed) {
             ),
         )
     }
+    for (setting, reads_as_written) in [(c"transform_null_equals", "off"), (c"array_nulls", "on")] {
+        if guc::value_and_reset_value(setting).0 != reads_as_written {
+            raise(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!(
+                    "an agent's statements must be parsed with {} = {reads_as_written}",
+                    setting.to_string_lossy()
+                ),
+                Some(
+                    "Otherwise a statement's text reads differently to the people who approve it than it ran.",
+                ),
+            )
+        }
+    }
+    analysed.settings = [c"DateStyle", c"IntervalStyle", c"TimeZone"]
+        .into_iter()
+        .filter_map(|setting| {
+            let (value, reset) = guc::value_and_reset_value(setting);
+            (value != reset).then(|| (setting.to_string_lossy().into_owned(), value))
+        })
+        .collect();
     if ANALYSED.with(|cell| cell.borrow_mut().insert(query_id, analysed)) {
         hooks::forget_cached_plans();
     }
@@ -364,6 +387,14 @@ fn dml_call(
         statement::Command::Update | statement::Command::Delete
     ) {
         args["has_where"] = dml.has_where.into();
+    }
+    if !analysed.settings.is_empty() {
+        args["settings"] = analysed
+            .settings
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone().into()))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
     }
     if dml.command == statement::Command::Merge {
         args["actions"] = dml

@@ -31,6 +31,9 @@ pub struct Analysed {
     /// A MERGE's actions (INSERT, UPDATE, DELETE), sorted; DO NOTHING left
     /// out.
     pub merge_actions: Vec<Command>,
+    /// Settings that change how its text reads (date and time literals),
+    /// by name, where the session had them at values of its own.
+    pub settings: Vec<(String, String)>,
 }
 
 /// A data-modifying CTE: `WITH d AS (DELETE FROM t RETURNING *) SELECT …`.

@@ -391,6 +391,9 @@ ROLLBACK;
 SET standard_conforming_strings = off;
 SELECT 1 AS one;
 SET standard_conforming_strings = on;
+SET transform_null_equals = on;
+SELECT 1 AS one;
+RESET transform_null_equals;
 BEGIN;
 SELECT authensor.authenticate(:'key_c') AS tenant;
 SAVEPOINT s;
@@ -464,7 +467,8 @@ ROLLBACK;
 \c - agent_app
 BEGIN;
 SET LOCAL authensor.tenant_id = 'sql-c';
-SELECT tool, action, args->'tables' AS tables, args->'writes' AS writes, args->'parameters' AS parameters
+SELECT tool, action, args->'tables' AS tables, args->'writes' AS writes, args->'parameters' AS parameters,
+       args->'settings' AS settings
   FROM authensor.receipts
  WHERE args->>'statement' LIKE 'INSERT INTO shop.ledger_1%' OR args->>'statement' LIKE 'PREPARE probe%'
  ORDER BY created_at;
