@@ -315,6 +315,17 @@ fn statement_calls(planned: &Planned, parameters: &[(i32, Option<String>)]) -> V
     let mut relations = planned.relations.clone();
     relations.extend(&analysed.relations);
     statement::sort_oids(&mut relations);
+    // The functions it names, and the VOLATILE ones its plan calls without
+    // naming them (through an operator, an aggregate, a default, an inlined
+    // SQL function).
+    let mut functions = analysed.functions.clone();
+    functions.extend(
+        planned
+            .prepared_functions
+            .iter()
+            .filter(|function| changes_things(**function)),
+    );
+    statement::sort_oids(&mut functions);
     let mut calls = vec![dml_call(
         &analysed,
         planned,
@@ -326,6 +337,7 @@ fn statement_calls(planned: &Planned, parameters: &[(i32, Option<String>)]) -> V
             columns: &planned.columns,
             has_where: analysed.has_where,
             merge_actions: &analysed.merge_actions,
+            functions: &functions,
         },
     )];
     for nested in &analysed.nested_writes {
@@ -345,6 +357,7 @@ fn statement_calls(planned: &Planned, parameters: &[(i32, Option<String>)]) -> V
                 columns: &columns,
                 has_where: nested.has_where,
                 merge_actions: &[],
+                functions: &functions,
             },
         ));
     }
@@ -360,6 +373,8 @@ struct Dml<'a> {
     columns: &'a [(Oid, i16)],
     has_where: bool,
     merge_actions: &'a [statement::Command],
+    /// The whole statement's.
+    functions: &'a [Oid],
 }
 
 /// The tool call of `dml`, a statement of `planned`, whose functions, text
@@ -379,7 +394,7 @@ fn dml_call(
             .iter()
             .filter_map(|(relation, attnum)| statement::column_name(*relation, *attnum))
             .collect::<Vec<_>>(),
-        "functions": names(&analysed.functions, statement::function_name),
+        "functions": names(dml.functions, statement::function_name),
         "statement": normalise(&planned.text),
     });
     if matches!(
@@ -420,10 +435,10 @@ fn dml_call(
     // function but authensor's (setval(), pg_notify() or lo_create() reach
     // beyond the session).
     let runs_without_tenant = dml.relations.is_empty()
-        && analysed.functions.iter().all(|function| {
-            !catalog::function_is_volatile(*function)
-                || catalog::function_in_schema(*function, c"authensor")
-        });
+        && !dml
+            .functions
+            .iter()
+            .any(|function| changes_things(*function));
     Call::new(tool_of(dml.command), args, runs_without_tenant)
 }
 
@@ -513,25 +528,22 @@ fn rewritten_by_rule() {
     )
 }
 
+/// Whether `function` may change something beyond the statement: VOLATILE,
+/// and neither authensor's own nor a procedure (whose CALL is decided).
+fn changes_things(function: Oid) -> bool {
+    catalog::function_is_volatile(function)
+        && !catalog::function_is_procedure(function)
+        && !catalog::function_in_schema(function, c"authensor")
+}
+
 /// Decides a VOLATILE function prepared for a call outside any statement's
 /// plan, where no statement decision saw it: in a PL/pgSQL expression (`x :=
 /// setval(…)`, prepared once per transaction), as an argument of EXECUTE or
 /// CALL, or for the protocol's fast-path function call (libpq's PQfn, and
-/// its large-object functions). Its tool is `sql.function`; authensor's own
-/// functions and procedures (whose CALL was decided) are left out, and so
-/// are functions that are not VOLATILE, which promise to change nothing.
-///
-/// One prepared as part of a plan was decided with the plan's statement;
-/// but a statement that ran without a tenant (it named no relation and no
-/// VOLATILE function) may still reach one, through an operator, an
-/// aggregate or a default argument: that is refused. (A parallel worker's
-/// plans are its leader's, or refused.)
-fn function_prepared(function: Oid, in_plan: bool) {
-    if !catalog::function_is_volatile(function)
-        || catalog::function_is_procedure(function)
-        || catalog::function_in_schema(function, c"authensor")
-        || (in_plan && (hooks::in_parallel_worker() || tenant::current_tenant().is_some()))
-    {
+/// its large-object functions). Its tool is `sql.function`. Functions that
+/// change nothing (see `changes_things`) are left out.
+fn function_prepared(function: Oid) {
+    if !changes_things(function) {
         return;
     }
     let Some(name) = statement::function_name(function) else {

@@ -37,10 +37,10 @@ pub struct StatementHooks {
     /// A utility statement is about to run (never transaction control,
     /// which must work in an aborted transaction).
     pub utility: fn(Utility),
-    /// A function is being prepared for a call (execExpr.c ExecInitFunc,
-    /// fastpath.c HandleFunctionRequest): as part of a plan that is
-    /// starting (true), or outside any.
-    pub function_prepared: fn(Oid, bool),
+    /// A function is being prepared for a call outside the start of any
+    /// plan (execExpr.c ExecInitFunc, fastpath.c HandleFunctionRequest).
+    /// Those a plan prepares as it starts are in its `Planned`.
+    pub function_prepared: fn(Oid),
     /// A query a rule made of the statement is about to be planned.
     pub rewritten_by_rule: fn(),
 }
@@ -102,24 +102,37 @@ fn hooks() -> Option<&'static StatementHooks> {
 thread_local! {
     /// Set once a parallel worker has started its part of its leader's plan.
     static WORKER_PLAN_STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// How many plans of a session that is decided are starting now: the
-    /// functions prepared meanwhile are a plan's, decided with it.
-    static PLANS_STARTING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// The plans of a session that is decided that are starting now, each
+    /// with the functions it has prepared so far: those are the plan's,
+    /// decided with it.
+    static PLANS_STARTING: std::cell::RefCell<Vec<Vec<Oid>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Counts a plan as starting until dropped (also when an ERROR unwinds).
-struct PlanStarting;
+/// A plan starting, until finished or dropped (also when an ERROR unwinds).
+struct PlanStarting {
+    finished: bool,
+}
 
 impl PlanStarting {
     fn begin() -> PlanStarting {
-        PLANS_STARTING.set(PLANS_STARTING.get() + 1);
-        PlanStarting
+        PLANS_STARTING.with(|plans| plans.borrow_mut().push(Vec::new()));
+        PlanStarting { finished: false }
+    }
+
+    /// The functions the plan prepared as it started, in order.
+    fn finish(mut self) -> Vec<Oid> {
+        self.finished = true;
+        PLANS_STARTING
+            .with(|plans| plans.borrow_mut().pop())
+            .unwrap_or_default()
     }
 }
 
 impl Drop for PlanStarting {
     fn drop(&mut self) {
-        PLANS_STARTING.set(PLANS_STARTING.get().saturating_sub(1));
+        if !self.finished {
+            PLANS_STARTING.with(|plans| plans.borrow_mut().pop());
+        }
     }
 }
 
@@ -295,17 +308,21 @@ unsafe extern "C-unwind" fn decide_and_start(desc: *mut pg_sys::QueryDesc, eflag
     // SAFETY: the QueryDesc ExecutorStart() was given, read before the
     // executor starts and then passed on unchanged.
     unsafe {
-        if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0
-            && !leaders_plan()
-            && let Some(hooks) = hooks()
-            && let Some(planned) = statement::planned(desc)
-        {
-            (hooks.executing)(planned);
-        }
-        let _starting = PlanStarting::begin();
+        let decided = eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 && !leaders_plan();
+        let hooks = if decided { hooks() } else { None };
+        let planned = hooks.and_then(|_| statement::planned(desc));
+        // Decided once started, with the functions the plan prepared: those
+        // of its operators, aggregates, defaults and inlined SQL functions,
+        // which its text does not name. Starting runs none of them.
+        let starting = PlanStarting::begin();
         match PREVIOUS_EXECUTOR_START {
             Some(previous) => pg_guard_ffi_boundary(|| previous(desc, eflags)),
             None => pg_sys::standard_ExecutorStart(desc, eflags),
+        }
+        let prepared = starting.finish();
+        if let (Some(hooks), Some(mut planned)) = (hooks, planned) {
+            planned.prepared_functions = prepared;
+            (hooks.executing)(planned);
         }
     }
 }
@@ -332,13 +349,20 @@ unsafe extern "C-unwind" fn on_object_access(
     }
 }
 
-/// A function prepared for a call: within a plan that is starting, or
-/// outside any (in a PL/pgSQL expression, as an argument of EXECUTE or
-/// CALL, or for the fast-path function call).
+/// A function prepared for a call: within a plan that is starting (kept
+/// for its decision), or outside any (in a PL/pgSQL expression, as an
+/// argument of EXECUTE or CALL, or for the fast-path function call).
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn function_prepared(function: pg_sys::Oid) {
-    if let Some(hooks) = hooks() {
-        (hooks.function_prepared)(function, PLANS_STARTING.get() > 0);
+    let in_plan = PLANS_STARTING.with(|plans| match plans.borrow_mut().last_mut() {
+        Some(prepared) => {
+            prepared.push(function);
+            true
+        }
+        None => false,
+    });
+    if !in_plan && let Some(hooks) = hooks() {
+        (hooks.function_prepared)(function);
     }
 }
 

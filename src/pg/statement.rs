@@ -93,6 +93,9 @@ pub struct Planned {
     /// a role that bypasses it (a view's owner, a SECURITY DEFINER
     /// function's, or SET ROLE's), with that role.
     pub read_bypassing_rls: Option<(Oid, Oid)>,
+    /// The functions the plan prepared as it started (hooks.rs), its
+    /// operators' and aggregates' included.
+    pub prepared_functions: Vec<Oid>,
 }
 
 /// A utility statement (DDL, COPY, SET …).
@@ -471,6 +474,7 @@ pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
             text: statement_text((*desc).sourceText, (*plan).stmt_location, (*plan).stmt_len),
             parameters: parameters((*desc).params),
             read_bypassing_rls,
+            prepared_functions: Vec::new(),
         })
     }
 }

@@ -30,6 +30,9 @@ CREATE SEQUENCE shop.order_ids;
 CREATE FUNCTION shop.bump(bigint, bigint) RETURNS bigint LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog AS $$ BEGIN RETURN setval('shop.order_ids', $1 + $2); END $$;
 CREATE OPERATOR shop.### (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = shop.bump);
+-- A SQL function the planner inlines: its body's setval() is in the plan.
+CREATE FUNCTION shop.reset_ids(bigint) RETURNS bigint LANGUAGE sql VOLATILE
+    AS $$ SELECT setval('shop.order_ids', $1) $$;
 CREATE TABLE shop.ruled (id int PRIMARY KEY, tenant_id text NOT NULL);
 CREATE RULE ruled_update AS ON UPDATE TO shop.ruled DO INSTEAD DELETE FROM shop.payments WHERE false;
 CREATE VIEW shop.ruled_view AS SELECT * FROM shop.ruled;
@@ -260,8 +263,9 @@ MERGE INTO shop.orders o USING (SELECT 1 AS id) s ON o.id = s.id
   WHEN MATCHED THEN UPDATE SET amount = o.amount WHEN NOT MATCHED THEN DO NOTHING;
 ROLLBACK;
 -- A function is decided wherever it is called: in a statement, in a
--- PL/pgSQL expression, as EXECUTE's argument, and through the protocol's
--- fast-path function call, which psql's \lo_import uses (libpq's lo_creat).
+-- PL/pgSQL expression, as EXECUTE's argument, in the body of a SQL function
+-- inlined into the plan, and through the protocol's fast-path function
+-- call, which psql's \lo_import uses (libpq's lo_creat).
 BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
 SELECT setval('shop.order_ids', 42);
@@ -274,6 +278,10 @@ BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
 PREPARE echo(bigint) AS SELECT $1 AS v;
 EXECUTE echo(setval('shop.order_ids', 42));
+ROLLBACK;
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+SELECT shop.reset_ids(42);
 ROLLBACK;
 BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
