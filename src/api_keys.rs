@@ -189,6 +189,18 @@ fn authenticate(api_key: Option<&str>) -> String {
     // The table's CHECK admits only known scopes; anything else binds nothing.
     let scope =
         Scope::parse(&scope).unwrap_or_else(|| corrupted("an API key has an unknown scope"));
+    // An agent's transaction is one tenant's: what was decided in it (a
+    // PL/pgSQL expression is decided once per transaction) was decided for
+    // that tenant.
+    if crate::statements::is_agent()
+        && crate::tenant::current_tenant().is_some_and(|bound| bound != tenant_id)
+    {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_TRANSACTION_STATE,
+            "an agent's transaction is bound to one tenant: authenticate() cannot switch it to another",
+            Some("End the transaction, then authenticate with the other key in a new one."),
+        )
+    }
     bind_for_transaction(tenant_id.clone(), scope);
     tenant_id
 }

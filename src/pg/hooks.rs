@@ -385,7 +385,13 @@ unsafe extern "C-unwind" fn on_utility(
         let statement = (*pstmt).utilityStmt;
         let transaction_control =
             !statement.is_null() && (*statement).type_ == pg_sys::NodeTag::T_TransactionStmt;
-        if !transaction_control && let Some(hooks) = hooks() {
+        // A subcommand (the sequence of a serial column, an element of CREATE
+        // SCHEMA) is part of a statement that was decided.
+        let subcommand = context == pg_sys::ProcessUtilityContext::PROCESS_UTILITY_SUBCOMMAND;
+        if !transaction_control
+            && !subcommand
+            && let Some(hooks) = hooks()
+        {
             (hooks.utility)(statement::utility(pstmt, query_string));
         }
         match PREVIOUS_UTILITY {

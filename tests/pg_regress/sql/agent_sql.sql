@@ -446,9 +446,11 @@ ROLLBACK TO SAVEPOINT s;
 SET LOCAL search_path = pg_temp, shop;
 CREATE TABLE orders (LIKE shop.orders);
 ROLLBACK TO SAVEPOINT s;
-CREATE TEMP TABLE scratch (x int) ON COMMIT DROP;
+CREATE TEMP TABLE scratch (x int, id serial) ON COMMIT DROP;
 INSERT INTO scratch VALUES (1);
-SELECT x FROM scratch;
+SELECT x, id FROM scratch;
+-- Nor does its transaction change tenant.
+SELECT authensor.authenticate(:'key_a') AS tenant;
 COMMIT;
 -- A role that bypasses row-level security is not one an agent may act as,
 -- nor one a view or SECURITY DEFINER function it uses reads as.
