@@ -193,7 +193,8 @@ fn authenticate(api_key: Option<&str>) -> String {
     // PL/pgSQL expression is decided once per transaction) was decided for
     // that tenant.
     if crate::statements::is_agent()
-        && crate::tenant::current_tenant().is_some_and(|bound| bound != tenant_id)
+        && (crate::tenant::current_tenant().is_some_and(|bound| bound != tenant_id)
+            || !crate::tenant::claim_agent_transaction(&tenant_id))
     {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_TRANSACTION_STATE,

@@ -42,6 +42,9 @@ use std::rc::Rc;
 /// The role whose members' statements are decided.
 pub const AGENT_ROLE: &CStr = c"authensor_agent";
 
+/// The tool of a function called outside any statement's decision.
+const FUNCTION_TOOL: &str = "sql.function";
+
 /// The role the extension's SECURITY DEFINER functions run as.
 const DEFINER_ROLE: &CStr = c"authensor_definer";
 
@@ -175,7 +178,7 @@ pub fn is_agent() -> bool {
 /// parsed with standard_conforming_strings off (whose text a person
 /// approving it reads as standard SQL: `'\' -- '` is one string there, a
 /// comment here), transform_null_equals on (`x = NULL` holds) or
-/// array_nulls off. The date and time settings a session changed, which
+/// array_nulls off. The date and time settings it was parsed with, which
 /// decide how its literals read, are kept among its args.
 fn analysed(query_id: u64, mut analysed: Analysed) {
     if !statement::standard_strings() {
@@ -188,7 +191,7 @@ fn analysed(query_id: u64, mut analysed: Analysed) {
         )
     }
     for (setting, reads_as_written) in [(c"transform_null_equals", "off"), (c"array_nulls", "on")] {
-        if guc::value_and_reset_value(setting).0 != reads_as_written {
+        if guc::value(setting) != reads_as_written {
             raise(
                 PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
                 format!(
@@ -201,21 +204,26 @@ fn analysed(query_id: u64, mut analysed: Analysed) {
             )
         }
     }
-    analysed.settings = [c"DateStyle", c"IntervalStyle", c"TimeZone"]
-        .into_iter()
-        .filter_map(|setting| {
-            let (value, reset) = guc::value_and_reset_value(setting);
-            (value != reset).then(|| (setting.to_string_lossy().into_owned(), value))
-        })
-        .collect();
+    analysed.settings = [
+        c"DateStyle",
+        c"IntervalStyle",
+        c"TimeZone",
+        c"timezone_abbreviations",
+    ]
+    .into_iter()
+    .map(|setting| {
+        let value = guc::value(setting);
+        (setting.to_string_lossy().into_owned(), value)
+    })
+    .collect();
     if ANALYSED.with(|cell| cell.borrow_mut().insert(query_id, analysed)) {
         hooks::forget_cached_plans();
     }
 }
 
 /// The tool calls of a plan (the statement's, then its data-modifying
-/// CTEs'), with the plan's shape they were built from.
-type PlanCalls = (Planned, Rc<Vec<Call>>);
+/// CTEs'), with the plan's shape and the settings they were built from.
+type PlanCalls = (Planned, Vec<(String, String)>, Rc<Vec<Call>>);
 
 /// A statement as a tool call: what a decision takes, built once per plan.
 struct Call {
@@ -224,16 +232,24 @@ struct Call {
     /// reads them.
     args: JsonbCopy,
     value: Value,
-    /// Reads or writes no relation, so runs without a tenant.
     /// May run before the transaction has a tenant, undecided: reads and
     /// writes nothing outside the session (see `decide`).
     runs_without_tenant: bool,
+    /// An approval of it would bind what runs: false for a function call
+    /// (decided before its arguments are known) and for a statement without
+    /// text (a BEGIN ATOMIC function's).
+    approvable: bool,
 }
 
 impl Call {
     fn new(tool: String, args: serde_json::Value, runs_without_tenant: bool) -> Call {
+        let approvable = tool != FUNCTION_TOOL
+            && args["statement"]
+                .as_str()
+                .is_none_or(|text| !text.is_empty());
         let arg = JsonbArg::from_value(JsonB(args));
         Call {
+            approvable,
             tool,
             args: arg.copy(),
             value: arg.object().unwrap_or_default(),
@@ -258,7 +274,7 @@ impl Call {
 /// A statement with bind parameters has their values among its args
 /// (`parameters`), so that an approval of it is an approval of those
 /// values: its calls are built for each run.
-fn executing(mut planned: Planned) {
+fn executing(mut planned: Planned) -> Vec<Oid> {
     // Row-level security keeps tenants apart; read as a role exempt from it
     // (a view's or a SECURITY DEFINER function's owner that is a superuser,
     // or the table's owner), a protected table would show every tenant's
@@ -277,13 +293,21 @@ fn executing(mut planned: Planned) {
         )
     }
     // A plan's analysis stays among the most recently used while it runs.
-    ANALYSED.with(|cell| cell.borrow_mut().get(&planned.query_id).is_some());
+    // The calls kept for the plan were built from an analysis with the same
+    // settings: the same text analysed again under others (its query id
+    // the same, with compute_query_id on) reads differently.
+    let (named, settings) = ANALYSED.with(|cell| {
+        cell.borrow_mut()
+            .get(&planned.query_id)
+            .map(|analysed| (analysed.functions.clone(), analysed.settings.clone()))
+            .unwrap_or_default()
+    });
     let parameters = std::mem::take(&mut planned.parameters);
     if !parameters.is_empty() {
         for call in statement_calls(&planned, &parameters) {
             decide(&call);
         }
-        return;
+        return named;
     }
     let cached = CALLS.with(|cell| {
         let mut calls = cell.borrow_mut();
@@ -292,20 +316,21 @@ fn executing(mut planned: Planned) {
         }
         calls
             .get(&planned.query_id)
-            .filter(|(shape, _)| *shape == planned)
-            .map(|(_, call)| Rc::clone(call))
+            .filter(|(shape, read_with, _)| *shape == planned && *read_with == settings)
+            .map(|(_, _, call)| Rc::clone(call))
     });
     let calls = cached.unwrap_or_else(|| {
         let calls = Rc::new(statement_calls(&planned, &[]));
         CALLS.with(|cell| {
             cell.borrow_mut()
-                .insert(planned.query_id, (planned, Rc::clone(&calls)))
+                .insert(planned.query_id, (planned, settings, Rc::clone(&calls)))
         });
         calls
     });
     for call in calls.iter() {
         decide(call);
     }
+    named
 }
 
 fn statement_calls(planned: &Planned, parameters: &[(i32, Option<String>)]) -> Vec<Call> {
@@ -315,17 +340,7 @@ fn statement_calls(planned: &Planned, parameters: &[(i32, Option<String>)]) -> V
     let mut relations = planned.relations.clone();
     relations.extend(&analysed.relations);
     statement::sort_oids(&mut relations);
-    // The functions it names, and the VOLATILE ones its plan calls without
-    // naming them (through an operator, an aggregate, a default, an inlined
-    // SQL function).
-    let mut functions = analysed.functions.clone();
-    functions.extend(
-        planned
-            .prepared_functions
-            .iter()
-            .filter(|function| changes_things(**function)),
-    );
-    statement::sort_oids(&mut functions);
+    let functions = analysed.functions.clone();
     let mut calls = vec![dml_call(
         &analysed,
         planned,
@@ -556,7 +571,7 @@ fn function_prepared(function: Oid) {
         "functions": [name],
         "statement": normalise(&statement::running_text()),
     });
-    decide(&Call::new("sql.function".to_owned(), args, false));
+    decide(&Call::new(FUNCTION_TOOL.to_owned(), args, false));
 }
 
 /// Decides `call` for the session's tenant, writes the receipt, and raises
@@ -665,7 +680,7 @@ fn decide(call: &Call) {
         );
         // An escalated statement with an approval runs as that approval's
         // call, decided again with the escalation granted.
-        let approved = (outcome.decision.action == Action::Escalate)
+        let approved = (outcome.decision.action == Action::Escalate && call.approvable)
             .then(|| approvals::run_for_statement(&outcome.tenant_id, tool, args))
             .flatten();
         (outcome, approved)
@@ -691,9 +706,15 @@ fn decide(call: &Call) {
                 "authensor escalated this statement ({tool}): {}",
                 outcome.decision.reason
             ),
-            Some(&format!(
-                "An approval of receipt {receipt} opens when this session next commits (or ends); once it is approved, the same statement runs once."
-            )),
+            Some(&if !call.approvable {
+                format!(
+                    "Receipt {receipt}. No approval lets this run: a function call is decided before its arguments are known, and a statement of a BEGIN ATOMIC function has no text to bind."
+                )
+            } else {
+                format!(
+                    "An approval of receipt {receipt} opens when this session next commits (or ends); once it is approved, the same statement runs once."
+                )
+            }),
         ),
     }
 }

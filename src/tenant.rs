@@ -209,6 +209,30 @@ pub fn register_transaction_callback() {
 
 fn on_transaction_end() {
     BINDINGS.with(|bindings| bindings.borrow_mut().clear());
+    AGENT_TRANSACTION_TENANT.with(|tenant| tenant.borrow_mut().take());
+}
+
+thread_local! {
+    /// The tenant an agent's transaction was first bound to, kept until the
+    /// transaction ends, whatever rolls back meanwhile.
+    static AGENT_TRANSACTION_TENANT: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Claims the agent's transaction for `tenant_id`: false if it was already
+/// bound to another, even in a savepoint since rolled back (what was decided
+/// there, a PL/pgSQL expression once per transaction, was decided for that
+/// tenant).
+pub fn claim_agent_transaction(tenant_id: &str) -> bool {
+    AGENT_TRANSACTION_TENANT.with(|tenant| {
+        let mut tenant = tenant.borrow_mut();
+        match tenant.as_deref() {
+            Some(claimed) => claimed == tenant_id,
+            None => {
+                *tenant = Some(tenant_id.to_owned());
+                true
+            }
+        }
+    })
 }
 
 /// ROLLBACK TO SAVEPOINT undoes what the savepoint saw: bindings made in the

@@ -43,24 +43,17 @@ pub fn with_settings<R>(settings: &[(&CStr, &CStr)], f: impl FnOnce() -> R) -> R
     result
 }
 
-/// The value of setting `name` now, and the value RESET would give it
-/// (the server's, database's or role's): guc.c GetConfigOption and
-/// GetConfigOptionResetString. Only for settings that exist.
-pub fn value_and_reset_value(name: &CStr) -> (String, String) {
-    // SAFETY: lookups of a built-in setting by name; both return the
-    // setting's own strings, copied here.
+/// The value of setting `name` now (guc.c GetConfigOption). Only for
+/// settings that exist.
+pub fn value(name: &CStr) -> String {
+    // SAFETY: a lookup of a built-in setting by name, returning the
+    // setting's own string, copied here.
     unsafe {
-        let text = |value: *const std::ffi::c_char| {
-            if value.is_null() {
-                String::new()
-            } else {
-                CStr::from_ptr(value).to_string_lossy().into_owned()
-            }
-        };
-        (
-            text(pg_sys::GetConfigOption(name.as_ptr(), false, false)),
-            text(pg_sys::GetConfigOptionResetString(name.as_ptr())),
-        )
+        let value = pg_sys::GetConfigOption(name.as_ptr(), false, false);
+        if value.is_null() {
+            return String::new();
+        }
+        CStr::from_ptr(value).to_string_lossy().into_owned()
     }
 }
 

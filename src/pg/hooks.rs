@@ -32,14 +32,17 @@ pub struct StatementHooks {
     pub active: fn() -> bool,
     /// A statement was analysed and given `query_id`.
     pub analysed: fn(u64, Analysed),
-    /// The executor is about to run a plan.
-    pub executing: fn(Planned),
+    /// The executor is about to start a plan. Returns the functions the
+    /// decision named (see `function_prepared`).
+    pub executing: fn(Planned) -> Vec<Oid>,
     /// A utility statement is about to run (never transaction control,
     /// which must work in an aborted transaction).
     pub utility: fn(Utility),
-    /// A function is being prepared for a call outside the start of any
-    /// plan (execExpr.c ExecInitFunc, fastpath.c HandleFunctionRequest).
-    /// Those a plan prepares as it starts are in its `Planned`.
+    /// A function is being prepared for a call (execExpr.c ExecInitFunc,
+    /// fastpath.c HandleFunctionRequest), one that no decision named:
+    /// outside any plan, or in a plan through an operator, an aggregate, a
+    /// default or an inlined SQL function, or by code a starting plan runs
+    /// (partition pruning calls functions). Before it is called.
     pub function_prepared: fn(Oid),
     /// A query a rule made of the statement is about to be planned.
     pub rewritten_by_rule: fn(),
@@ -103,36 +106,24 @@ thread_local! {
     /// Set once a parallel worker has started its part of its leader's plan.
     static WORKER_PLAN_STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// The plans of a session that is decided that are starting now, each
-    /// with the functions it has prepared so far: those are the plan's,
-    /// decided with it.
-    static PLANS_STARTING: std::cell::RefCell<Vec<Vec<Oid>>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// with the functions its decision named (None: a parallel worker's
+    /// part of its leader's plan, decided by the leader).
+    static PLANS_STARTING: std::cell::RefCell<Vec<Option<Vec<Oid>>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A plan starting, until finished or dropped (also when an ERROR unwinds).
-struct PlanStarting {
-    finished: bool,
-}
+/// A plan starting, until dropped (also when an ERROR unwinds).
+struct PlanStarting;
 
 impl PlanStarting {
-    fn begin() -> PlanStarting {
-        PLANS_STARTING.with(|plans| plans.borrow_mut().push(Vec::new()));
-        PlanStarting { finished: false }
-    }
-
-    /// The functions the plan prepared as it started, in order.
-    fn finish(mut self) -> Vec<Oid> {
-        self.finished = true;
-        PLANS_STARTING
-            .with(|plans| plans.borrow_mut().pop())
-            .unwrap_or_default()
+    fn begin(named: Option<Vec<Oid>>) -> PlanStarting {
+        PLANS_STARTING.with(|plans| plans.borrow_mut().push(named));
+        PlanStarting
     }
 }
 
 impl Drop for PlanStarting {
     fn drop(&mut self) {
-        if !self.finished {
-            PLANS_STARTING.with(|plans| plans.borrow_mut().pop());
-        }
+        PLANS_STARTING.with(|plans| plans.borrow_mut().pop());
     }
 }
 
@@ -266,16 +257,10 @@ unsafe extern "C-unwind" fn on_planner(
 
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn check_rewritten(parse: *mut pg_sys::Query) {
-    // SAFETY: a rewritten Query's querySource (parsenodes.h QuerySource).
-    let by_rule = unsafe {
-        matches!(
-            (*parse).querySource,
-            pg_sys::QuerySource::QSRC_INSTEAD_RULE
-                | pg_sys::QuerySource::QSRC_QUAL_INSTEAD_RULE
-                | pg_sys::QuerySource::QSRC_NON_INSTEAD_RULE
-        )
-    };
-    if by_rule && let Some(hooks) = hooks() {
+    // SAFETY: the rewritten Query the planner was given.
+    if unsafe { statement::made_by_rule(parse) }
+        && let Some(hooks) = hooks()
+    {
         (hooks.rewritten_by_rule)();
     }
 }
@@ -308,21 +293,20 @@ unsafe extern "C-unwind" fn decide_and_start(desc: *mut pg_sys::QueryDesc, eflag
     // SAFETY: the QueryDesc ExecutorStart() was given, read before the
     // executor starts and then passed on unchanged.
     unsafe {
-        let decided = eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 && !leaders_plan();
-        let hooks = if decided { hooks() } else { None };
-        let planned = hooks.and_then(|_| statement::planned(desc));
-        // Decided once started, with the functions the plan prepared: those
-        // of its operators, aggregates, defaults and inlined SQL functions,
-        // which its text does not name. Starting runs none of them.
-        let starting = PlanStarting::begin();
+        let named = if leaders_plan() {
+            None
+        } else if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0
+            && let Some(hooks) = hooks()
+            && let Some(planned) = statement::planned(desc)
+        {
+            Some((hooks.executing)(planned))
+        } else {
+            Some(Vec::new())
+        };
+        let _starting = PlanStarting::begin(named);
         match PREVIOUS_EXECUTOR_START {
             Some(previous) => pg_guard_ffi_boundary(|| previous(desc, eflags)),
             None => pg_sys::standard_ExecutorStart(desc, eflags),
-        }
-        let prepared = starting.finish();
-        if let (Some(hooks), Some(mut planned)) = (hooks, planned) {
-            planned.prepared_functions = prepared;
-            (hooks.executing)(planned);
         }
     }
 }
@@ -349,19 +333,18 @@ unsafe extern "C-unwind" fn on_object_access(
     }
 }
 
-/// A function prepared for a call: within a plan that is starting (kept
-/// for its decision), or outside any (in a PL/pgSQL expression, as an
-/// argument of EXECUTE or CALL, or for the fast-path function call).
+/// A function prepared for a call, within a plan that is starting or
+/// outside any (in a PL/pgSQL expression, as an argument of EXECUTE or
+/// CALL, or for the fast-path function call): decided unless the decision
+/// of the plan starting named it.
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn function_prepared(function: pg_sys::Oid) {
-    let in_plan = PLANS_STARTING.with(|plans| match plans.borrow_mut().last_mut() {
-        Some(prepared) => {
-            prepared.push(function);
-            true
-        }
+    let named = PLANS_STARTING.with(|plans| match plans.borrow().last() {
+        Some(None) => true,
+        Some(Some(named)) => named.contains(&function),
         None => false,
     });
-    if !in_plan && let Some(hooks) = hooks() {
+    if !named && let Some(hooks) = hooks() {
         (hooks.function_prepared)(function);
     }
 }

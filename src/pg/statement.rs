@@ -31,8 +31,8 @@ pub struct Analysed {
     /// A MERGE's actions (INSERT, UPDATE, DELETE), sorted; DO NOTHING left
     /// out.
     pub merge_actions: Vec<Command>,
-    /// Settings that change how its text reads (date and time literals),
-    /// by name, where the session had them at values of its own.
+    /// The settings that decide how its date and time literals read, by
+    /// name, as it was parsed with them.
     pub settings: Vec<(String, String)>,
 }
 
@@ -93,9 +93,6 @@ pub struct Planned {
     /// a role that bypasses it (a view's owner, a SECURITY DEFINER
     /// function's, or SET ROLE's), with that role.
     pub read_bypassing_rls: Option<(Oid, Oid)>,
-    /// The functions the plan prepared as it started (hooks.rs), its
-    /// operators' and aggregates' included.
-    pub prepared_functions: Vec<Oid>,
 }
 
 /// A utility statement (DDL, COPY, SET …).
@@ -474,7 +471,6 @@ pub(super) unsafe fn planned(desc: *mut pg_sys::QueryDesc) -> Option<Planned> {
             text: statement_text((*desc).sourceText, (*plan).stmt_location, (*plan).stmt_len),
             parameters: parameters((*desc).params),
             read_bypassing_rls,
-            prepared_functions: Vec::new(),
         })
     }
 }
@@ -776,6 +772,14 @@ unsafe fn creates_lasting_temporary(statement: *mut pg_sys::Node) -> bool {
                 (*define).kind == pg_sys::ObjectType::OBJECT_TYPE
                     && in_temporary_schema((*define).defnames)
             }
+            // EXPLAIN ANALYZE CREATE TABLE … AS runs the CREATE it explains.
+            pg_sys::NodeTag::T_ExplainStmt => {
+                let query = (*statement.cast::<pg_sys::ExplainStmt>()).query;
+                !query.is_null()
+                    && (*query).type_ == pg_sys::NodeTag::T_Query
+                    && !(*query.cast::<pg_sys::Query>()).utilityStmt.is_null()
+                    && creates_lasting_temporary((*query.cast::<pg_sys::Query>()).utilityStmt)
+            }
             _ => false,
         }
     }
@@ -863,6 +867,34 @@ pub fn running_text() -> String {
             return String::new();
         }
         String::from_utf8_lossy(CStr::from_ptr(text).to_bytes()).into_owned()
+    }
+}
+
+/// Whether a rule made `query`, or a query of its WITH clause (an INSTEAD or
+/// ALSO rule, parsenodes.h QuerySource), as the rewriter left it.
+///
+/// # Safety
+/// `query` is a rewritten Query.
+pub(super) unsafe fn made_by_rule(query: *mut pg_sys::Query) -> bool {
+    // SAFETY: a rewritten Query's cteList holds CommonTableExpr nodes whose
+    // ctequery is a Query.
+    unsafe {
+        if matches!(
+            (*query).querySource,
+            pg_sys::QuerySource::QSRC_INSTEAD_RULE
+                | pg_sys::QuerySource::QSRC_QUAL_INSTEAD_RULE
+                | pg_sys::QuerySource::QSRC_NON_INSTEAD_RULE
+        ) {
+            return true;
+        }
+        let ctes = (*query).cteList;
+        (0..pg_sys::list_length(ctes)).any(|index| {
+            let cte = pg_sys::list_nth(ctes, index).cast::<pg_sys::CommonTableExpr>();
+            let inner = (*cte).ctequery;
+            !inner.is_null()
+                && (*inner).type_ == pg_sys::NodeTag::T_Query
+                && made_by_rule(inner.cast::<pg_sys::Query>())
+        })
     }
 }
 

@@ -30,6 +30,9 @@ CREATE SEQUENCE shop.order_ids;
 CREATE FUNCTION shop.bump(bigint, bigint) RETURNS bigint LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog AS $$ BEGIN RETURN setval('shop.order_ids', $1 + $2); END $$;
 CREATE OPERATOR shop.### (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = shop.bump);
+-- A function partition pruning calls as a plan starts, which runs setval().
+CREATE FUNCTION shop.pick(int) RETURNS int LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog AS $$ DECLARE v bigint; BEGIN v := setval('shop.order_ids', 1000 + $1); RETURN $1; END $$;
 -- A SQL function the planner inlines: its body's setval() is in the plan.
 CREATE FUNCTION shop.reset_ids(bigint) RETURNS bigint LANGUAGE sql VOLATILE
     AS $$ SELECT setval('shop.order_ids', $1) $$;
@@ -38,6 +41,7 @@ CREATE RULE ruled_update AS ON UPDATE TO shop.ruled DO INSTEAD DELETE FROM shop.
 CREATE VIEW shop.ruled_view AS SELECT * FROM shop.ruled;
 CREATE TABLE shop.ledger (id int NOT NULL, tenant_id text NOT NULL) PARTITION BY RANGE (id);
 CREATE TABLE shop.ledger_1 PARTITION OF shop.ledger FOR VALUES FROM (1) TO (100);
+CREATE TABLE shop.ledger_2 PARTITION OF shop.ledger FOR VALUES FROM (100) TO (200);
 GRANT USAGE ON SCHEMA shop TO authensor_operator, agent_app;
 GRANT SELECT ON shop.orders TO agent_app;
 RESET ROLE;
@@ -95,7 +99,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON shop.orders, shop.payments, shop.order_v
 GRANT SELECT ON shop.short_ids TO agent_sql;
 GRANT SELECT, UPDATE ON shop.ruled, shop.ruled_view TO agent_sql;
 GRANT USAGE, UPDATE ON SEQUENCE shop.order_ids TO agent_sql;
-GRANT SELECT, INSERT ON shop.ledger, shop.ledger_1 TO agent_sql;
+GRANT SELECT, INSERT ON shop.ledger, shop.ledger_1, shop.ledger_2 TO agent_sql;
 GRANT TRUNCATE ON shop.orders TO agent_sql;
 GRANT EXECUTE ON FUNCTION shop.order_total() TO agent_sql;
 CREATE TABLE public.agent_owned (tenant_id text);
@@ -283,6 +287,13 @@ BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
 SELECT shop.reset_ids(42);
 ROLLBACK;
+-- Before it runs, even when the plan's start calls it (partition pruning).
+BEGIN;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+SET LOCAL plan_cache_mode = force_generic_plan;
+PREPARE pruned(int) AS SELECT count(*) FROM shop.ledger WHERE id = shop.pick($1);
+EXECUTE pruned(1);
+ROLLBACK;
 BEGIN;
 SELECT authensor.authenticate(:'key_a') AS tenant;
 \lo_import '/dev/null'
@@ -408,6 +419,8 @@ SAVEPOINT s;
 UPDATE shop.ruled SET id = id WHERE id = 1;
 ROLLBACK TO SAVEPOINT s;
 UPDATE shop.ruled_view SET id = id WHERE id = 1;
+ROLLBACK TO SAVEPOINT s;
+WITH changed AS (UPDATE shop.ruled SET id = id WHERE id = 1) SELECT 1 AS one;
 ROLLBACK;
 -- A partition written by its own name counts as its partitioned table too.
 -- Bind parameters are written with output settings of their own: the
@@ -446,12 +459,21 @@ ROLLBACK TO SAVEPOINT s;
 SET LOCAL search_path = pg_temp, shop;
 CREATE TABLE orders (LIKE shop.orders);
 ROLLBACK TO SAVEPOINT s;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) CREATE TEMP TABLE orders AS SELECT 1 AS id;
+ROLLBACK TO SAVEPOINT s;
 CREATE TEMP TABLE scratch (x int, id serial) ON COMMIT DROP;
 INSERT INTO scratch VALUES (1);
 SELECT x, id FROM scratch;
--- Nor does its transaction change tenant.
+-- Nor does its transaction change tenant, even after the savepoint that
+-- bound it rolled back.
 SELECT authensor.authenticate(:'key_a') AS tenant;
 COMMIT;
+BEGIN;
+SAVEPOINT s;
+SELECT authensor.authenticate(:'key_a') AS tenant;
+ROLLBACK TO SAVEPOINT s;
+SELECT authensor.authenticate(:'key_c') AS tenant;
+ROLLBACK;
 -- A role that bypasses row-level security is not one an agent may act as,
 -- nor one a view or SECURITY DEFINER function it uses reads as.
 \c - postgres
@@ -478,7 +500,7 @@ ROLLBACK;
 BEGIN;
 SET LOCAL authensor.tenant_id = 'sql-c';
 SELECT tool, action, args->'tables' AS tables, args->'writes' AS writes, args->'parameters' AS parameters,
-       args->'settings' AS settings
+       args->'settings'->>'DateStyle' AS date_style, args->'settings'->>'IntervalStyle' AS interval_style
   FROM authensor.receipts
  WHERE args->>'statement' LIKE 'INSERT INTO shop.ledger_1%' OR args->>'statement' LIKE 'PREPARE probe%'
  ORDER BY created_at;
