@@ -491,7 +491,7 @@ fn utility(utility: Utility) {
     if utility.creates_lasting_temporary && tenant::agent_session_tenant().is_none() {
         raise(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            "an agent that authenticates with keys may not create temporary objects that outlive the transaction",
+            "an agent that authenticates with keys may not create temporary objects that outlive the transaction, nor alter temporary sequences",
             Some(
                 "Create temporary tables ON COMMIT DROP; another tenant's transaction may be the next on this connection.",
             ),

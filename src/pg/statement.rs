@@ -718,7 +718,9 @@ pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) 
 }
 
 /// Whether `statement` creates a temporary relation or type that outlives
-/// its transaction (see `Utility::creates_lasting_temporary`). It is
+/// its transaction (see `Utility::creates_lasting_temporary`), or alters a
+/// temporary sequence (which could free it from its table's ON COMMIT
+/// DROP). It is
 /// temporary by TEMP, or by the schema it is created in: the one it names,
 /// or the first of search_path, which may be pg_temp (namespace.c
 /// RangeVarGetCreationNamespace and QualifiedNameGetCreationNamespace, as
@@ -771,6 +773,19 @@ unsafe fn creates_lasting_temporary(statement: *mut pg_sys::Node) -> bool {
                 let define = statement.cast::<pg_sys::DefineStmt>();
                 (*define).kind == pg_sys::ObjectType::OBJECT_TYPE
                     && in_temporary_schema((*define).defnames)
+            }
+            // ALTER SEQUENCE … OWNED BY NONE frees a temporary table's serial
+            // sequence from the table, and so from its ON COMMIT DROP.
+            pg_sys::NodeTag::T_AlterSeqStmt => {
+                let sequence = pg_sys::RangeVarGetRelidExtended(
+                    (*statement.cast::<pg_sys::AlterSeqStmt>()).sequence,
+                    pg_sys::NoLock as pg_sys::LOCKMODE,
+                    pg_sys::RVROption::RVR_MISSING_OK,
+                    None,
+                    std::ptr::null_mut(),
+                );
+                sequence != pg_sys::InvalidOid
+                    && pg_sys::isTempNamespace(pg_sys::get_rel_namespace(sequence))
             }
             // EXPLAIN ANALYZE CREATE TABLE … AS runs the CREATE it explains.
             pg_sys::NodeTag::T_ExplainStmt => {

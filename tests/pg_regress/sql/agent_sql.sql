@@ -464,6 +464,9 @@ ROLLBACK TO SAVEPOINT s;
 CREATE TEMP TABLE scratch (x int, id serial) ON COMMIT DROP;
 INSERT INTO scratch VALUES (1);
 SELECT x, id FROM scratch;
+SAVEPOINT s;
+ALTER SEQUENCE scratch_id_seq OWNED BY NONE;
+ROLLBACK TO SAVEPOINT s;
 -- Nor does its transaction change tenant, even after the savepoint that
 -- bound it rolled back.
 SELECT authensor.authenticate(:'key_a') AS tenant;
