@@ -659,19 +659,7 @@ pub(super) unsafe fn utility(plan: *mut pg_sys::PlannedStmt, source: *const i8) 
         let is_ddl = pg_sys::GetCommandLogLevel(statement) == pg_sys::LogStmtLevel::LOGSTMT_DDL;
         let copy = ((*statement).type_ == pg_sys::NodeTag::T_CopyStmt).then(|| {
             let copy = statement.cast::<pg_sys::CopyStmt>();
-            let relation = (!(*copy).relation.is_null()).then(|| {
-                pg_sys::RangeVarGetRelidExtended(
-                    (*copy).relation,
-                    pg_sys::NoLock as pg_sys::LOCKMODE,
-                    pg_sys::RVROption::RVR_MISSING_OK,
-                    None,
-                    std::ptr::null_mut(),
-                )
-            });
-            (
-                relation.filter(|oid| *oid != pg_sys::InvalidOid),
-                (*copy).is_from,
-            )
+            (named_relation((*copy).relation), (*copy).is_from)
         });
         let runs_without_tenant = matches!(
             (*statement).type_,
@@ -776,17 +764,10 @@ unsafe fn creates_lasting_temporary(statement: *mut pg_sys::Node) -> bool {
             }
             // ALTER SEQUENCE … OWNED BY NONE frees a temporary table's serial
             // sequence from the table, and so from its ON COMMIT DROP.
-            pg_sys::NodeTag::T_AlterSeqStmt => {
-                let sequence = pg_sys::RangeVarGetRelidExtended(
-                    (*statement.cast::<pg_sys::AlterSeqStmt>()).sequence,
-                    pg_sys::NoLock as pg_sys::LOCKMODE,
-                    pg_sys::RVROption::RVR_MISSING_OK,
-                    None,
-                    std::ptr::null_mut(),
-                );
-                sequence != pg_sys::InvalidOid
-                    && pg_sys::isTempNamespace(pg_sys::get_rel_namespace(sequence))
-            }
+            pg_sys::NodeTag::T_AlterSeqStmt => named_relation(
+                (*statement.cast::<pg_sys::AlterSeqStmt>()).sequence,
+            )
+            .is_some_and(|sequence| pg_sys::isTempNamespace(pg_sys::get_rel_namespace(sequence))),
             // EXPLAIN ANALYZE CREATE TABLE … AS runs the CREATE it explains.
             pg_sys::NodeTag::T_ExplainStmt => {
                 let query = (*statement.cast::<pg_sys::ExplainStmt>()).query;
@@ -838,18 +819,38 @@ unsafe fn truncates_hidden_rows(truncate: *mut pg_sys::TruncateStmt) -> bool {
         }
         let relations = (*truncate).relations;
         (0..pg_sys::list_length(relations)).any(|index| {
-            let relation = pg_sys::RangeVarGetRelidExtended(
-                pg_sys::list_nth(relations, index).cast::<pg_sys::RangeVar>(),
-                pg_sys::NoLock as pg_sys::LOCKMODE,
-                pg_sys::RVROption::RVR_MISSING_OK,
-                None,
-                std::ptr::null_mut(),
-            );
-            relation != pg_sys::InvalidOid
-                && pg_sys::check_enable_rls(relation, pg_sys::InvalidOid, true)
-                    == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
+            named_relation(pg_sys::list_nth(relations, index).cast::<pg_sys::RangeVar>())
+                .is_some_and(|relation| {
+                    pg_sys::check_enable_rls(relation, pg_sys::InvalidOid, true)
+                        == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32
+                })
         })
     }
+}
+
+/// The relation a utility statement's parse tree names, looked up without a
+/// lock, as the statement itself will look it up (namespace.c
+/// RangeVarGetRelidExtended); None for NULL or a relation that does not
+/// exist, which the statement reports itself.
+///
+/// # Safety
+/// `relation` is NULL or a RangeVar of the parse tree.
+unsafe fn named_relation(relation: *mut pg_sys::RangeVar) -> Option<Oid> {
+    if relation.is_null() {
+        return None;
+    }
+    // SAFETY: see the function's contract; missing_ok, so no ERROR for a
+    // relation that does not exist.
+    let oid = unsafe {
+        pg_sys::RangeVarGetRelidExtended(
+            relation,
+            pg_sys::NoLock as pg_sys::LOCKMODE,
+            pg_sys::RVROption::RVR_MISSING_OK,
+            None,
+            std::ptr::null_mut(),
+        )
+    };
+    (oid != pg_sys::InvalidOid).then_some(oid)
 }
 
 /// The statement's part of `source`: from `location`, `length` bytes (0: to
